@@ -1,0 +1,97 @@
+# awd: exact Hessians and the activity-weight duality of small MLPs.
+#
+#   make run        the main job (installs what it needs, builds, runs)
+#   make test       installs what is missing, builds, runs the whole test suite
+#   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
+#
+# Floating point: -O2 with -march=native, never -ffast-math; -ffp-contract=off keeps the
+# compiler from fusing a*b+c into one rounding, so results do not depend on the optimiser.
+
+CXX      ?= g++
+MAKEFLAGS += --jobs=$(shell nproc)
+BUILD    := build
+CXXFLAGS := -std=c++20 -O2 -march=native -ffp-contract=off -Wall -Wextra -Wpedantic -I. -MMD -MP
+LDLIBS   := -llapacke -lopenblas -lz
+SANFLAGS := -std=c++20 -O1 -g -ffp-contract=off -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined -I. -MMD -MP
+
+LIB_SRC   := $(wildcard autodiff/*.cpp nn/*.cpp optim/*.cpp analysis/*.cpp)
+APP_SRC   := $(wildcard experiments/*.cpp)
+TEST_SRC  := $(wildcard tests/*.cpp)
+BENCH_SRC := $(wildcard bench/*.cpp)
+
+LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+APP_OBJ   := $(APP_SRC:%.cpp=$(BUILD)/obj/%.o)
+TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
+SAN_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/san/%.o) $(TEST_SRC:%.cpp=$(BUILD)/san/%.o)
+
+# Debian packages: to build and test; for the main job; for the benchmark's PyTorch peer.
+BUILD_PACKAGES := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
+RUN_PACKAGES   := gnuplot-nox
+BENCH_PACKAGES := python3-torch
+
+.PHONY: all test sanitize run bench deps deps-run deps-bench clean
+
+all: $(BUILD)/awd $(BUILD)/tests
+
+# $(call install,packages): apt-get install whichever of them are not installed yet.
+define install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "error: missing Debian packages:" $$missing >&2; \
+	    echo "run: sudo apt-get install" $$missing >&2; exit 1; \
+	  fi; \
+	  echo "installing missing Debian packages:" $$missing; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends $$missing >/dev/null || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
+	  { echo "error: apt-get could not install:" $$missing >&2; exit 1; }; \
+	fi
+endef
+
+deps:
+	$(call install,$(BUILD_PACKAGES))
+deps-run: deps
+	$(call install,$(RUN_PACKAGES))
+deps-bench: deps
+	$(call install,$(BENCH_PACKAGES))
+
+$(BUILD)/obj/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/san/%.o: %.cpp | deps
+	@mkdir -p $(dir $@)
+	$(CXX) $(SANFLAGS) -c $< -o $@
+
+$(BUILD)/awd: $(LIB_OBJ) $(APP_OBJ)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests: $(LIB_OBJ) $(TEST_OBJ)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests-sanitize: $(SAN_OBJ)
+	$(CXX) $(SANFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench: $(LIB_OBJ) $(BENCH_OBJ)
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+test: $(BUILD)/tests $(BUILD)/awd
+	$(BUILD)/tests
+
+sanitize: $(BUILD)/tests-sanitize
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-sanitize
+
+run: deps-run $(BUILD)/awd
+	$(BUILD)/awd check-hessian
+
+bench: deps-bench $(BUILD)/bench
+	$(BUILD)/bench --peers ../shared/peers
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_OBJ:.o=.d)

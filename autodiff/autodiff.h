@@ -1,0 +1,130 @@
+// autodiff.h: reverse-mode automatic differentiation on 2-D tensors, to any order.
+//
+// A Var is a node of a computation graph: its value, the op that made it and the Vars it was
+// made from. grad() walks the graph backwards and applies each op's vector-Jacobian product
+// (the table in ops.cpp). Those products are written with the same differentiable ops, so
+// with create_graph = true the gradients are themselves graph nodes and can be differentiated
+// again: Hessians and third derivatives come from reverse-over-reverse, exactly.
+//
+// Conventions:
+// - Elementwise binary ops broadcast a (1, C) row, an (N, 1) column or a (1, 1) scalar.
+//   A double on either side of + - * / is a (1, 1) constant.
+// - grad(y, xs) of a non-scalar y needs a seed (the cotangent, same shape as y).
+// - grad with respect to a Var that y does not depend on is a zero tensor of its shape.
+// - Every op checks shapes and refuses to produce a non-finite value: it throws
+//   std::invalid_argument naming the op, the input shapes and the offending entry.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "autodiff/tensor.h"
+
+namespace awd {
+
+enum class Op {
+    Leaf, Add, Sub, Mul, Div, Neg, MatMul, Exp, Log, Tanh, Sigmoid, Relu, Step, Softplus,
+    Square, Sum, Broadcast, Transpose, Reshape, Slice, Pad, LogSoftmax,
+};
+const char* op_name(Op op);
+
+struct Node;
+
+class Var {
+public:
+    Var() = default;
+    explicit Var(std::shared_ptr<Node> node) : node_(std::move(node)) {}
+
+    const Tensor& value() const;
+    int rows() const { return value().rows; }
+    int cols() const { return value().cols; }
+    bool requires_grad() const;
+    explicit operator bool() const { return node_ != nullptr; }
+    Node* node() const { return node_.get(); }
+    const std::shared_ptr<Node>& shared() const { return node_; }
+
+private:
+    std::shared_ptr<Node> node_;
+};
+
+struct Node {
+    Tensor value;
+    Op op = Op::Leaf;
+    std::vector<Var> in;       // the inputs the op was applied to
+    bool requires_grad = false;
+    int attr[4] = {0, 0, 0, 0};  // Sum: axis; MatMul: transpose flags; Slice/Pad: offsets, shape
+};
+
+Var variable(Tensor t);  // a leaf to differentiate with respect to
+Var constant(Tensor t);  // a leaf that carries no gradient (data, labels, seeds)
+
+// Elementwise, with broadcasting.
+Var operator+(const Var& a, const Var& b);
+Var operator-(const Var& a, const Var& b);
+Var operator*(const Var& a, const Var& b);
+Var operator/(const Var& a, const Var& b);
+Var operator-(const Var& a);
+Var operator+(const Var& a, double c);
+Var operator+(double c, const Var& a);
+Var operator-(const Var& a, double c);
+Var operator-(double c, const Var& a);
+Var operator*(const Var& a, double c);
+Var operator*(double c, const Var& a);
+Var operator/(const Var& a, double c);
+Var operator/(double c, const Var& a);
+
+Var exp(const Var& x);
+Var log(const Var& x);
+Var tanh(const Var& x);
+Var sigmoid(const Var& x);
+Var relu(const Var& x);
+Var step(const Var& x);  // 1 where x > 0, else 0; its derivative is exactly zero
+Var softplus(const Var& x);
+Var square(const Var& x);
+
+// C = op(A) op(B), op = transpose when the flag is set.
+Var matmul(const Var& a, const Var& b, bool transpose_a = false, bool transpose_b = false);
+
+// Reductions: axis -1 = all (-> (1, 1)), 0 = down the rows (-> (1, C)), 1 = along a row (-> (N, 1)).
+Var sum(const Var& x, int axis = -1);
+Var mean(const Var& x, int axis = -1);
+Var broadcast_to(const Var& x, int rows, int cols);
+Var sum_to(const Var& x, int rows, int cols);  // the adjoint of broadcast_to
+
+Var transpose(const Var& x);
+Var reshape(const Var& x, int rows, int cols);
+Var slice(const Var& x, int row0, int col0, int rows, int cols);
+Var pad(const Var& x, int rows, int cols, int row0, int col0);  // embed x in zeros (rows, cols)
+
+Var log_softmax(const Var& logits);  // row-wise, numerically stable
+// mean over rows of -log softmax(logits)[label]; logits is (N, C), labels has N entries in [0, C)
+Var cross_entropy(const Var& logits, const std::vector<int>& labels);
+Var mse(const Var& prediction, const Var& target);  // mean over all entries of (p - t)^2
+
+// Gradients of `output` with respect to each of `inputs`. With create_graph the results are
+// differentiable Vars; otherwise they are constants (the backward pass records nothing).
+std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool create_graph = false,
+                      const Var& seed = Var());
+
+// While alive, ops record no graph: results are constants. Used by grad without create_graph.
+class NoGradGuard {
+public:
+    NoGradGuard();
+    ~NoGradGuard();
+    NoGradGuard(const NoGradGuard&) = delete;
+    NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+private:
+    bool previous_;
+};
+
+// Second order on top of grad. f maps theta to a scalar Var; the Hessian is indexed by the
+// row-major flat position in theta.
+using ScalarFunction = std::function<Var(const Var&)>;
+Tensor gradient(const ScalarFunction& f, const Tensor& theta);
+Tensor hvp(const ScalarFunction& f, const Tensor& theta, const Tensor& v);   // H v, shape of theta
+Tensor hessian(const ScalarFunction& f, const Tensor& theta);                 // (P, P)
+Tensor hessian(const ScalarFunction& f, const Tensor& theta, int begin, int end);  // block [begin, end)^2
+
+}  // namespace awd

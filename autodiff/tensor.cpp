@@ -1,0 +1,110 @@
+// tensor.cpp: construction, BLAS-backed products and the few norms every layer above needs.
+#include "autodiff/tensor.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+namespace awd {
+
+Tensor::Tensor(int r, int c, double fill) : rows(r), cols(c) {
+    if (r < 0 || c < 0)
+        throw std::invalid_argument("Tensor: negative shape (" + std::to_string(r) + " x " +
+                                    std::to_string(c) + ")");
+    data.assign((size_t)r * c, fill);
+}
+
+Tensor::Tensor(int r, int c, std::vector<double> values) : rows(r), cols(c), data(std::move(values)) {
+    if (r < 0 || c < 0 || data.size() != (size_t)r * c)
+        throw std::invalid_argument("Tensor: " + std::to_string(data.size()) +
+                                    " values do not fill shape (" + std::to_string(r) + " x " +
+                                    std::to_string(c) + ")");
+}
+
+double Tensor::item() const {
+    if (rows != 1 || cols != 1)
+        throw std::invalid_argument("Tensor::item: tensor is " + shape() + ", not (1 x 1)");
+    return data[0];
+}
+
+std::string Tensor::shape() const {
+    return "(" + std::to_string(rows) + " x " + std::to_string(cols) + ")";
+}
+
+void gemm(const Tensor& A, bool ta, const Tensor& B, bool tb, Tensor& C, double alpha, double beta) {
+    // op(A) is (m, k), op(B) is (k, n), C is (m, n)
+    const int m = ta ? A.cols : A.rows, k = ta ? A.rows : A.cols;
+    const int kb = tb ? B.cols : B.rows, n = tb ? B.rows : B.cols;
+    if (k != kb)
+        throw std::invalid_argument("matmul: shapes " + A.shape() + (ta ? "^T" : "") + " and " +
+                                    B.shape() + (tb ? "^T" : "") + " do not align (inner " +
+                                    std::to_string(k) + " vs " + std::to_string(kb) + ")");
+    if (beta == 0.0) {
+        if (C.rows != m || C.cols != n) C = Tensor(m, n);
+    } else if (C.rows != m || C.cols != n) {
+        throw std::invalid_argument("gemm: accumulator is " + C.shape() + ", product is (" +
+                                    std::to_string(m) + " x " + std::to_string(n) + ")");
+    }
+    if (m == 0 || n == 0) return;
+    if (k == 0) {  // empty inner dimension: the product is zero
+        for (double& c : C.data) c *= beta;
+        return;
+    }
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+                k, alpha, A.data.data(), A.cols, B.data.data(), B.cols, beta, C.data.data(), n);
+}
+
+Tensor matmul(const Tensor& A, const Tensor& B, bool ta, bool tb) {
+    Tensor C;
+    gemm(A, ta, B, tb, C);
+    return C;
+}
+
+Tensor transpose(const Tensor& A) {
+    Tensor T(A.cols, A.rows);
+    for (int i = 0; i < A.rows; ++i)
+        for (int j = 0; j < A.cols; ++j) T(j, i) = A(i, j);
+    return T;
+}
+
+double frobenius_norm(const Tensor& A) {
+    // scaled sum of squares: no overflow for huge entries, no underflow for tiny ones
+    double scale = max_abs(A), sum = 0.0;
+    if (scale == 0.0 || !std::isfinite(scale)) return scale;
+    for (double v : A.data) sum += (v / scale) * (v / scale);
+    return scale * std::sqrt(sum);
+}
+
+double max_abs(const Tensor& A) {
+    double m = 0.0;
+    for (double v : A.data) m = std::max(m, std::fabs(v));
+    return m;
+}
+
+double relative_difference(const Tensor& A, const Tensor& B) {
+    if (!A.same_shape(B))
+        throw std::invalid_argument("relative_difference: shapes " + A.shape() + " and " + B.shape());
+    Tensor D(A.rows, A.cols);
+    for (size_t k = 0; k < A.size(); ++k) D[k] = A[k] - B[k];
+    return frobenius_norm(D) / std::max(frobenius_norm(B), 1e-300);
+}
+
+double symmetry_residual(const Tensor& A) {
+    if (A.rows != A.cols) throw std::invalid_argument("symmetry_residual: " + A.shape() + " is not square");
+    return relative_difference(A, transpose(A));
+}
+
+void require_finite(const Tensor& A, const std::string& what) {
+    for (size_t k = 0; k < A.size(); ++k) {
+        if (!std::isfinite(A[k])) {
+            std::ostringstream msg;
+            msg << what << ": tensor " << A.shape() << " has a non-finite entry " << A[k] << " at ["
+                << k / std::max(A.cols, 1) << "," << k % std::max(A.cols, 1) << "]";
+            throw std::invalid_argument(msg.str());
+        }
+    }
+}
+
+}  // namespace awd

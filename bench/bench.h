@@ -1,0 +1,30 @@
+// bench.h: small helpers shared by the benchmark sections: timing, and running a PyTorch peer
+// script in the same run so that a ratio means something on a noisy shared machine.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+
+namespace awd::bench {
+
+// Best wall-clock seconds of `repeats` runs of f (best-of filters out interruptions).
+inline double best_seconds(int repeats, const std::function<void()>& f) {
+    double best = 1e300;
+    for (int r = 0; r < repeats; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        f();
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+}
+
+// Runs `/usr/bin/python3 <peers dir>/<script> <args>` and parses the key=value pairs of its
+// last line. Empty when the peer cannot run (no PyTorch); the caller prints that, not a ratio.
+std::map<std::string, std::string> run_peer(const std::string& script_and_args);
+
+// Sections of `make bench`, one per workload family.
+void bench_autodiff();
+
+}  // namespace awd::bench

@@ -1,0 +1,40 @@
+// main.cpp: `make bench`. Prints timings and ratios against PyTorch peers measured in the same
+// run; never fails on speed (speed goals are read off the printed ratios, not asserted).
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "bench/bench.h"
+
+namespace awd::bench {
+
+namespace {
+std::string g_peers_dir = "../shared/peers";
+}
+
+std::map<std::string, std::string> run_peer(const std::string& script_and_args) {
+    const std::string command = "/usr/bin/python3 " + g_peers_dir + "/" + script_and_args + " 2>/dev/null";
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+    std::map<std::string, std::string> result;
+    if (!pipe) return result;
+    char buffer[4096];
+    std::string last;
+    while (std::fgets(buffer, sizeof buffer, pipe.get())) last = buffer;
+    std::istringstream fields(last);
+    for (std::string field; fields >> field;) {
+        const size_t eq = field.find('=');
+        if (eq != std::string::npos) result[field.substr(0, eq)] = field.substr(eq + 1);
+    }
+    return result;
+}
+
+}  // namespace awd::bench
+
+int main(int argc, char** argv) {
+    for (int k = 1; k + 1 < argc; ++k)
+        if (!std::strcmp(argv[k], "--peers")) awd::bench::g_peers_dir = argv[k + 1];
+    awd::bench::bench_autodiff();
+    return 0;
+}

@@ -1,0 +1,10 @@
+// commands.h: one function per awd subcommand; each adds its options and its callback to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace awd {
+
+void add_check_hessian_command(CLI::App& app);
+
+}  // namespace awd

@@ -1,0 +1,22 @@
+// main.cpp: the awd command-line program. Each subcommand lives in its own cmd_*.cpp and
+// registers itself here; errors from any layer end as one clear line and exit code 1.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "experiments/commands.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"awd: exact Hessians and the activity-weight duality of small MLPs"};
+    app.require_subcommand(1);
+    awd::add_check_hessian_command(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "awd: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
