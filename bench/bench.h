@@ -26,5 +26,6 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args);
 
 // Sections of `make bench`, one per workload family.
 void bench_autodiff();
+void bench_training();
 
 }  // namespace awd::bench

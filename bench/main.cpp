@@ -36,5 +36,6 @@ int main(int argc, char** argv) {
     for (int k = 1; k + 1 < argc; ++k)
         if (!std::strcmp(argv[k], "--peers")) awd::bench::g_peers_dir = argv[k + 1];
     awd::bench::bench_autodiff();
+    awd::bench::bench_training();
     return 0;
 }

@@ -1,18 +1,14 @@
 // mlp.cpp: the MLP's parameter layout and its loss as an autodiff graph.
 #include "nn/mlp.h"
 
+#include "nn/layers.h"
+
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 
 namespace awd {
-
-Loss parse_loss(const std::string& name) {
-    if (name == "ce" || name == "cross-entropy") return Loss::CrossEntropy;
-    if (name == "mse") return Loss::MeanSquaredError;
-    throw std::invalid_argument("unknown loss '" + name + "' (expected ce or mse)");
-}
-
-const char* loss_name(Loss loss) { return loss == Loss::CrossEntropy ? "ce" : "mse"; }
 
 MlpSpec MlpSpec::parse(const std::string& arch, Activation activation, bool bias, Loss loss) {
     MlpSpec s{{}, activation, bias, loss};
@@ -80,6 +76,104 @@ Var mlp_loss_graph(const MlpSpec& spec, const Var& theta, const Tensor& X, const
         one_hot(n, labels[n]) = 1.0;
     }
     return mse(f, constant(one_hot));
+}
+
+// ---- initialisation ------------------------------------------------------------------------
+
+Init parse_init(const std::string& name) {
+    for (Init i : {Init::PyTorch, Init::Glorot, Init::He})
+        if (name == init_name(i)) return i;
+    throw std::invalid_argument("unknown init '" + name + "' (expected pytorch, glorot or he)");
+}
+
+const char* init_name(Init init) { return init == Init::PyTorch ? "pytorch" : init == Init::Glorot ? "glorot" : "he"; }
+
+void initialize(Mlp& net, Init init, double scale, Rng& rng) {
+    const MlpSpec& s = net.spec;
+    for (int l = 0; l < s.layers(); ++l) {
+        const double fan_in = s.n_in(l), fan_out = s.n_out(l);
+        double* W = net.W(l);
+        double* b = net.b(l);
+        const size_t count = (size_t)s.n_out(l) * s.n_in(l);
+        if (init == Init::He) {
+            for (size_t k = 0; k < count; ++k) W[k] = scale * std::sqrt(2.0 / fan_in) * rng.normal();
+        } else {
+            const double bound = init == Init::PyTorch ? 1.0 / std::sqrt(fan_in) : std::sqrt(6.0 / (fan_in + fan_out));
+            for (size_t k = 0; k < count; ++k) W[k] = scale * rng.uniform(-bound, bound);
+        }
+        if (b)
+            for (int o = 0; o < s.n_out(l); ++o)
+                b[o] = init == Init::PyTorch ? scale * rng.uniform(-1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in)) : 0.0;
+    }
+}
+
+// ---- fast forward and backward ---------------------------------------------------------------
+
+namespace {
+
+bool drops_after(const Dropout* dropout, int l) { return dropout && dropout->p > 0 && dropout->layer == l; }
+
+// The input of layer l: x for l = 0, else a^l, or its dropped-out copy when dropout acts there.
+const Tensor& layer_input(const MlpWorkspace& ws, const Dropout* dropout, int l) {
+    return l == 0 ? *ws.input : drops_after(dropout, l) ? ws.dropped : ws.a[l];
+}
+
+}  // namespace
+
+const Tensor& mlp_forward(const Mlp& net, const Tensor& X, MlpWorkspace& ws, const Dropout* dropout, Rng* rng) {
+    const MlpSpec& s = net.spec;
+    const int L = s.layers();
+    if (X.cols != s.widths[0])
+        throw std::invalid_argument("mlp_forward: input " + X.shape() + " does not match architecture " + s.arch());
+    if (dropout && (dropout->layer < 1 || dropout->layer >= L))
+        throw std::invalid_argument("dropout: layer " + std::to_string(dropout->layer) + " is not a hidden layer of " + s.arch() +
+                                    " (1.." + std::to_string(L - 1) + ")");
+    ws.input = &X;
+    ws.z.resize(L + 1), ws.a.resize(L + 1), ws.delta.resize(L + 1);
+    for (int l = 0; l < L; ++l) {
+        dense_forward(layer_input(ws, dropout, l), net.W(l), net.b(l), s.n_out(l), ws.z[l + 1]);  // z[l+1] is (B, n_{l+1})
+        if (l + 1 == L) break;
+        activation_forward(s.activation, ws.z[l + 1], ws.a[l + 1]);
+        if (drops_after(dropout, l + 1)) {
+            ws.dropped = ws.a[l + 1];
+            dropout_forward(ws.dropped, dropout->p, *rng, ws.mask);
+        }
+    }
+    return ws.z[L];
+}
+
+double mlp_loss_gradient(const Mlp& net, const Tensor& X, const int* labels, MlpWorkspace& ws, double* grad,
+                         const Dropout* dropout, Rng* rng) {
+    const MlpSpec& s = net.spec;
+    const int L = s.layers();
+    const Tensor& logits = mlp_forward(net, X, ws, dropout, rng);  // sizes ws before delta[L] is taken
+    const double loss = loss_forward_backward(s.loss, logits, labels, &ws.delta[L]);
+    for (int l = L - 1; l >= 0; --l) {  // ws.delta[l+1] = dloss/dz^{l+1}, (B, n_{l+1})
+        double* db = s.bias ? grad + s.bias_offset(l) : nullptr;
+        dense_backward(layer_input(ws, dropout, l), net.W(l), ws.delta[l + 1], grad + s.weight_offset(l), db,
+                       l > 0 ? &ws.da : nullptr);
+        if (l == 0) break;
+        if (drops_after(dropout, l)) dropout_backward(ws.mask, ws.da);
+        activation_backward(s.activation, ws.z[l], ws.a[l], ws.da, ws.delta[l]);
+    }
+    return loss;
+}
+
+Evaluation evaluate(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<uint8_t>* keep) {
+    MlpWorkspace ws;
+    const Tensor& f = mlp_forward(net, X, ws);  // one pass: activations are (N, width), small
+    const int classes = net.spec.widths.back();
+    Evaluation e;
+    size_t counted = 0;
+    for (int n = 0; n < X.rows; ++n) {
+        if (keep && !(*keep)[n]) continue;
+        const double* out = &f.data[(size_t)n * classes];
+        e.loss += sample_loss(net.spec.loss, out, classes, labels[n]);
+        e.accuracy += (std::max_element(out, out + classes) - out) == labels[n];
+        ++counted;
+    }
+    if (counted) e.loss /= counted, e.accuracy /= counted;
+    return e;
 }
 
 }  // namespace awd

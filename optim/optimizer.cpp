@@ -1,0 +1,100 @@
+// optimizer.cpp: the update rules, weight decay and learning-rate schedules.
+#include "optim/optimizer.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace awd {
+
+OptimizerKind parse_optimizer(const std::string& name) {
+    for (OptimizerKind k : {OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW})
+        if (name == optimizer_name(k)) return k;
+    throw std::invalid_argument("unknown optimizer '" + name + "' (expected sgd, adam or adamw)");
+}
+
+const char* optimizer_name(OptimizerKind kind) {
+    return kind == OptimizerKind::Sgd ? "sgd" : kind == OptimizerKind::Adam ? "adam" : "adamw";
+}
+
+WeightDecay parse_weight_decay(const std::string& name) {
+    for (WeightDecay k : {WeightDecay::L2, WeightDecay::Decoupled, WeightDecay::Norm})
+        if (name == weight_decay_name(k)) return k;
+    throw std::invalid_argument("unknown weight decay '" + name + "' (expected l2, decoupled or norm)");
+}
+
+const char* weight_decay_name(WeightDecay kind) {
+    return kind == WeightDecay::L2 ? "l2" : kind == WeightDecay::Decoupled ? "decoupled" : "norm";
+}
+
+Optimizer::Optimizer(const OptimizerConfig& config, size_t n_params) : config_(config), n_params_(n_params) {
+    if (config.kind != OptimizerKind::Sgd || config.momentum != 0.0) first_.assign(n_params, 0.0);
+    if (config.kind != OptimizerKind::Sgd) second_.assign(n_params, 0.0);
+    if (config.nesterov && (config.kind != OptimizerKind::Sgd || config.momentum <= 0.0))
+        throw std::invalid_argument("Nesterov momentum needs SGD with momentum > 0");
+}
+
+void Optimizer::step(double* theta, const double* g, double lr) {
+    ++steps_;
+    const size_t n = n_params_;
+    if (config_.kind == OptimizerKind::Sgd) {
+        const double mu = config_.momentum;
+        if (mu == 0.0) {
+            for (size_t k = 0; k < n; ++k) theta[k] -= lr * g[k];
+            return;
+        }
+        for (size_t k = 0; k < n; ++k) {
+            first_[k] = mu * first_[k] + g[k];
+            theta[k] -= lr * (config_.nesterov ? g[k] + mu * first_[k] : first_[k]);
+        }
+        return;
+    }
+    const double b1 = config_.beta1, b2 = config_.beta2;
+    const double bias1 = 1.0 - std::pow(b1, (double)steps_), bias2 = 1.0 - std::pow(b2, (double)steps_);
+    const double step_size = lr / bias1, sqrt_bias2 = std::sqrt(bias2);
+    for (size_t k = 0; k < n; ++k) {
+        first_[k] = b1 * first_[k] + (1.0 - b1) * g[k];
+        second_[k] = b2 * second_[k] + (1.0 - b2) * g[k] * g[k];
+        theta[k] -= step_size * (first_[k] / (std::sqrt(second_[k]) / sqrt_bias2 + config_.eps));
+    }
+}
+
+void apply_weight_decay(const MlpSpec& spec, WeightDecay kind, double beta, double lr, double* theta, double* grad) {
+    if (beta == 0.0) return;
+    const size_t p = spec.n_params();
+    if (kind == WeightDecay::L2) {
+        for (size_t k = 0; k < p; ++k) grad[k] += beta * theta[k];
+    } else if (kind == WeightDecay::Decoupled) {
+        for (size_t k = 0; k < p; ++k) theta[k] *= 1.0 - lr * beta;
+    } else {  // norm: each tensor T adds beta |T|_F to the loss
+        auto decay_tensor = [&](size_t begin, size_t count) {
+            double norm = 0.0;
+            for (size_t k = begin; k < begin + count; ++k) norm += theta[k] * theta[k];
+            norm = std::sqrt(norm);
+            if (norm == 0.0) return;  // |T| is not differentiable at 0; its subgradient 0 is used
+            for (size_t k = begin; k < begin + count; ++k) grad[k] += beta * theta[k] / norm;
+        };
+        for (int l = 0; l < spec.layers(); ++l) {
+            decay_tensor(spec.weight_offset(l), (size_t)spec.n_out(l) * spec.n_in(l));
+            if (spec.bias) decay_tensor(spec.bias_offset(l), spec.n_out(l));
+        }
+    }
+}
+
+Schedule parse_schedule(const std::string& name) {
+    for (Schedule s : {Schedule::Constant, Schedule::Step, Schedule::Cosine})
+        if (name == schedule_name(s)) return s;
+    throw std::invalid_argument("unknown learning-rate schedule '" + name + "' (expected constant, step or cosine)");
+}
+
+const char* schedule_name(Schedule s) { return s == Schedule::Constant ? "constant" : s == Schedule::Step ? "step" : "cosine"; }
+
+double learning_rate(const ScheduleConfig& s, double base_lr, int epoch) {
+    switch (s.kind) {
+        case Schedule::Constant: return base_lr;
+        case Schedule::Step: return base_lr * std::pow(s.gamma, epoch / std::max(1, s.step_epochs));
+        case Schedule::Cosine: return base_lr * 0.5 * (1.0 + std::cos(M_PI * std::min(epoch, s.total_epochs) / std::max(1, s.total_epochs)));
+    }
+    return base_lr;
+}
+
+}  // namespace awd

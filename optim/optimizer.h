@@ -1,0 +1,66 @@
+// optimizer.h: first-order optimizers on the flat parameter vector, weight decay, schedules.
+//
+// The update rules follow PyTorch's (torch.optim.SGD, Adam, AdamW) operation for operation:
+//   SGD:   d = g; with momentum mu: buf = mu buf + d; d = nesterov ? g + mu buf : buf;  theta -= lr d
+//   Adam:  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+//          theta -= (lr / (1 - b1^t)) (m / (sqrt(v) / sqrt(1 - b2^t) + eps))
+//   AdamW: Adam after theta *= 1 - lr beta (decoupled decay)
+// Weight decay acts on every parameter tensor (each W^l and b^l), as PyTorch's does:
+//   l2:        loss += beta/2 |theta|^2         (gradient += beta theta; "coupled")
+//   decoupled: theta -= lr beta theta           (before the step, as AdamW)
+//   norm:      loss += beta sum_T |T|_F         (the A-W reference setup: the norm, not squared;
+//                                                gradient += beta T / |T|_F)
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "nn/mlp.h"
+
+namespace awd {
+
+enum class OptimizerKind { Sgd, Adam, AdamW };
+enum class WeightDecay { L2, Decoupled, Norm };
+
+OptimizerKind parse_optimizer(const std::string& name);  // sgd | adam | adamw
+const char* optimizer_name(OptimizerKind kind);
+WeightDecay parse_weight_decay(const std::string& name);  // l2 | decoupled | norm
+const char* weight_decay_name(WeightDecay kind);
+
+struct OptimizerConfig {
+    OptimizerKind kind = OptimizerKind::Sgd;
+    double momentum = 0.0;
+    bool nesterov = false;
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+};
+
+class Optimizer {
+public:
+    Optimizer(const OptimizerConfig& config, size_t n_params);
+    // One update of theta (n_params values) from the gradient g at learning rate lr.
+    void step(double* theta, const double* g, double lr);
+
+private:
+    OptimizerConfig config_;
+    size_t n_params_;
+    std::vector<double> first_, second_;  // momentum buffer or Adam's m; Adam's v
+    long steps_ = 0;
+};
+
+// Adds the decay's gradient to `grad` (l2, norm) or shrinks theta (decoupled).
+void apply_weight_decay(const MlpSpec& spec, WeightDecay kind, double beta, double lr, double* theta, double* grad);
+
+enum class Schedule { Constant, Step, Cosine };
+Schedule parse_schedule(const std::string& name);  // constant | step | cosine
+const char* schedule_name(Schedule s);
+
+struct ScheduleConfig {
+    Schedule kind = Schedule::Constant;
+    int step_epochs = 100;  // step: multiply by gamma every step_epochs epochs
+    double gamma = 0.1;
+    int total_epochs = 1000;  // cosine: from lr at epoch 0 down to 0 at total_epochs
+};
+// Learning rate for epoch `epoch` (0-based).
+double learning_rate(const ScheduleConfig& s, double base_lr, int epoch);
+
+}  // namespace awd

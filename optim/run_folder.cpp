@@ -1,0 +1,167 @@
+// run_folder.cpp: checkpoints, .npy exports and loading a run back.
+#include "optim/run_folder.h"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "autodiff/io.h"
+
+namespace awd {
+
+namespace {
+
+const char kCheckpointMagic[] = "AWDCKPT1";
+
+void put_u32(std::string& out, uint32_t v) {
+    for (int k = 0; k < 4; ++k) out += (char)((v >> (8 * k)) & 0xff);
+}
+
+uint32_t get_u32(const std::string& in, size_t at) {
+    uint32_t v = 0;
+    for (int k = 3; k >= 0; --k) v = (v << 8) | (unsigned char)in[at + k];
+    return v;
+}
+
+MlpSpec spec_from_json(const nlohmann::json& j, const std::string& where) {
+    for (const char* key : {"arch", "activation", "bias"})
+        if (!j.contains(key)) throw std::runtime_error(where + ": missing field \"" + key + "\"");
+    try {
+        return MlpSpec::parse(j.at("arch").get<std::string>(), parse_activation(j.at("activation").get<std::string>()),
+                              j.at("bias").get<bool>(), parse_loss(j.value("loss", std::string("ce"))));
+    } catch (const std::exception& e) {
+        throw std::runtime_error(where + ": " + e.what());
+    }
+}
+
+nlohmann::json spec_to_json(const MlpSpec& s) {
+    return {{"arch", s.arch()}, {"activation", activation_name(s.activation)}, {"bias", s.bias}, {"loss", loss_name(s.loss)}};
+}
+
+Dataset read_dataset(const std::string& dir, const std::string& part, int classes) {
+    Dataset d;
+    d.classes = classes;
+    d.X = read_npy_matrix(dir + "/X_" + part + ".npy");
+    const std::vector<int64_t> y = read_npy_int64(dir + "/y_" + part + ".npy");
+    if ((int)y.size() != d.X.rows)
+        throw std::runtime_error(dir + "/y_" + part + ".npy holds " + std::to_string(y.size()) + " labels for " + std::to_string(d.X.rows) +
+                                 " rows of X_" + part + ".npy");
+    for (size_t n = 0; n < y.size(); ++n) {
+        if (y[n] < 0 || y[n] >= classes)
+            throw std::runtime_error(dir + "/y_" + part + ".npy: label " + std::to_string(y[n]) + " of sample " + std::to_string(n) +
+                                     " is outside [0, " + std::to_string(classes) + ")");
+        d.y.push_back((int)y[n]);
+    }
+    d.noisy.assign(y.size(), 0);
+    const std::string noisy_path = dir + "/noisy_" + part + ".npy";
+    if (file_exists(noisy_path)) {
+        const std::vector<int64_t> noisy = read_npy_int64(noisy_path);
+        if (noisy.size() != y.size()) throw std::runtime_error(noisy_path + " does not have one flag per sample");
+        for (size_t n = 0; n < noisy.size(); ++n) d.noisy[n] = noisy[n] != 0;
+    }
+    return d;
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& path, const Mlp& net, int epoch) {
+    nlohmann::json header = spec_to_json(net.spec);
+    header["epoch"] = epoch;
+    header["n_params"] = net.theta.size();
+    const std::string text = header.dump();
+    std::string bytes(kCheckpointMagic, 8);
+    put_u32(bytes, (uint32_t)text.size());
+    bytes += text;
+    bytes.append((const char*)net.theta.data(), net.theta.size() * sizeof(double));
+    put_u32(bytes, (uint32_t)crc32(0, (const Bytef*)bytes.data(), (uInt)bytes.size()));
+    write_file_atomically(path, bytes);
+}
+
+Mlp read_checkpoint(const std::string& path, int* epoch) {
+    const std::string bytes = read_file(path);
+    if (bytes.size() < 16 || bytes.compare(0, 8, kCheckpointMagic) != 0)
+        throw std::runtime_error(path + ": not an awd checkpoint (magic AWDCKPT1 missing)");
+    const uint32_t stored = get_u32(bytes, bytes.size() - 4);
+    if (stored != (uint32_t)crc32(0, (const Bytef*)bytes.data(), (uInt)(bytes.size() - 4)))
+        throw std::runtime_error(path + ": checksum mismatch: the checkpoint is corrupt or truncated");
+    const uint32_t header_length = get_u32(bytes, 8);
+    if (12 + (size_t)header_length + 4 > bytes.size()) throw std::runtime_error(path + ": header longer than the file");
+    nlohmann::json header;
+    try {
+        header = nlohmann::json::parse(bytes.substr(12, header_length));
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(path + ": unreadable header (" + e.what() + ")");
+    }
+    Mlp net(spec_from_json(header, path));
+    const size_t have = (bytes.size() - 4 - 12 - header_length) / sizeof(double);
+    if (have != net.theta.size() || (bytes.size() - 16 - header_length) % sizeof(double))
+        throw std::runtime_error(path + ": holds " + std::to_string(have) + " parameters, architecture " + net.spec.arch() + " has " +
+                                 std::to_string(net.theta.size()));
+    std::memcpy(net.theta.data(), bytes.data() + 12 + header_length, net.theta.size() * sizeof(double));
+    if (epoch) *epoch = header.value("epoch", 0);
+    return net;
+}
+
+void write_weights_npy(const std::string& dir, const Mlp& net) {
+    const MlpSpec& s = net.spec;
+    for (int l = 0; l < s.layers(); ++l) {
+        const double* W = net.W(l);
+        write_npy(dir + "/W" + std::to_string(l) + ".npy", Tensor(s.n_out(l), s.n_in(l), std::vector<double>(W, W + (size_t)s.n_out(l) * s.n_in(l))));
+        if (s.bias) write_npy(dir + "/b" + std::to_string(l) + ".npy", std::vector<double>(net.b(l), net.b(l) + s.n_out(l)));
+    }
+}
+
+void read_weights_npy(const std::string& dir, Mlp& net) {
+    const MlpSpec& s = net.spec;
+    for (int l = 0; l < s.layers(); ++l) {
+        const std::string w_path = dir + "/W" + std::to_string(l) + ".npy";
+        const Tensor W = read_npy_matrix(w_path);
+        if (W.rows != s.n_out(l) || W.cols != s.n_in(l))
+            throw std::runtime_error(w_path + ": shape " + W.shape() + ", architecture " + s.arch() + " needs (" + std::to_string(s.n_out(l)) +
+                                     " x " + std::to_string(s.n_in(l)) + ")");
+        require_finite(W, w_path);
+        std::copy(W.data.begin(), W.data.end(), net.W(l));
+        if (!s.bias) continue;
+        const std::string b_path = dir + "/b" + std::to_string(l) + ".npy";
+        const Tensor b = read_npy_matrix(b_path);
+        if (b.rows != s.n_out(l) || b.cols != 1)
+            throw std::runtime_error(b_path + ": shape " + b.shape() + ", architecture " + s.arch() + " needs " + std::to_string(s.n_out(l)) + " values");
+        require_finite(b, b_path);
+        std::copy(b.data.begin(), b.data.end(), net.b(l));
+    }
+}
+
+void write_split_npy(const std::string& dir, const Split& split) {
+    auto as_int64 = [](const auto& v) { return std::vector<int64_t>(v.begin(), v.end()); };
+    write_npy(dir + "/X_train.npy", split.train.X);
+    write_npy(dir + "/X_test.npy", split.test.X);
+    write_npy(dir + "/y_train.npy", as_int64(split.train.y));
+    write_npy(dir + "/y_test.npy", as_int64(split.test.y));
+    write_npy(dir + "/noisy_train.npy", as_int64(split.train.noisy));
+}
+
+Run load_run(const std::string& dir) {
+    const std::string summary_path = dir + "/summary.json";
+    if (!file_exists(dir)) throw std::runtime_error("run folder " + dir + " does not exist");
+    if (!file_exists(summary_path)) throw std::runtime_error(dir + " is not a run folder: no summary.json (written by awd train)");
+    Run run;
+    run.dir = dir;
+    try {
+        run.summary = nlohmann::json::parse(read_file(summary_path));
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(summary_path + ": not valid JSON (" + e.what() + ")");
+    }
+    run.net = Mlp(spec_from_json(run.summary, summary_path));
+    read_weights_npy(dir, run.net);
+    const int classes = run.net.spec.widths.back();
+    run.train = read_dataset(dir, "train", classes);
+    run.test = read_dataset(dir, "test", classes);
+    for (const Dataset* d : {&run.train, &run.test})
+        if (d->X.cols != run.net.spec.widths[0])
+            throw std::runtime_error(dir + ": data has " + std::to_string(d->X.cols) + " inputs per sample, the network " + run.net.spec.arch() +
+                                     " expects " + std::to_string(run.net.spec.widths[0]));
+    return run;
+}
+
+}  // namespace awd
