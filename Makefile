@@ -27,9 +27,10 @@ TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 SAN_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/san/%.o) $(TEST_SRC:%.cpp=$(BUILD)/san/%.o)
 
-# Debian packages: to build; data the tests and runs read; for figures; for the PyTorch peer.
+# Debian packages: to build; data the tests and runs read (and NumPy for the independent
+# checks); for figures; for the PyTorch peer.
 BUILD_PACKAGES := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
-DATA_PACKAGES  := dataset-fashion-mnist
+DATA_PACKAGES  := dataset-fashion-mnist python3-numpy
 RUN_PACKAGES   := gnuplot-nox
 BENCH_PACKAGES := python3-torch
 

@@ -23,9 +23,12 @@ inline double best_seconds(int repeats, const std::function<void()>& f) {
 // Runs `/usr/bin/python3 <peers dir>/<script> <args>` and parses the key=value pairs of its
 // last line. Empty when the peer cannot run (no PyTorch); the caller prints that, not a ratio.
 std::map<std::string, std::string> run_peer(const std::string& script_and_args);
+// The same for a script of this repository (path relative to the repository root).
+std::map<std::string, std::string> run_peer_script(const std::string& script_and_args);
 
 // Sections of `make bench`, one per workload family.
 void bench_autodiff();
 void bench_training();
+void bench_hessian();
 
 }  // namespace awd::bench

@@ -14,8 +14,8 @@ namespace {
 std::string g_peers_dir = "../shared/peers";
 }
 
-std::map<std::string, std::string> run_peer(const std::string& script_and_args) {
-    const std::string command = "/usr/bin/python3 " + g_peers_dir + "/" + script_and_args + " 2>/dev/null";
+std::map<std::string, std::string> run_peer_script(const std::string& script_and_args) {
+    const std::string command = "/usr/bin/python3 " + script_and_args + " 2>/dev/null";
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
     std::map<std::string, std::string> result;
     if (!pipe) return result;
@@ -30,6 +30,10 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args) 
     return result;
 }
 
+std::map<std::string, std::string> run_peer(const std::string& script_and_args) {
+    return run_peer_script(g_peers_dir + "/" + script_and_args);
+}
+
 }  // namespace awd::bench
 
 int main(int argc, char** argv) {
@@ -37,5 +41,6 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[k], "--peers")) awd::bench::g_peers_dir = argv[k + 1];
     awd::bench::bench_autodiff();
     awd::bench::bench_training();
+    awd::bench::bench_hessian();
     return 0;
 }

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
     CLI::App app{"awd: exact Hessians and the activity-weight duality of small MLPs"};
     app.require_subcommand(1);
     awd::add_train_command(app);
+    awd::add_hessian_command(app);
     awd::add_check_hessian_command(app);
     try {
         app.parse(argc, argv);

@@ -19,6 +19,23 @@ std::vector<uint8_t> Dataset::clean() const {
     return c;
 }
 
+bool Dataset::has_noise() const { return std::find(noisy.begin(), noisy.end(), 1) != noisy.end(); }
+
+Dataset Dataset::clean_subset() const {
+    Dataset d;
+    d.classes = classes;
+    size_t kept = 0;
+    for (uint8_t f : noisy) kept += !f;
+    d.X = Tensor((int)kept, X.cols);
+    for (size_t n = 0, at = 0; n < size(); ++n) {
+        if (noisy[n]) continue;
+        std::copy(&X.data[n * X.cols], &X.data[(n + 1) * X.cols], &d.X.data[at++ * X.cols]);
+        d.y.push_back(y[n]);
+        d.noisy.push_back(0);
+    }
+    return d;
+}
+
 namespace {
 
 constexpr uint64_t kFixedSeed = 20220322;  // the test subset and the synthetic teacher never change

@@ -25,6 +25,8 @@ struct Dataset {
     int classes = 0;
     size_t size() const { return y.size(); }
     std::vector<uint8_t> clean() const;  // 1 - noisy
+    bool has_noise() const;
+    Dataset clean_subset() const;  // the samples whose labels label noise left alone
 };
 
 struct DataConfig {

@@ -7,28 +7,13 @@
 #include <cstring>
 
 #include "autodiff/finite_differences.h"
+#include "tests/fixtures.h"
 #include "nn/layers.h"
 #include "optim/train.h"
 
 using namespace awd;
 
 namespace {
-
-struct Problem {
-    Mlp net;
-    Tensor X;
-    std::vector<int> y;
-};
-
-Problem random_problem(const std::string& arch, Activation act, bool bias, Loss loss, int n, uint64_t seed) {
-    Problem p{Mlp(MlpSpec::parse(arch, act, bias, loss)), Tensor(), {}};
-    Rng rng(seed);
-    initialize(p.net, Init::PyTorch, 1.5, rng);
-    p.X = Tensor(n, p.net.spec.widths[0]);
-    for (double& v : p.X.data) v = rng.normal();
-    for (int i = 0; i < n; ++i) p.y.push_back((int)rng.index(p.net.spec.widths.back()));
-    return p;
-}
 
 Split synthetic_split(int inputs, int classes, int per_class, uint64_t seed) {
     DataConfig c;

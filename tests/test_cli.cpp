@@ -1,0 +1,109 @@
+// test_cli.cpp: end-to-end tests of the awd program as a user runs it: the reference training
+// run, the Hessian of its layer 1 checked by an independent NumPy computation, and the errors
+// a user meets (memory guard, missing run folder, divergence, bad flags).
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "autodiff/io.h"
+
+using namespace awd;
+
+namespace {
+
+struct Outcome {
+    int status;
+    std::string output;  // stdout and stderr together
+};
+
+Outcome run_command(const std::string& command) {
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>&1").c_str(), "r"), pclose);
+    std::string text;
+    std::array<char, 4096> buffer;
+    while (std::fgets(buffer.data(), buffer.size(), pipe.get())) text += buffer.data();
+    const int status = pclose(pipe.release());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+const std::string kAwd = "build/awd";
+
+// One trained reference run shared by the tests below (trained once, on first use).
+const std::string& reference_run() {
+    static const std::string dir = [] {
+        const std::string d = (std::filesystem::temp_directory_path() / ("awd-cli-" + std::to_string(getpid()))).string();
+        const Outcome o = run_command(kAwd + " train --no-bias --out " + d);
+        REQUIRE_MESSAGE(o.status == 0, o.output);
+        return d;
+    }();
+    return dir;
+}
+
+}  // namespace
+
+TEST_CASE("awd train, the reference setup on the MNIST digits: converges below 1e-3") {
+    const nlohmann::json s = nlohmann::json::parse(read_file(reference_run() + "/summary.json"));
+    CHECK(s["status"] == "converged");
+    CHECK(s["train_loss"].get<double>() < 1e-3);
+    CHECK(s["arch"] == "784-30-30-10");
+    CHECK(s["bias"] == false);
+    CHECK(s["n_train"] == 4000);
+    CHECK(s["test_accuracy"].get<double>() > 0.85);
+    for (const char* f : {"W0.npy", "W1.npy", "W2.npy", "X_train.npy", "X_test.npy", "y_train.npy", "y_test.npy", "log.csv", "checkpoint.bin"})
+        CHECK(file_exists(reference_run() + "/" + f));
+}
+
+TEST_CASE("awd hessian --layer 1 on the reference run matches an independent NumPy computation to 1e-12") {
+    const Outcome h = run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --eig");
+    REQUIRE_MESSAGE(h.status == 0, h.output);
+    const std::string dir = reference_run() + "/hessian-layer1";
+    const nlohmann::json j = nlohmann::json::parse(read_file(dir + "/hessian.json"));
+    CHECK(j["P"] == 900);
+    CHECK(j["N"] == 4000);
+    CHECK(j["hvp_residual"].get<double>() <= 1e-12);
+    CHECK(j["top_eigenvalues"].size() == 10);
+    const Tensor V = read_npy_matrix(dir + "/eigenvectors.npy");
+    const Tensor gram = matmul(V, V, false, true);  // orthonormal rows
+    double worst = 0;
+    for (int i = 0; i < gram.rows; ++i)
+        for (int k = 0; k < gram.cols; ++k) worst = std::max(worst, std::fabs(gram(i, k) - (i == k)));
+    CHECK(worst <= 1e-13);
+    const Outcome check = run_command("/usr/bin/python3 tests/check_hessian.py " + reference_run() + " " + dir);
+    CHECK_MESSAGE(check.status == 0, check.output);
+}
+
+TEST_CASE("awd hessian: --top K by Lanczos agrees with the dense spectrum") {
+    const Outcome lz = run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --top 5 --out " + reference_run() + "/lanczos");
+    REQUIRE_MESSAGE(lz.status == 0, lz.output);
+    const Outcome dense = run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --out " + reference_run() + "/dense");
+    REQUIRE(dense.status == 0);
+    const auto top = nlohmann::json::parse(read_file(reference_run() + "/lanczos/hessian.json"))["top_eigenvalues"];
+    const auto exact = nlohmann::json::parse(read_file(reference_run() + "/dense/hessian.json"))["top_eigenvalues"];
+    for (int i = 0; i < 5; ++i) CHECK(std::fabs(top[i].get<double>() - exact[i].get<double>()) <= 1e-9 * exact[0].get<double>());
+}
+
+TEST_CASE("the memory guard refuses an oversized Hessian, naming the size and the way out") {
+    const Outcome o = run_command(kAwd + " hessian --model " + reference_run() + " --all --memory-limit 1");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("the dense 24720 x 24720 Hessian needs 9.78 GB, over the memory limit of 1.00 GB") != std::string::npos);
+    CHECK(o.output.find("use --layer L") != std::string::npos);
+    CHECK(o.output.find("--top K") != std::string::npos);
+}
+
+TEST_CASE("user errors: missing run folder, layer out of range, divergence, bad values") {
+    Outcome o = run_command(kAwd + " hessian --model /nonexistent/run --layer 1");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("run folder /nonexistent/run does not exist") != std::string::npos);
+    o = run_command(kAwd + " hessian --model " + reference_run() + " --layer 3");
+    CHECK(o.output.find("layer 3 is out of range: 784-30-30-10 has layers 0..2") != std::string::npos);
+    o = run_command(kAwd + " train --data synthetic --arch 10-8-3 --loss mse --train-per-class 20 --lr 1e3 --epochs 50 --out " + reference_run() + "/diverged");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("training diverged in epoch") != std::string::npos);
+    CHECK(file_exists(reference_run() + "/diverged/checkpoint.bin"));
+    o = run_command(kAwd + " train --activation swish --out " + reference_run() + "/bad");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("unknown activation 'swish'") != std::string::npos);
+}
