@@ -99,8 +99,11 @@ test: deps-data data $(BUILD)/tests $(BUILD)/awd
 sanitize: deps-data data $(BUILD)/tests-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-sanitize
 
-run: deps-run $(BUILD)/awd
-	$(BUILD)/awd check-hessian
+# The main job: the A-W reference setup trained on the MNIST digits, then the duality analysis
+# of its hidden-to-hidden layer (table on the terminal, files and figures in runs/reference).
+run: deps-run data $(BUILD)/awd
+	$(BUILD)/awd train --no-bias --out runs/reference
+	$(BUILD)/awd duality --model runs/reference --layer 1
 
 bench: deps-bench $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers

@@ -271,6 +271,14 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
     return out;
 }
 
+OutputCurvature layer_output_curvature(const Mlp& net, const Tensor& X, const std::vector<int>& labels, int layer) {
+    check_data(net, X, labels);
+    layer_indices(net.spec, layer, false);  // range check
+    SecondOrder so;
+    second_order_pass(net, X, labels.data(), layer, so);
+    return {so.delta[layer + 1], so.G[layer + 1]};
+}
+
 namespace {
 
 // The mean loss as a function of the subset theta[indices], the rest held at net.theta.

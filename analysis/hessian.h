@@ -36,6 +36,15 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
                     HessianStats* stats = nullptr);
 Tensor hessian_plain(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices);
 
+// Per-sample first and second derivatives of the loss with respect to the output z^{l+1} of
+// layer l: delta (N, n) and G, N blocks of (n, n). Layer l's per-sample gradient is then
+// delta a~^T and its per-sample Hessian G (x) a~ a~^T.
+struct OutputCurvature {
+    Tensor delta;
+    std::vector<double> G;
+};
+OutputCurvature layer_output_curvature(const Mlp& net, const Tensor& X, const std::vector<int>& labels, int layer);
+
 // Hessian-vector products of the mean loss by the autodiff (exact), for nets too big for a
 // dense Hessian: the gradient graph is built once, each product is one backward pass.
 // Vectors live in the subset's coordinates.

@@ -30,5 +30,6 @@ std::map<std::string, std::string> run_peer_script(const std::string& script_and
 void bench_autodiff();
 void bench_training();
 void bench_hessian();
+void bench_duality();
 
 }  // namespace awd::bench

@@ -42,5 +42,6 @@ int main(int argc, char** argv) {
     awd::bench::bench_autodiff();
     awd::bench::bench_training();
     awd::bench::bench_hessian();
+    awd::bench::bench_duality();
     return 0;
 }

@@ -91,6 +91,7 @@ void run(const TrainOptions& o) {
     write_split_npy(o.out, split);
     std::printf("awd train: %s %s%s on %s; %zu parameters -> %s\n", spec.arch().c_str(), activation_name(spec.activation),
                 spec.bias ? "" : " (no bias)", split.description.c_str(), net.theta.size(), o.out.c_str());
+    std::fflush(stdout);  // before the progress lines on stderr
     const bool terminal = isatty(fileno(stderr));
     std::vector<EpochRecord> log;
     double last_save = -1e9;

@@ -8,5 +8,6 @@ namespace awd {
 void add_check_hessian_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_hessian_command(CLI::App& app);
+void add_duality_command(CLI::App& app);
 
 }  // namespace awd

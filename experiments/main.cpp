@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     awd::add_train_command(app);
     awd::add_hessian_command(app);
+    awd::add_duality_command(app);
     awd::add_check_hessian_command(app);
     try {
         app.parse(argc, argv);

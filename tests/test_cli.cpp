@@ -107,3 +107,37 @@ TEST_CASE("user errors: missing run folder, layer out of range, divergence, bad 
     CHECK(o.status == 1);
     CHECK(o.output.find("unknown activation 'swish'") != std::string::npos);
 }
+
+TEST_CASE("awd duality on the reference run: the table's quantities, the files, the figures") {
+    const Outcome o = run_command(kAwd + " duality --model " + reference_run() + " --layer 1");
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    const std::string dir = reference_run() + "/duality-layer1";
+    const nlohmann::json j = nlohmann::json::parse(read_file(dir + "/duality.json"));
+    for (const char* key : {"layer", "n_pairs", "n_skipped", "gap", "gap_paired", "identity_estimate", "identity_residual", "curvature_estimate",
+                            "taylor_estimate", "verify_double_u", "verify_long_double_u", "sum_sigma_w", "sum_sigma_g", "weight_norm", "top_eigenvalue", "seconds"})
+        CHECK_MESSAGE(j.contains(key), key);
+    CHECK(j["n_pairs"] == 1000);
+    CHECK(j["identity_residual"].get<double>() <= 1e-12);
+    CHECK(j["verify_double_u"].get<double>() <= 8);
+    CHECK(j["verify_long_double_u"].get<double>() <= 8);
+    CHECK(j["verify_long_double_u"].get<double>() * 256 <= j["verify_double_u"].get<double>());
+    CHECK(o.output.find("identity estimate") != std::string::npos);
+    const std::string csv = read_file(dir + "/directions.csv");
+    CHECK(csv.rfind("direction,lambda,sigma_w,sigma_g,c,mu_w,mu_g,contribution\n", 0) == 0);
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 901);
+    for (const char* png : {"/contributions.png", "/sigma.png"}) CHECK(read_file(dir + png).rfind("\x89PNG", 0) == 0);
+}
+
+TEST_CASE("awd duality: bad layer, data that does not fit the model") {
+    Outcome o = run_command(kAwd + " duality --model " + reference_run() + " --layer 5");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("layer 5 is out of range") != std::string::npos);
+    const std::string broken = reference_run() + "/broken";
+    std::filesystem::create_directories(broken);
+    for (const char* f : {"summary.json", "W0.npy", "W1.npy", "W2.npy", "y_train.npy", "y_test.npy", "X_test.npy", "noisy_train.npy"})
+        std::filesystem::copy_file(reference_run() + "/" + f, broken + "/" + f, std::filesystem::copy_options::overwrite_existing);
+    write_npy(broken + "/X_train.npy", Tensor(4000, 196, 0.5));  // 14x14 images for a 784-input net
+    o = run_command(kAwd + " duality --model " + broken + " --layer 1");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("data has 196 inputs per sample, the network 784-30-30-10 expects 784") != std::string::npos);
+}
