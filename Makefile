@@ -34,7 +34,7 @@ DATA_PACKAGES  := dataset-fashion-mnist python3-numpy
 RUN_PACKAGES   := gnuplot-nox
 BENCH_PACKAGES := python3-torch
 
-.PHONY: all test sanitize run bench data deps deps-data deps-run deps-bench deps-npm clean
+.PHONY: all test sanitize run bench experiments data deps deps-data deps-run deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -104,6 +104,25 @@ sanitize: deps-data data $(BUILD)/tests-sanitize
 run: deps-run data $(BUILD)/awd
 	$(BUILD)/awd train --no-bias --out runs/reference
 	$(BUILD)/awd duality --model runs/reference --layer 1
+
+# The A-W experiments (THEORY section 4): every sweep, 2 seeds per value, on the MNIST digits and
+# on Fashion-MNIST, then the Results tables and figures in experiments/results (about 17 minutes
+# on 2 cores). Finished runs in runs/ are reused, so an interrupted run resumes.
+SWEEPS := lr batch init dropout wd noise size width
+define sweeps
+	@for p in $(SWEEPS); do \
+	  start=$$(date +%s); \
+	  $(BUILD)/awd sweep --param $$p --data $(1) --repeats 2 || exit 1; \
+	  echo "  $(1) $$p: $$(( $$(date +%s) - start )) s" >> runs/times.txt; \
+	done
+endef
+experiments: deps-run data $(BUILD)/awd
+	@mkdir -p runs; rm -f runs/times.txt
+	$(call sweeps,mnist)
+	$(call sweeps,fashion)
+	$(BUILD)/awd overview --data mnist
+	$(BUILD)/awd overview --data fashion
+	@echo "time per sweep:"; cat runs/times.txt
 
 bench: deps-bench $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers

@@ -103,6 +103,9 @@ struct Bounds {
     double loss = 0;
 };
 
+// A z within a few rounding errors (8 u E) of relu's kink may lie across it on the other side.
+constexpr double kKinkWindow = 8 * kUnitRoundoff;
+
 Bounds rounding_bounds(const Mlp& net, int layer, const TwoSides<double>& t, int label, DualVariant variant, const std::vector<double>* M) {
     const MlpSpec& s = net.spec;
     const int n_out = s.n_out(layer), n_in = s.n_in(layer);
@@ -123,7 +126,10 @@ Bounds rounding_bounds(const Mlp& net, int layer, const TwoSides<double>& t, int
         std::vector<double> a(z.size()), Ea(z.size());
         for (size_t j = 0; j < z.size(); ++j) {
             a[j] = activate(s.activation, z[j]);
-            Ea[j] = std::fabs(d1(s.activation, z[j], a[j])) * E[j] + 2 * std::fabs(a[j]);
+            // relu has a kink at 0: when z is within its rounding bound of it, the other side may
+            // sit across the kink, so the slope carried is relu's Lipschitz constant 1, not phi'(z)
+            const bool near_kink = s.activation == Activation::Relu && std::fabs(z[j]) <= kKinkWindow * E[j];
+            Ea[j] = (near_kink ? 1.0 : std::fabs(d1(s.activation, z[j], a[j]))) * E[j] + 2 * std::fabs(a[j]);
         }
         std::vector<double> next(s.n_out(l), 0.0), En(s.n_out(l), 0.0);
         for (int i = 0; i < s.n_out(l); ++i) {

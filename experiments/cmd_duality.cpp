@@ -10,6 +10,7 @@
 #include "analysis/duality.h"
 #include "autodiff/io.h"
 #include "experiments/commands.h"
+#include "experiments/json_file.h"
 #include "experiments/plot.h"
 #include "optim/run_folder.h"
 
@@ -121,7 +122,7 @@ void run(const DualityCommandOptions& o) {
                 run.test.size(), o.pairing.c_str(), out.c_str());
     const DualityReport r = analyse_duality(run.net, train, run.test, options);
     make_directories(out);
-    write_file_atomically(out + "/duality.json", report_json(r, o, run).dump(2) + "\n");
+    write_json_file(out + "/duality.json", report_json(r, o, run));
     write_file_atomically(out + "/directions.csv", directions_csv(r));
     write_file_atomically(out + "/pairs.csv", pairs_csv(r));
     plot_figures(r, out);

@@ -11,6 +11,7 @@
 #include "analysis/spectrum.h"
 #include "autodiff/io.h"
 #include "experiments/commands.h"
+#include "experiments/json_file.h"
 #include "experiments/plot.h"
 #include "optim/run_folder.h"
 
@@ -117,7 +118,7 @@ void run(const HessianOptions& o) {
                     report["hvp_residual"].get<double>());
     }
     report["seconds"] = seconds_since(t0);
-    write_file_atomically(out + "/hessian.json", report.dump(2) + "\n");
+    write_json_file(out + "/hessian.json", report);
 }
 
 }  // namespace

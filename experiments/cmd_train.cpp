@@ -8,6 +8,7 @@
 
 #include "autodiff/io.h"
 #include "experiments/commands.h"
+#include "experiments/json_file.h"
 #include "optim/run_folder.h"
 #include "optim/train.h"
 
@@ -119,7 +120,7 @@ void run(const TrainOptions& o) {
         const std::vector<uint8_t> clean = split.train.clean();
         summary["clean_train_loss"] = evaluate(net, split.train.X, split.train.y, &clean).loss;
     }
-    write_file_atomically(o.out + "/summary.json", summary.dump(2) + "\n");
+    write_json_file(o.out + "/summary.json", summary);
     std::printf("%s: %s\n", result.status.c_str(), result.message.c_str());
     std::printf("epochs %zu, train loss %.4e (accuracy %.4f), test loss %.4e (accuracy %.4f), %.1f s\n", result.log.size(), last.train_loss,
                 last.train_accuracy, last.test_loss, last.test_accuracy, result.seconds);

@@ -9,5 +9,7 @@ void add_check_hessian_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_hessian_command(CLI::App& app);
 void add_duality_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
+void add_overview_command(CLI::App& app);
 
 }  // namespace awd

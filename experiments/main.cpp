@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
     awd::add_train_command(app);
     awd::add_hessian_command(app);
     awd::add_duality_command(app);
+    awd::add_sweep_command(app);
+    awd::add_overview_command(app);
     awd::add_check_hessian_command(app);
     try {
         app.parse(argc, argv);

@@ -141,3 +141,34 @@ TEST_CASE("awd duality: bad layer, data that does not fit the model") {
     CHECK(o.status == 1);
     CHECK(o.output.find("data has 196 inputs per sample, the network 784-30-30-10 expects 784") != std::string::npos);
 }
+
+TEST_CASE("awd sweep: runs in parallel, writes sweep.csv and figures, and resumes without redoing runs") {
+    const std::string out = reference_run() + "/sweep";
+    const std::string command = kAwd + " sweep --param width --values 8,12 --repeats 1 --jobs 2 --out " + out +
+                                " --train-args \"--train-per-class 20 --test 50 --epochs 4\"";
+    Outcome o = run_command(command);
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    const std::string csv = read_file(out + "/sweep.csv");
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 3);
+    CHECK(csv.find("\nwidth,8,0,max_epochs,4,") != std::string::npos);
+    CHECK(csv.find("\nwidth,12,0,max_epochs,4,") != std::string::npos);
+    const nlohmann::json run = nlohmann::json::parse(read_file(out + "/width=12/seed0/summary.json"));
+    CHECK(run["arch"] == "784-12-12-10");
+    CHECK(run["config"]["train-per-class"] == 20);  // --train-args reached every run
+    for (const char* png : {"/gap_vs_estimates.png", "/determinants.png", "/sigma_g_spectrum.png"}) CHECK(read_file(out + png).rfind("\x89PNG", 0) == 0);
+    CHECK(nlohmann::json::parse(read_file(out + "/sweep_summary.json"))["trends"].contains("sum_sigma_g"));
+    o = run_command(command);  // again: both runs are read back
+    CHECK(o.status == 0);
+    CHECK(o.output.find("width=8 seed 0: reused") != std::string::npos);
+    CHECK(o.output.find("width=12 seed 0: reused") != std::string::npos);
+    CHECK(read_file(out + "/sweep.csv") == csv);
+}
+
+TEST_CASE("awd sweep: unknown parameters and values that are not numbers are refused") {
+    Outcome o = run_command(kAwd + " sweep --param momentum --out " + reference_run() + "/bad-sweep");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("unknown sweep parameter 'momentum'") != std::string::npos);
+    o = run_command(kAwd + " sweep --param lr --values 0.1,fast --out " + reference_run() + "/bad-sweep");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("--values: 'fast' is not a number") != std::string::npos);
+}

@@ -107,3 +107,18 @@ TEST_CASE("duality verified on pairs of real MNIST digits, with MSE too") {
     CHECK(worst.in_double <= 8);
     CHECK(worst.in_long_double * 256 <= worst.in_double);
 }
+
+TEST_CASE("relu's kink: a dead test activity (a' = 0) is verified without an infinite ratio") {
+    // a' = 0 gives z' = 0 exactly; on the other side (W + dW) a = W a - W a leaves rounding
+    // residues of either sign, and relu passes the positive ones: the bound must carry them
+    const Problem p = random_problem("6-8-7-4", Activation::Relu, false, Loss::CrossEntropy, 40, 23, 2.0);
+    Worst worst;
+    for (int n = 0; n < p.X.rows; ++n) {
+        const std::vector<double> a = activity<double>(p.net, 1, &p.X.data[(size_t)n * 6]);
+        if (squared_norm(a) == 0) continue;
+        worst.add(verify_pair(p.net, 1, a, std::vector<double>(a.size(), 0.0), p.y[n], DualVariant::Minimal));
+    }
+    CHECK(worst.pairs > 20);
+    CHECK(worst.in_double <= 8);
+    CHECK(worst.in_long_double <= 8);
+}

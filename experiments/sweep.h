@@ -1,0 +1,47 @@
+// sweep.h: one sweep of the A-W experiments (THEORY section 4): the reference setup trained for
+// each value of one parameter and each seed, each run analysed at layer 1.
+//
+// Every run is the pair of commands a user would type, `awd train` then `awd duality`, started
+// as child processes (one BLAS thread each, `jobs` at a time), so a sweep's runs are exactly
+// reproducible by hand and a failing run cannot take the others down. A run whose
+// duality.json exists (files are written atomically, so it is complete) is read back, not redone.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace awd {
+
+struct SweepOptions {
+    std::string param, data = "mnist", out, train_args;
+    std::vector<std::string> values;  // empty: the paper's values for this parameter and data set
+    int repeats = 2, jobs = 2;
+};
+
+struct SweepRow {  // one run: the columns of sweep.csv
+    std::string param, value, status;  // status: converged, max_epochs, diverged, failed
+    int seed = 0, epochs = 0;
+    double train_loss = 0, test_loss = 0, test_accuracy = 0, gap = 0, gap_paired = 0, identity_estimate = 0, curvature_estimate = 0;
+    double sum_sigma_w = 0, sum_sigma_g = 0, top_eigenvalue = 0, trace = 0, weight_norm = 0, mean_dW_norm = 0, seconds = 0;
+    bool analysed = false;
+    std::vector<double> sigma_g;  // per eigen-direction, from directions.csv, for the spectrum figure
+};
+
+// The paper's values (THEORY section 4), adapted where the data set cannot provide them.
+std::vector<std::string> default_values(const std::string& param, const std::string& data);
+// The `awd train` flags that set the parameter to a value.
+std::string train_flags(const std::string& param, const std::string& value);
+
+std::vector<SweepRow> run_sweep(const SweepOptions& options);
+void write_sweep_outputs(const SweepOptions& options, const std::vector<SweepRow>& rows);
+std::vector<SweepRow> read_sweep_csv(const std::string& path);
+
+// How a quantity moves with the swept value: Spearman's rank correlation over the analysed
+// runs, and the relative change of its mean over seeds from the smallest value to the largest.
+struct Trend {
+    double spearman = 0, first_mean = 0, last_mean = 0, relative_change = 0;
+    bool defined = false;  // at least two values with analysed runs
+};
+Trend trend(const std::vector<SweepRow>& rows, double SweepRow::*quantity);
+
+}  // namespace awd
