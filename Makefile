@@ -27,14 +27,13 @@ TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 SAN_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/san/%.o) $(TEST_SRC:%.cpp=$(BUILD)/san/%.o)
 
-# Debian packages: to build; data the tests and runs read (and NumPy for the independent
-# checks); for figures; for the PyTorch peer.
-BUILD_PACKAGES := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
-DATA_PACKAGES  := dataset-fashion-mnist python3-numpy
-RUN_PACKAGES   := gnuplot-nox
-BENCH_PACKAGES := python3-torch
+# Debian packages: to build; what tests and runs use (Fashion-MNIST, NumPy for the independent
+# checks, gnuplot for the figures); for the benchmark's PyTorch peer.
+BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
+RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
+BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize run bench experiments data deps deps-data deps-run deps-bench deps-npm clean
+.PHONY: all test sanitize run bench experiments data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -56,10 +55,8 @@ endef
 
 deps:
 	$(call install,$(BUILD_PACKAGES))
-deps-data: deps
-	$(call install,$(DATA_PACKAGES))
-deps-run: deps-data
-	$(call install,$(RUN_PACKAGES))
+deps-runtime: deps
+	$(call install,$(RUNTIME_PACKAGES))
 deps-bench: deps
 	$(call install,$(BENCH_PACKAGES))
 deps-npm:
@@ -93,15 +90,15 @@ $(BUILD)/tests-sanitize: $(SAN_OBJ)
 $(BUILD)/bench: $(LIB_OBJ) $(BENCH_OBJ)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
-test: deps-data data $(BUILD)/tests $(BUILD)/awd
+test: deps-runtime data $(BUILD)/tests $(BUILD)/awd
 	$(BUILD)/tests
 
-sanitize: deps-data data $(BUILD)/tests-sanitize
+sanitize: deps-runtime data $(BUILD)/tests-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-sanitize
 
 # The main job: the A-W reference setup trained on the MNIST digits, then the duality analysis
 # of its hidden-to-hidden layer (table on the terminal, files and figures in runs/reference).
-run: deps-run data $(BUILD)/awd
+run: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd train --no-bias --out runs/reference
 	$(BUILD)/awd duality --model runs/reference --layer 1
 
@@ -116,7 +113,7 @@ define sweeps
 	  echo "  $(1) $$p: $$(( $$(date +%s) - start )) s" >> runs/times.txt; \
 	done
 endef
-experiments: deps-run data $(BUILD)/awd
+experiments: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs; rm -f runs/times.txt
 	$(call sweeps,mnist)
 	$(call sweeps,fashion)
@@ -124,7 +121,7 @@ experiments: deps-run data $(BUILD)/awd
 	$(BUILD)/awd overview --data fashion
 	@echo "time per sweep:"; cat runs/times.txt
 
-bench: deps-bench $(BUILD)/bench
+bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers
 
 clean:

@@ -13,7 +13,11 @@ bool gnuplot_available() { return std::system("command -v gnuplot >/dev/null 2>&
 
 bool plot_png(const std::string& png_path, const std::string& script, const std::vector<std::pair<std::string, std::string>>& data, int width,
               int height) {
-    if (!gnuplot_available()) return false;
+    if (!gnuplot_available()) {
+        static bool said = false;
+        if (!said) std::fprintf(stderr, "note: gnuplot is not installed, so no figures (apt-get install gnuplot-nox)\n"), said = true;
+        return false;
+    }
     const std::string temporary = png_path + ".tmp." + std::to_string(getpid()) + ".png";
     FILE* pipe = popen("gnuplot 2>&1", "w");
     if (!pipe) throw std::runtime_error("cannot start gnuplot");
