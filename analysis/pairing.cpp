@@ -1,5 +1,6 @@
 // pairing.cpp: same-label nearest neighbours through one GEMM per label.
 #include "analysis/pairing.h"
+#include "nn/names.h"
 
 #include <cblas.h>
 
@@ -11,9 +12,8 @@
 namespace awd {
 
 Pairing parse_pairing(const std::string& name) {
-    for (Pairing p : {Pairing::Nearest, Pairing::Random, Pairing::Activity})
-        if (name == pairing_name(p)) return p;
-    throw std::invalid_argument("unknown pairing '" + name + "' (expected nearest, random or activity)");
+    const Pairing all[] = {Pairing::Nearest, Pairing::Random, Pairing::Activity};
+    return parse_name(name, all, pairing_name, "pairing");
 }
 
 const char* pairing_name(Pairing p) { return p == Pairing::Nearest ? "nearest" : p == Pairing::Random ? "random" : "activity"; }

@@ -1,5 +1,6 @@
 // verify.cpp: both sides of the duality in T, and their rounding-error normalisation.
 #include "analysis/verify.h"
+#include "nn/names.h"
 
 #include <cmath>
 #include <limits>
@@ -10,9 +11,8 @@
 namespace awd {
 
 DualVariant parse_dual_variant(const std::string& name) {
-    for (DualVariant v : {DualVariant::Minimal, DualVariant::Family, DualVariant::BiasAbsorbed})
-        if (name == dual_variant_name(v)) return v;
-    throw std::invalid_argument("unknown dual variant '" + name + "' (expected minimal, family or bias)");
+    const DualVariant all[] = {DualVariant::Minimal, DualVariant::Family, DualVariant::BiasAbsorbed};
+    return parse_name(name, all, dual_variant_name, "dual variant");
 }
 
 const char* dual_variant_name(DualVariant v) {

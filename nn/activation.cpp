@@ -1,14 +1,14 @@
 // activation.cpp: names of activations and their autodiff form.
 #include "nn/activation.h"
+#include "nn/names.h"
 
 #include <stdexcept>
 
 namespace awd {
 
 Activation parse_activation(const std::string& name) {
-    for (Activation a : {Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid, Activation::Softplus})
-        if (name == activation_name(a)) return a;
-    throw std::invalid_argument("unknown activation '" + name + "' (expected identity, relu, tanh, sigmoid or softplus)");
+    const Activation all[] = {Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid, Activation::Softplus};
+    return parse_name(name, all, activation_name, "activation");
 }
 
 const char* activation_name(Activation a) {

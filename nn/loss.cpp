@@ -1,5 +1,6 @@
 // loss.cpp: batch losses and their gradients with respect to the logits.
 #include "nn/loss.h"
+#include "nn/names.h"
 
 #include <stdexcept>
 #include <vector>
@@ -7,9 +8,8 @@
 namespace awd {
 
 Loss parse_loss(const std::string& name) {
-    if (name == "ce" || name == "cross-entropy") return Loss::CrossEntropy;
-    if (name == "mse") return Loss::MeanSquaredError;
-    throw std::invalid_argument("unknown loss '" + name + "' (expected ce or mse)");
+    const Loss all[] = {Loss::CrossEntropy, Loss::MeanSquaredError};
+    return parse_name(name, all, loss_name, "loss");
 }
 
 const char* loss_name(Loss loss) { return loss == Loss::CrossEntropy ? "ce" : "mse"; }

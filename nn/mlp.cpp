@@ -1,5 +1,6 @@
 // mlp.cpp: the MLP's parameter layout and its loss as an autodiff graph.
 #include "nn/mlp.h"
+#include "nn/names.h"
 
 #include "nn/layers.h"
 
@@ -81,9 +82,8 @@ Var mlp_loss_graph(const MlpSpec& spec, const Var& theta, const Tensor& X, const
 // ---- initialisation ------------------------------------------------------------------------
 
 Init parse_init(const std::string& name) {
-    for (Init i : {Init::PyTorch, Init::Glorot, Init::He})
-        if (name == init_name(i)) return i;
-    throw std::invalid_argument("unknown init '" + name + "' (expected pytorch, glorot or he)");
+    const Init all[] = {Init::PyTorch, Init::Glorot, Init::He};
+    return parse_name(name, all, init_name, "init");
 }
 
 const char* init_name(Init init) { return init == Init::PyTorch ? "pytorch" : init == Init::Glorot ? "glorot" : "he"; }

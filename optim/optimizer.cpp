@@ -1,5 +1,6 @@
 // optimizer.cpp: the update rules, weight decay and learning-rate schedules.
 #include "optim/optimizer.h"
+#include "nn/names.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -7,9 +8,8 @@
 namespace awd {
 
 OptimizerKind parse_optimizer(const std::string& name) {
-    for (OptimizerKind k : {OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW})
-        if (name == optimizer_name(k)) return k;
-    throw std::invalid_argument("unknown optimizer '" + name + "' (expected sgd, adam or adamw)");
+    const OptimizerKind all[] = {OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW};
+    return parse_name(name, all, optimizer_name, "optimizer");
 }
 
 const char* optimizer_name(OptimizerKind kind) {
@@ -17,9 +17,8 @@ const char* optimizer_name(OptimizerKind kind) {
 }
 
 WeightDecay parse_weight_decay(const std::string& name) {
-    for (WeightDecay k : {WeightDecay::L2, WeightDecay::Decoupled, WeightDecay::Norm})
-        if (name == weight_decay_name(k)) return k;
-    throw std::invalid_argument("unknown weight decay '" + name + "' (expected l2, decoupled or norm)");
+    const WeightDecay all[] = {WeightDecay::L2, WeightDecay::Decoupled, WeightDecay::Norm};
+    return parse_name(name, all, weight_decay_name, "weight decay");
 }
 
 const char* weight_decay_name(WeightDecay kind) {
@@ -81,9 +80,8 @@ void apply_weight_decay(const MlpSpec& spec, WeightDecay kind, double beta, doub
 }
 
 Schedule parse_schedule(const std::string& name) {
-    for (Schedule s : {Schedule::Constant, Schedule::Step, Schedule::Cosine})
-        if (name == schedule_name(s)) return s;
-    throw std::invalid_argument("unknown learning-rate schedule '" + name + "' (expected constant, step or cosine)");
+    const Schedule all[] = {Schedule::Constant, Schedule::Step, Schedule::Cosine};
+    return parse_name(name, all, schedule_name, "learning-rate schedule");
 }
 
 const char* schedule_name(Schedule s) { return s == Schedule::Constant ? "constant" : s == Schedule::Step ? "step" : "cosine"; }
