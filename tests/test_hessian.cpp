@@ -1,5 +1,5 @@
 // test_hessian.cpp: the fast layer-structured Hessian against the plain reverse-over-reverse
-// path (<= 1e-12 relative) over activations, biases, losses, depths and parameter subsets;
+// path (<= 1e-14 relative; the issue asks 1e-12) over activations, biases, losses, depths and parameter subsets;
 // per-sample Hessians; Hessian-vector products; the memory estimate.
 #include <doctest/doctest.h>
 
@@ -22,7 +22,7 @@ TEST_CASE("fast Hessian equals reverse-over-reverse: full, every activation, bia
                     const Problem p = random_problem(arch, act, bias, loss, 13, 3, 2.0);
                     const std::vector<size_t> all = all_indices(p.net.spec);
                     const Tensor fast = hessian_fast(p.net, p.X, p.y, all), plain = hessian_plain(p.net, p.X, p.y, all);
-                    CHECK(relative_difference(fast, plain) <= 1e-12);
+                    CHECK(relative_difference(fast, plain) <= 1e-14);  // issue: 1e-12; measured <= 2.7e-16
                     CHECK(symmetry_residual(fast) == 0.0);  // symmetric by construction
                     CHECK(symmetry_residual(plain) <= 1e-15);
                 }
@@ -35,12 +35,12 @@ TEST_CASE("fast Hessian: layer blocks and an arbitrary subset are the matching p
         for (bool with_bias : {false, true}) {
             const std::vector<size_t> idx = layer_indices(p.net.spec, l, with_bias);
             const Tensor block = hessian_fast(p.net, p.X, p.y, idx);
-            CHECK(relative_difference(block, hessian_plain(p.net, p.X, p.y, idx)) <= 1e-12);
+            CHECK(relative_difference(block, hessian_plain(p.net, p.X, p.y, idx)) <= 1e-14);
             for (size_t r = 0; r < idx.size(); ++r)
                 for (size_t c = 0; c < idx.size(); ++c) CHECK(block(r, c) == full(idx[r], idx[c]));
         }
     const std::vector<size_t> subset = {1, 7, 29, 30, 31, 44, 60, 61, 73};
-    CHECK(relative_difference(hessian_fast(p.net, p.X, p.y, subset), hessian_plain(p.net, p.X, p.y, subset)) <= 1e-12);
+    CHECK(relative_difference(hessian_fast(p.net, p.X, p.y, subset), hessian_plain(p.net, p.X, p.y, subset)) <= 1e-14);
 }
 
 TEST_CASE("per-sample Hessians: each matches the plain path, and their mean is the full Hessian") {
@@ -50,7 +50,7 @@ TEST_CASE("per-sample Hessians: each matches the plain path, and their mean is t
     for (int n = 0; n < p.X.rows; ++n) {
         const Tensor x(1, p.X.cols, std::vector<double>(&p.X.data[(size_t)n * p.X.cols], &p.X.data[(size_t)(n + 1) * p.X.cols]));
         const Tensor Hn = hessian_fast(p.net, x, {p.y[n]}, all);
-        CHECK(relative_difference(Hn, hessian_plain(p.net, x, {p.y[n]}, all)) <= 1e-12);
+        CHECK(relative_difference(Hn, hessian_plain(p.net, x, {p.y[n]}, all)) <= 1e-14);
         for (size_t k = 0; k < mean.size(); ++k) mean[k] += Hn[k] / p.X.rows;
     }
     CHECK(relative_difference(mean, hessian_fast(p.net, p.X, p.y, all)) <= 1e-13);
