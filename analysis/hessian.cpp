@@ -324,8 +324,8 @@ std::vector<double> HessianVectorProduct::operator()(const std::vector<double>& 
 }
 
 double dense_hessian_bytes(size_t k, bool eigen) {
-    const double kk = (double)k * k * 8;
-    return 2 * kk + (eigen ? kk + (1.0 + 6.0 * k + 2.0 * k * k) * 8 : 0.0);
+    const double kk = (double)k * k;
+    return 8 * (eigen ? 5 * kk + 6.0 * k + 1 : 2 * kk);
 }
 
 double physical_memory_bytes() { return (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE); }

@@ -60,9 +60,10 @@ private:
     size_t n_params_;
 };
 
-// Bytes a dense (K, K) Hessian needs: the matrix and the fast path's accumulated blocks (at
-// most as much again), plus the eigenvector matrix and LAPACK dsyevd's workspace
-// (1 + 6K + 2K^2 doubles) when `eigen` is set.
+// Peak bytes of a dense (K, K) Hessian: while it is built, the matrix and the fast path's
+// accumulated blocks (at most as much again): 2 K^2 doubles; with `eigen`, while it is
+// decomposed, the matrix, dsyevd's working copy, the eigenvector matrix and dsyevd's workspace
+// (1 + 6K + 2K^2 doubles): 5 K^2 + 6K + 1. (Eigenvalues alone need only O(K) more.)
 double dense_hessian_bytes(size_t k, bool eigen);
 double physical_memory_bytes();
 // Throws std::runtime_error naming the size when `bytes` exceeds `limit`.
