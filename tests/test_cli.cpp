@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "autodiff/io.h"
@@ -83,6 +84,24 @@ TEST_CASE("awd hessian: --top K by Lanczos agrees with the dense spectrum") {
     const auto top = nlohmann::json::parse(read_file(reference_run() + "/lanczos/hessian.json"))["top_eigenvalues"];
     const auto exact = nlohmann::json::parse(read_file(reference_run() + "/dense/hessian.json"))["top_eigenvalues"];
     for (int i = 0; i < 5; ++i) CHECK(std::fabs(top[i].get<double>() - exact[i].get<double>()) <= 1e-9 * exact[0].get<double>());
+}
+
+TEST_CASE("awd hessian --top --density: the SLQ density integrates to 1") {
+    const std::string out = reference_run() + "/density";
+    const Outcome o = run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --top 3 --density --out " + out);
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    std::istringstream csv(read_file(out + "/density.csv"));
+    std::string line;
+    std::getline(csv, line);
+    CHECK(line == "lambda,density");
+    double integral = 0, previous_lambda = 0, previous_rho = 0;
+    for (bool first = true; std::getline(csv, line); first = false) {
+        const double lambda = std::stod(line.substr(0, line.find(','))), rho = std::stod(line.substr(line.find(',') + 1));
+        if (!first) integral += 0.5 * (rho + previous_rho) * (lambda - previous_lambda);
+        previous_lambda = lambda, previous_rho = rho;
+    }
+    CHECK(integral == doctest::Approx(1.0).epsilon(0.02));
+    CHECK(read_file(out + "/density.png").rfind("\x89PNG", 0) == 0);
 }
 
 TEST_CASE("the memory guard refuses an oversized Hessian, naming the size and the way out") {
