@@ -36,7 +36,7 @@ void accumulate(std::vector<Var>& cotangents, Node* x, const Var& contribution, 
     if (x->slot < 0) {  // the first contribution; copied unless no one else holds it
         const bool adopt = create_graph || (contribution.shared().use_count() == 1 && !contribution.value().data.is_view());
         x->slot = (int)cotangents.size();
-        cotangents.push_back(adopt ? contribution : constant(contribution.value()));
+        cotangents.push_back(adopt ? contribution : Var(std::make_shared<Node>(Node{contribution.value()})));  // a copy, already checked finite
         return;
     }
     Var& sum = cotangents[x->slot];
@@ -50,7 +50,7 @@ void accumulate(std::vector<Var>& cotangents, Node* x, const Var& contribution, 
 }
 
 void accumulate_view(std::vector<Var>& cotangents, Node* flat, const Node& view, const Tensor& g) {
-    if (flat->slot < 0) flat->slot = (int)cotangents.size(), cotangents.push_back(constant(Tensor(flat->value.rows, flat->value.cols)));
+    if (flat->slot < 0) flat->slot = (int)cotangents.size(), cotangents.push_back(Var(std::make_shared<Node>(Node{Tensor(flat->value.rows, flat->value.cols)})));
     double* s = cotangents[flat->slot].node()->value.data.data() + view.attr[0];
     for (size_t k = 0; k < g.size(); ++k) s[k] += g[k];
 }

@@ -32,9 +32,22 @@ std::string dims(int rows, int cols) { return "(" + std::to_string(rows) + " x "
 
 // Records the node when gradients are wanted and at least one input carries them. A view
 // always keeps its input: its values live there.
+// True when no entry is NaN or infinite (exponent bits all ones). Integer OR-reduction, which
+// the vectoriser handles (no floating-point reassociation involved).
+bool all_finite(const double* v, size_t n) {
+    uint64_t bad = 0;
+    for (size_t k = 0; k < n; ++k) {
+        uint64_t bits;
+        std::memcpy(&bits, v + k, sizeof bits);
+        bad |= (bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+    }
+    return bad == 0;
+}
+
 Var record(Op op, std::vector<Var> in, Tensor value, int a0 = 0, int a1 = 0, int a2 = 0, int a3 = 0) {
     const double* v = value.data.data();
-    for (size_t k = 0, n = value.size(); k < n; ++k) {
+    const bool checked = op == Op::View || all_finite(v, value.size());  // a view's values were checked where they came from
+    for (size_t k = 0, n = checked ? 0 : value.size(); k < n; ++k) {
         if (!std::isfinite(v[k])) {
             std::ostringstream why;
             why << std::string(op_name(op)) << "(" << shapes_of(in) << "): result " << value.shape() << " has non-finite entry " << v[k]
@@ -63,7 +76,7 @@ Var leaf(Tensor t, bool requires_grad, const char* what) {
 
 template <class F>
 Tensor map(const Tensor& x, F f) {
-    Tensor y(x.rows, x.cols);
+    Tensor y = Tensor::uninitialized(x.rows, x.cols);
     for (size_t k = 0; k < x.size(); ++k) y[k] = f(x[k]);
     return y;
 }
@@ -76,7 +89,7 @@ Tensor zip(Op op, const Var& va, const Var& vb, F f) {
         if (p != q && p != 1 && q != 1) fail(op, {va, vb}, "shapes do not broadcast");
         return std::max(p, q);
     };
-    Tensor y(dim(a.rows, b.rows), dim(a.cols, b.cols));
+    Tensor y = Tensor::uninitialized(dim(a.rows, b.rows), dim(a.cols, b.cols));
     if (a.same_shape(b)) {
         for (size_t k = 0; k < y.size(); ++k) y[k] = f(a[k], b[k]);
     } else if (b.size() == 1) {
@@ -155,7 +168,7 @@ Var pow(const Var& x, double c) {
 
 Var activation(Activation a, const Var& z) {
     const Tensor& Z = z.value();
-    Tensor y(Z.rows, Z.cols);
+    Tensor y = Tensor::uninitialized(Z.rows, Z.cols);
     if (a == Activation::Relu) {  // the common case, kept branch-free for the vectoriser
         for (size_t k = 0; k < Z.size(); ++k) y[k] = Z[k] > 0 ? Z[k] : 0.0;
     } else {
@@ -189,7 +202,7 @@ Var linear(const Var& x, const Var& W, const Var& b) {
     std::vector<Var> in = b ? std::vector<Var>{x, W, b} : std::vector<Var>{x, W};
     if (X.cols != Wt.cols) fail(Op::Linear, in, "input has " + std::to_string(X.cols) + " features, the weight expects " + std::to_string(Wt.cols));
     const int n = X.rows, n_out = Wt.rows;
-    Tensor y(n, n_out);
+    Tensor y = Tensor::uninitialized(n, n_out);
     if (b) {  // y = b broadcast over the rows, then y += x W^T: one GEMM with beta = 1
         const Tensor& B = b.value();
         if (B.rows != 1 || B.cols != n_out) fail(Op::Linear, in, "bias is not (1 x " + std::to_string(n_out) + ")");
@@ -213,7 +226,7 @@ Var sum(const Var& x, int axis) {
 Var broadcast_to(const Var& x, int rows, int cols) {
     const Tensor& X = x.value();
     if ((X.rows != rows && X.rows != 1) || (X.cols != cols && X.cols != 1)) fail(Op::Broadcast, {x}, "cannot broadcast to " + dims(rows, cols));
-    Tensor y(rows, cols);
+    Tensor y = Tensor::uninitialized(rows, cols);
     for (int i = 0; i < rows; ++i)
         for (int j = 0; j < cols; ++j) y(i, j) = X(X.rows == 1 ? 0 : i, X.cols == 1 ? 0 : j);
     return record(Op::Broadcast, {x}, std::move(y));
@@ -228,7 +241,7 @@ Var slice(const Var& x, int r0, int c0, int rows, int cols) {
     const Tensor& X = x.value();
     if (r0 < 0 || c0 < 0 || rows <= 0 || cols <= 0 || r0 + rows > X.rows || c0 + cols > X.cols)
         fail(Op::Slice, {x}, "block at (" + std::to_string(r0) + "," + std::to_string(c0) + ") of shape " + dims(rows, cols) + " is out of range");
-    Tensor y(rows, cols);
+    Tensor y = Tensor::uninitialized(rows, cols);
     for (int i = 0; i < rows; ++i)
         for (int j = 0; j < cols; ++j) y(i, j) = X(r0 + i, c0 + j);
     return record(Op::Slice, {x}, std::move(y), r0, c0);
@@ -248,7 +261,7 @@ Var concat(const Var& a, const Var& b, int axis) {
     const Tensor &A = a.value(), &B = b.value();
     if (axis != 0 && axis != 1) fail(Op::Concat, {a, b}, "axis " + std::to_string(axis) + " is not 0 or 1");
     if (axis == 0 ? A.cols != B.cols : A.rows != B.rows) fail(Op::Concat, {a, b}, axis == 0 ? "column counts differ" : "row counts differ");
-    Tensor y(axis == 0 ? A.rows + B.rows : A.rows, axis == 0 ? A.cols : A.cols + B.cols);
+    Tensor y = Tensor::uninitialized(axis == 0 ? A.rows + B.rows : A.rows, axis == 0 ? A.cols : A.cols + B.cols);
     for (int i = 0; i < A.rows; ++i)
         for (int j = 0; j < A.cols; ++j) y(i, j) = A(i, j);
     for (int i = 0; i < B.rows; ++i)
@@ -258,7 +271,7 @@ Var concat(const Var& a, const Var& b, int axis) {
 
 Var gather_rows(const Var& x, const std::vector<int>& rows) {
     const Tensor& X = x.value();
-    Tensor y((int)rows.size(), X.cols);
+    Tensor y = Tensor::uninitialized((int)rows.size(), X.cols);
     for (size_t r = 0; r < rows.size(); ++r) {
         if (rows[r] < 0 || rows[r] >= X.rows)
             fail(Op::GatherRows, {x}, "row " + std::to_string(rows[r]) + " (entry " + std::to_string(r) + ") is out of range");
@@ -300,7 +313,7 @@ Var view(const Var& flat, int offset, int rows, int cols) {
 
 Var log_softmax(const Var& logits) {
     const Tensor& Z = logits.value();
-    Tensor y(Z.rows, Z.cols);
+    Tensor y = Tensor::uninitialized(Z.rows, Z.cols);
     for (int i = 0; i < Z.rows; ++i) {
         const double* z = &Z.data[(size_t)i * Z.cols];
         const double normaliser = log_sum_exp(z, Z.cols);
@@ -311,7 +324,7 @@ Var log_softmax(const Var& logits) {
 
 Var softmax(const Var& logits) {
     const Tensor& Z = logits.value();
-    Tensor y(Z.rows, Z.cols);
+    Tensor y = Tensor::uninitialized(Z.rows, Z.cols);
     for (int i = 0; i < Z.rows; ++i) {
         double m = Z(i, 0), s = 0.0;
         for (int j = 1; j < Z.cols; ++j) m = std::max(m, Z(i, j));

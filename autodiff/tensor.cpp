@@ -6,8 +6,45 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace awd {
+
+namespace {
+
+constexpr size_t kPooledMinimum = 1024;          // smaller arrays: malloc is fast enough
+constexpr size_t kPoolLimitBytes = 512u << 20;   // never hold more than this in freed arrays
+
+struct ArrayPool {
+    std::unordered_map<size_t, std::vector<std::vector<double>>> free;  // by capacity
+    size_t bytes = 0;
+    ~ArrayPool() { destroyed = true; }
+    static thread_local bool destroyed;  // storages that outlive the pool (statics) free normally
+};
+thread_local bool ArrayPool::destroyed = false;
+thread_local ArrayPool pool;
+
+}  // namespace
+
+std::vector<double> Storage::take_array(size_t n) {
+    if (n >= kPooledMinimum && !ArrayPool::destroyed) {
+        auto it = pool.free.find(n);
+        if (it != pool.free.end() && !it->second.empty()) {
+            std::vector<double> a = std::move(it->second.back());
+            it->second.pop_back();
+            pool.bytes -= n * sizeof(double);
+            return a;
+        }
+    }
+    return std::vector<double>(n);
+}
+
+void Storage::give_back_array(std::vector<double>&& a) {
+    const size_t n = a.size();
+    if (n < kPooledMinimum || n != a.capacity() || ArrayPool::destroyed || pool.bytes + n * sizeof(double) > kPoolLimitBytes) return;
+    pool.free[n].push_back(std::move(a));
+    pool.bytes += n * sizeof(double);
+}
 
 Tensor::Tensor(int r, int c, double fill) : rows(r), cols(c) {
     if (r < 0 || c < 0)
@@ -21,6 +58,14 @@ Tensor::Tensor(int r, int c, std::vector<double> values) : rows(r), cols(c), dat
         throw std::invalid_argument("Tensor: " + std::to_string(data.size()) +
                                     " values do not fill shape (" + std::to_string(r) + " x " +
                                     std::to_string(c) + ")");
+}
+
+Tensor Tensor::uninitialized(int r, int c) {
+    if (r < 0 || c < 0) throw std::invalid_argument("Tensor: negative shape (" + std::to_string(r) + " x " + std::to_string(c) + ")");
+    Tensor t;
+    t.rows = r, t.cols = c;
+    t.data = Storage::uninitialized((size_t)r * c);
+    return t;
 }
 
 Tensor Tensor::view(double* values, int r, int c) {
@@ -50,14 +95,14 @@ void gemm(const Tensor& A, bool ta, const Tensor& B, bool tb, Tensor& C, double 
                                     B.shape() + (tb ? "^T" : "") + " do not align (inner " +
                                     std::to_string(k) + " vs " + std::to_string(kb) + ")");
     if (beta == 0.0) {
-        if (C.rows != m || C.cols != n) C = Tensor(m, n);
+        if (C.rows != m || C.cols != n) C = Tensor::uninitialized(m, n);
     } else if (C.rows != m || C.cols != n) {
         throw std::invalid_argument("gemm: accumulator is " + C.shape() + ", product is (" +
                                     std::to_string(m) + " x " + std::to_string(n) + ")");
     }
     if (m == 0 || n == 0) return;
     if (k == 0) {  // empty inner dimension: the product is zero
-        for (double& c : C.data) c *= beta;
+        for (double& c : C.data) c = beta == 0.0 ? 0.0 : c * beta;  // C may hold stale values
         return;
     }
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
@@ -71,7 +116,7 @@ Tensor matmul(const Tensor& A, const Tensor& B, bool ta, bool tb) {
 }
 
 Tensor transpose(const Tensor& A) {
-    Tensor T(A.cols, A.rows);
+    Tensor T = Tensor::uninitialized(A.cols, A.rows);
     for (int i = 0; i < A.rows; ++i)
         for (int j = 0; j < A.cols; ++j) T(j, i) = A(i, j);
     return T;

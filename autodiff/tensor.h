@@ -14,11 +14,23 @@ namespace awd {
 // The values of a tensor: an owned array, or a view of someone else's (a parameter inside a
 // model's flat buffer is a view, so the graph reads it without a copy). Copying a Storage
 // always copies the values into an owned array; moving a view keeps it a view.
+//
+// Owned arrays of 1024 doubles or more come from, and go back to, a per-thread pool of freed
+// arrays of the same size: a training step makes the same tensors every time, and without the
+// pool each large one is a fresh mmap whose pages fault in again (that, not arithmetic, was
+// most of a one-example step).
 class Storage {
 public:
     Storage() = default;
-    Storage(size_t n, double fill) : owned_(n, fill) { point_at_owned(); }
+    Storage(size_t n, double fill) : owned_(take_array(n)) { std::fill(owned_.begin(), owned_.end(), fill), point_at_owned(); }
+    // n values left as they are (an op's result, about to be overwritten)
+    static Storage uninitialized(size_t n) {
+        Storage s;
+        s.owned_ = take_array(n), s.point_at_owned();
+        return s;
+    }
     Storage(std::vector<double> values) : owned_(std::move(values)) { point_at_owned(); }
+    ~Storage() { give_back_array(std::move(owned_)); }
     static Storage view(double* values, size_t n) {
         Storage s;
         s.ptr_ = values, s.size_ = n, s.is_view_ = true;
@@ -31,6 +43,7 @@ public:
         return *this;
     }
     Storage& operator=(Storage&& o) noexcept {
+        give_back_array(std::move(owned_));
         owned_ = std::move(o.owned_), ptr_ = o.ptr_, size_ = o.size_, is_view_ = o.is_view_;
         if (!is_view_) point_at_owned();
         o.ptr_ = nullptr, o.size_ = 0, o.is_view_ = false;
@@ -48,12 +61,17 @@ public:
     double* end() { return ptr_ + size_; }
     const double* begin() const { return ptr_; }
     const double* end() const { return ptr_ + size_; }
-    void assign(size_t n, double v) { owned_.assign(n, v), point_at_owned(); }
+    void assign(size_t n, double v) {
+        if (owned_.size() != n) give_back_array(std::move(owned_)), owned_ = take_array(n);
+        std::fill(owned_.begin(), owned_.end(), v), point_at_owned();
+    }
     std::vector<double> to_vector() const { return std::vector<double>(begin(), end()); }
     bool operator==(const Storage& o) const { return size_ == o.size_ && std::equal(begin(), end(), o.begin()); }
     bool operator==(const std::vector<double>& v) const { return size_ == v.size() && std::equal(begin(), end(), v.begin()); }
 
 private:
+    static std::vector<double> take_array(size_t n);        // n values, stale if reused
+    static void give_back_array(std::vector<double>&& a);  // keeps it for the next take of its size
     void point_at_owned() { ptr_ = owned_.data(), size_ = owned_.size(), is_view_ = false; }
     std::vector<double> owned_;
     double* ptr_ = nullptr;
@@ -70,6 +88,8 @@ struct Tensor {
     Tensor(int rows, int cols, std::vector<double> values);
 
     static Tensor scalar(double v) { return Tensor(1, 1, v); }
+    // Values left unset: for results that are written in full right away.
+    static Tensor uninitialized(int rows, int cols);
     // A (rows, cols) tensor over values owned by someone else, who must keep them alive.
     static Tensor view(double* values, int rows, int cols);
 

@@ -1,8 +1,11 @@
 // main.cpp: `make bench`. Prints timings and ratios against PyTorch peers measured in the same
 // run; never fails on speed (speed goals are read off the printed ratios, not asserted).
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -34,14 +37,25 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args) 
     return run_peer_script(g_peers_dir + "/" + script_and_args);
 }
 
+void print_peak_memory() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf("  peak memory (RSS) of the process so far: %.1f MB\n", usage.ru_maxrss / 1024.0);
+}
+
 }  // namespace awd::bench
 
+// usage: bench [--peers DIR] [--only SECTION ...]; sections: steps autodiff training hessian duality
 int main(int argc, char** argv) {
-    for (int k = 1; k + 1 < argc; ++k)
-        if (!std::strcmp(argv[k], "--peers")) awd::bench::g_peers_dir = argv[k + 1];
-    awd::bench::bench_autodiff();
-    awd::bench::bench_training();
-    awd::bench::bench_hessian();
-    awd::bench::bench_duality();
+    std::set<std::string> only;
+    for (int k = 1; k + 1 < argc; ++k) {
+        if (!std::strcmp(argv[k], "--peers")) awd::bench::g_peers_dir = argv[++k];
+        else if (!std::strcmp(argv[k], "--only")) only.insert(argv[++k]);
+    }
+    const std::pair<const char*, void (*)()> sections[] = {
+        {"steps", awd::bench::bench_steps}, {"autodiff", awd::bench::bench_autodiff}, {"training", awd::bench::bench_training},
+        {"hessian", awd::bench::bench_hessian}, {"duality", awd::bench::bench_duality}};
+    for (const auto& [name, section] : sections)
+        if (only.empty() || only.count(name)) section();
     return 0;
 }
