@@ -186,7 +186,8 @@ private:
 NpyHeader parse_npy(const std::string& path, const std::string& bytes) {
     if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0)
         throw std::runtime_error(path + ": not a .npy file (the magic string \\x93NUMPY is missing)");
-    const int major = (unsigned char)bytes[6];
+    const int major = (unsigned char)bytes[6], minor = (unsigned char)bytes[7];
+    if (minor != 0) throw std::runtime_error(path + ": unsupported .npy version " + std::to_string(major) + "." + std::to_string(minor));
     size_t header_length, start;
     if (major == 1) {
         header_length = (unsigned char)bytes[8] | ((size_t)(unsigned char)bytes[9] << 8), start = 10;

@@ -73,7 +73,7 @@ CLI::Validator finite_number_list() {
             for (std::string item; std::getline(in, item, ',');) {
                 double v;
                 const std::string problem = parse_finite(item, &v);
-                if (!problem.empty()) return problem;
+                if (!problem.empty()) return "'" + text + "': " + problem;
             }
             return text.empty() || text.back() == ',' ? "'" + text + "' has an empty value" : std::string();
         },
