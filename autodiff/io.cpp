@@ -167,12 +167,14 @@ private:
             while (peek() >= '0' && peek() <= '9') ++at_;
             const std::string digits = text_.substr(begin, at_ - begin);
             if (digits.empty()) fail("'shape'", "holds '" + text_.substr(begin, 12) + "', not a non-negative integer");
+            if (digits.size() > 1 && digits[0] == '0') fail("'shape'", "dimension " + digits + " has a leading zero (not a Python integer)");
             if (digits.size() > 10 || std::stoull(digits) > (unsigned long long)INT32_MAX)
                 fail("'shape'", "dimension " + (digits.size() > 24 ? digits.substr(0, 24) + "..." : digits) + " is larger than 2^31 - 1");
             dims.push_back(std::stoull(digits));
             skip_spaces();
             if (peek() == ',') ++at_;
             else if (peek() != ')') fail("'shape'", "has no ',' or ')' after dimension " + digits);
+            else if (dims.size() == 1) fail("'shape'", "(" + digits + ") is not a tuple: a 1-D shape is written (" + digits + ",)");
         }
         ++at_;
         return dims;
@@ -247,7 +249,7 @@ Tensor read_npy_matrix(const std::string& path) {
     const std::string bytes = read_file(path);
     const NpyHeader h = parse_npy(path, bytes);
     if (h.shape.empty() || h.shape.size() > 2)
-        throw std::runtime_error(path + ": expected a 1-D or 2-D array, found " + std::to_string(h.shape.size()) + " dimensions");
+        throw std::runtime_error(path + ": .npy header field 'shape' has " + std::to_string(h.shape.size()) + " dimensions, expected 1 or 2");
     std::vector<double> values = npy_data<double>(path, bytes, h, "<f8");
     Tensor matrix((int)h.shape[0], h.shape.size() == 2 ? (int)h.shape[1] : 1, std::move(values));
     require_finite(matrix, path);  // names the first non-finite entry; no result of this project may hold one
@@ -257,7 +259,8 @@ Tensor read_npy_matrix(const std::string& path) {
 std::vector<int64_t> read_npy_int64(const std::string& path) {
     const std::string bytes = read_file(path);
     const NpyHeader h = parse_npy(path, bytes);
-    if (h.shape.size() != 1) throw std::runtime_error(path + ": expected a 1-D array, found " + std::to_string(h.shape.size()) + " dimensions");
+    if (h.shape.size() != 1)
+        throw std::runtime_error(path + ": .npy header field 'shape' has " + std::to_string(h.shape.size()) + " dimensions, expected 1");
     return npy_data<int64_t>(path, bytes, h, "<i8");
 }
 

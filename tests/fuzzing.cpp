@@ -105,8 +105,12 @@ struct Target {
     std::function<bool(const std::string& path, const std::string& mutated)> load;
 };
 
+// Equal as Python dict literals up to spacing and the dict's optional trailing comma.
 bool header_equal_up_to_spacing(std::string a, std::string b) {
-    auto squeeze = [](std::string& s) { std::erase_if(s, [](char c) { return c == ' ' || c == '\t' || c == '\n'; }); };
+    auto squeeze = [](std::string& s) {
+        std::erase_if(s, [](char c) { return c == ' ' || c == '\t' || c == '\n'; });
+        if (s.ends_with(",}")) s.erase(s.size() - 2, 1);
+    };
     squeeze(a), squeeze(b);
     return a == b;
 }

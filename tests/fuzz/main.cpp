@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     const std::string scratch = awd::fuzz::scratch_root() + "/awd-fuzz-" + std::to_string(getpid());
     int bad = 0;
     for (const std::string& loader : awd::fuzz::loader_names()) {
+        if (argc > 2 && loader != argv[2]) continue;  // `build/fuzz N LOADER`: one loader only
         const auto t0 = std::chrono::steady_clock::now();
         const awd::fuzz::Tally t = awd::fuzz::run(loader, mutations, 20240601, scratch + "/" + loader);
         std::printf("%s (%.0f s)\n", awd::fuzz::describe(t).c_str(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
