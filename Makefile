@@ -3,6 +3,7 @@
 #   make run        the main job (installs what it needs, builds, runs)
 #   make test       installs what is missing, builds, runs the whole test suite
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
@@ -27,6 +28,7 @@ APP_OBJ   := $(APP_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.cpp=$(BUILD)/obj/%.o)
 SAN_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/san/%.o) $(TEST_SRC:%.cpp=$(BUILD)/san/%.o)
+FUZZ_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/san/%.o) $(BUILD)/san/tests/fuzzing.o $(BUILD)/san/tests/fuzz/main.o
 
 # Debian packages: to build; what tests and runs use (Fashion-MNIST, NumPy for the independent
 # checks, gnuplot for the figures); for the benchmark's PyTorch peer.
@@ -34,7 +36,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize run bench experiments data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize fuzz run bench experiments data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -88,6 +90,9 @@ $(BUILD)/tests: $(LIB_OBJ) $(TEST_OBJ)
 $(BUILD)/tests-sanitize: $(SAN_OBJ)
 	$(CXX) $(SANFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/fuzz: $(FUZZ_OBJ)
+	$(CXX) $(SANFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/bench: $(LIB_OBJ) $(BENCH_OBJ)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -96,6 +101,11 @@ test: deps-runtime data $(BUILD)/tests $(BUILD)/awd
 
 sanitize: deps-runtime data $(BUILD)/tests-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-sanitize
+
+# The loader fuzzer at full length (tests/fuzzing.h; `make test` runs a short version of it).
+FUZZ_MUTATIONS ?= 100000
+fuzz: deps $(BUILD)/fuzz
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/fuzz $(FUZZ_MUTATIONS)
 
 # The main job: the A-W reference setup trained on the MNIST digits, then the duality analysis
 # of its hidden-to-hidden layer (table on the terminal, files and figures in runs/reference).
@@ -128,4 +138,4 @@ bench: deps-bench data $(BUILD)/bench
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/san/tests/fuzz/main.d

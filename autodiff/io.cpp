@@ -1,17 +1,36 @@
 // io.cpp: atomic file writes and the .npy format.
 #include "autodiff/io.h"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 
 namespace awd {
+
+namespace {
+
+// FILE.tmp.PID left by a writer of FILE that was killed: removed by the next writer of FILE.
+void remove_dead_temporaries(const std::filesystem::path& target) {
+    const std::string prefix = target.filename().string() + ".tmp.";
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(target.parent_path().empty() ? "." : target.parent_path(), error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0 || name.size() - prefix.size() > 9 ||
+            name.find_first_not_of("0123456789", prefix.size()) != std::string::npos)
+            continue;
+        const pid_t pid = (pid_t)std::stol(name.substr(prefix.size()));
+        if (kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), error);
+    }
+}
+
+}  // namespace
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
     const std::string temporary = path + ".tmp." + std::to_string(getpid());
@@ -20,7 +39,11 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
         if (!out) throw std::runtime_error("cannot write " + temporary + ": " + std::strerror(errno));
         out.write(bytes.data(), (std::streamsize)bytes.size());
         out.flush();
-        if (!out) throw std::runtime_error("writing " + temporary + " failed: " + std::strerror(errno));
+        if (!out) {  // e.g. a full disk: leave nothing behind
+            const std::string reason = std::strerror(errno);
+            std::filesystem::remove(temporary);
+            throw std::runtime_error("writing " + path + " failed: " + reason);
+        }
     }
     std::error_code error;
     std::filesystem::rename(temporary, path, error);
@@ -28,6 +51,7 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
         std::filesystem::remove(temporary);
         throw std::runtime_error("cannot rename " + temporary + " to " + path + ": " + error.message());
     }
+    remove_dead_temporaries(path);
 }
 
 std::string read_file(const std::string& path) {
@@ -69,10 +93,103 @@ struct NpyHeader {
     size_t data_offset = 0;
 };
 
+// The header is a Python dict literal, {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), },
+// read strictly: exactly these three keys, each once, and nothing but padding after it.
+class NpyHeaderParser {
+public:
+    NpyHeaderParser(const std::string& path, const std::string& text) : path_(path), text_(text) {}
+
+    NpyHeader parse() {
+        NpyHeader h;
+        bool have_descr = false, have_order = false, have_shape = false;
+        expect('{', "the header dict");
+        for (skip_spaces(); peek() != '}'; skip_spaces()) {
+            const std::string key = quoted("a key");
+            expect(':', "'" + key + "'");
+            if (key == "descr" && !have_descr) {
+                h.descr = quoted("'descr'"), have_descr = true;
+            } else if (key == "fortran_order" && !have_order) {
+                if (word("True")) fail("'fortran_order'", "True: Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
+                if (!word("False")) fail("'fortran_order'", "is not True or False");
+                have_order = true;
+            } else if (key == "shape" && !have_shape) {
+                h.shape = shape(), have_shape = true;
+            } else {
+                fail("'" + key + "'", "is an unknown or repeated key");
+            }
+            skip_spaces();
+            if (peek() == ',') ++at_;
+            else if (peek() != '}') fail("the header dict", "has no ',' or '}' after '" + key + "'");
+        }
+        ++at_;
+        if (text_.find_first_not_of(" \t\n", at_) != std::string::npos) fail("the header", "continues after its closing '}'");
+        if (!have_descr) fail("'descr'", "is missing");
+        if (!have_order) fail("'fortran_order'", "is missing");
+        if (!have_shape) fail("'shape'", "is missing");
+        return h;
+    }
+
+private:
+    [[noreturn]] void fail(const std::string& field, const std::string& problem) const {
+        throw std::runtime_error(path_ + ": .npy header field " + field + " " + problem);
+    }
+    char peek() const { return at_ < text_.size() ? text_[at_] : '\0'; }
+    void skip_spaces() {
+        while (peek() == ' ' || peek() == '\t' || peek() == '\n') ++at_;
+    }
+    void expect(char c, const std::string& field) {
+        skip_spaces();
+        if (peek() != c) fail(field, std::string("lacks '") + c + "'");
+        ++at_;
+    }
+    bool word(const std::string& w) {
+        skip_spaces();
+        if (text_.compare(at_, w.size(), w) != 0) return false;
+        at_ += w.size();
+        return true;
+    }
+    std::string quoted(const std::string& field) {
+        skip_spaces();
+        const char quote = peek();
+        if (quote != '\'' && quote != '"') fail(field, "is not a quoted string");
+        const size_t close = text_.find(quote, at_ + 1);
+        if (close == std::string::npos) fail(field, "has no closing quote");
+        std::string value = text_.substr(at_ + 1, close - at_ - 1);
+        at_ = close + 1;
+        return value;
+    }
+    // A tuple of non-negative integers, each at most INT32_MAX (a Tensor's dimensions are int).
+    std::vector<size_t> shape() {
+        std::vector<size_t> dims;
+        expect('(', "'shape'");
+        for (skip_spaces(); peek() != ')'; skip_spaces()) {
+            const size_t begin = at_;
+            while (peek() >= '0' && peek() <= '9') ++at_;
+            const std::string digits = text_.substr(begin, at_ - begin);
+            if (digits.empty()) fail("'shape'", "holds '" + text_.substr(begin, 12) + "', not a non-negative integer");
+            if (digits.size() > 1 && digits[0] == '0') fail("'shape'", "dimension " + digits + " has a leading zero (not a Python integer)");
+            if (digits.size() > 10 || std::stoull(digits) > (unsigned long long)INT32_MAX)
+                fail("'shape'", "dimension " + (digits.size() > 24 ? digits.substr(0, 24) + "..." : digits) + " is larger than 2^31 - 1");
+            dims.push_back(std::stoull(digits));
+            skip_spaces();
+            if (peek() == ',') ++at_;
+            else if (peek() != ')') fail("'shape'", "has no ',' or ')' after dimension " + digits);
+            else if (dims.size() == 1) fail("'shape'", "(" + digits + ") is not a tuple: a 1-D shape is written (" + digits + ",)");
+        }
+        ++at_;
+        return dims;
+    }
+
+    const std::string& path_;
+    const std::string& text_;
+    size_t at_ = 0;
+};
+
 NpyHeader parse_npy(const std::string& path, const std::string& bytes) {
     if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0)
         throw std::runtime_error(path + ": not a .npy file (the magic string \\x93NUMPY is missing)");
-    const int major = (unsigned char)bytes[6];
+    const int major = (unsigned char)bytes[6], minor = (unsigned char)bytes[7];
+    if (minor != 0) throw std::runtime_error(path + ": unsupported .npy version " + std::to_string(major) + "." + std::to_string(minor));
     size_t header_length, start;
     if (major == 1) {
         header_length = (unsigned char)bytes[8] | ((size_t)(unsigned char)bytes[9] << 8), start = 10;
@@ -83,34 +200,31 @@ NpyHeader parse_npy(const std::string& path, const std::string& bytes) {
     } else {
         throw std::runtime_error(path + ": unsupported .npy version " + std::to_string(major));
     }
-    if (start + header_length > bytes.size()) throw std::runtime_error(path + ": truncated .npy header");
-    const std::string header = bytes.substr(start, header_length);
-    std::smatch m;
-    NpyHeader h;
+    if (header_length > bytes.size() - start)
+        throw std::runtime_error(path + ": .npy header length " + std::to_string(header_length) + " runs past the end of the " +
+                                 std::to_string(bytes.size()) + "-byte file");
+    NpyHeader h = NpyHeaderParser(path, bytes.substr(start, header_length)).parse();
     h.data_offset = start + header_length;
-    if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'"))) throw std::runtime_error(path + ": .npy header has no 'descr'");
-    h.descr = m[1];
-    if (std::regex_search(header, m, std::regex("'fortran_order':\\s*True")))
-        throw std::runtime_error(path + ": Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
-    if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) throw std::runtime_error(path + ": .npy header has no 'shape'");
-    std::stringstream dims(m[1].str());
-    for (std::string d; std::getline(dims, d, ',');) {
-        if (d.find_first_not_of(" ") == std::string::npos) continue;
-        h.shape.push_back(std::stoull(d));
-    }
     return h;
 }
 
 template <class T>
 std::vector<T> npy_data(const std::string& path, const std::string& bytes, const NpyHeader& h, const char* descr) {
     if (h.descr != descr)
-        throw std::runtime_error(path + ": dtype '" + h.descr + "', expected '" + descr + "'");
-    size_t count = 1;
-    for (size_t d : h.shape) count *= d;
+        throw std::runtime_error(path + ": .npy header field 'descr' is '" + h.descr + "', expected '" + descr + "'");
     const size_t have = bytes.size() - h.data_offset;
-    if (have != count * sizeof(T))
-        throw std::runtime_error(path + ": shape needs " + std::to_string(count * sizeof(T)) + " bytes of data, file has " +
-                                 std::to_string(have) + (have < count * sizeof(T) ? " (truncated)" : " (extra bytes)"));
+    size_t count = 1;
+    for (size_t d : h.shape)
+        if (__builtin_mul_overflow(count, d, &count) || count > have / sizeof(T)) {
+            count = SIZE_MAX;  // more than the file holds: reported below without forming the product
+            break;
+        }
+    if (count == SIZE_MAX || have != count * sizeof(T)) {
+        std::string shape;
+        for (size_t d : h.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+        throw std::runtime_error(path + ": .npy header field 'shape' (" + shape + ") does not fit the " + std::to_string(have) + " bytes of data (" +
+                                 (count == SIZE_MAX || have < count * sizeof(T) ? "truncated or wrong shape" : "extra bytes") + ")");
+    }
     std::vector<T> values(count);
     if (count) std::memcpy(values.data(), bytes.data() + h.data_offset, count * sizeof(T));
     return values;
@@ -135,15 +249,18 @@ Tensor read_npy_matrix(const std::string& path) {
     const std::string bytes = read_file(path);
     const NpyHeader h = parse_npy(path, bytes);
     if (h.shape.empty() || h.shape.size() > 2)
-        throw std::runtime_error(path + ": expected a 1-D or 2-D array, found " + std::to_string(h.shape.size()) + " dimensions");
+        throw std::runtime_error(path + ": .npy header field 'shape' has " + std::to_string(h.shape.size()) + " dimensions, expected 1 or 2");
     std::vector<double> values = npy_data<double>(path, bytes, h, "<f8");
-    return Tensor((int)h.shape[0], h.shape.size() == 2 ? (int)h.shape[1] : 1, std::move(values));
+    Tensor matrix((int)h.shape[0], h.shape.size() == 2 ? (int)h.shape[1] : 1, std::move(values));
+    require_finite(matrix, path);  // names the first non-finite entry; no result of this project may hold one
+    return matrix;
 }
 
 std::vector<int64_t> read_npy_int64(const std::string& path) {
     const std::string bytes = read_file(path);
     const NpyHeader h = parse_npy(path, bytes);
-    if (h.shape.size() != 1) throw std::runtime_error(path + ": expected a 1-D array, found " + std::to_string(h.shape.size()) + " dimensions");
+    if (h.shape.size() != 1)
+        throw std::runtime_error(path + ": .npy header field 'shape' has " + std::to_string(h.shape.size()) + " dimensions, expected 1");
     return npy_data<int64_t>(path, bytes, h, "<i8");
 }
 

@@ -5,6 +5,7 @@
 
 #include "autodiff/finite_differences.h"
 #include "experiments/commands.h"
+#include "experiments/flags.h"
 #include "nn/mlp.h"
 
 namespace awd {
@@ -50,8 +51,8 @@ void add_check_hessian_command(CLI::App& app) {
     auto options = std::make_shared<CheckOptions>();
     CLI::App* cmd = app.add_subcommand("check-hessian", "exact Hessian of a small random MLP, checked against finite differences");
     cmd->add_option("--arch", options->arch, "layer widths, e.g. 4-6-3")->capture_default_str();
-    cmd->add_option("--samples", options->samples, "number of random samples")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--seed", options->seed, "random seed")->capture_default_str();
+    cmd->add_option("--samples", options->samples, "number of random samples")->check(integer_in(1, 1000000))->capture_default_str();
+    cmd->add_option("--seed", options->seed, "random seed")->check(seed_range())->capture_default_str();
     cmd->callback([options] { run(*options); });
 }
 

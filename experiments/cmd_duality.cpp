@@ -10,6 +10,7 @@
 #include "analysis/duality.h"
 #include "autodiff/io.h"
 #include "experiments/commands.h"
+#include "experiments/flags.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"
 #include "optim/run_folder.h"
@@ -60,6 +61,10 @@ nlohmann::json report_json(const DualityReport& r, const DualityCommandOptions& 
 }
 
 void plot_figures(const DualityReport& r, const std::string& out) {
+    if (r.directions.empty() || r.n_skipped == r.n_pairs) {
+        std::fprintf(stderr, "note: no pair has dual weights (a dead layer: every training activity is zero), so no figures\n");
+        return;
+    }
     std::vector<size_t> order(r.directions.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t p, size_t q) { return r.directions[p].sigma_g > r.directions[q].sigma_g; });
@@ -81,6 +86,10 @@ void plot_figures(const DualityReport& r, const std::string& out) {
              "plot $c using 1:2 with impulses lc rgb '#1f77b4' title 'mu_g mu_w + c sigma_g sigma_w', "
              "$c using 1:3 with lines lw 2 lc rgb '#d62728' title 'cumulative sum', " + std::string(lines),
              {{"c", contributions.str()}});
+    if (sigmas.str().empty()) {
+        std::fprintf(stderr, "note: no direction has both sigma_w > 0 and sigma_g > 0 (a dead or constant network), so no sigma.png\n");
+        return;
+    }
     plot_png(out + "/sigma.png",
              "set title 'size of the solution against sharpness, per eigen-direction (layer " + std::to_string(r.layer) + ")'\n"
              "set xlabel 'sigma_w'\nset ylabel 'sigma_g'\nset logscale xy\nset format x '10^{%T}'\nset format y '10^{%T}'\nset grid\n"
@@ -139,12 +148,12 @@ void add_duality_command(CLI::App& app) {
     auto o = std::make_shared<DualityCommandOptions>();
     CLI::App* cmd = app.add_subcommand("duality", "A-W duality analysis of one layer: dual weights, verification, gap decomposition");
     cmd->add_option("--model", o->model, "run folder written by awd train")->required();
-    cmd->add_option("--layer", o->layer, "the dense layer whose weights carry the dual (1 = hidden-to-hidden of 784-30-30-10)")->capture_default_str();
+    cmd->add_option("--layer", o->layer, "the dense layer whose weights carry the dual (1 = hidden-to-hidden of 784-30-30-10)")->check(integer_in(0, kIntMax))->capture_default_str();
     cmd->add_option("--pairing", o->pairing, "nearest (same label, input space) | random (same label) | activity (same label, layer-l activity space)")
         ->capture_default_str();
     cmd->add_option("--variant", o->variant, "minimal (W only, bias fixed) | bias (W and b together, bias absorbed)")->capture_default_str();
-    cmd->add_option("--seed", o->seed, "seed of the random pairing")->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--seed", o->seed, "seed of the random pairing")->check(seed_range())->capture_default_str();
+    cmd->add_option("--threads", o->threads, "BLAS threads")->check(integer_in(1, 1024))->capture_default_str();
     cmd->add_option("--out", o->out, "output folder (default: RUN/duality-layerL)");
     cmd->callback([o] { run(*o); });
 }

@@ -12,6 +12,7 @@
 #include "analysis/spectrum.h"
 #include "autodiff/io.h"
 #include "experiments/commands.h"
+#include "experiments/flags.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"
 #include "optim/run_folder.h"
@@ -35,6 +36,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 std::vector<double> first(const std::vector<double>& v, size_t k) { return std::vector<double>(v.begin(), v.begin() + std::min(k, v.size())); }
 
 void plot_spectrum(const std::string& path, const std::vector<double>& eigenvalues, const std::string& title) {
+    if (std::all_of(eigenvalues.begin(), eigenvalues.end(), [](double v) { return v == 0; })) {  // nothing for a log scale to show
+        std::fprintf(stderr, "note: every eigenvalue is exactly 0 (a dead or constant network: no unit's output depends on these "
+                             "parameters), so no %s\n", path.c_str());
+        return;
+    }
     std::ostringstream data;
     data.precision(17);
     for (size_t i = 0; i < eigenvalues.size(); ++i) data << i + 1 << ' ' << eigenvalues[i] << '\n';
@@ -154,17 +160,17 @@ void add_hessian_command(CLI::App& app) {
     auto o = std::make_shared<HessianOptions>();
     CLI::App* cmd = app.add_subcommand("hessian", "exact Hessian of a run's training loss, its spectrum, or its top eigenpairs");
     cmd->add_option("--model", o->model, "run folder written by awd train")->required();
-    cmd->add_option("--layer", o->layer, "Hessian of this layer's weights (W^L, n_out x n_in, row-major)");
+    cmd->add_option("--layer", o->layer, "Hessian of this layer's weights (W^L, n_out x n_in, row-major)")->check(integer_in(0, kIntMax));
     cmd->add_flag("--all", o->all, "Hessian of all parameters (theta order: W0, b0, W1, b1, ...)");
     cmd->add_flag("--with-bias", o->with_bias, "with --layer: the layer's bias too (after its weights)");
     cmd->add_flag("--eig", o->eig, "full eigen-decomposition: eigenvectors.npy (P x P, row i for eigenvalue i)");
-    cmd->add_option("--top", o->top, "top K eigenpairs; without --eig by Lanczos from HVPs, no dense Hessian")->check(CLI::PositiveNumber);
+    cmd->add_option("--top", o->top, "top K eigenpairs; without --eig by Lanczos from HVPs, no dense Hessian")->check(integer_in(1, kIntMax));
     cmd->add_flag("--density", o->density, "with --top: the spectral density by SLQ too (density.csv, density.png)");
     cmd->add_option("--method", o->method, "fast (layer-structured) | plain (reverse-over-reverse, slow)")->capture_default_str();
-    cmd->add_option("--memory-limit", o->memory_limit_gb, "refuse dense Hessians above this many GB (default: half the physical memory)");
-    cmd->add_option("--hutchinson", o->hutchinson, "with --top: Rademacher vectors for the trace estimate")->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--seed", o->seed, "seed of the random vectors (checks, Lanczos, Hutchinson)")->capture_default_str();
+    cmd->add_option("--memory-limit", o->memory_limit_gb, "refuse dense Hessians above this many GB (default: half the physical memory)")->check(real_in(0, kNoLimit, Ends::LowOpen));
+    cmd->add_option("--hutchinson", o->hutchinson, "with --top: Rademacher vectors for the trace estimate")->check(integer_in(1, kIntMax))->capture_default_str();
+    cmd->add_option("--threads", o->threads, "BLAS threads")->check(integer_in(1, 1024))->capture_default_str();
+    cmd->add_option("--seed", o->seed, "seed of the random vectors (checks, Lanczos, Hutchinson)")->check(seed_range())->capture_default_str();
     cmd->add_option("--out", o->out, "output folder (default: RUN/hessian-layerL or RUN/hessian-all)");
     cmd->callback([o] { run(*o); });
 }

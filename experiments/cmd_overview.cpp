@@ -11,6 +11,7 @@
 #include "experiments/commands.h"
 #include "experiments/plot.h"
 #include "experiments/sweep.h"
+#include "optim/run_dir.h"
 
 namespace awd {
 
@@ -44,7 +45,14 @@ std::string verdict(int expected, const Trend& t) {
 }
 
 void run(const std::string& data, const std::string& root, const std::string& out) {
-    make_directories(out);
+    if (!file_exists(root)) throw std::runtime_error("--root " + root + " does not exist");
+    const std::vector<std::string> stale = stale_temporaries(root);
+    if (!stale.empty()) {
+        std::printf("temporaries left by interrupted writers under %s (the next writer of each removes it; safe to delete when no process is named):\n",
+                    root.c_str());
+        for (const std::string& t : stale) std::printf("  %s\n", t.c_str());
+    }
+    int found = 0;
     std::ostringstream table, trends, estimates;
     table << "| swept (values) | converged | gap | sum sigma_g (sharpness) | sum sigma_w (size) | mean abs dW | THEORY section 4 |\n"
              "|---|---|---|---|---|---|---|\n";
@@ -57,6 +65,7 @@ void run(const std::string& data, const std::string& root, const std::string& ou
             continue;
         }
         const std::vector<SweepRow> rows = read_sweep_csv(path);
+        ++found;
         std::string values;
         int converged = 0;
         for (const SweepRow& r : rows) {
@@ -95,6 +104,9 @@ void run(const std::string& data, const std::string& root, const std::string& ou
         for (const SweepRow& r : rows)
             if (r.analysed) estimates << r.gap << ' ' << r.identity_estimate << ' ' << r.curvature_estimate << '\n';
     }
+    if (found == 0)
+        throw std::runtime_error("no sweep results for " + data + " under " + root + " (sweep-" + data + "-PARAM/sweep.csv): run awd sweep first");
+    make_directories(out);
     const std::string md = "Results on " + data + " (" + root + "): direction as the swept value grows (Spearman's rho over all runs, change of the mean from the "
                            "first value to the last); converged: runs that met the stop rule within the epoch limit\n\n" + table.str();
     write_file_atomically(out + "/" + data + "-trends.md", md);

@@ -6,25 +6,18 @@
 
 #include "autodiff/io.h"
 #include "experiments/commands.h"
+#include "experiments/flags.h"
 #include "experiments/sweep.h"
 
 namespace awd {
 
 namespace {
 
+// The --values validator has already refused anything but finite numbers.
 std::vector<std::string> split_values(const std::string& text) {
     std::vector<std::string> values;
     std::stringstream in(text);
-    for (std::string v; std::getline(in, v, ',');) {
-        size_t used = 0;
-        try {
-            std::stod(v, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (v.empty() || used != v.size()) throw std::invalid_argument("--values: '" + v + "' is not a number");
-        values.push_back(v);
-    }
+    for (std::string v; std::getline(in, v, ',');) values.push_back(v);
     return values;
 }
 
@@ -42,6 +35,12 @@ void run(SweepOptions o, const std::string& values) {
     write_sweep_outputs(o, rows);
     std::printf("sweep %s on %s: %.1f s\n", o.param.c_str(), o.data.c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    std::string logs;
+    int failed = 0;
+    for (const SweepRow& r : rows)
+        if (r.status == "failed") ++failed, logs += "\n  " + sweep_run_dir(o, r.value, r.seed) + ".{train,duality}.log";
+    if (failed)
+        throw std::runtime_error(std::to_string(failed) + " of " + std::to_string(rows.size()) + " runs failed; their logs:" + logs);
 }
 
 }  // namespace
@@ -52,10 +51,10 @@ void add_sweep_command(CLI::App& app) {
     o->jobs = (int)std::max(1u, std::thread::hardware_concurrency());
     CLI::App* cmd = app.add_subcommand("sweep", "train the reference setup over the values of one parameter and analyse every run");
     cmd->add_option("--param", o->param, "lr | batch | init | dropout | wd | noise | size | width")->required();
-    cmd->add_option("--values", *values, "comma-separated values (default: the paper's, see the README)");
-    cmd->add_option("--repeats", o->repeats, "seeds per value")->capture_default_str();
+    cmd->add_option("--values", *values, "comma-separated values (default: the paper's, see the README)")->check(finite_number_list());
+    cmd->add_option("--repeats", o->repeats, "seeds per value")->check(integer_in(1, 1000))->capture_default_str();
     cmd->add_option("--data", o->data, "mnist | fashion")->capture_default_str();
-    cmd->add_option("--jobs", o->jobs, "runs at a time (each with one BLAS thread)")->capture_default_str();
+    cmd->add_option("--jobs", o->jobs, "runs at a time (each with one BLAS thread)")->check(integer_in(1, 1024))->capture_default_str();
     cmd->add_option("--train-args", o->train_args, "extra awd train flags for every run, e.g. \"--epochs 300\"");
     cmd->add_option("--out", o->out, "sweep folder (default runs/sweep-DATA-PARAM); finished runs in it are reused");
     cmd->callback([o, values] { run(*o, *values); });

@@ -8,7 +8,9 @@
 
 #include "autodiff/io.h"
 #include "experiments/commands.h"
+#include "experiments/flags.h"
 #include "experiments/json_file.h"
+#include "optim/run_dir.h"
 #include "optim/run_folder.h"
 #include "optim/train.h"
 
@@ -65,6 +67,9 @@ nlohmann::json config_json(const TrainOptions& o) {
 }
 
 void run(const TrainOptions& o) {
+    // First the lock: a second writer to the same folder is refused before any work.
+    RunFolderWriter writer(o.out);
+    const std::string& dir = writer.dir();
     openblas_set_num_threads(o.threads);
     DataConfig dc;
     dc.source = o.data, dc.mnist_dir = o.data_dir, dc.train_per_class = o.train_per_class, dc.test = o.test;
@@ -79,6 +84,7 @@ void run(const TrainOptions& o) {
         Rng init_rng(stream_seed(o.seed, 0));
         initialize(net.model, parse_init(o.init), o.init_scale, init_rng);
     } else {
+        if (file_exists(o.init_from + "/manifest.json")) verify_run_folder(o.init_from);  // a run folder: only a whole one
         read_weights_npy(o.init_from, net);
     }
     TrainConfig tc;
@@ -88,17 +94,17 @@ void run(const TrainOptions& o) {
     tc.weight_decay = o.weight_decay, tc.decay_kind = parse_weight_decay(o.decay_kind), tc.decay_epochs = o.decay_epochs;
     tc.seed = o.seed;
 
-    make_directories(o.out);
-    write_split_npy(o.out, split);
-    std::printf("awd train: %s %s%s on %s; %zu parameters -> %s\n", spec.arch().c_str(), activation_name(spec.activation),
-                spec.bias ? "" : " (no bias)", split.description.c_str(), net.model.size(), o.out.c_str());
+    write_split_npy(dir, split);
+    std::printf("awd train: %s %s%s on %s; %zu parameters -> %s (written in %s until complete)\n", spec.arch().c_str(),
+                activation_name(spec.activation), spec.bias ? "" : " (no bias)", split.description.c_str(), net.model.size(), writer.target().c_str(),
+                dir.c_str());
     std::fflush(stdout);  // before the progress lines on stderr
     const bool terminal = isatty(fileno(stderr));
     std::vector<EpochRecord> log;
     double last_save = -1e9;
     auto save_progress = [&](const Model& current, int epoch) {
-        write_checkpoint(o.out + "/checkpoint.bin", current, epoch);
-        write_file_atomically(o.out + "/log.csv", log_csv(log));
+        write_checkpoint(dir + "/checkpoint.bin", current, epoch);
+        write_file_atomically(dir + "/log.csv", log_csv(log));
     };
     const LossFunction loss_fn = loss_function(spec.loss);
     const TrainResult result = train(net.model, loss_fn, split.train, split.test, tc, [&](const EpochRecord& r, const Model& current) {
@@ -107,26 +113,33 @@ void run(const TrainOptions& o) {
         if (r.seconds - last_save >= 1.0) save_progress(current, r.epoch), last_save = r.seconds;  // at most once a second
     });
     if (terminal) std::fprintf(stderr, "\n");
-    save_progress(net.model, (int)result.log.size());
-    write_weights_npy(o.out, net);
+    const bool diverged = result.status == "diverged";
+    save_progress(net.model, (int)result.log.size());  // after a divergence: the last good parameters
+    write_weights_npy(dir, net);
 
-    const EpochRecord last = result.log.empty() ? EpochRecord{} : result.log.back();
+    // The losses are those of the last finished epoch (after a divergence, of the parameters kept);
+    // null when not even the first epoch finished, never a made-up number.
+    const bool have_epoch = !result.log.empty();
+    const EpochRecord last = have_epoch ? result.log.back() : EpochRecord{};
+    auto measured = [&](double v) { return have_epoch ? nlohmann::json(v) : nlohmann::json(nullptr); };
     nlohmann::json summary = {
         {"arch", spec.arch()}, {"activation", activation_name(spec.activation)}, {"bias", spec.bias}, {"loss", loss_name(spec.loss)},
-        {"epochs", result.log.size()}, {"train_loss", last.train_loss}, {"test_loss", last.test_loss},
-        {"train_accuracy", last.train_accuracy}, {"test_accuracy", last.test_accuracy}, {"seconds", result.seconds}, {"seed", o.seed},
-        {"status", result.status}, {"message", result.message}, {"n_params", net.model.size()}, {"data", split.description},
-        {"n_train", split.train.size()}, {"n_test", split.test.size()}, {"config", config_json(o)}};
-    if (o.label_noise > 0) {
+        {"epochs", result.log.size()}, {"train_loss", measured(last.train_loss)}, {"test_loss", measured(last.test_loss)},
+        {"train_accuracy", measured(last.train_accuracy)}, {"test_accuracy", measured(last.test_accuracy)}, {"seconds", result.seconds},
+        {"seed", o.seed}, {"status", result.status}, {"message", result.message}, {"n_params", net.model.size()}, {"data", split.description},
+        {"n_train", split.train.size()}, {"n_test", split.test.size()}, {"run_id", writer.run_id()}, {"config", config_json(o)}};
+    if (o.label_noise > 0 && have_epoch) {
         const Dataset clean = split.train.clean_subset();
         summary["clean_train_loss"] = evaluate(net.model, loss_fn, clean.X, clean.y).loss;
     }
-    write_json_file(o.out + "/summary.json", summary);
+    write_json_file(dir + "/summary.json", summary);
+    writer.commit();
     std::printf("%s: %s\n", result.status.c_str(), result.message.c_str());
-    std::printf("epochs %zu, train loss %.4e (accuracy %.4f), test loss %.4e (accuracy %.4f), %.1f s\n", result.log.size(), last.train_loss,
-                last.train_accuracy, last.test_loss, last.test_accuracy, result.seconds);
-    if (result.status == "diverged")
-        throw std::runtime_error(result.message + "; the last good parameters are in " + o.out + "/checkpoint.bin and the .npy files");
+    if (have_epoch)
+        std::printf("epochs %zu, train loss %.4e (accuracy %.4f), test loss %.4e (accuracy %.4f), %.1f s\n", result.log.size(), last.train_loss,
+                    last.train_accuracy, last.test_loss, last.test_accuracy, result.seconds);
+    if (diverged)
+        throw std::runtime_error("training " + result.message + "; the last good parameters are in " + writer.target() + "/checkpoint.bin and the .npy files");
 }
 
 }  // namespace
@@ -140,35 +153,35 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--activation", o->activation, "relu | tanh | sigmoid | softplus | identity")->capture_default_str();
     cmd->add_flag("--no-bias", o->no_bias, "layers without biases (the reference setup)");
     cmd->add_option("--loss", o->loss, "ce (softmax cross-entropy) | mse (against one-hot targets)")->capture_default_str();
-    cmd->add_option("--train-per-class", o->train_per_class, "training images per class (synthetic: samples = this x classes)")->capture_default_str();
-    cmd->add_option("--test", o->test, "test images, spread evenly over the classes, disjoint from training")->capture_default_str();
-    cmd->add_option("--image-size", o->image_size, "average-pool images to this side: 28, 14 or 7")->capture_default_str();
-    cmd->add_option("--data-seed", o->data_seed, "which training images are drawn (the test subset is fixed)")->capture_default_str();
-    cmd->add_option("--label-noise", o->label_noise, "fraction rho of noisy labels; the set grows by 1/(1-rho)")->capture_default_str();
+    cmd->add_option("--train-per-class", o->train_per_class, "training images per class (synthetic: samples = this x classes)")->check(integer_in(1, kIntMax))->capture_default_str();
+    cmd->add_option("--test", o->test, "test images, spread evenly over the classes, disjoint from training")->check(integer_in(1, kIntMax))->capture_default_str();
+    cmd->add_option("--image-size", o->image_size, "average-pool images to this side: 28, 14 or 7")->check(integer_in(1, 28))->capture_default_str();
+    cmd->add_option("--data-seed", o->data_seed, "which training images are drawn (the test subset is fixed)")->check(seed_range())->capture_default_str();
+    cmd->add_option("--label-noise", o->label_noise, "fraction rho of noisy labels; the set grows by 1/(1-rho)")->check(real_in(0, 1, Ends::HighOpen))->capture_default_str();
     cmd->add_option("--init", o->init, "pytorch (uniform +-1/sqrt(fan_in)) | glorot | he")->capture_default_str();
-    cmd->add_option("--init-scale", o->init_scale, "multiplies the initial parameters (s)")->capture_default_str();
+    cmd->add_option("--init-scale", o->init_scale, "multiplies the initial parameters (s)")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
     cmd->add_option("--init-from", o->init_from, "folder with W0.npy, b0.npy, ... to start from instead");
     cmd->add_option("--optimizer", o->optimizer, "sgd | adam | adamw")->capture_default_str();
-    cmd->add_option("--lr", o->lr, "learning rate")->capture_default_str();
-    cmd->add_option("--momentum", o->momentum, "SGD momentum")->capture_default_str();
+    cmd->add_option("--lr", o->lr, "learning rate")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
+    cmd->add_option("--momentum", o->momentum, "SGD momentum")->check(real_in(0, 1, Ends::HighOpen))->capture_default_str();
     cmd->add_flag("--nesterov", o->nesterov, "Nesterov momentum (SGD)");
-    cmd->add_option("--beta1", o->beta1, "Adam beta1")->capture_default_str();
-    cmd->add_option("--beta2", o->beta2, "Adam beta2")->capture_default_str();
-    cmd->add_option("--eps", o->eps, "Adam epsilon")->capture_default_str();
+    cmd->add_option("--beta1", o->beta1, "Adam beta1")->check(real_in(0, 1, Ends::HighOpen))->capture_default_str();
+    cmd->add_option("--beta2", o->beta2, "Adam beta2")->check(real_in(0, 1, Ends::HighOpen))->capture_default_str();
+    cmd->add_option("--eps", o->eps, "Adam epsilon")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
     cmd->add_option("--schedule", o->schedule, "learning-rate schedule: constant | step | cosine")->capture_default_str();
-    cmd->add_option("--lr-step", o->lr_step, "step schedule: epochs between decays")->capture_default_str();
-    cmd->add_option("--lr-gamma", o->lr_gamma, "step schedule: factor per decay")->capture_default_str();
-    cmd->add_option("--batch", o->batch, "minibatch size")->capture_default_str();
-    cmd->add_option("--epochs", o->epochs, "maximum number of epochs")->capture_default_str();
-    cmd->add_option("--stop-loss", o->stop_loss, "stop when training loss < this and accuracy > --stop-accuracy (0 disables)")->capture_default_str();
-    cmd->add_option("--stop-accuracy", o->stop_accuracy, "training accuracy the stop rule also needs")->capture_default_str();
-    cmd->add_option("--dropout", o->dropout, "inverted-dropout probability")->capture_default_str();
-    cmd->add_option("--dropout-layer", o->dropout_layer, "hidden activity dropout acts on (1 = after the first hidden layer)")->capture_default_str();
-    cmd->add_option("--weight-decay", o->weight_decay, "weight decay strength beta")->capture_default_str();
+    cmd->add_option("--lr-step", o->lr_step, "step schedule: epochs between decays")->check(integer_in(1, kIntMax))->capture_default_str();
+    cmd->add_option("--lr-gamma", o->lr_gamma, "step schedule: factor per decay")->check(real_in(0, 1, Ends::LowOpen))->capture_default_str();
+    cmd->add_option("--batch", o->batch, "minibatch size")->check(integer_in(1, kIntMax))->capture_default_str();
+    cmd->add_option("--epochs", o->epochs, "maximum number of epochs")->check(integer_in(1, kIntMax))->capture_default_str();
+    cmd->add_option("--stop-loss", o->stop_loss, "stop when training loss < this and accuracy > --stop-accuracy (0 disables)")->check(real_in(0, kNoLimit))->capture_default_str();
+    cmd->add_option("--stop-accuracy", o->stop_accuracy, "training accuracy the stop rule also needs")->check(real_in(0, 1))->capture_default_str();
+    cmd->add_option("--dropout", o->dropout, "inverted-dropout probability")->check(real_in(0, 1, Ends::HighOpen))->capture_default_str();
+    cmd->add_option("--dropout-layer", o->dropout_layer, "hidden activity dropout acts on (1 = after the first hidden layer)")->check(integer_in(1, kIntMax))->capture_default_str();
+    cmd->add_option("--weight-decay", o->weight_decay, "weight decay strength beta")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--decay-kind", o->decay_kind, "norm (beta |theta|, all parameters together: the reference) | l2 (beta/2 |theta|^2) | decoupled (AdamW)")->capture_default_str();
-    cmd->add_option("--decay-epochs", o->decay_epochs, "weight decay acts during the first this many epochs (0: always)")->capture_default_str();
-    cmd->add_option("--seed", o->seed, "seed of initialisation, shuffling and dropout")->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads (same seed and threads: same bytes out)")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--decay-epochs", o->decay_epochs, "weight decay acts during the first this many epochs (0: always)")->check(integer_in(0, kIntMax))->capture_default_str();
+    cmd->add_option("--seed", o->seed, "seed of initialisation, shuffling and dropout")->check(seed_range())->capture_default_str();
+    cmd->add_option("--threads", o->threads, "BLAS threads (same seed and threads: same bytes out)")->check(integer_in(1, 1024))->capture_default_str();
     cmd->add_option("--out", o->out, "run folder to write")->capture_default_str();
     cmd->callback([o] { run(*o); });
 }

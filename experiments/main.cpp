@@ -1,5 +1,6 @@
 // main.cpp: the awd command-line program. Each subcommand lives in its own cmd_*.cpp and
-// registers itself here; errors from any layer end as one clear line and exit code 1.
+// registers itself here. Exit codes: 0 success, 1 an error from any layer (one clear line),
+// 2 a command line that does not parse or a flag outside its range (CLI11 names the flag).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        return app.exit(e) == 0 ? 0 : 2;  // --help is a ParseError that exits 0
     } catch (const std::exception& e) {
         std::fprintf(stderr, "awd: error: %s\n", e.what());
         return 1;

@@ -24,8 +24,11 @@ bool plot_png(const std::string& png_path, const std::string& script, const std:
     for (const auto& [name, text] : data) std::fprintf(pipe, "$%s << EOD\n%sEOD\n", name.c_str(), text.c_str());
     std::fprintf(pipe, "set terminal pngcairo size %d,%d font 'sans,10'\nset output '%s'\n%s\nset output\n", width, height, temporary.c_str(),
                  script.c_str());
-    if (pclose(pipe) != 0 || !std::filesystem::exists(temporary))
+    if (pclose(pipe) != 0 || !std::filesystem::exists(temporary)) {
+        std::error_code error;
+        std::filesystem::remove(temporary, error);  // no half-drawn file left behind
         throw std::runtime_error("gnuplot failed to draw " + png_path);
+    }
     std::filesystem::rename(temporary, png_path);
     return true;
 }

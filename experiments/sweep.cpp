@@ -22,6 +22,7 @@
 
 #include "autodiff/io.h"
 #include "experiments/plot.h"
+#include "optim/run_dir.h"
 
 extern char** environ;
 
@@ -94,10 +95,16 @@ std::string last_line(const std::string& path) {
     return last;
 }
 
+// A loss of summary.json; null (no epoch finished before a divergence) reads as NaN.
+double measured(const nlohmann::json& summary, const char* key) {
+    const nlohmann::json& v = summary.at(key);
+    return v.is_null() ? std::nan("") : v.get<double>();
+}
+
 void read_back(SweepRow& row, const std::string& dir) {
     const nlohmann::json s = nlohmann::json::parse(read_file(dir + "/summary.json"));
-    row.status = s.at("status"), row.epochs = s.at("epochs"), row.train_loss = s.at("train_loss"), row.test_loss = s.at("test_loss");
-    row.test_accuracy = s.at("test_accuracy"), row.seconds = s.at("seconds");
+    row.status = s.at("status"), row.epochs = s.at("epochs"), row.train_loss = measured(s, "train_loss"), row.test_loss = measured(s, "test_loss");
+    row.test_accuracy = measured(s, "test_accuracy"), row.seconds = s.at("seconds");
     const std::string analysis = dir + "/duality-layer1/duality.json";
     if (!file_exists(analysis)) return;
     const nlohmann::json d = nlohmann::json::parse(read_file(analysis));
@@ -120,6 +127,10 @@ void read_back(SweepRow& row, const std::string& dir) {
 
 }  // namespace
 
+std::string sweep_run_dir(const SweepOptions& o, const std::string& value, int seed) {
+    return o.out + "/" + o.param + "=" + value + "/seed" + std::to_string(seed);
+}
+
 std::vector<SweepRow> run_sweep(const SweepOptions& o) {
     const std::vector<std::string> values = o.values.empty() ? default_values(o.param, o.data) : o.values;
     train_flags(o.param, values.at(0));  // rejects an unknown parameter before any work
@@ -131,7 +142,7 @@ std::vector<SweepRow> run_sweep(const SweepOptions& o) {
     };
     std::vector<Task> tasks;
     for (const std::string& v : values)
-        for (int seed = 0; seed < o.repeats; ++seed) tasks.push_back({v, o.out + "/" + o.param + "=" + v + "/seed" + std::to_string(seed), seed});
+        for (int seed = 0; seed < o.repeats; ++seed) tasks.push_back({v, sweep_run_dir(o, v, seed), seed});
     std::vector<SweepRow> rows(tasks.size());
     std::atomic<size_t> next{0};
     std::mutex print;
@@ -143,28 +154,41 @@ std::vector<SweepRow> run_sweep(const SweepOptions& o) {
             SweepRow& row = rows[t];
             row.param = o.param, row.value = task.value, row.seed = task.seed;
             const auto start = std::chrono::steady_clock::now();
-            // summary.json is written when training ends, duality.json when the analysis does
-            const bool trained = file_exists(task.dir + "/summary.json") && file_exists(task.dir + "/W0.npy");
-            const bool analysed = file_exists(task.dir + "/duality-layer1/duality.json");
+            // a run folder appears only complete (awd train moves it into place whole, manifest
+            // last); one that fails its manifest is trained again. duality.json is written last
+            // by the analysis.
+            const std::string train_log = task.dir + ".train.log", duality_log = task.dir + ".duality.log";
+            std::string problem;
+            try {
+                verify_run_folder(task.dir);
+            } catch (const std::exception& e) {
+                problem = e.what();
+            }
+            const bool trained = problem.empty();
+            const bool analysed = trained && file_exists(task.dir + "/duality-layer1/duality.json");
             std::string note = trained && analysed ? "reused" : trained ? "reused training" : "done";
             if (!trained) {
-                make_directories(task.dir);
+                if (file_exists(task.dir)) note = "retrained (" + problem + ")";
+                make_directories(o.out + "/" + o.param + "=" + task.value);
                 std::vector<std::string> train = {awd, "train", "--data", o.data, "--no-bias", "--seed", std::to_string(task.seed), "--threads", "1", "--out", task.dir};
                 for (const std::string& w : words(train_flags(o.param, task.value) + " " + o.train_args)) train.push_back(w);
-                if (run_process(train, task.dir + "/train.log") != 0) note = "training failed: " + last_line(task.dir + "/train.log");
+                if (run_process(train, train_log) != 0) note = "training failed: " + last_line(train_log);
             }
-            const bool diverged = file_exists(task.dir + "/summary.json") &&
-                                  nlohmann::json::parse(read_file(task.dir + "/summary.json")).value("status", "") == "diverged";
-            if (diverged) note = "diverged, not analysed";
-            if (!analysed && !diverged && note.rfind("training failed", 0) != 0 &&
-                run_process({awd, "duality", "--model", task.dir, "--layer", "1", "--threads", "1"}, task.dir + "/duality.log") != 0)
-                note = "analysis failed: " + last_line(task.dir + "/duality.log");
-            if (file_exists(task.dir + "/summary.json")) {
-                read_back(row, task.dir);
-            } else {
+            try {  // a malformed file must fail this run, not the whole sweep (a throw here would end the program)
+                const bool diverged = file_exists(task.dir + "/summary.json") &&
+                                      nlohmann::json::parse(read_file(task.dir + "/summary.json")).value("status", "") == "diverged";
+                if (diverged) note = "diverged, not analysed";
+                if (!analysed && !diverged && note.rfind("training failed", 0) != 0 &&
+                    run_process({awd, "duality", "--model", task.dir, "--layer", "1", "--threads", "1"}, duality_log) != 0)
+                    note = "analysis failed: " + last_line(duality_log);
+                if (file_exists(task.dir + "/summary.json")) read_back(row, task.dir);
+            } catch (const std::exception& e) {
+                note = "cannot read the run back: " + std::string(e.what());
+                row.analysed = false;
+            }
+            if (!file_exists(task.dir + "/summary.json") || note.rfind("analysis failed", 0) == 0 || note.rfind("training failed", 0) == 0 ||
+                note.rfind("cannot read", 0) == 0)
                 row.status = "failed";
-            }
-            if (note.rfind("analysis failed", 0) == 0) row.status = "failed";
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             std::lock_guard<std::mutex> lock(print);
             ++finished;

@@ -3,8 +3,9 @@
 //
 // Every run is the pair of commands a user would type, `awd train` then `awd duality`, started
 // as child processes (one BLAS thread each, `jobs` at a time), so a sweep's runs are exactly
-// reproducible by hand and a failing run cannot take the others down. A run whose
-// duality.json exists (files are written atomically, so it is complete) is read back, not redone.
+// reproducible by hand and a failing run cannot take the others down. A run folder that passes
+// its manifest check is not trained again, and one whose duality.json exists (written last) is
+// not analysed again. Each run's output goes to RUN.train.log and RUN.duality.log beside it.
 #pragma once
 
 #include <string>
@@ -32,6 +33,8 @@ std::vector<std::string> default_values(const std::string& param, const std::str
 // The `awd train` flags that set the parameter to a value.
 std::string train_flags(const std::string& param, const std::string& value);
 
+// OUT/PARAM=VALUE/seedS
+std::string sweep_run_dir(const SweepOptions& options, const std::string& value, int seed);
 std::vector<SweepRow> run_sweep(const SweepOptions& options);
 void write_sweep_outputs(const SweepOptions& options, const std::vector<SweepRow>& rows);
 std::vector<SweepRow> read_sweep_csv(const std::string& path);

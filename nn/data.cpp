@@ -54,14 +54,20 @@ struct Pool {
     }
 };
 
-Pool read_idx_pool(const std::string& images_path, const std::string& labels_path) {
+// Labels must be below `classes` (the network's outputs): a stray byte names file, item and value.
+Pool read_idx_pool(const std::string& images_path, const std::string& labels_path, int classes) {
     IdxArray images = read_idx(images_path, 3), labels = read_idx(labels_path, 1);
+    for (size_t i = 0; i < labels.values.size(); ++i)
+        if (labels.values[i] >= classes)
+            throw std::runtime_error(labels_path + ": label of item " + std::to_string(i) + " is " + std::to_string(labels.values[i]) + ", outside [0, " +
+                                     std::to_string(classes) + ") (the network's outputs)");
     if (images.dims[0] != labels.dims[0])
         throw std::runtime_error(images_path + " holds " + std::to_string(images.dims[0]) + " images but " + labels_path + " holds " +
                                  std::to_string(labels.dims[0]) + " labels");
     if (images.dims[1] != images.dims[2])
         throw std::runtime_error(images_path + ": images are " + std::to_string(images.dims[1]) + " x " + std::to_string(images.dims[2]) +
                                  ", not square");
+    if (images.dims[1] > 4096) throw std::runtime_error(images_path + ": header field dimension 1 (image side) is " + std::to_string(images.dims[1]) + ", above 4096");
     Pool pool;
     pool.side = images.dims[1];
     pool.bytes = std::move(images.values);
@@ -229,8 +235,8 @@ Split load_data(const DataConfig& c) {
     } else {
         throw std::invalid_argument("unknown data source '" + c.source + "' (expected mnist, fashion, synthetic or idx:DIR)");
     }
-    const Pool train = read_idx_pool(find_idx_file(dir, "train-images-idx3-ubyte"), find_idx_file(dir, "train-labels-idx1-ubyte"));
-    const Pool test = read_idx_pool(find_idx_file(dir, "t10k-images-idx3-ubyte"), find_idx_file(dir, "t10k-labels-idx1-ubyte"));
+    const Pool train = read_idx_pool(find_idx_file(dir, "train-images-idx3-ubyte"), find_idx_file(dir, "train-labels-idx1-ubyte"), c.classes);
+    const Pool test = read_idx_pool(find_idx_file(dir, "t10k-images-idx3-ubyte"), find_idx_file(dir, "t10k-labels-idx1-ubyte"), c.classes);
     return split_images(c, train, &test, name);
 }
 

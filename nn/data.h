@@ -43,6 +43,7 @@ struct DataConfig {
     uint64_t seed = 0;    // which training images are drawn
     // synthetic: inputs ~ N(0, 1) of `inputs` dimensions, labels = argmax of a random tanh
     // teacher MLP `inputs`-`teacher_hidden`-`classes`; train_per_class * classes training samples.
+    // IDX sources: every label must be below `classes` (the network's outputs).
     int inputs = 20, classes = 10, teacher_hidden = 32;
 };
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "autodiff/io.h"
+#include "optim/run_dir.h"
 
 namespace awd {
 
@@ -24,15 +25,31 @@ uint32_t get_u32(const std::string& in, size_t at) {
     return v;
 }
 
-MlpSpec spec_from_json(const nlohmann::json& j, const std::string& where) {
-    for (const char* key : {"arch", "activation", "bias"})
-        if (!j.contains(key)) throw std::runtime_error(where + ": missing field \"" + key + "\"");
+// The network a header describes, and how many bytes its parameters take. The count is checked
+// for overflow and against `available` (what the file or folder really holds) before anything
+// the size of the network is allocated.
+MlpSpec spec_from_json(const nlohmann::json& j, const std::string& where, uint64_t available) {
+    if (!j.is_object()) throw std::runtime_error(where + ": not a JSON object");
+    for (const char* key : {"arch", "activation"})
+        if (!j.contains(key) || !j[key].is_string()) throw std::runtime_error(where + ": field \"" + key + "\" is missing or not a string");
+    if (!j.contains("bias") || !j["bias"].is_boolean()) throw std::runtime_error(where + ": field \"bias\" is missing or not true/false");
+    if (j.contains("loss") && !j["loss"].is_string()) throw std::runtime_error(where + ": field \"loss\" is not a string");
+    MlpSpec spec;
     try {
-        return MlpSpec::parse(j.at("arch").get<std::string>(), parse_activation(j.at("activation").get<std::string>()),
-                              j.at("bias").get<bool>(), parse_loss(j.value("loss", std::string("ce"))));
+        spec = MlpSpec::parse(j["arch"].get<std::string>(), parse_activation(j["activation"].get<std::string>()), j["bias"].get<bool>(),
+                              parse_loss(j.value("loss", std::string("ce"))));
     } catch (const std::exception& e) {
-        throw std::runtime_error(where + ": " + e.what());
+        throw std::runtime_error(where + ": field \"arch\", \"activation\" or \"loss\": " + e.what());
     }
+    uint64_t count = 0;
+    for (int l = 0; l < spec.layers(); ++l) {
+        uint64_t layer = 0;
+        if (__builtin_mul_overflow((uint64_t)spec.n_out(l), (uint64_t)spec.n_in(l) + spec.bias, &layer) || __builtin_add_overflow(count, layer, &count) ||
+            count > available / sizeof(double))
+            throw std::runtime_error(where + ": field \"arch\" " + j["arch"].get<std::string>() + " needs more parameters than the " +
+                                     std::to_string(available) + " bytes of data there are");
+    }
+    return spec;
 }
 
 Dataset read_dataset(const std::string& dir, const std::string& part, int classes) {
@@ -115,8 +132,10 @@ int read_checkpoint(const std::string& path, Model& model) {
     Tensor theta((int)model.size(), 1);
     std::memcpy(theta.data.data(), bytes.data() + 12 + header_length, model.size() * sizeof(double));
     require_finite(theta, path);
+    if (!header.contains("epoch") || !header["epoch"].is_number_unsigned() || header["epoch"].get<uint64_t>() > (uint64_t)INT32_MAX)
+        throw std::runtime_error(path + ": field \"epoch\" is missing or not an epoch count");
     model.theta() = theta;
-    return header.value("epoch", 0);
+    return header["epoch"].get<int>();
 }
 
 void write_weights_npy(const std::string& dir, const Mlp& net) {
@@ -136,14 +155,12 @@ void read_weights_npy(const std::string& dir, Mlp& net) {
         if (W.rows != s.n_out(l) || W.cols != s.n_in(l))
             throw std::runtime_error(w_path + ": shape " + W.shape() + ", architecture " + s.arch() + " needs (" + std::to_string(s.n_out(l)) +
                                      " x " + std::to_string(s.n_in(l)) + ")");
-        require_finite(W, w_path);
         std::copy(W.data.begin(), W.data.end(), net.W(l));
         if (!s.bias) continue;
         const std::string b_path = dir + "/b" + std::to_string(l) + ".npy";
         const Tensor b = read_npy_matrix(b_path);
         if (b.rows != s.n_out(l) || b.cols != 1)
             throw std::runtime_error(b_path + ": shape " + b.shape() + ", architecture " + s.arch() + " needs " + std::to_string(s.n_out(l)) + " values");
-        require_finite(b, b_path);
         std::copy(b.data.begin(), b.data.end(), net.b(l));
     }
 }
@@ -161,6 +178,8 @@ Run load_run(const std::string& dir) {
     const std::string summary_path = dir + "/summary.json";
     if (!file_exists(dir)) throw std::runtime_error("run folder " + dir + " does not exist");
     if (!file_exists(summary_path)) throw std::runtime_error(dir + " is not a run folder: no summary.json (written by awd train)");
+    uint64_t folder_bytes = 0;
+    for (const ManifestEntry& f : verify_run_folder(dir).files) folder_bytes += f.bytes;
     Run run;
     run.dir = dir;
     try {
@@ -168,8 +187,7 @@ Run load_run(const std::string& dir) {
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(summary_path + ": not valid JSON (" + e.what() + ")");
     }
-    MlpSpec spec = spec_from_json(run.summary, summary_path);
-    run.net = Mlp(spec);
+    run.net = Mlp(spec_from_json(run.summary, summary_path, folder_bytes));
     read_weights_npy(dir, run.net);
     const int classes = run.net.spec.widths.back();
     run.train = read_dataset(dir, "train", classes);

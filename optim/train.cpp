@@ -115,7 +115,8 @@ TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& trai
             model.theta() = last_good;
             result.status = "diverged";
             result.failed_epoch = r.epoch, result.failed_step = step;
-            result.message = "training diverged at epoch " + std::to_string(r.epoch) + (step > 0 ? ", step " + std::to_string(step) : "") +
+            const size_t steps = (train_set.size() + c.batch - 1) / c.batch;
+            result.message = "diverged at epoch " + std::to_string(r.epoch) + (step > 0 ? ", step " + std::to_string(step) + " of " + std::to_string(steps) : "") +
                              ": " + what + "; parameters restored to the end of epoch " + std::to_string(epoch);
             break;
         }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autodiff/io.h"
+#include "optim/run_dir.h"
 
 using namespace awd;
 
@@ -158,6 +159,10 @@ TEST_CASE("awd duality: bad layer, data that does not fit the model") {
     write_npy(broken + "/X_train.npy", Tensor(4000, 196, 0.5));  // 14x14 images for a 784-input net
     o = run_command(kAwd + " duality --model " + broken + " --layer 1");
     CHECK(o.status == 1);
+    CHECK(o.output.find("no manifest.json") != std::string::npos);
+    write_manifest(broken, "mixed-on-purpose");  // the files now belong together, but do not fit
+    o = run_command(kAwd + " duality --model " + broken + " --layer 1");
+    CHECK(o.status == 1);
     CHECK(o.output.find("data has 196 inputs per sample, the network 784-30-30-10 expects 784") != std::string::npos);
 }
 
@@ -188,6 +193,6 @@ TEST_CASE("awd sweep: unknown parameters and values that are not numbers are ref
     CHECK(o.status == 1);
     CHECK(o.output.find("unknown sweep parameter 'momentum'") != std::string::npos);
     o = run_command(kAwd + " sweep --param lr --values 0.1,fast --out " + reference_run() + "/bad-sweep");
-    CHECK(o.status == 1);
-    CHECK(o.output.find("--values: 'fast' is not a number") != std::string::npos);
+    CHECK(o.status == 2);
+    CHECK(o.output.find("--values: '0.1,fast': 'fast' is not a number") != std::string::npos);
 }
