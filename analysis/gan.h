@@ -1,0 +1,111 @@
+// gan.h: the effective GAN model of THEORY section 6 (Durr, Mroueh, Tu & Wang, arXiv 2212.04580).
+//
+// The generator is N particles Q (N, d) in output space, coupled by a kernel K (N, N):
+//   one generator step   Q <- Q + eta_G K G,   G = grad_q D(q_i) row by row (N, d),
+//   K = g1 I + g2 (1 1^T - I)  (or any N x N matrix, e.g. an empirical NTK read from a file),
+// one matrix product over all particles. Only the discriminator is a network: an MLP
+// d -> hidden... -> 1 whose output f(x) is a logit (objective gan, D = sigmoid f) or a critic
+// value (objective wasserstein). It is trained by ascent on
+//   gan:          E_data log D(x) + E_particles log(1 - D(q))  = -E softplus(-f(x)) - E softplus(f(q))
+//   wasserstein:  E_data f(x) - E_particles f(q)
+// minus the gradient regulariser alpha E_S |grad_x f(x)|^2, S = data samples, particles or both
+// (their union), a double backward through grad(create_graph = true); weight decay beta adds
+// beta theta to the descent gradient (PyTorch's coupled weight_decay). The particles ascend
+//   gan: log D(q) (the non-saturating generator loss),   wasserstein: f(q).
+// Each generator step is preceded by d_steps discriminator steps on fresh data samples.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "analysis/gan_targets.h"
+#include "autodiff/autodiff.h"
+#include "nn/activation.h"
+#include "nn/random.h"
+#include "optim/optimizer.h"
+
+namespace awd {
+
+enum class GanObjective { Gan, Wasserstein };
+enum class PenaltyOn { Data, Particles, Both };
+GanObjective parse_gan_objective(const std::string& name);  // gan | wasserstein
+const char* gan_objective_name(GanObjective o);
+PenaltyOn parse_penalty_on(const std::string& name);  // data | particles | both
+const char* penalty_on_name(PenaltyOn p);
+
+// K = g1 I + g2 (1 1^T - I), (n, n).
+Tensor coupling_kernel(int n, double g1, double g2);
+// Q <- Q + eta K G as one dgemm; Q and G are (N, d), K is (N, N).
+void kernel_step(Tensor& Q, const Tensor& K, const Tensor& G, double eta);
+
+// An MLP over one flat parameter vector theta (P, 1) in PyTorch order: W0 (n1, d) row-major,
+// b0 (n1), W1, b1, ...; the output layer has width 1 and no activation.
+struct Discriminator {
+    std::vector<int> widths;  // d, hidden..., 1
+    Activation activation = Activation::Relu;
+    Tensor theta;             // (P, 1)
+
+    Discriminator() = default;
+    Discriminator(int input_dim, const std::vector<int>& hidden, Activation activation);
+    size_t size() const { return theta.size(); }
+    std::vector<Var> leaves(const Tensor& flat) const;  // W0, b0 (1, n1), W1, ... as variables holding `flat`
+    Var forward(const std::vector<Var>& params, const Var& x) const;  // (M, d) -> (M, 1)
+    Tensor flatten(const std::vector<Var>& grads) const;              // per-leaf gradients -> (P, 1)
+};
+// PyTorch's nn.Linear default: W and b uniform in +-1/sqrt(fan_in).
+void initialize_discriminator(Discriminator& D, Rng& rng);
+
+struct CriticTerms {
+    Var loss;              // the quantity the discriminator descends: -objective + alpha penalty
+    double objective = 0;  // the GAN or Wasserstein objective (what it ascends)
+    double penalty = 0;    // E_S |grad_x f|^2 (before alpha)
+};
+CriticTerms critic_loss(const Discriminator& D, const std::vector<Var>& params, const Tensor& data, const Tensor& particles,
+                        GanObjective objective, double alpha, PenaltyOn on);
+// E_S |grad_x f(x)|^2 over the rows of X, differentiable in the parameters (create_graph).
+Var gradient_penalty(const Discriminator& D, const std::vector<Var>& params, const Tensor& X);
+// G (N, d): row i = grad_q of the particles' objective at q_i (log D for gan, f for wasserstein).
+Tensor particle_gradient(const Discriminator& D, const Tensor& Q, GanObjective objective);
+
+struct GanConfig {
+    int particles = 100;
+    double g1 = 1, g2 = 0.5;
+    double lr_g = 1e-4, lr_d = 1e-3;
+    int d_steps = 1;
+    double weight_decay = 0;
+    double penalty = 0;
+    PenaltyOn penalty_on = PenaltyOn::Data;
+    GanObjective objective = GanObjective::Gan;
+    std::vector<int> hidden = {64, 64};
+    Activation activation = Activation::Relu;
+    OptimizerConfig optimizer;  // the discriminator's (SGD by default)
+    int batch = 0;              // data samples per discriminator step (0: as many as particles; point sets: all points)
+    double init_std = 1.0;      // particles start as N(0, init_std^2) in every coordinate
+    uint64_t seed = 0;
+};
+
+// The particles and the discriminator, advanced one generator step at a time. When a step
+// produces a non-finite value, step() restores the state from before it and throws
+// std::runtime_error naming the step, so the caller keeps the last good state.
+class GanDynamics {
+public:
+    GanDynamics(const GanTarget& target, const GanConfig& config, Tensor kernel);
+    void step();
+    const Tensor& particles() const { return Q_; }
+    const Discriminator& discriminator() const { return D_; }
+    int steps_done() const { return steps_; }
+    double objective() const { return objective_; }  // of the last discriminator step
+    double penalty() const { return penalty_; }
+
+private:
+    const GanTarget& target_;
+    GanConfig config_;
+    Tensor K_, Q_;
+    Discriminator D_;
+    Optimizer optimizer_;
+    Rng data_rng_;
+    int steps_ = 0;
+    double objective_ = 0, penalty_ = 0;
+};
+
+}  // namespace awd
