@@ -13,17 +13,6 @@ namespace {
 constexpr GanObjective kObjectives[] = {GanObjective::Gan, GanObjective::Wasserstein};
 constexpr PenaltyOn kPenaltyOn[] = {PenaltyOn::Data, PenaltyOn::Particles, PenaltyOn::Both};
 
-Var apply_activation(Activation a, const Var& z) {
-    switch (a) {
-        case Activation::Identity: return z;
-        case Activation::Relu: return relu(z);
-        case Activation::Tanh: return tanh(z);
-        case Activation::Sigmoid: return sigmoid(z);
-        case Activation::Softplus: return softplus(z);
-    }
-    return z;
-}
-
 // sum over the rows x_m of |grad_x f(x_m)|^2, still a function of the parameters (create_graph)
 Var summed_squared_input_gradient(const Var& f, const Var& x) { return sum(square(grad(sum(f), {x}, true)[0])); }
 
@@ -79,7 +68,7 @@ Var Discriminator::forward(const std::vector<Var>& params, const Var& x) const {
     const size_t layers = widths.size() - 1;
     for (size_t l = 0; l < layers; ++l) {
         h = matmul(h, params[2 * l], false, true) + params[2 * l + 1];
-        if (l + 1 < layers) h = apply_activation(activation, h);
+        if (l + 1 < layers) h = activate(activation, h);
     }
     return h;
 }
