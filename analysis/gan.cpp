@@ -166,4 +166,25 @@ void GanDynamics::step() {
     ++steps_;
 }
 
+GanOutcome run_gan(GanDynamics& dynamics, const GanTarget& target, int steps, int record_every,
+                   const std::function<void(const GanDynamics&, const GanRecord&)>& on_record) {
+    GanOutcome out;
+    auto record = [&] {
+        const GanRecord r{dynamics.steps_done(), order_parameters(dynamics.particles(), target), dynamics.objective(), dynamics.penalty()};
+        out.trajectory.push_back(r);
+        if (on_record) on_record(dynamics, r);
+    };
+    record();
+    while (dynamics.steps_done() < steps) {
+        try {
+            dynamics.step();
+        } catch (const std::runtime_error& e) {
+            out.error = e.what();
+            break;
+        }
+        if (dynamics.steps_done() % record_every == 0 || dynamics.steps_done() == steps) record();
+    }
+    return out;
+}
+
 }  // namespace awd

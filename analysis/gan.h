@@ -15,6 +15,7 @@
 // Each generator step is preceded by d_steps discriminator steps on fresh data samples.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -80,7 +81,7 @@ struct GanConfig {
     Activation activation = Activation::Relu;
     OptimizerConfig optimizer;  // the discriminator's (SGD by default)
     int batch = 0;              // data samples per discriminator step (0: as many as particles; point sets: all points)
-    double init_std = 1.0;      // particles start as N(0, init_std^2) in every coordinate
+    double init_std = 0.1;      // particles start as N(0, init_std^2) in every coordinate: a tight cluster, like an untrained generator
     uint64_t seed = 0;
 };
 
@@ -107,5 +108,20 @@ private:
     int steps_ = 0;
     double objective_ = 0, penalty_ = 0;
 };
+
+// One row of a run's trajectory: the order parameters after `step` generator steps.
+struct GanRecord {
+    int step = 0;
+    OrderParameters order;
+    double objective = 0, penalty = 0;  // of the last discriminator step
+};
+struct GanOutcome {
+    std::vector<GanRecord> trajectory;
+    std::string error;  // empty, or why the run stopped early (the state is the last good one)
+};
+// `steps` generator steps from the configured start, recording the order parameters at step 0,
+// every `record_every` steps and at the end; on_record sees the state at each record.
+GanOutcome run_gan(GanDynamics& dynamics, const GanTarget& target, int steps, int record_every,
+                   const std::function<void(const GanDynamics&, const GanRecord&)>& on_record = {});
 
 }  // namespace awd

@@ -1,5 +1,6 @@
 // main.cpp: the awd command-line program. Each subcommand lives in its own cmd_*.cpp and
-// registers itself here; errors from any layer end as one clear line and exit code 1.
+// registers itself here; errors from any layer end as one clear line and exit code 1;
+// a bad flag ends with exit code 2.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -15,10 +16,11 @@ int main(int argc, char** argv) {
     awd::add_sweep_command(app);
     awd::add_overview_command(app);
     awd::add_check_hessian_command(app);
+    awd::add_gan_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        return app.exit(e) == 0 ? 0 : 2;  // --help is 0; a bad flag is 2, as in argparse
     } catch (const std::exception& e) {
         std::fprintf(stderr, "awd: error: %s\n", e.what());
         return 1;
