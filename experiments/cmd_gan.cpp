@@ -125,6 +125,7 @@ void write_trajectory_csv(const std::string& path, const std::vector<GanRecord>&
 void keep_heap() {
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
     mallopt(M_TOP_PAD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
 }
 
 void run(const GanOptions& o) {

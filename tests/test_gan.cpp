@@ -1,12 +1,18 @@
 // test_gan.cpp: the effective GAN model (analysis/gan.h): the kernel step in its limits and
 // against the loop it replaces, the order parameters on assignments with known scores, and the
 // discriminator's gradients (objective, double-backward penalty, particle gradient) against
-// central finite differences of the values.
+// central finite differences of the values; then `awd gan` end to end: its files and its errors.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "analysis/gan.h"
+#include "autodiff/io.h"
 
 using namespace awd;
 
@@ -183,4 +189,86 @@ TEST_CASE("dynamics: a non-finite step throws naming the step and keeps the last
     CHECK(blowup.discriminator().theta.data == theta.data);
     CHECK(blowup.steps_done() == 0);
     CHECK_THROWS_AS(GanDynamics(t, c, coupling_kernel(5, 1, 0.5)), std::invalid_argument);
+}
+
+// ---- awd gan as a user runs it ----
+
+namespace {
+
+struct Outcome {
+    int status;
+    std::string output;
+};
+
+Outcome run_awd(const std::string& args) {
+    FILE* pipe = popen(("build/awd " + args + " 2>&1").c_str(), "r");
+    std::string text;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof buffer, pipe)) text += buffer;
+    const int status = pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+std::string scratch(const std::string& name) {
+    return (std::filesystem::temp_directory_path() / ("awd-gan-" + std::to_string(getpid()) + "-" + name)).string();
+}
+
+}  // namespace
+
+TEST_CASE("awd gan: a short ring8 run writes summary.json, trajectory.csv, particles.npy and figures; g2 = g1 keeps the cloud rigid") {
+    const std::string out = scratch("run");
+    Outcome o = run_awd("gan --target ring8 --particles 16 --g1 1 --g2 1 --lr-g 0.01 --lr-d 0.01 --steps 40 --snapshots 2 --hidden 16 --out " + out);
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    const nlohmann::json s = nlohmann::json::parse(read_file(out + "/summary.json"));
+    CHECK(s["steps_done"] == 40);
+    CHECK(s["g2_over_g1"] == 1.0);
+    for (const char* key : {"collapse_score", "mean_min_distance", "spread", "energy_distance", "lr_g", "lr_d", "d_steps", "penalty", "objective", "seed"})
+        CHECK_MESSAGE(s.contains(key), key);
+    const Tensor start = read_npy_matrix(out + "/particles_start.npy"), end = read_npy_matrix(out + "/particles.npy");
+    REQUIRE(end.rows == 16);
+    REQUIRE(end.cols == 2);
+    // g2 = g1: every particle moved by the same vector, which is not zero
+    for (int i = 0; i < 16; ++i)
+        for (int j = 0; j < 2; ++j) CHECK(end(i, j) - start(i, j) == doctest::Approx(end(0, j) - start(0, j)).epsilon(1e-9));
+    CHECK(std::fabs(end(0, 0) - start(0, 0)) + std::fabs(end(0, 1) - start(0, 1)) > 1e-4);
+    CHECK(read_file(out + "/trajectory.csv").rfind("step,collapse_score,mean_min_distance,spread,energy_distance", 0) == 0);
+    if (s["snapshots"].size() > 0) CHECK(read_file(out + "/particles_step40.png").rfind("\x89PNG", 0) == 0);
+    std::filesystem::remove_all(out);
+}
+
+TEST_CASE("awd gan: bad flags exit 2 naming the flag; a non-finite run stops naming the step and keeps its last good state") {
+    const std::string out = scratch("bad");
+    const std::string base = "gan --steps 5 --particles 4 --hidden 4 --out " + out + " ";
+    const std::pair<std::string, std::string> cases[] = {
+        {"--lr-g -1", "--lr-g"},
+        {"--lr-d -0.1", "--lr-d"},
+        {"--lr-d nan", "--lr-d"},
+        {"--particles -3", "--particles"},
+        {"--g1 1 --g2 1.5", "--g2"},
+        {"--target ring9", "--target"},
+        {"--objective hinge", "--objective"},
+    };
+    for (const auto& [flags, name] : cases) {
+        const Outcome o = run_awd(base + flags);
+        CAPTURE(flags);
+        CHECK(o.status == 2);
+        CHECK(o.output.find(name) != std::string::npos);
+    }
+    CHECK(run_awd(base + "--g1 1 --g2 1.5 --allow-g2-above-g1 --snapshots 0").status == 0);
+    write_npy(out + "-kernel.npy", Tensor(3, 3, 0.5));
+    Outcome o = run_awd(base + "--kernel " + out + "-kernel.npy");
+    CHECK(o.status == 2);
+    CHECK(o.output.find("--kernel") != std::string::npos);
+    write_npy(out + "-kernel.npy", Tensor(4, 4, 0.25));
+    CHECK(run_awd(base + "--kernel " + out + "-kernel.npy --snapshots 0").status == 0);
+
+    o = run_awd(base + "--lr-d 1e305 --snapshots 0");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("step 1 produced a non-finite value") != std::string::npos);
+    const nlohmann::json s = nlohmann::json::parse(read_file(out + "/summary.json"));
+    CHECK(s["status"] == "stopped");
+    CHECK(s["steps_done"] == 0);
+    CHECK(read_npy_matrix(out + "/particles.npy").data == read_npy_matrix(out + "/particles_start.npy").data);
+    std::filesystem::remove_all(out);
+    std::filesystem::remove(out + "-kernel.npy");
 }
