@@ -1,6 +1,8 @@
 // gan.cpp: the particle generator, the discriminator and one step of their joint dynamics.
 #include "analysis/gan.h"
 
+#include <malloc.h>
+
 #include <cmath>
 #include <stdexcept>
 
@@ -185,6 +187,12 @@ GanOutcome run_gan(GanDynamics& dynamics, const GanTarget& target, int steps, in
         if (dynamics.steps_done() % record_every == 0 || dynamics.steps_done() == steps) record();
     }
     return out;
+}
+
+void keep_heap_between_steps() {
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    mallopt(M_TOP_PAD, 64 << 20);
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
 }
 
 }  // namespace awd

@@ -124,4 +124,9 @@ struct GanOutcome {
 GanOutcome run_gan(GanDynamics& dynamics, const GanTarget& target, int steps, int record_every,
                    const std::function<void(const GanDynamics&, const GanRecord&)>& on_record = {});
 
+// Every step builds and frees a graph of many small tensors; glibc would hand the top of the
+// heap back to the kernel after each step and fault it in again (measured: over half the run
+// time of awd gan). Raises glibc's trim and mmap thresholds for the whole process.
+void keep_heap_between_steps();
+
 }  // namespace awd

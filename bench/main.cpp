@@ -43,5 +43,6 @@ int main(int argc, char** argv) {
     awd::bench::bench_training();
     awd::bench::bench_hessian();
     awd::bench::bench_duality();
+    awd::bench::bench_gan();
     return 0;
 }

@@ -7,7 +7,6 @@
 // trajectory.png. A run whose state becomes non-finite keeps its last good state, writes the
 // folder with the step that failed in summary.json, and exits 1 naming that step.
 #include <cblas.h>
-#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -120,16 +119,8 @@ void write_trajectory_csv(const std::string& path, const std::vector<GanRecord>&
     write_file_atomically(path, csv.str());
 }
 
-// Every step builds and frees a graph of small tensors; glibc would hand the top of the heap
-// back to the kernel after each and fault it in again (measured: over half the run time).
-void keep_heap() {
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    mallopt(M_TOP_PAD, 64 << 20);
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-}
-
 void run(const GanOptions& o) {
-    keep_heap();
+    keep_heap_between_steps();
     const GanConfig config = checked_config(o);
     const Tensor kernel = checked_kernel(o);
     GanTarget target;

@@ -9,7 +9,6 @@
 // seeded, so the results do not depend on the thread count. Outputs: CSV + PNG per part and
 // gan_paper.json with every setting and the measured numbers, in --out.
 #include <cblas.h>
-#include <malloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -284,9 +283,7 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
 }
 
 void run(const PaperOptions& o) {
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);  // see cmd_gan.cpp: keep the heap between steps
-    mallopt(M_TOP_PAD, 64 << 20);
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    keep_heap_between_steps();
     openblas_set_num_threads(1);
     make_directories(o.out);
     const std::string report_path = o.out + "/gan_paper.json";
