@@ -6,7 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "nn/names.h"
+#include "autodiff/names.h"
 
 namespace awd {
 
@@ -25,6 +25,13 @@ const char* gan_objective_name(GanObjective o) { return o == GanObjective::Gan ?
 PenaltyOn parse_penalty_on(const std::string& name) { return parse_name(name, kPenaltyOn, penalty_on_name, "penalty sample set"); }
 const char* penalty_on_name(PenaltyOn p) { return p == PenaltyOn::Data ? "data" : p == PenaltyOn::Particles ? "particles" : "both"; }
 
+namespace {
+Model discriminator_for(const GanTarget& target, const GanConfig& config) {
+    Rng init(stream_seed(config.seed, 0));
+    return make_discriminator(target.dim(), config.hidden, config.activation, init);
+}
+}  // namespace
+
 Tensor coupling_kernel(int n, double g1, double g2) {
     Tensor K(n, n, g2);
     for (int i = 0; i < n; ++i) K(i, i) = g1;
@@ -37,74 +44,30 @@ void kernel_step(Tensor& Q, const Tensor& K, const Tensor& G, double eta) {
     gemm(K, false, G, false, Q, eta, 1.0);
 }
 
-Discriminator::Discriminator(int input_dim, const std::vector<int>& hidden, Activation a) : activation(a) {
-    widths.push_back(input_dim);
+Model make_discriminator(int input_dim, const std::vector<int>& hidden, Activation activation, Rng& rng) {
+    MlpSpec spec;
+    spec.widths.push_back(input_dim);
     for (int h : hidden) {
         if (h <= 0) throw std::invalid_argument("discriminator widths must be positive, not " + std::to_string(h));
-        widths.push_back(h);
+        spec.widths.push_back(h);
     }
-    widths.push_back(1);
-    size_t P = 0;
-    for (size_t l = 0; l + 1 < widths.size(); ++l) P += (size_t)widths[l + 1] * (widths[l] + 1);
-    theta = Tensor((int)P, 1);
+    spec.widths.push_back(1);
+    spec.activation = activation, spec.bias = true;
+    Model D = make_mlp(spec);
+    initialize(D, Init::PyTorch, 1.0, rng);
+    return D;
 }
 
-std::vector<Var> Discriminator::leaves(const Tensor& flat) const {
-    std::vector<Var> params;
-    size_t at = 0;
-    for (size_t l = 0; l + 1 < widths.size(); ++l) {
-        const int n_in = widths[l], n_out = widths[l + 1];
-        Tensor W(n_out, n_in), b(1, n_out);
-        std::copy(&flat.data[at], &flat.data[at] + W.size(), W.data.begin());
-        at += W.size();
-        std::copy(&flat.data[at], &flat.data[at] + b.size(), b.data.begin());
-        at += b.size();
-        params.push_back(variable(std::move(W)));
-        params.push_back(variable(std::move(b)));
-    }
-    return params;
-}
-
-Var Discriminator::forward(const std::vector<Var>& params, const Var& x) const {
-    Var h = x;
-    const size_t layers = widths.size() - 1;
-    for (size_t l = 0; l < layers; ++l) {
-        h = matmul(h, params[2 * l], false, true) + params[2 * l + 1];
-        if (l + 1 < layers) h = activate(activation, h);
-    }
-    return h;
-}
-
-Tensor Discriminator::flatten(const std::vector<Var>& grads) const {
-    Tensor g(theta.rows, 1);
-    size_t at = 0;
-    for (const Var& v : grads) {
-        std::copy(v.value().data.begin(), v.value().data.end(), &g.data[at]);
-        at += v.value().size();
-    }
-    return g;
-}
-
-void initialize_discriminator(Discriminator& D, Rng& rng) {
-    size_t at = 0;
-    for (size_t l = 0; l + 1 < D.widths.size(); ++l) {
-        const double bound = 1.0 / std::sqrt((double)D.widths[l]);
-        const size_t count = (size_t)D.widths[l + 1] * (D.widths[l] + 1);
-        for (size_t k = 0; k < count; ++k) D.theta[at++] = rng.uniform(-bound, bound);
-    }
-}
-
-Var gradient_penalty(const Discriminator& D, const std::vector<Var>& params, const Tensor& X) {
+Var gradient_penalty(const Model& D, const Tensor& X) {
     const Var x = variable(X);
-    return summed_squared_input_gradient(D.forward(params, x), x) / (double)X.rows;
+    return summed_squared_input_gradient(D.forward(x), x) / (double)X.rows;
 }
 
-CriticTerms critic_loss(const Discriminator& D, const std::vector<Var>& params, const Tensor& data, const Tensor& particles,
-                        GanObjective objective, double alpha, PenaltyOn on) {
+CriticTerms critic_loss(const Model& D, const Tensor& data, const Tensor& particles, GanObjective objective, double alpha, PenaltyOn on) {
     const bool on_data = alpha > 0 && on != PenaltyOn::Particles, on_particles = alpha > 0 && on != PenaltyOn::Data;
     // an input that the penalty differentiates is a variable; the objective reuses its forward pass
     const Var x = on_data ? variable(data) : constant(data), q = on_particles ? variable(particles) : constant(particles);
-    const Var fx = D.forward(params, x), fq = D.forward(params, q);
+    const Var fx = D.forward(x), fq = D.forward(q);
     const Var value = objective == GanObjective::Gan ? -mean(softplus(-fx)) - mean(softplus(fq)) : mean(fx) - mean(fq);
     CriticTerms t;
     t.objective = value.value().item();
@@ -123,45 +86,40 @@ CriticTerms critic_loss(const Discriminator& D, const std::vector<Var>& params, 
     return t;
 }
 
-Tensor particle_gradient(const Discriminator& D, const Tensor& Q, GanObjective objective) {
-    const std::vector<Var> params = D.leaves(D.theta);
+Tensor particle_gradient(const Model& D, const Tensor& Q, GanObjective objective) {
     const Var q = variable(Q);
-    const Var f = D.forward(params, q);
+    const Var f = D.forward(q);
     const Var gain = objective == GanObjective::Gan ? -softplus(-f) : f;  // log D(q) = -softplus(-f(q))
     return grad(sum(gain), {q})[0].value();
 }
 
 GanDynamics::GanDynamics(const GanTarget& target, const GanConfig& config, Tensor kernel)
-    : target_(target), config_(config), K_(std::move(kernel)), D_(target.dim(), config.hidden, config.activation),
-      optimizer_(config.optimizer, D_.size()), data_rng_(stream_seed(config.seed, 2)) {
+    : target_(target), config_(config), K_(std::move(kernel)), D_(discriminator_for(target, config)),
+      optimizer_(config.optimizer, D_), data_rng_(stream_seed(config.seed, 2)) {
     if (K_.rows != config.particles || K_.cols != config.particles)
         throw std::invalid_argument("the kernel is " + K_.shape() + " but there are " + std::to_string(config.particles) + " particles");
-    Rng init(stream_seed(config.seed, 0)), particles(stream_seed(config.seed, 1));
-    initialize_discriminator(D_, init);
+    Rng particles(stream_seed(config.seed, 1));
     Q_ = Tensor(config.particles, target.dim());
     for (double& v : Q_.data) v = config.init_std * particles.normal();
 }
 
 void GanDynamics::step() {
-    const Tensor Q_before = Q_, theta_before = D_.theta;
-    const Optimizer optimizer_before = optimizer_;
+    const Tensor Q_before = Q_, theta_before = D_.theta();
     const int batch = config_.batch > 0 ? config_.batch : config_.particles;
     try {
         for (int s = 0; s < config_.d_steps; ++s) {
             const Tensor data = sample_target(target_, batch, data_rng_);
-            const std::vector<Var> params = D_.leaves(D_.theta);
-            const CriticTerms t = critic_loss(D_, params, data, Q_, config_.objective, config_.penalty, config_.penalty_on);
-            Tensor g = D_.flatten(grad(t.loss, params));
-            if (config_.weight_decay > 0)
-                for (size_t k = 0; k < g.size(); ++k) g[k] += config_.weight_decay * D_.theta[k];
-            optimizer_.step(D_.theta.data.data(), g.data.data(), config_.lr_d);
-            require_finite(D_.theta, "the discriminator's parameters");
+            const CriticTerms t = critic_loss(D_, data, Q_, config_.objective, config_.penalty, config_.penalty_on);
+            D_.backward(t.loss);
+            if (config_.weight_decay > 0) apply_weight_decay(D_, WeightDecay::L2, config_.weight_decay, config_.lr_d);
+            optimizer_.step(config_.lr_d);
+            require_finite(D_.theta(), "the discriminator's parameters");
             objective_ = t.objective, penalty_ = t.penalty;
         }
         kernel_step(Q_, K_, particle_gradient(D_, Q_, config_.objective), config_.lr_g);
         require_finite(Q_, "the particles");
     } catch (const std::exception& e) {
-        Q_ = Q_before, D_.theta = theta_before, optimizer_ = optimizer_before;
+        Q_ = Q_before, D_.theta() = theta_before;
         throw std::runtime_error("step " + std::to_string(steps_ + 1) + " produced a non-finite value (" + e.what() +
                                  "); the state of step " + std::to_string(steps_) + " is kept");
     }

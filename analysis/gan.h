@@ -21,7 +21,7 @@
 
 #include "analysis/gan_targets.h"
 #include "autodiff/autodiff.h"
-#include "nn/activation.h"
+#include "nn/mlp.h"
 #include "nn/random.h"
 #include "optim/optimizer.h"
 
@@ -39,34 +39,20 @@ Tensor coupling_kernel(int n, double g1, double g2);
 // Q <- Q + eta K G as one dgemm; Q and G are (N, d), K is (N, N).
 void kernel_step(Tensor& Q, const Tensor& K, const Tensor& G, double eta);
 
-// An MLP over one flat parameter vector theta (P, 1) in PyTorch order: W0 (n1, d) row-major,
-// b0 (n1), W1, b1, ...; the output layer has width 1 and no activation.
-struct Discriminator {
-    std::vector<int> widths;  // d, hidden..., 1
-    Activation activation = Activation::Relu;
-    Tensor theta;             // (P, 1)
-
-    Discriminator() = default;
-    Discriminator(int input_dim, const std::vector<int>& hidden, Activation activation);
-    size_t size() const { return theta.size(); }
-    std::vector<Var> leaves(const Tensor& flat) const;  // W0, b0 (1, n1), W1, ... as variables holding `flat`
-    Var forward(const std::vector<Var>& params, const Var& x) const;  // (M, d) -> (M, 1)
-    Tensor flatten(const std::vector<Var>& grads) const;              // per-leaf gradients -> (P, 1)
-};
-// PyTorch's nn.Linear default: W and b uniform in +-1/sqrt(fan_in).
-void initialize_discriminator(Discriminator& D, Rng& rng);
+// The discriminator: make_mlp's Sequential(Dense, Act, ..., Dense), d -> hidden... -> 1 with
+// biases, PyTorch's default initialisation; one flat theta (P, 1), PyTorch's parameter order.
+Model make_discriminator(int input_dim, const std::vector<int>& hidden, Activation activation, Rng& rng);
 
 struct CriticTerms {
-    Var loss;              // the quantity the discriminator descends: -objective + alpha penalty
+    Var loss;              // the quantity the discriminator descends: -objective + alpha penalty (a graph of D's theta)
     double objective = 0;  // the GAN or Wasserstein objective (what it ascends)
     double penalty = 0;    // E_S |grad_x f|^2 (before alpha)
 };
-CriticTerms critic_loss(const Discriminator& D, const std::vector<Var>& params, const Tensor& data, const Tensor& particles,
-                        GanObjective objective, double alpha, PenaltyOn on);
-// E_S |grad_x f(x)|^2 over the rows of X, differentiable in the parameters (create_graph).
-Var gradient_penalty(const Discriminator& D, const std::vector<Var>& params, const Tensor& X);
+CriticTerms critic_loss(const Model& D, const Tensor& data, const Tensor& particles, GanObjective objective, double alpha, PenaltyOn on);
+// E_S |grad_x f(x)|^2 over the rows of X, differentiable in D's theta (create_graph).
+Var gradient_penalty(const Model& D, const Tensor& X);
 // G (N, d): row i = grad_q of the particles' objective at q_i (log D for gan, f for wasserstein).
-Tensor particle_gradient(const Discriminator& D, const Tensor& Q, GanObjective objective);
+Tensor particle_gradient(const Model& D, const Tensor& Q, GanObjective objective);
 
 struct GanConfig {
     int particles = 100;
@@ -86,14 +72,15 @@ struct GanConfig {
 };
 
 // The particles and the discriminator, advanced one generator step at a time. When a step
-// produces a non-finite value, step() restores the state from before it and throws
-// std::runtime_error naming the step, so the caller keeps the last good state.
+// produces a non-finite value, step() restores the particles and the discriminator's theta from
+// before it and throws std::runtime_error naming the step, so the caller keeps the last good
+// state (the optimizer's moments are not restored: the run stops there).
 class GanDynamics {
 public:
     GanDynamics(const GanTarget& target, const GanConfig& config, Tensor kernel);
     void step();
     const Tensor& particles() const { return Q_; }
-    const Discriminator& discriminator() const { return D_; }
+    const Model& discriminator() const { return D_; }
     int steps_done() const { return steps_; }
     double objective() const { return objective_; }  // of the last discriminator step
     double penalty() const { return penalty_; }
@@ -102,8 +89,8 @@ private:
     const GanTarget& target_;
     GanConfig config_;
     Tensor K_, Q_;
-    Discriminator D_;
-    Optimizer optimizer_;
+    Model D_;
+    Optimizer optimizer_;  // holds a reference to D_
     Rng data_rng_;
     int steps_ = 0;
     double objective_ = 0, penalty_ = 0;

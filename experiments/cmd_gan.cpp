@@ -164,7 +164,7 @@ void run(const GanOptions& o) {
     const OrderParameters final_order = order_parameters(dynamics.particles(), target);
 
     write_npy(partial + "/particles.npy", dynamics.particles());
-    write_npy(partial + "/discriminator_theta.npy", dynamics.discriminator().theta);
+    write_npy(partial + "/discriminator_theta.npy", dynamics.discriminator().theta());
     write_trajectory_csv(partial + "/trajectory.csv", outcome.trajectory);
     plot_trajectory(partial + "/trajectory.png", outcome.trajectory, o.target + ", g2/g1 = " + std::to_string(config.g2 / config.g1));
     nlohmann::json summary = settings_json(o, config, target);

@@ -24,27 +24,31 @@ Tensor normal_tensor(int rows, int cols, Rng& rng) {
     return t;
 }
 
-// Central differences of `value` with respect to every entry of D.theta.
+// Central differences of `value` with respect to every entry of D's theta.
 template <class F>
-Tensor finite_difference_in_theta(Discriminator& D, F value, double h = 1e-5) {
-    Tensor g(D.theta.rows, 1);
+Tensor finite_difference_in_theta(Model& D, F value, double h = 1e-5) {
+    Tensor g(D.theta().rows, 1);
     for (size_t k = 0; k < D.size(); ++k) {
-        const double t = D.theta[k];
-        D.theta[k] = t + h;
+        const double t = D.theta()[k];
+        D.theta()[k] = t + h;
         const double up = value();
-        D.theta[k] = t - h;
+        D.theta()[k] = t - h;
         const double down = value();
-        D.theta[k] = t;
+        D.theta()[k] = t;
         g[k] = (up - down) / (2 * h);
     }
     return g;
 }
 
-Discriminator random_discriminator(int d, Activation a, uint64_t seed) {
-    Discriminator D(d, {6, 5}, a);
+Tensor backward_gradient(Model& D, const Var& loss) {
+    D.backward(loss);
+    return D.gradient();
+}
+
+Model random_discriminator(int d, Activation a, uint64_t seed) {
     Rng rng(seed);
-    initialize_discriminator(D, rng);
-    for (double& v : D.theta.data) v *= 2;  // sizeable second derivatives
+    Model D = make_discriminator(d, {6, 5}, a, rng);
+    for (double& v : D.theta().data) v *= 2;  // sizeable second derivatives
     return D;
 }
 
@@ -131,31 +135,29 @@ TEST_CASE("targets: the mixtures, mnist100 (10 per class, normalised), unknown n
 TEST_CASE("discriminator: the penalty's gradient (double backward) and the whole critic loss match finite differences") {
     for (Activation a : {Activation::Tanh, Activation::Softplus, Activation::Relu}) {
         CAPTURE(activation_name(a));
-        Discriminator D = random_discriminator(3, a, 11);
+        Model D = random_discriminator(3, a, 11);
         Rng rng(5);
         const Tensor X = normal_tensor(8, 3, rng), Q = normal_tensor(6, 3, rng);
-        const std::vector<Var> params = D.leaves(D.theta);
-        const Tensor analytic = D.flatten(grad(gradient_penalty(D, params, X), params));
-        const Tensor numeric = finite_difference_in_theta(D, [&] { return gradient_penalty(D, D.leaves(D.theta), X).value().item(); });
+        const Tensor analytic = backward_gradient(D, gradient_penalty(D, X));
+        const Tensor numeric = finite_difference_in_theta(D, [&] { return gradient_penalty(D, X).value().item(); });
         CHECK(relative_difference(analytic, numeric) < 1e-7);
         CHECK(frobenius_norm(analytic) > 1e-3);
 
         for (GanObjective o : {GanObjective::Gan, GanObjective::Wasserstein})
             for (PenaltyOn on : {PenaltyOn::Data, PenaltyOn::Particles, PenaltyOn::Both}) {
-                const Tensor g = D.flatten(grad(critic_loss(D, params, X, Q, o, 1.25, on).loss, params));
-                const Tensor fd = finite_difference_in_theta(D, [&] { return critic_loss(D, D.leaves(D.theta), X, Q, o, 1.25, on).loss.value().item(); });
+                const Tensor g = backward_gradient(D, critic_loss(D, X, Q, o, 1.25, on).loss);
+                const Tensor fd = finite_difference_in_theta(D, [&] { return critic_loss(D, X, Q, o, 1.25, on).loss.value().item(); });
                 CHECK(relative_difference(g, fd) < 1e-7);
             }
     }
 }
 
 TEST_CASE("discriminator: the penalty on both sets is the mean over their union, and grad_q matches finite differences") {
-    Discriminator D = random_discriminator(2, Activation::Tanh, 4);
+    Model D = random_discriminator(2, Activation::Tanh, 4);
     Rng rng(6);
     const Tensor X = normal_tensor(5, 2, rng), Q = normal_tensor(3, 2, rng);
-    const std::vector<Var> params = D.leaves(D.theta);
-    const double px = gradient_penalty(D, params, X).value().item(), pq = gradient_penalty(D, params, Q).value().item();
-    CHECK(critic_loss(D, params, X, Q, GanObjective::Gan, 1.0, PenaltyOn::Both).penalty == doctest::Approx((5 * px + 3 * pq) / 8));
+    const double px = gradient_penalty(D, X).value().item(), pq = gradient_penalty(D, Q).value().item();
+    CHECK(critic_loss(D, X, Q, GanObjective::Gan, 1.0, PenaltyOn::Both).penalty == doctest::Approx((5 * px + 3 * pq) / 8));
     for (GanObjective o : {GanObjective::Gan, GanObjective::Wasserstein}) {
         const Tensor G = particle_gradient(D, Q, o);
         const double h = 1e-6;
@@ -164,7 +166,7 @@ TEST_CASE("discriminator: the penalty on both sets is the mean over their union,
                 auto gain = [&](double shift) {
                     Tensor q(1, 2, {Q(i, 0), Q(i, 1)});
                     q(0, j) += shift;
-                    const double f = D.forward(params, constant(q)).value().item();
+                    const double f = D.forward(constant(q)).value().item();
                     return o == GanObjective::Gan ? -std::log1p(std::exp(-f)) : f;
                 };
                 CHECK(G(i, j) == doctest::Approx((gain(h) - gain(-h)) / (2 * h)).epsilon(1e-7));
@@ -183,10 +185,10 @@ TEST_CASE("dynamics: a non-finite step throws naming the step and keeps the last
     CHECK(run.steps_done() == 2);
     c.lr_d = 1e305;  // the discriminator overflows on its first step
     GanDynamics blowup(t, c, coupling_kernel(6, 1, 0.5));
-    const Tensor start = blowup.particles(), theta = blowup.discriminator().theta;
+    const Tensor start = blowup.particles(), theta = blowup.discriminator().theta();
     CHECK_THROWS_WITH(blowup.step(), doctest::Contains("step 1"));
     CHECK(blowup.particles().data == start.data);
-    CHECK(blowup.discriminator().theta.data == theta.data);
+    CHECK(blowup.discriminator().theta().data == theta.data);
     CHECK(blowup.steps_done() == 0);
     CHECK_THROWS_AS(GanDynamics(t, c, coupling_kernel(5, 1, 0.5)), std::invalid_argument);
 }
