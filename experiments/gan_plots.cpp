@@ -40,16 +40,20 @@ std::string two_dimensional(const Tensor& Q, const GanTarget& t, std::ostringstr
            "plot $modes with circles lc rgb '#888888' title 'target modes (2 sigma)', $particles with points pt 7 ps 0.6 lc rgb '#1f77b4' title 'particles'";
 }
 
-// The particles as a grid of side x side images, 10 per row, in the target's pixel scale.
+// The particles as a mosaic of side x side images, 10 per row, one pixel of the darkest value
+// between tiles; written as a gnuplot matrix (one text line per mosaic row, top row first).
 std::string image_grid(const Tensor& Q, int side, std::ostringstream& pixels) {
-    const int per_row = 10;
-    for (int i = 0; i < Q.rows; ++i) {
-        const int gx = i % per_row, gy = i / per_row;
-        for (int y = 0; y < side; ++y)
-            for (int x = 0; x < side; ++x)
-                pixels << gx * (side + 1) + x << ' ' << -(gy * (side + 1) + y) << ' ' << Q(i, y * side + x) << '\n';
+    const int per_row = 10, tiles_down = (Q.rows + per_row - 1) / per_row, stride = side + 1;
+    double background = 1e300;
+    for (double v : Q.data) background = std::min(background, v);
+    for (int Y = 0; Y < tiles_down * stride; ++Y) {
+        for (int X = 0; X < per_row * stride; ++X) {
+            const int i = (Y / stride) * per_row + X / stride, y = Y % stride, x = X % stride;
+            pixels << (i < Q.rows && x < side && y < side ? Q(i, y * side + x) : background) << (X + 1 < per_row * stride ? ' ' : '\n');
+        }
     }
-    return "unset xtics\nunset ytics\nunset colorbox\nset size ratio -1\nset palette gray\nplot $pixels with image notitle";
+    return "unset xtics\nunset ytics\nunset colorbox\nset size ratio -1\nset palette gray\nset yrange [*:*] reverse\n"
+           "set autoscale xfix\nset autoscale yfix\nplot $pixels matrix with image notitle";
 }
 
 }  // namespace
