@@ -5,6 +5,7 @@
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
+#   make gan-paper  the effective GAN model's figures (THEORY section 6), about 15 minutes on 2 cores
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
@@ -36,7 +37,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize fuzz run bench experiments data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -131,6 +132,15 @@ experiments: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd overview --data mnist
 	$(BUILD)/awd overview --data fashion
 	@echo "time per sweep:"; cat runs/times.txt
+
+# The effective GAN model (THEORY section 6): collapse score against g2/g1 on the ring of 8
+# Gaussians (14 ratios x 4 discriminator rates x 10 seeds), a coarse mnist100 phase diagram
+# (5 ratios x 3 rates), critical damping (8 penalty strengths x 3 seeds); in runs/gan-paper.
+gan-paper: deps-runtime data $(BUILD)/awd
+	$(BUILD)/awd gan-paper --out runs/gan-paper --threads 2
+# The full mnist100 grid (11 ratios x 6 rates x 3 seeds), a separate and longer job.
+gan-paper-full: deps-runtime data $(BUILD)/awd
+	$(BUILD)/awd gan-paper --parts mnist --full --out runs/gan-paper-full --threads 2
 
 bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers

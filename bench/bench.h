@@ -35,5 +35,6 @@ void bench_autodiff();
 void bench_training();
 void bench_hessian();
 void bench_duality();
+void bench_gan();
 
 }  // namespace awd::bench

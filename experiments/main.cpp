@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
     awd::add_sweep_command(app);
     awd::add_overview_command(app);
     awd::add_check_hessian_command(app);
+    awd::add_gan_command(app);
+    awd::add_gan_paper_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
