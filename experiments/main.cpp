@@ -15,10 +15,11 @@ int main(int argc, char** argv) {
     awd::add_sweep_command(app);
     awd::add_overview_command(app);
     awd::add_check_hessian_command(app);
+    awd::add_landscape_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        return app.exit(e) == 0 ? 0 : 2;  // bad flags: exit 2 (the message names the flag)
     } catch (const std::exception& e) {
         std::fprintf(stderr, "awd: error: %s\n", e.what());
         return 1;
