@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "analysis/two_valley.h"
+#include "analysis/valley.h"
 #include "autodiff/io.h"
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
@@ -162,7 +163,96 @@ void run_two_valley_command(const LandscapeOptions& o) {
     std::printf("  %.1f s; wrote %s/{summary.json, trace.csv, *.png}\n", seconds, o.out.c_str());
 }
 
-void run_valley_command(const LandscapeOptions&) { throw std::runtime_error("valley: not yet"); }
+nlohmann::json valley_cell_json(const ValleyCell& c, bool minibatch) {
+    nlohmann::json j = {{"eta", c.eta},
+                        {"drift_velocity", c.drift_velocity},
+                        {"drift_velocity_stderr", c.drift_velocity_stderr},
+                        {"diverged_fraction", c.diverged_fraction},
+                        {"first_divergence_step", c.first_divergence_step},
+                        {"diverged_runs", c.diverged_runs},
+                        {"reached_flat_fraction", c.reached_fraction},
+                        {"mean_time_to_flat", c.mean_time_to_flat},
+                        {"time_to_flat_stderr", c.time_to_flat_stderr}};
+    if (minibatch)
+        j.update({{"raw_drift_velocity", c.raw_drift_velocity}, {"gd_drift_velocity", c.gd_drift_velocity}, {"C_xx", c.C_xx}, {"C_xy", c.C_xy},
+                  {"C_yy", c.C_yy}, {"kappa_measured", c.kappa_measured}, {"Delta_measured", c.D_across_measured}});
+    else
+        j.update({{"Delta", c.delta}, {"D_across", c.D_across}, {"D_along", c.D_along}, {"predicted_drift_velocity", c.predicted_drift_velocity}});
+    if (!c.histogram.empty())
+        j.update({{"tv_distance", c.tv_distance}, {"histogram", c.histogram}, {"predicted_histogram", c.predicted_histogram}});
+    return j;
+}
+
+void run_valley_command(const LandscapeOptions& o) {
+    ValleyConfig c;
+    c.drive = parse_valley_drive(o.drive);
+    c.lambda0 = o.lambda0, c.ell = o.ell, c.x0 = o.x0, c.wall = o.wall, c.etas = o.etas, c.deltas = o.deltas, c.kappa = o.kappa;
+    c.samples = o.samples, c.batch = o.batch, c.sample_std = o.sample_std, c.runs = o.runs, c.steps = o.steps, c.trace_every = o.trace_every, c.seed = o.seed;
+    const bool minibatch = c.drive == ValleyDrive::Minibatch;
+    std::printf("awd landscape valley (%s): %zu cell(s) x %d runs, %ld steps -> %s\n", o.drive.c_str(),
+                o.etas.size() * (minibatch ? 1 : o.deltas.size()), o.runs, o.steps, o.out.c_str());
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<ValleyCell> cells = run_valley(c);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    RunFolder folder(o.out);
+    nlohmann::json summary = {{"model", "valley"}, {"drive", o.drive}, {"lambda", "lambda0 exp(x / ell)"}, {"lambda0", o.lambda0}, {"ell", o.ell},
+                              {"x0", o.x0}, {"wall", o.wall}, {"kappa", o.kappa}, {"runs", o.runs}, {"steps", o.steps}, {"seed", o.seed},
+                              {"seconds", seconds}, {"etas", o.etas}};
+    if (minibatch) summary.update({{"samples", o.samples}, {"batch", o.batch}, {"sample_std", o.sample_std}});
+    else summary["deltas"] = o.deltas;
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& cell : cells) list.push_back(valley_cell_json(cell, minibatch));
+    if (cells.size() == 1) summary.update(list[0]);
+    summary["cells"] = list;
+    write_json_file(folder.path + "/summary.json", summary);
+    std::ostringstream csv, lines;
+    csv << "eta,Delta,step,mean_x,mean_x_stderr,mean_dy2,gd_x\n";
+    std::string plots;
+    for (size_t k = 0; k < cells.size(); ++k) {
+        for (const auto& row : cells[k].trace) {
+            csv << csv_number(cells[k].eta) << ',' << csv_number(cells[k].delta) << ',' << (long)row[0] << ',' << csv_number(row[1]) << ','
+                << csv_number(row[2]) << ',' << csv_number(row[3]) << ',' << csv_number(row[4]) << '\n';
+            if (k < 8) lines << row[0] * cells[k].eta << ' ' << row[1] << ' ' << row[2] << ' ' << row[4] << '\n';
+        }
+        if (k >= 8) continue;
+        lines << "\n\n";
+        char title[80];
+        std::snprintf(title, sizeof title, minibatch ? "eta %.3g" : "eta %.3g Delta %.3g", cells[k].eta, cells[k].delta);
+        plots += std::string(plots.empty() ? "" : ", ") + "$l index " + std::to_string(k) + " using 1:2 with lines lw 2 lc " + std::to_string(k + 1) +
+                 " title '" + title + "'" + (minibatch ? ", $l index " + std::to_string(k) + " using 1:4 with lines dt 2 lc " + std::to_string(k + 1) + " notitle" : "");
+    }
+    write_file_atomically(folder.path + "/trace.csv", csv.str());
+    plot_png(folder.path + "/trace.png",
+             std::string("set title 'valley (") + o.drive + "): mean position along the valley" + (minibatch ? " (dashed: full-batch GD)" : "") +
+                 "'\nset xlabel 't = eta step'\nset ylabel '<x>'\nset grid\nset key outside right\nplot " + plots,
+             {{"l", lines.str()}}, 1000, 500);
+    if (o.wall > 0) {
+        std::ostringstream h;
+        for (int b = 0; b < (int)cells[0].histogram.size(); ++b)
+            h << o.x0 - o.wall + 2 * o.wall * (b + 0.5) / cells[0].histogram.size() << ' ' << cells[0].histogram[b] << ' ' << cells[0].predicted_histogram[b] << '\n';
+        plot_png(folder.path + "/stationary.png",
+                 "set title 'valley (" + o.drive + "): stationary distribution of x, TV distance " + csv_number(cells[0].tv_distance) +
+                     "'\nset xlabel 'x'\nset ylabel 'probability per bin'\nset grid\nplot $h using 1:2 with boxes fs solid 0.4 lc rgb '#1f77b4' title 'measured', "
+                     "$h using 1:3 with lines lw 2 lc rgb '#d62728' title 'Fokker-Planck: lambda^{-kappa/2}'",
+                 {{"h", h.str()}});
+    }
+    folder.commit();
+    for (const auto& cell : cells) {
+        std::printf("  eta %-8.4g %s drift %.4e +- %.1e", cell.eta, minibatch ? "" : ("Delta " + csv_number(cell.delta)).c_str(), cell.drift_velocity,
+                    cell.drift_velocity_stderr);
+        if (minibatch) std::printf(" (SGD %.4e, GD %.4e) kappa %.3g Delta %.3e", cell.raw_drift_velocity, cell.gd_drift_velocity, cell.kappa_measured, cell.D_across_measured);
+        else std::printf(" (predicted %.4e)", cell.predicted_drift_velocity);
+        if (o.wall > 0) std::printf(" TV %.4f", cell.tv_distance);
+        std::printf(" diverged %.4f\n", cell.diverged_fraction);
+        if (cell.first_divergence_step >= 0) {
+            std::string rows;
+            for (int r : cell.diverged_runs) rows += (rows.empty() ? "" : ",") + std::to_string(r);
+            std::fprintf(stderr, "  warning: eta %g: runs diverged from step %ld (runs %s%s)\n", cell.eta, cell.first_divergence_step, rows.c_str(),
+                         cell.diverged_fraction * o.runs > cell.diverged_runs.size() ? ", ..." : "");
+        }
+    }
+    std::printf("  %.1f s; wrote %s/{summary.json, trace.csv, *.png}\n", seconds, o.out.c_str());
+}
 
 const CLI::Validator Finite(
     [](std::string& text) {
