@@ -98,7 +98,7 @@ std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& c) {
         cell.barrier_over_T_sharp = dL * f2 / (2 * cell.eta * cell.sigma);
         const double r1 = kramers_rate_per_step(c.params, 1, c.y0, cell.eta, cell.sigma),
                      r2 = kramers_rate_per_step(c.params, 2, c.y0, cell.eta, cell.sigma);
-        cell.kramers_P_flat_steady_y0 = r2 / (r1 + r2);
+        cell.kramers_P_flat_steady_y0 = r1 + r2 > 0 ? r2 / (r1 + r2) : 0.5;  // no noise: nothing moves, the start stays
         kramers[k] = {c.y0, 0.5};
     }
     Tensor theta(R, 2);
