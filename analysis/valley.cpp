@@ -119,9 +119,9 @@ std::vector<ValleyCell> run_valley(const ValleyConfig& c) {
             if (!minibatch) nx = sd_along[r] * rng.normal(), ny = sd_across[r] * rng.normal();
             if (dead[r]) continue;
             double x = theta(r, 0) - eta[r] * d.gradient(r, 0) + nx, y = theta(r, 1) - eta[r] * d.gradient(r, 1) + ny;
-            if (c.wall > 0) {  // reflecting walls
-                if (x < lo) x = 2 * lo - x;
-                if (x > hi) x = 2 * hi - x;
+            if (c.wall > 0 && std::isfinite(x) && (x < lo || x > hi)) {  // reflecting walls: fold x back, however far it jumped
+                const double width = hi - lo, u = std::fmod(x - lo, 2 * width) + (x < lo ? 2 * width : 0.0);
+                x = lo + (u > width ? 2 * width - u : u);
             }
             if (!std::isfinite(x) || !std::isfinite(y) || std::abs(y - y_start) > 1e6 || std::abs(x - c.x0) > 60 * c.ell) {
                 dead[r] = 1;

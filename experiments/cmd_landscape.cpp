@@ -184,6 +184,76 @@ nlohmann::json valley_cell_json(const ValleyCell& c, bool minibatch) {
     return j;
 }
 
+// Weighted least-squares line through (ln a_i, ln |v_i|), weights from the standard errors of v.
+struct LogLogFit {
+    double slope = 0, slope_stderr = 0;
+    bool ok = false;
+};
+LogLogFit loglog_fit(const std::vector<double>& a, const std::vector<double>& v, const std::vector<double>& v_stderr) {
+    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (v[i] == 0 || v_stderr[i] <= 0 || a[i] <= 0) return {};
+        const double w = (v[i] / v_stderr[i]) * (v[i] / v_stderr[i]), x = std::log(a[i]), y = std::log(std::abs(v[i]));
+        sw += w, sx += w * x, sy += w * y, sxx += w * x * x, sxy += w * x * y;
+    }
+    const double det = sw * sxx - sx * sx;
+    if (a.size() < 2 || det <= 0) return {};
+    return {(sw * sxy - sx * sy) / det, std::sqrt(sw / det), true};
+}
+
+// Figures and numbers across the cells of one valley command: drift and time to the flat end
+// against the noise (Delta, or lr/B for minibatch SGD), and the largest stable eta per Delta.
+void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::vector<ValleyCell>& cells, nlohmann::json& summary) {
+    const bool minibatch = o.drive == "minibatch";
+    const size_t n_delta = minibatch ? 1 : o.deltas.size();
+    if (n_delta > 1 || (minibatch && o.etas.size() > 1)) {
+        // one line per eta (Langevin) or one line over eta (minibatch); noise on the x axis
+        std::vector<double> a, v, e;
+        std::ostringstream data;
+        bool any_reached = false;
+        for (size_t k = 0; k < (minibatch ? cells.size() : n_delta); ++k) {
+            const ValleyCell& c = cells[k];
+            const double noise = minibatch ? c.eta / o.batch : c.delta;
+            a.push_back(noise), v.push_back(c.drift_velocity), e.push_back(c.drift_velocity_stderr);
+            data << noise << ' ' << -c.drift_velocity << ' ' << c.drift_velocity_stderr << ' ' << -c.predicted_drift_velocity << ' ';
+            if (c.reached_fraction > 0) data << c.mean_time_to_flat << ' ' << c.time_to_flat_stderr << '\n';
+            else data << "NaN NaN\n";  // no run got there: a gap in the figure
+            any_reached = any_reached || c.reached_fraction > 0;
+        }
+        const LogLogFit fit = loglog_fit(a, v, e);
+        if (fit.ok) summary.update({{"drift_loglog_slope", fit.slope}, {"drift_loglog_slope_stderr", fit.slope_stderr}});
+        const std::string x_label = minibatch ? "lr / B" : "Delta (noise across the valley)";
+        char title[160];
+        std::snprintf(title, sizeof title, "valley (%s): drift toward the flat end, log-log slope %.3f +- %.3f", o.drive.c_str(), fit.slope, fit.slope_stderr);
+        plot_png(dir + "/drift_vs_noise.png",
+                 std::string("set title '") + title + "'\nset xlabel '" + x_label + "'\nset ylabel '-d<x>/dt'\nset logscale xy\nset grid\nset key left top\n"
+                 "plot $d using 1:2:3 with yerrorbars pt 7 lc rgb '#1f77b4' title 'measured'" +
+                     (minibatch ? std::string() : ", $d using 1:4 with lines lw 2 lc rgb '#d62728' title 'D_{across} / (2 ell (1 - eta lambda / 2))'"),
+                 {{"d", data.str()}});
+        if (any_reached)
+            plot_png(dir + "/time_to_flat.png",
+                 "set title 'valley (" + o.drive + "): time to reach x0 - ell (runs that got there)'\nset xlabel '" + x_label +
+                     "'\nset ylabel 't = eta step'\nset logscale xy\nset grid\nplot $d using 1:5:6 with yerrorbars pt 7 lc rgb '#1f77b4' notitle",
+                 {{"d", data.str()}});
+    }
+    if (!minibatch && o.etas.size() > 1) {  // largest eta with no diverged run, per Delta
+        nlohmann::json limits = nlohmann::json::array();
+        std::ostringstream data;
+        for (size_t j = 0; j < n_delta; ++j) {
+            double best = 0;
+            for (size_t i = 0; i < o.etas.size(); ++i)
+                if (cells[i * n_delta + j].diverged_fraction == 0) best = std::max(best, o.etas[i]);
+            limits.push_back({{"Delta", o.deltas[j]}, {"largest_stable_eta", best}});
+            data << o.deltas[j] << ' ' << best << '\n';
+        }
+        summary["stability"] = limits;
+        plot_png(dir + "/stability.png",
+                 "set title 'valley (" + o.drive + "): largest stable learning rate (no run diverged)'\nset xlabel 'Delta'\nset ylabel 'eta_{max}'\n"
+                 "set logscale x\nset grid\nplot $d using 1:2 with linespoints pt 7 lw 2 title 'measured'",
+                 {{"d", data.str()}});
+    }
+}
+
 void run_valley_command(const LandscapeOptions& o) {
     ValleyConfig c;
     c.drive = parse_valley_drive(o.drive);
@@ -205,6 +275,7 @@ void run_valley_command(const LandscapeOptions& o) {
     for (const auto& cell : cells) list.push_back(valley_cell_json(cell, minibatch));
     if (cells.size() == 1) summary.update(list[0]);
     summary["cells"] = list;
+    valley_sweep(folder.path, o, cells, summary);
     write_json_file(folder.path + "/summary.json", summary);
     std::ostringstream csv, lines;
     csv << "eta,Delta,step,mean_x,mean_x_stderr,mean_dy2,gd_x\n";
