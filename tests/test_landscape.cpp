@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "analysis/sgd_noise.h"
 #include "analysis/spectrum.h"
 #include "analysis/two_valley.h"
 #include "analysis/valley.h"
@@ -207,4 +208,58 @@ TEST_CASE("awd landscape: bad flags exit 2 naming the flag; a diverging run says
     const nlohmann::json s = nlohmann::json::parse(read_file(dir + "/summary.json"));
     CHECK(s["diverged_fraction"].get<double>() == 1.0);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("per-sample gradients of an MLP: their mean is the batch gradient; the noise covariance from the Gram matrix equals the dense one") {
+    Mlp net(MlpSpec::parse("6-5-4-3", Activation::Relu, true));
+    Rng rng(5);
+    initialize(net, Init::He, 1.0, rng);
+    const int N = 20;
+    Tensor X(N, 6);
+    for (double& v : X.data) v = rng.normal();
+    std::vector<int> y(N);
+    for (int& label : y) label = (int)rng.index(3);
+    const Tensor G = per_sample_gradients(net, X, y);
+    const int P = (int)net.spec.n_params();
+    REQUIRE(G.rows == N);
+    REQUIRE(G.cols == P);
+    const Var theta = variable(Tensor(P, 1, net.theta));
+    const Tensor batch = grad(mlp_loss_graph(net.spec, theta, X, y), {theta})[0].value();
+    for (int p = 0; p < P; ++p) {
+        double mean = 0;
+        for (int n = 0; n < N; ++n) mean += G(n, p) / N;
+        CHECK(std::abs(mean - batch[p]) < 1e-14 * (1 + std::abs(batch[p])));
+    }
+    // sample 3 alone: the batch gradient of a one-sample batch
+    const Tensor one = grad(mlp_loss_graph(net.spec, theta, Tensor(1, 6, std::vector<double>(&X(3, 0), &X(3, 0) + 6)), {y[3]}), {theta})[0].value();
+    for (int p = 0; p < P; ++p) CHECK(std::abs(G(3, p) - one[p]) < 1e-14 * (1 + std::abs(one[p])));
+    // dense C = (1/N) sum (g - gbar)(g - gbar)^T
+    Tensor C(P, P);
+    std::vector<double> gbar(P, 0.0);
+    for (int n = 0; n < N; ++n)
+        for (int p = 0; p < P; ++p) gbar[p] += G(n, p) / N;
+    for (int n = 0; n < N; ++n)
+        for (int p = 0; p < P; ++p)
+            for (int q = 0; q < P; ++q) C(p, q) += (G(n, p) - gbar[p]) * (G(n, q) - gbar[q]) / N;
+    const EigenPairs dense = symmetric_eigen(C, true);
+    const NoiseCovariance nc = noise_covariance(G, 5);
+    for (int i = 0; i < 5; ++i) {
+        CHECK(nc.eigenvalues[i] == doctest::Approx(dense.values[i]).epsilon(1e-10));
+        double overlap = 0;
+        for (int p = 0; p < P; ++p) overlap += nc.eigenvectors(i, p) * dense.vectors(i, p);
+        CHECK(std::abs(overlap) == doctest::Approx(1.0).epsilon(1e-8));
+    }
+    for (int p = 0; p < P; ++p) CHECK(nc.diagonal[p] == doctest::Approx(C(p, p)).epsilon(1e-12));
+}
+
+TEST_CASE("Spearman correlation and the power-law fit on known cases") {
+    CHECK(spearman({1, 2, 3, 4}, {10, 20, 30, 40}) == doctest::Approx(1.0));
+    CHECK(spearman({1, 2, 3, 4}, {4, 3, 2, 1}) == doctest::Approx(-1.0));
+    CHECK(spearman({1, 2, 3, 4, 5}, {2, 1, 4, 3, 5}) == doctest::Approx(0.8));  // 1 - 6 * 4 / (5 * 24)
+    std::vector<double> h, c;
+    for (int i = 1; i <= 20; ++i) h.push_back(0.1 * i), c.push_back(3.0 * std::pow(0.1 * i, 1.7));
+    const PowerLawFit fit = fit_power_law(h, c);
+    CHECK(fit.exponent == doctest::Approx(1.7).epsilon(1e-12));
+    CHECK(fit.prefactor == doctest::Approx(3.0).epsilon(1e-12));
+    CHECK(fit.exponent_stderr < 1e-10);
 }
