@@ -33,7 +33,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize run bench experiments sgd-paper data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize run bench experiments sgd-paper sgd-networks data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -145,3 +145,18 @@ sgd-paper: deps-runtime $(BUILD)/awd
 	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 10 --eta 1,1.5,1.9,2.1,3,4,6,8,12,16 --delta 1e-3,1e-2,1e-1 --runs 100 --steps 2000 --out $(SGD)/valley-stability
 	$(AWD_LANDSCAPE) --model two-valley --eta 0.01,0.0178,0.0316,0.0562,0.1 --sigma 0.01,0.0178,0.0316,0.0562,0.1 --y0 5 --runs 300 --steps 20000 --out $(SGD)/two-valley-grid
 	$(AWD_LANDSCAPE) --model two-valley --eta 0.01 --sigma 0.005,0.01,0.02,0.035,0.05,0.1,0.2 --y0 1 --runs 300 --steps 100000 --trace-every 1000 --out $(SGD)/two-valley-line
+	$(MAKE) --no-print-directory sgd-networks
+
+# Real networks: MLP 784-50-50-10 relu (He normal weights, zero biases) on 100 MNIST digits per
+# class, plain SGD for 100/lr steps; at each solution `awd sgd-noise`. A subset of the issue's
+# grid (lr {0.02, 0.05, 0.1} x B {10, 50, 200}, and lr 0.1 x B 1000), to fit the time budget.
+SGD_NETS := $(SGD)/networks
+sgd-networks: deps-runtime data $(BUILD)/awd
+	@mkdir -p $(SGD_NETS)
+	@for run in 0.02:10 0.05:10 0.1:10 0.02:50 0.05:50 0.1:50 0.02:200 0.05:200 0.1:200 0.1:1000; do \
+	  lr=$${run%%:*}; B=$${run##*:}; dir=$(SGD_NETS)/lr$$lr-B$$B; \
+	  epochs=$$(awk "BEGIN { print int(100 / $$lr * $$B / 1000 + 0.5) }"); \
+	  $(BUILD)/awd train --arch 784-50-50-10 --init he --train-per-class 100 --lr $$lr --batch $$B --epochs $$epochs --stop-loss 0 --seed 1 --out $$dir >/dev/null || exit 1; \
+	  $(BUILD)/awd sgd-noise --model $$dir --diagonal 100 --hutchinson 20 || exit 1; \
+	done
+	$(BUILD)/awd sgd-noise --collect $(SGD_NETS)
