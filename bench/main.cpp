@@ -37,11 +37,15 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args) 
 }  // namespace awd::bench
 
 int main(int argc, char** argv) {
+    const bool only_landscape = argc > 1 && !std::strcmp(argv[argc - 1], "--landscape");  // just this section
     for (int k = 1; k + 1 < argc; ++k)
         if (!std::strcmp(argv[k], "--peers")) awd::bench::g_peers_dir = argv[k + 1];
-    awd::bench::bench_autodiff();
-    awd::bench::bench_training();
-    awd::bench::bench_hessian();
-    awd::bench::bench_duality();
+    if (!only_landscape) {
+        awd::bench::bench_autodiff();
+        awd::bench::bench_training();
+        awd::bench::bench_hessian();
+        awd::bench::bench_duality();
+    }
+    awd::bench::bench_landscape();
     return 0;
 }
