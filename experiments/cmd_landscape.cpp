@@ -178,7 +178,9 @@ nlohmann::json valley_cell_json(const ValleyCell& c, bool minibatch) {
         j.update({{"raw_drift_velocity", c.raw_drift_velocity}, {"gd_drift_velocity", c.gd_drift_velocity}, {"C_xx", c.C_xx}, {"C_xy", c.C_xy},
                   {"C_yy", c.C_yy}, {"kappa_measured", c.kappa_measured}, {"Delta_measured", c.D_across_measured}});
     else
-        j.update({{"Delta", c.delta}, {"D_across", c.D_across}, {"D_along", c.D_along}, {"predicted_drift_velocity", c.predicted_drift_velocity}});
+        j.update({{"Delta", c.delta}, {"D_across", c.D_across}, {"D_along", c.D_along},
+                  // the prediction needs a stable y (eta lambda(x0) < 2); null beyond
+                  {"predicted_drift_velocity", c.predicted_drift_velocity < 0 ? nlohmann::json(c.predicted_drift_velocity) : nlohmann::json()}});
     if (!c.histogram.empty())
         j.update({{"tv_distance", c.tv_distance}, {"histogram", c.histogram}, {"predicted_histogram", c.predicted_histogram}});
     return j;
@@ -313,7 +315,8 @@ void run_valley_command(const LandscapeOptions& o) {
         std::printf("  eta %-8.4g %s drift %.4e +- %.1e", cell.eta, minibatch ? "" : ("Delta " + csv_number(cell.delta)).c_str(), cell.drift_velocity,
                     cell.drift_velocity_stderr);
         if (minibatch) std::printf(" (SGD %.4e, GD %.4e) kappa %.3g Delta %.3e", cell.raw_drift_velocity, cell.gd_drift_velocity, cell.kappa_measured, cell.D_across_measured);
-        else std::printf(" (predicted %.4e)", cell.predicted_drift_velocity);
+        else if (cell.predicted_drift_velocity < 0) std::printf(" (predicted %.4e)", cell.predicted_drift_velocity);
+        else std::printf(" (no prediction: eta lambda(x0) >= 2)");
         if (o.wall > 0) std::printf(" TV %.4f", cell.tv_distance);
         std::printf(" diverged %.4f\n", cell.diverged_fraction);
         if (cell.first_divergence_step >= 0) {
