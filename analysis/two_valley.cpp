@@ -50,8 +50,13 @@ const char* noise_shape_name(NoiseShape s) {
     return s == NoiseShape::ClippedHessian ? "hessian" : s == NoiseShape::HessianSquared ? "hessian-squared" : "none";
 }
 
-double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, double eta, double sigma) {
-    const double f = p.flatness(valley, y), T = 2 * eta * sigma / f;
+double valley_temperature(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise) {
+    const double f = p.flatness(valley, y);
+    return noise == NoiseShape::ClippedHessian ? 2 * eta * sigma / f : noise == NoiseShape::HessianSquared ? 4 * eta * sigma / (f * f) : 0.0;
+}
+
+double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise) {
+    const double f = p.flatness(valley, y), T = valley_temperature(p, valley, y, eta, sigma, noise);
     if (T <= 0) return 0;
     const double z = std::sqrt(std::max(p.barrier(y), 0.0) / T);
     // eta / ((pi/2) f erfi(z)) with erfi(z) = 2/sqrt(pi) exp(z^2) D(z), without overflowing exp(z^2)
@@ -69,8 +74,8 @@ bool escaped(double x, double y, const TwoValleyParams& p) {
 // integrated exactly over each step with the rates held at their start-of-step values.
 struct KramersTrack {
     double y, p;
-    void advance(const TwoValleyParams& params, double eta, double sigma) {
-        const double r_flat = kramers_rate_per_step(params, 1, y, eta, sigma), r_sharp = kramers_rate_per_step(params, 2, y, eta, sigma);
+    void advance(const TwoValleyParams& params, double eta, double sigma, NoiseShape noise) {
+        const double r_flat = kramers_rate_per_step(params, 1, y, eta, sigma, noise), r_sharp = kramers_rate_per_step(params, 2, y, eta, sigma, noise);
         const double total = r_flat + r_sharp;
         if (total > 0) {
             const double steady = r_sharp / total;
@@ -93,11 +98,11 @@ std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& c) {
         TwoValleyCell& cell = cells[k];
         cell.eta = c.etas[k / c.sigmas.size()], cell.sigma = c.sigmas[k % c.sigmas.size()];
         for (int i = 0; i < c.runs; ++i) eta[k * c.runs + i] = cell.eta, sigma[k * c.runs + i] = cell.sigma;
-        const double f1 = c.params.flatness(1, c.y0), f2 = c.params.flatness(2, c.y0), dL = c.params.barrier(c.y0);
-        cell.barrier_over_T_flat = dL * f1 / (2 * cell.eta * cell.sigma);
-        cell.barrier_over_T_sharp = dL * f2 / (2 * cell.eta * cell.sigma);
-        const double r1 = kramers_rate_per_step(c.params, 1, c.y0, cell.eta, cell.sigma),
-                     r2 = kramers_rate_per_step(c.params, 2, c.y0, cell.eta, cell.sigma);
+        const double dL = c.params.barrier(c.y0);
+        cell.barrier_over_T_flat = dL / valley_temperature(c.params, 1, c.y0, cell.eta, cell.sigma, c.noise);
+        cell.barrier_over_T_sharp = dL / valley_temperature(c.params, 2, c.y0, cell.eta, cell.sigma, c.noise);
+        const double r1 = kramers_rate_per_step(c.params, 1, c.y0, cell.eta, cell.sigma, c.noise),
+                     r2 = kramers_rate_per_step(c.params, 2, c.y0, cell.eta, cell.sigma, c.noise);
         cell.kramers_P_flat_steady_y0 = r1 + r2 > 0 ? r2 / (r1 + r2) : 0.5;  // no noise: nothing moves, the start stays
         kramers[k] = {c.y0, 0.5};
     }
@@ -148,7 +153,7 @@ std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& c) {
             if ((x_old >= 0) != (x_new >= 0)) freeze[r] = step;
             theta(r, 0) = x_new, theta(r, 1) = y_new;
         }
-        for (int k = 0; k < n_cells; ++k) kramers[k].advance(c.params, cells[k].eta, cells[k].sigma);
+        for (int k = 0; k < n_cells; ++k) kramers[k].advance(c.params, cells[k].eta, cells[k].sigma, c.noise);
         if (step % c.trace_every == 0 || step == c.steps) record_trace(step);
     }
     for (int k = 0; k < n_cells; ++k) {

@@ -52,7 +52,7 @@ struct TwoValleyCell {
     std::vector<int> diverged_runs;              // run indices within the cell (first 20)
     // Kramers: the two-state master equation along the noiseless y(t), and its steady state at y0
     double kramers_P_flat = 0, kramers_P_flat_steady_y0 = 0;
-    double barrier_over_T_flat = 0, barrier_over_T_sharp = 0;  // dL / T_k at y0, T_k = 2 eta sigma / f_k
+    double barrier_over_T_flat = 0, barrier_over_T_sharp = 0;  // dL / T_k at y0
     std::vector<std::vector<double>> trace;      // rows: step, fraction at x > 0, mean y, Kramers P_flat(step)
 };
 
@@ -60,8 +60,11 @@ struct TwoValleyCell {
 // y < -y_f / 2, |y| > 1e6) are frozen where they were and counted.
 std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& config);
 
+// The temperature of the x-motion in valley k: T = eta Var(xi_x) / 2 with Var(xi_x) = 2 sigma (2/f)
+// (noise 2 sigma H+) or 2 sigma (2/f)^2 (noise 2 sigma H^2): 2 eta sigma / f or 4 eta sigma / f^2.
+double valley_temperature(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise);
 // Kramers escape rate per step out of valley k at height y (THEORY section 5):
-// 1/tau = 1/((pi/2) f erfi(sqrt(dL / T))), T = 2 eta sigma / f, time t = eta * step.
-double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, double eta, double sigma);
+// 1/tau = 1/((pi/2) f erfi(sqrt(dL / T))), time t = eta * step.
+double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise);
 
 }  // namespace awd

@@ -67,8 +67,8 @@ nlohmann::json cell_json(const TwoValleyCell& c) {
             {"kramers_P_flat", c.kramers_P_flat},
             {"kramers_P_flat_steady_y0", c.kramers_P_flat_steady_y0},
             // dL / T is infinite without noise: null then
-            {"barrier_over_T_flat_y0", c.sigma > 0 ? nlohmann::json(c.barrier_over_T_flat) : nlohmann::json()},
-            {"barrier_over_T_sharp_y0", c.sigma > 0 ? nlohmann::json(c.barrier_over_T_sharp) : nlohmann::json()},
+            {"barrier_over_T_flat_y0", std::isfinite(c.barrier_over_T_flat) ? nlohmann::json(c.barrier_over_T_flat) : nlohmann::json()},
+            {"barrier_over_T_sharp_y0", std::isfinite(c.barrier_over_T_sharp) ? nlohmann::json(c.barrier_over_T_sharp) : nlohmann::json()},
             {"kramers_z_sigmas", (c.P_flat_stderr > 0 ? (c.P_flat - c.kramers_P_flat) / c.P_flat_stderr : 0.0)}};
 }
 

@@ -42,6 +42,18 @@ TEST_CASE("Dawson's function: high-precision values, and D' = 1 - 2 z D") {
     }
 }
 
+TEST_CASE("Kramers rates: the overflow-free form equals eta / ((pi/2) f erfi(sqrt(dL/T))) with T from the noise shape") {
+    const TwoValleyParams p;
+    for (NoiseShape noise : {NoiseShape::ClippedHessian, NoiseShape::HessianSquared})
+        for (int valley : {1, 2}) {
+            const double y = 5, eta = 0.01, sigma = 0.05, f = p.flatness(valley, y);
+            const double T = noise == NoiseShape::ClippedHessian ? 2 * eta * sigma / f : eta * 2 * sigma * (2 / f) * (2 / f) / 2;  // eta Var(xi_x) / 2
+            const double direct = eta / (M_PI / 2 * f * erfi(std::sqrt(p.barrier(y) / T)));
+            CHECK(kramers_rate_per_step(p, valley, y, eta, sigma, noise) == doctest::Approx(direct).epsilon(1e-12));
+        }
+    CHECK(kramers_rate_per_step(p, 1, 5, 0.01, 0.1, NoiseShape::None) == 0);
+}
+
 TEST_CASE("H+ of a 2 x 2 symmetric matrix: PSD, equal to H where H is PSD, agrees with LAPACK; its square root squares to it") {
     std::mt19937_64 rng(3);
     std::uniform_real_distribution<double> u(-2, 2);
