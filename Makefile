@@ -145,6 +145,7 @@ sgd-paper: deps-runtime $(BUILD)/awd
 	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 10 --eta 1,1.5,1.9,2.1,3,4,6,8,12,16 --delta 1e-3,1e-2,1e-1 --runs 100 --steps 2000 --out $(SGD)/valley-stability
 	$(AWD_LANDSCAPE) --model two-valley --eta 0.01,0.0178,0.0316,0.0562,0.1 --sigma 0.01,0.0178,0.0316,0.0562,0.1 --y0 5 --runs 300 --steps 20000 --out $(SGD)/two-valley-grid
 	$(AWD_LANDSCAPE) --model two-valley --eta 0.01 --sigma 0.005,0.01,0.02,0.035,0.05,0.1,0.2 --y0 1 --runs 300 --steps 100000 --trace-every 1000 --out $(SGD)/two-valley-line
+	$(AWD_LANDSCAPE) --model two-valley --noise hessian-squared --eta 0.01 --sigma 0.001,0.003,0.01,0.03 --y0 5 --runs 300 --steps 20000 --out $(SGD)/two-valley-h2
 	$(MAKE) --no-print-directory sgd-networks
 
 # Real networks: MLP 784-50-50-10 relu (He normal weights, zero biases) on 100 MNIST digits per

@@ -103,7 +103,7 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
             for (size_t i = 0; i < c.etas.size(); ++i) tics_x << (i ? ", " : "") << "'" << csv_number(c.etas[i]) << "' " << i;
             for (size_t j = 0; j < c.sigmas.size(); ++j) tics_y << (j ? ", " : "") << "'" << csv_number(c.sigmas[j]) << "' " << j;
             plot_png(dir + "/" + what + "_grid.png",
-                     "set title '" + std::string(what) + " over (eta, sigma), y_i = " + csv_number(c.y0) + "'\nset xlabel 'eta'\nset ylabel 'sigma'\n"
+                     "set termoption noenhanced\nset title '" + std::string(what) + " over (eta, sigma), y_i = " + csv_number(c.y0) + "'\nset xlabel 'eta'\nset ylabel 'sigma'\n"
                      "set xtics (" + tics_x.str() + ") rotate by 45 right\nset ytics (" + tics_y.str() + ")\nset view map\n"
                      "set palette rgb 33,13,10\nplot $g using 1:2:3 with image notitle",
                      {{"g", grid.str()}}, 700, 600);
@@ -114,7 +114,7 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
             line << cell.eta * cell.sigma << ' ' << cell.P_flat << ' ' << cell.P_flat_stderr << ' ' << cell.kramers_P_flat << ' '
                  << cell.kramers_P_flat_steady_y0 << '\n';
         plot_png(dir + "/P_flat_vs_noise.png",
-                 "set title 'two-valley: P_flat against Delta_S = eta sigma, y_i = " + csv_number(c.y0) + "'\nset xlabel 'Delta_S'\nset ylabel 'P_flat'\n"
+                 "set termoption noenhanced\nset title 'two-valley: P_flat against Delta_S = eta sigma, y_i = " + csv_number(c.y0) + "'\nset xlabel 'Delta_S'\nset ylabel 'P_flat'\n"
                  "set logscale x\nset grid\nset key left top\nplot $l using 1:2:3 with yerrorbars pt 7 lc rgb '#1f77b4' title 'measured', "
                  "$l using 1:4 with lines lw 2 lc rgb '#d62728' title 'Kramers master equation along y(t)', "
                  "$l using 1:5 with lines dt 2 lc rgb '#2ca02c' title 'Kramers steady state at y_i'",
