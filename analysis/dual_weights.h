@@ -12,7 +12,7 @@
 
 #include <vector>
 
-#include "nn/layers.h"
+#include "nn/mlp.h"
 #include "nn/mlp.h"
 
 namespace awd {
@@ -27,7 +27,7 @@ std::vector<T> activity(const Mlp& net, int layer, const double* x) {
         for (int i = 0; i < s.n_out(l); ++i) {
             T z = net.b(l) ? T(net.b(l)[i]) : T(0);
             for (int j = 0; j < s.n_in(l); ++j) z += T(net.W(l)[(size_t)i * s.n_in(l) + j]) * a[j];
-            next[i] = activate(s.activation, z);
+            next[i] = activation_value(s.activation, z);
         }
         a.swap(next);
     }
@@ -50,7 +50,7 @@ std::vector<T> forward_from(const Mlp& net, int layer, const std::vector<T>& a_i
         if (l == layer && z1) *z1 = z;
         if (l + 1 == s.layers()) return z;
         a.resize(z.size());
-        for (size_t i = 0; i < z.size(); ++i) a[i] = activate(s.activation, z[i]);
+        for (size_t i = 0; i < z.size(); ++i) a[i] = activation_value(s.activation, z[i]);
     }
     return a;
 }

@@ -37,12 +37,12 @@ struct Forward {
 };
 
 Forward forward_all(const Mlp& net, const Dataset& d, int layer) {
-    MlpWorkspace ws;
-    const Tensor& f = mlp_forward(net, d.X, ws);
+    const MlpActivities act = mlp_activities(net, d.X);
+    const Tensor& f = act.z.back();
     const int C = net.spec.widths.back();
     Forward out;
     for (int n = 0; n < d.X.rows; ++n) out.loss.push_back(sample_loss(net.spec.loss, &f.data[(size_t)n * C], C, d.y[n]));
-    out.activity = layer == 0 ? d.X : ws.a[layer];
+    out.activity = act.a[layer];
     return out;
 }
 

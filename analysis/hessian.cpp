@@ -8,7 +8,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "nn/layers.h"
 
 namespace awd {
 
@@ -49,7 +48,7 @@ void check_data(const Mlp& net, const Tensor& X, const std::vector<int>& labels)
 // Per-sample first- and second-order quantities of one chunk of samples, from the output down
 // to layer `lowest` (the lowest parameter block wanted needs G and delta of z^{lowest+1}).
 struct SecondOrder {
-    MlpWorkspace ws;                       // z[r], a[r] of the chunk
+    MlpActivities act;                     // z[r], a[r] of the chunk
     std::vector<Tensor> delta;             // delta[r] (c, n_r): dl/dz^r of each sample (not divided by N)
     std::vector<std::vector<double>> G;    // G[r]: c blocks of (n_r, n_r), d^2 l / dz^r dz^r
     std::vector<Tensor> d1;                // d1[r] (c, n_r): phi'(z^r)
@@ -58,10 +57,10 @@ struct SecondOrder {
 void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int lowest, SecondOrder& so) {
     const MlpSpec& s = net.spec;
     const int L = s.layers(), c = X.rows, C = s.widths.back();
-    mlp_forward(net, X, so.ws);
+    so.act = mlp_activities(net, X);
     so.delta.assign(L + 1, Tensor()), so.G.assign(L + 1, {}), so.d1.assign(L + 1, Tensor());
     // the loss: delta^L = dl/df and G^L = d^2 l / df^2 of each sample
-    const Tensor& f = so.ws.z[L];
+    const Tensor& f = so.act.z[L];
     Tensor& dL = so.delta[L];
     dL = Tensor(c, C);
     so.G[L].assign((size_t)c * C * C, 0.0);
@@ -89,7 +88,7 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
         Tensor back(c, n_in);  // W^r^T delta^{r+1} per sample = da^r
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, n_in, n_out, 1.0, so.delta[r + 1].data.data(), n_out, W, n_in, 0.0,
                     back.data.data(), n_in);
-        const Tensor &z = so.ws.z[r], &a = so.ws.a[r];
+        const Tensor& z = so.act.z[r];
         so.d1[r] = Tensor(c, n_in);
         so.delta[r] = Tensor(c, n_in);
         so.G[r].assign((size_t)c * n_in * n_in, 0.0);
@@ -99,10 +98,10 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
             double* g = &so.G[r][(size_t)n * n_in * n_in];
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_out, n_in, n_out, 1.0, g_up, n_out, W, n_in, 0.0, GW.data(), n_in);
             cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_in, n_out, 1.0, W, n_in, GW.data(), n_in, 0.0, g, n_in);
-            for (int i = 0; i < n_in; ++i) so.d1[r](n, i) = d1(s.activation, z(n, i), a(n, i));
+            for (int i = 0; i < n_in; ++i) so.d1[r](n, i) = activation_derivative(s.activation, 1, z(n, i));
             for (int i = 0; i < n_in; ++i) {
                 for (int k = 0; k < n_in; ++k) g[i * n_in + k] *= so.d1[r](n, i) * so.d1[r](n, k);
-                g[i * n_in + i] += d2(s.activation, z(n, i), a(n, i)) * back(n, i);
+                if (!hessian_is_zero(s.activation)) g[i * n_in + i] += activation_derivative(s.activation, 2, z(n, i)) * back(n, i);
                 so.delta[r](n, i) = so.d1[r](n, i) * back(n, i);
             }
         }
@@ -111,7 +110,7 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
 
 // a~^l of the chunk: the layer's input, with a column of ones when there are biases. (c, d_l)
 Tensor augmented_input(const Mlp& net, const Tensor& X, const SecondOrder& so, int l) {
-    const Tensor& a = l == 0 ? X : so.ws.a[l];
+    const Tensor& a = l == 0 ? X : so.act.a[l];
     if (!net.spec.bias) return a;
     Tensor out(a.rows, a.cols + 1, 1.0);
     for (int n = 0; n < a.rows; ++n) std::copy(&a.data[(size_t)n * a.cols], &a.data[(size_t)(n + 1) * a.cols], &out.data[(size_t)n * out.cols]);
@@ -285,7 +284,7 @@ namespace {
 Var subset_loss(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices, const Var& sub) {
     const size_t p = net.spec.n_params();
     // theta = fixed part + scatter(sub): built with pad/slice so it stays differentiable
-    Tensor fixed((int)p, 1, net.theta);
+    Tensor fixed = net.theta();
     for (size_t k : indices) fixed[k] = 0.0;
     Var theta = constant(fixed);
     for (size_t k = 0; k < indices.size();) {  // one pad per contiguous run of indices
@@ -294,7 +293,7 @@ Var subset_loss(const Mlp& net, const Tensor& X, const std::vector<int>& labels,
         theta = theta + pad(slice(sub, (int)k, 0, (int)run, 1), (int)p, 1, (int)indices[k], 0);
         k += run;
     }
-    return mlp_loss_graph(net.spec, theta, X, labels);
+    return loss_graph(net.spec.loss, net.model.forward_at(theta, constant_view(X)), labels);
 }
 
 }  // namespace
@@ -303,7 +302,7 @@ Tensor hessian_plain(const Mlp& net, const Tensor& X, const std::vector<int>& la
     check_indices(net.spec, indices);
     check_data(net, X, labels);
     Tensor sub((int)indices.size(), 1);
-    for (size_t k = 0; k < indices.size(); ++k) sub[k] = net.theta[indices[k]];
+    for (size_t k = 0; k < indices.size(); ++k) sub[k] = net.theta()[indices[k]];
     return hessian([&](const Var& t) { return subset_loss(net, X, labels, indices, t); }, sub);
 }
 
@@ -312,7 +311,7 @@ HessianVectorProduct::HessianVectorProduct(const Mlp& net, const Tensor& X, cons
     check_indices(net.spec, indices_);
     check_data(net, X, labels);
     Tensor sub((int)indices_.size(), 1);
-    for (size_t k = 0; k < indices_.size(); ++k) sub[k] = net.theta[indices_[k]];
+    for (size_t k = 0; k < indices_.size(); ++k) sub[k] = net.theta()[indices_[k]];
     theta_ = variable(sub);
     gradient_ = grad(subset_loss(net, X, labels, indices_, theta_), {theta_}, true)[0];
 }
@@ -320,7 +319,7 @@ HessianVectorProduct::HessianVectorProduct(const Mlp& net, const Tensor& X, cons
 std::vector<double> HessianVectorProduct::operator()(const std::vector<double>& v) const {
     if (v.size() != indices_.size())
         throw std::invalid_argument("hvp: vector has " + std::to_string(v.size()) + " entries, the subset " + std::to_string(indices_.size()));
-    return grad(gradient_, {theta_}, false, constant(Tensor((int)v.size(), 1, v)))[0].value().data;
+    return grad(gradient_, {theta_}, false, constant(Tensor((int)v.size(), 1, v)))[0].value().data.to_vector();
 }
 
 double dense_hessian_bytes(size_t k, bool eigen) {

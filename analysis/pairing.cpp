@@ -1,6 +1,6 @@
 // pairing.cpp: same-label nearest neighbours through one GEMM per label.
 #include "analysis/pairing.h"
-#include "nn/names.h"
+#include "autodiff/names.h"
 
 #include <cblas.h>
 

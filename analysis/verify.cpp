@@ -1,6 +1,6 @@
 // verify.cpp: both sides of the duality in T, and their rounding-error normalisation.
 #include "analysis/verify.h"
-#include "nn/names.h"
+#include "autodiff/names.h"
 
 #include <cmath>
 #include <limits>
@@ -125,11 +125,11 @@ Bounds rounding_bounds(const Mlp& net, int layer, const TwoSides<double>& t, int
     for (int l = layer + 1; l < s.layers(); ++l) {
         std::vector<double> a(z.size()), Ea(z.size());
         for (size_t j = 0; j < z.size(); ++j) {
-            a[j] = activate(s.activation, z[j]);
+            a[j] = activation_value(s.activation, z[j]);
             // relu has a kink at 0: when z is within its rounding bound of it, the other side may
             // sit across the kink, so the slope carried is relu's Lipschitz constant 1, not phi'(z)
             const bool near_kink = s.activation == Activation::Relu && std::fabs(z[j]) <= kKinkWindow * E[j];
-            Ea[j] = (near_kink ? 1.0 : std::fabs(d1(s.activation, z[j], a[j]))) * E[j] + 2 * std::fabs(a[j]);
+            Ea[j] = (near_kink ? 1.0 : std::fabs(activation_derivative(s.activation, 1, z[j]))) * E[j] + 2 * std::fabs(a[j]);
         }
         std::vector<double> next(s.n_out(l), 0.0), En(s.n_out(l), 0.0);
         for (int i = 0; i < s.n_out(l); ++i) {

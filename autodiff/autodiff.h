@@ -13,21 +13,32 @@
 // - grad with respect to a Var that y does not depend on is a zero tensor of its shape.
 // - Every op checks shapes and refuses to produce a non-finite value: it throws
 //   std::invalid_argument naming the op, the input shapes and the offending entry.
+// - Where a function has a kink, the derivative chosen there is stated beside the op.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
+#include "autodiff/activation.h"
 #include "autodiff/tensor.h"
 
 namespace awd {
 
 enum class Op {
-    Leaf, Add, Sub, Mul, Div, Neg, MatMul, Exp, Log, Tanh, Sigmoid, Relu, Step, Softplus,
-    Square, Sum, Broadcast, Transpose, Reshape, Slice, Pad, LogSoftmax,
+    Leaf, Add, Sub, Mul, Div, Neg, MatMul, Linear, Exp, Log, Sqrt, Abs, Sign, Pow, Sin, Cos,
+    Activation, ActivationDerivative, Maximum, Minimum, Square, Sum, Broadcast, Transpose,
+    Reshape, Slice, Pad, Concat, GatherRows, ScatterRows, View, Embed, LogSoftmax, Softmax,
+    CrossEntropy,
 };
 const char* op_name(Op op);
+
+// What an op throws when its result would hold a NaN or an infinity (a divergence, not a bug of
+// the caller's shapes): training catches this one and stops, keeping the last good parameters.
+struct NonFiniteError : std::invalid_argument {
+    using std::invalid_argument::invalid_argument;
+};
 
 struct Node;
 
@@ -51,13 +62,21 @@ private:
 struct Node {
     Tensor value;
     Op op = Op::Leaf;
-    std::vector<Var> in;       // the inputs the op was applied to
+    std::vector<Var> in;         // the inputs the op was applied to
     bool requires_grad = false;
-    int attr[4] = {0, 0, 0, 0};  // Sum: axis; MatMul: transpose flags; Slice/Pad: offsets, shape
+    int attr[4] = {0, 0, 0, 0};  // Sum: axis; MatMul: transpose flags; Slice/Pad: offsets; View: offset, ...
+    double constant = 0.0;       // Pow: the exponent
+    std::vector<int> index;      // GatherRows/ScatterRows: row numbers; CrossEntropy: labels
+    // Bookkeeping of the backward pass in progress (grad.cpp), empty between passes.
+    unsigned visit = 0;
+    int slot = -1;
 };
 
 Var variable(Tensor t);  // a leaf to differentiate with respect to
 Var constant(Tensor t);  // a leaf that carries no gradient (data, labels, seeds)
+// A constant that reads the caller's tensor in place (a data set fed to a model): no copy; the
+// caller keeps it alive and unchanged while the graph is in use.
+Var constant_view(const Tensor& t);
 
 // Elementwise, with broadcasting.
 Var operator+(const Var& a, const Var& b);
@@ -76,15 +95,30 @@ Var operator/(double c, const Var& a);
 
 Var exp(const Var& x);
 Var log(const Var& x);
+Var sqrt(const Var& x);       // the derivative at 0 is infinite: grad refuses it (non-finite)
+Var abs(const Var& x);        // derivative sign(x), taken as 0 at x = 0 (as PyTorch)
+Var sign(const Var& x);       // -1, 0, +1; its derivative is exactly zero
+Var pow(const Var& x, double exponent);  // x^c elementwise; x must be > 0 unless c is a whole number
+Var sin(const Var& x);
+Var cos(const Var& x);
+Var square(const Var& x);
+// Elementwise max/min with broadcasting; at a tie the whole derivative goes to the first argument.
+Var maximum(const Var& a, const Var& b);
+Var minimum(const Var& a, const Var& b);
+
+// The activation table (activation.h) as ops: phi(z), and phi^(order)(z) for order 1..3.
+Var activation(Activation a, const Var& z);
+Var activation_derivative(Activation a, int order, const Var& z);
 Var tanh(const Var& x);
 Var sigmoid(const Var& x);
-Var relu(const Var& x);
-Var step(const Var& x);  // 1 where x > 0, else 0; its derivative is exactly zero
+Var relu(const Var& x);      // derivative 0 at x = 0
+Var step(const Var& x);      // 1 where x > 0, else 0 (= relu'); its derivative is exactly zero
 Var softplus(const Var& x);
-Var square(const Var& x);
 
 // C = op(A) op(B), op = transpose when the flag is set.
 Var matmul(const Var& a, const Var& b, bool transpose_a = false, bool transpose_b = false);
+// A dense layer in one op: x (N, n_in), W (n_out, n_in), b (1, n_out) or empty -> x W^T + b (N, n_out).
+Var linear(const Var& x, const Var& W, const Var& b = Var());
 
 // Reductions: axis -1 = all (-> (1, 1)), 0 = down the rows (-> (1, C)), 1 = along a row (-> (N, 1)).
 Var sum(const Var& x, int axis = -1);
@@ -96,18 +130,38 @@ Var transpose(const Var& x);
 Var reshape(const Var& x, int rows, int cols);
 Var slice(const Var& x, int row0, int col0, int rows, int cols);
 Var pad(const Var& x, int rows, int cols, int row0, int col0);  // embed x in zeros (rows, cols)
+Var concat(const Var& a, const Var& b, int axis);  // axis 0: stack rows; 1: side by side
+Var gather_rows(const Var& x, const std::vector<int>& rows);  // (rows.size(), C); rows may repeat
+// A (rows, cols) window of a flat (P, 1) tensor starting at `offset`, sharing its values (no copy).
+// This is how a model's parameters are read out of its one flat buffer.
+Var view(const Var& flat, int offset, int rows, int cols);
 
 Var log_softmax(const Var& logits);  // row-wise, numerically stable
-// mean over rows of -log softmax(logits)[label]; logits is (N, C), labels has N entries in [0, C)
+Var softmax(const Var& logits);      // row-wise
+// mean over rows of -log softmax(logits)[label]; logits is (N, C), labels has N entries in [0, C).
+// One fused op (log-sum-exp, then its gradient (softmax - one-hot) / N), differentiable again.
 Var cross_entropy(const Var& logits, const std::vector<int>& labels);
 Var mse(const Var& prediction, const Var& target);  // mean over all entries of (p - t)^2
+
+// log sum_c exp f_c of one row, shifted by the maximum so it never overflows. The one
+// definition of log-sum-exp: the cross-entropy op and the per-sample losses (nn/loss.h) use it.
+template <class T>
+T log_sum_exp(const T* f, int n) {
+    T m = f[0], s = 0;
+    for (int c = 1; c < n; ++c) m = std::max(m, f[c]);
+    for (int c = 0; c < n; ++c) s += std::exp(f[c] - m);
+    return m + std::log(s);
+}
 
 // Gradients of `output` with respect to each of `inputs`. With create_graph the results are
 // differentiable Vars; otherwise they are constants (the backward pass records nothing).
 std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool create_graph = false,
                       const Var& seed = Var());
 
-// While alive, ops record no graph: results are constants. Used by grad without create_graph.
+// While alive, ops record no graph: results are constants. Used by grad without create_graph
+// and by inference (evaluation), which then keeps no intermediate values alive.
+bool is_recording();
+
 class NoGradGuard {
 public:
     NoGradGuard();

@@ -1,7 +1,5 @@
 // grad.cpp: the backward pass, and Hessian-vector products and Hessians built on it.
 #include <stdexcept>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "autodiff/autodiff.h"
 
@@ -11,23 +9,50 @@ std::vector<Var> vjp(const Var& y, const Var& g);  // the derivative table, ops.
 
 namespace {
 
+thread_local unsigned g_pass = 0;  // numbers the backward passes, to mark visited nodes
+
 // Nodes that carry gradients, ordered so that every node comes after its inputs.
-std::vector<Var> topological_order(const Var& output) {
+std::vector<Var> topological_order(const Var& output, unsigned pass) {
     std::vector<Var> order;
-    std::unordered_set<Node*> seen;
     std::vector<std::pair<Var, size_t>> stack;  // (node, index of the next input to visit)
-    if (output.requires_grad()) stack.push_back({output, 0}), seen.insert(output.node());
+    if (output.requires_grad()) stack.push_back({output, 0}), output.node()->visit = pass;
     while (!stack.empty()) {
         auto& [v, next] = stack.back();
         if (next < v.node()->in.size()) {
             const Var& child = v.node()->in[next++];
-            if (child.requires_grad() && seen.insert(child.node()).second) stack.push_back({child, 0});
+            if (child.requires_grad() && child.node()->visit != pass) child.node()->visit = pass, stack.push_back({child, 0});
         } else {
             order.push_back(v);
             stack.pop_back();
         }
     }
     return order;
+}
+
+// Adds `contribution` to the cotangent of x. Without a graph the sum is formed in place in a
+// buffer this pass owns, so no node is made per addition. A view's contribution goes straight
+// into the window of its flat input's cotangent: no tensor of the flat size per view.
+void accumulate(std::vector<Var>& cotangents, Node* x, const Var& contribution, bool create_graph) {
+    if (x->slot < 0) {  // the first contribution; copied unless no one else holds it
+        const bool adopt = create_graph || (contribution.shared().use_count() == 1 && !contribution.value().data.is_view());
+        x->slot = (int)cotangents.size();
+        cotangents.push_back(adopt ? contribution : constant(contribution.value()));
+        return;
+    }
+    Var& sum = cotangents[x->slot];
+    if (create_graph) {
+        sum = sum + contribution;
+        return;
+    }
+    Tensor& s = sum.node()->value;
+    const Tensor& c = contribution.value();
+    for (size_t k = 0; k < s.size(); ++k) s[k] += c[k];
+}
+
+void accumulate_view(std::vector<Var>& cotangents, Node* flat, const Node& view, const Tensor& g) {
+    if (flat->slot < 0) flat->slot = (int)cotangents.size(), cotangents.push_back(constant(Tensor(flat->value.rows, flat->value.cols)));
+    double* s = cotangents[flat->slot].node()->value.data.data() + view.attr[0];
+    for (size_t k = 0; k < g.size(); ++k) s[k] += g[k];
 }
 
 }  // namespace
@@ -46,27 +71,36 @@ std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool cr
     std::unique_ptr<NoGradGuard> no_graph;
     if (!create_graph) no_graph = std::make_unique<NoGradGuard>();
 
-    std::unordered_map<Node*, Var> cotangent;
-    cotangent[output.node()] = seed ? seed : constant(Tensor::scalar(1.0));
-    std::vector<Var> order = topological_order(output);
+    const unsigned pass = ++g_pass;
+    const std::vector<Var> order = topological_order(output, pass);
+    std::vector<Var> cotangents;  // indexed by Node::slot
+    struct ClearSlots {           // leaves the graph as it was, also when an op throws
+        const std::vector<Var>& order;
+        ~ClearSlots() {
+            for (const Var& v : order) v.node()->slot = -1;
+        }
+    } clear_slots{order};
+    if (!order.empty()) accumulate(cotangents, output.node(), seed ? seed : constant(Tensor::scalar(1.0)), create_graph);
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
-        const Var& y = *it;
-        auto found = cotangent.find(y.node());
-        if (found == cotangent.end() || y.node()->op == Op::Leaf) continue;
-        std::vector<Var> input_cotangents = vjp(y, found->second);
+        Node* y = it->node();
+        if (y->slot < 0 || y->op == Op::Leaf) continue;
+        const Var g = cotangents[y->slot];
+        if (!create_graph && y->op == Op::View) {
+            accumulate_view(cotangents, y->in[0].node(), *y, g.value());
+            continue;
+        }
+        std::vector<Var> input_cotangents = vjp(*it, g);
         for (size_t k = 0; k < input_cotangents.size(); ++k) {
-            const Var& x = y.node()->in[k];
-            if (!input_cotangents[k] || !x.requires_grad()) continue;
-            auto [slot, fresh] = cotangent.try_emplace(x.node(), input_cotangents[k]);
-            if (!fresh) slot->second = slot->second + input_cotangents[k];
+            Node* x = y->in[k].node();
+            if (input_cotangents[k] && x->requires_grad) accumulate(cotangents, x, input_cotangents[k], create_graph);
         }
     }
 
     std::vector<Var> result;
     for (const Var& x : inputs) {
-        auto found = cotangent.find(x.node());
-        if (found != cotangent.end() && x.requires_grad()) {
-            result.push_back(create_graph ? found->second : constant(found->second.value()));
+        Node* node = x.node();
+        if (node->visit == pass && node->slot >= 0) {
+            result.push_back(cotangents[node->slot]);
         } else {
             result.push_back(constant(Tensor(x.rows(), x.cols())));  // output does not depend on x
         }

@@ -23,6 +23,14 @@ Tensor::Tensor(int r, int c, std::vector<double> values) : rows(r), cols(c), dat
                                     std::to_string(c) + ")");
 }
 
+Tensor Tensor::view(double* values, int r, int c) {
+    if (r < 0 || c < 0) throw std::invalid_argument("Tensor::view: negative shape (" + std::to_string(r) + " x " + std::to_string(c) + ")");
+    Tensor t;
+    t.rows = r, t.cols = c;
+    t.data = Storage::view(values, (size_t)r * c);
+    return t;
+}
+
 double Tensor::item() const {
     if (rows != 1 || cols != 1)
         throw std::invalid_argument("Tensor::item: tensor is " + shape() + ", not (1 x 1)");

@@ -5,20 +5,73 @@
 // theta is (P, 1). Matrix products go through cblas_dgemm; everything else is a plain loop.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 namespace awd {
 
+// The values of a tensor: an owned array, or a view of someone else's (a parameter inside a
+// model's flat buffer is a view, so the graph reads it without a copy). Copying a Storage
+// always copies the values into an owned array; moving a view keeps it a view.
+class Storage {
+public:
+    Storage() = default;
+    Storage(size_t n, double fill) : owned_(n, fill) { point_at_owned(); }
+    Storage(std::vector<double> values) : owned_(std::move(values)) { point_at_owned(); }
+    static Storage view(double* values, size_t n) {
+        Storage s;
+        s.ptr_ = values, s.size_ = n, s.is_view_ = true;
+        return s;
+    }
+    Storage(const Storage& o) : owned_(o.begin(), o.end()) { point_at_owned(); }
+    Storage(Storage&& o) noexcept { *this = std::move(o); }
+    Storage& operator=(const Storage& o) {
+        if (this != &o) owned_.assign(o.begin(), o.end()), point_at_owned();
+        return *this;
+    }
+    Storage& operator=(Storage&& o) noexcept {
+        owned_ = std::move(o.owned_), ptr_ = o.ptr_, size_ = o.size_, is_view_ = o.is_view_;
+        if (!is_view_) point_at_owned();
+        o.ptr_ = nullptr, o.size_ = 0, o.is_view_ = false;
+        return *this;
+    }
+
+    double* data() { return ptr_; }
+    const double* data() const { return ptr_; }
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    bool is_view() const { return is_view_; }
+    double& operator[](size_t k) { return ptr_[k]; }
+    const double& operator[](size_t k) const { return ptr_[k]; }
+    double* begin() { return ptr_; }
+    double* end() { return ptr_ + size_; }
+    const double* begin() const { return ptr_; }
+    const double* end() const { return ptr_ + size_; }
+    void assign(size_t n, double v) { owned_.assign(n, v), point_at_owned(); }
+    std::vector<double> to_vector() const { return std::vector<double>(begin(), end()); }
+    bool operator==(const Storage& o) const { return size_ == o.size_ && std::equal(begin(), end(), o.begin()); }
+    bool operator==(const std::vector<double>& v) const { return size_ == v.size() && std::equal(begin(), end(), v.begin()); }
+
+private:
+    void point_at_owned() { ptr_ = owned_.data(), size_ = owned_.size(), is_view_ = false; }
+    std::vector<double> owned_;
+    double* ptr_ = nullptr;
+    size_t size_ = 0;
+    bool is_view_ = false;
+};
+
 struct Tensor {
     int rows = 0, cols = 0;
-    std::vector<double> data;  // row-major: element (i, j) is data[i * cols + j]
+    Storage data;  // row-major: element (i, j) is data[i * cols + j]
 
     Tensor() = default;
     Tensor(int rows, int cols, double fill = 0.0);
     Tensor(int rows, int cols, std::vector<double> values);
 
     static Tensor scalar(double v) { return Tensor(1, 1, v); }
+    // A (rows, cols) tensor over values owned by someone else, who must keep them alive.
+    static Tensor view(double* values, int rows, int cols);
 
     double& operator()(int i, int j) { return data[(size_t)i * cols + j]; }
     double operator()(int i, int j) const { return data[(size_t)i * cols + j]; }

@@ -16,7 +16,8 @@ void bench_autodiff() {
     const Tensor X = random_tensor(n, 64, rng, -2.0, 2.0);
     std::vector<int> y(n);
     for (int& label : y) label = (int)(rng() % 10);
-    ScalarFunction loss = [&](const Var& th) { return mlp_loss_graph(spec, th, X, y); };
+    const Model model = make_mlp(spec);
+    ScalarFunction loss = [&](const Var& th) { return loss_graph(spec.loss, model.forward_at(th, constant_view(X)), y); };
 
     const double t_grad = best_seconds(5, [&] { gradient(loss, theta); });
     const double t_hvp = best_seconds(5, [&] { hvp(loss, theta, v); });

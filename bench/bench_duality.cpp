@@ -25,8 +25,8 @@ void bench_duality() {
     const Split split = load_data(dc);
     Mlp net(MlpSpec::parse("784-30-30-10", Activation::Relu, false));
     Rng rng(stream_seed(0, 0));
-    initialize(net, Init::PyTorch, 1.0, rng);
-    const TrainResult trained = train(net, split.train, split.test, TrainConfig{});
+    initialize(net.model, Init::PyTorch, 1.0, rng);
+    const TrainResult trained = train(net.model, loss_function(net.spec.loss), split.train, split.test, TrainConfig{});
     const int threads = (int)std::max(1u, std::thread::hardware_concurrency());
     openblas_set_num_threads(threads);
     DualityReport best;

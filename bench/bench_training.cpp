@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "bench/bench.h"
+#include "nn/mlp.h"
 #include "optim/train.h"
 
 namespace awd::bench {
@@ -21,21 +22,23 @@ struct Workload {
 };
 
 double our_samples_per_second(const Workload& w) {
-    Mlp net(MlpSpec::parse(w.arch, w.activation, w.bias));
+    const MlpSpec spec = MlpSpec::parse(w.arch, w.activation, w.bias);
+    Model net = make_mlp(spec);
     Rng rng(0);
     initialize(net, Init::PyTorch, 1.0, rng);
     Dataset data;
-    data.classes = net.spec.widths.back();
-    data.X = Tensor(w.n, net.spec.widths[0]);
+    data.classes = spec.widths.back();
+    data.X = Tensor(w.n, spec.widths[0]);
     for (double& v : data.X.data) v = rng.uniform();
     for (int i = 0; i < w.n; ++i) data.y.push_back((int)rng.index(data.classes));
     TrainConfig c;
     c.batch = w.batch;
-    Optimizer sgd(c.optimizer, net.theta.size());
+    Optimizer sgd(c.optimizer, net);
     Rng shuffle(1), dropout(2);
     StepScratch scratch;
+    const LossFunction loss = loss_function(spec.loss);
     const double seconds = best_seconds(1, [&] {
-        for (int e = 0; e < w.epochs; ++e) train_epoch(net, data, c, 0.1, false, sgd, shuffle, dropout, scratch);
+        for (int e = 0; e < w.epochs; ++e) train_epoch(net, loss, data, c, 0.1, false, sgd, shuffle, dropout, scratch);
     });
     return (double)w.n * w.epochs / seconds;
 }

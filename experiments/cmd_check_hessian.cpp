@@ -25,7 +25,8 @@ void run(const CheckOptions& o) {
     const Tensor X = random_tensor(o.samples, spec.widths[0], rng, -2.0, 2.0);
     std::vector<int> y(o.samples);
     for (int& label : y) label = (int)(rng() % spec.widths.back());
-    ScalarFunction loss = [&](const Var& th) { return mlp_loss_graph(spec, th, X, y); };
+    const Model model = make_mlp(spec);
+    ScalarFunction loss = [&](const Var& th) { return loss_graph(spec.loss, model.forward_at(th, constant_view(X)), y); };
 
     auto t0 = std::chrono::steady_clock::now();
     const Tensor H = hessian(loss, theta);

@@ -73,10 +73,11 @@ void run(const TrainOptions& o) {
     dc.inputs = spec.widths[0], dc.classes = spec.widths.back();
     const Split split = load_data(dc);
 
+    spec.dropout = o.dropout, spec.dropout_layer = o.dropout_layer;
     Mlp net(spec);
     if (o.init_from.empty()) {
         Rng init_rng(stream_seed(o.seed, 0));
-        initialize(net, parse_init(o.init), o.init_scale, init_rng);
+        initialize(net.model, parse_init(o.init), o.init_scale, init_rng);
     } else {
         read_weights_npy(o.init_from, net);
     }
@@ -84,29 +85,29 @@ void run(const TrainOptions& o) {
     tc.optimizer = {parse_optimizer(o.optimizer), o.momentum, o.nesterov, o.beta1, o.beta2, o.eps};
     tc.lr = o.lr, tc.batch = o.batch, tc.max_epochs = o.epochs, tc.stop_loss = o.stop_loss, tc.stop_accuracy = o.stop_accuracy;
     tc.schedule = {parse_schedule(o.schedule), o.lr_step, o.lr_gamma, o.epochs};
-    tc.dropout = {o.dropout, o.dropout_layer};
     tc.weight_decay = o.weight_decay, tc.decay_kind = parse_weight_decay(o.decay_kind), tc.decay_epochs = o.decay_epochs;
     tc.seed = o.seed;
 
     make_directories(o.out);
     write_split_npy(o.out, split);
     std::printf("awd train: %s %s%s on %s; %zu parameters -> %s\n", spec.arch().c_str(), activation_name(spec.activation),
-                spec.bias ? "" : " (no bias)", split.description.c_str(), net.theta.size(), o.out.c_str());
+                spec.bias ? "" : " (no bias)", split.description.c_str(), net.model.size(), o.out.c_str());
     std::fflush(stdout);  // before the progress lines on stderr
     const bool terminal = isatty(fileno(stderr));
     std::vector<EpochRecord> log;
     double last_save = -1e9;
-    auto save_progress = [&](const Mlp& current, int epoch) {
+    auto save_progress = [&](const Model& current, int epoch) {
         write_checkpoint(o.out + "/checkpoint.bin", current, epoch);
         write_file_atomically(o.out + "/log.csv", log_csv(log));
     };
-    const TrainResult result = train(net, split.train, split.test, tc, [&](const EpochRecord& r, const Mlp& current) {
+    const LossFunction loss_fn = loss_function(spec.loss);
+    const TrainResult result = train(net.model, loss_fn, split.train, split.test, tc, [&](const EpochRecord& r, const Model& current) {
         log.push_back(r);
         show_progress(r, o.epochs, terminal);
         if (r.seconds - last_save >= 1.0) save_progress(current, r.epoch), last_save = r.seconds;  // at most once a second
     });
     if (terminal) std::fprintf(stderr, "\n");
-    save_progress(net, (int)result.log.size());
+    save_progress(net.model, (int)result.log.size());
     write_weights_npy(o.out, net);
 
     const EpochRecord last = result.log.empty() ? EpochRecord{} : result.log.back();
@@ -114,11 +115,11 @@ void run(const TrainOptions& o) {
         {"arch", spec.arch()}, {"activation", activation_name(spec.activation)}, {"bias", spec.bias}, {"loss", loss_name(spec.loss)},
         {"epochs", result.log.size()}, {"train_loss", last.train_loss}, {"test_loss", last.test_loss},
         {"train_accuracy", last.train_accuracy}, {"test_accuracy", last.test_accuracy}, {"seconds", result.seconds}, {"seed", o.seed},
-        {"status", result.status}, {"message", result.message}, {"n_params", net.theta.size()}, {"data", split.description},
+        {"status", result.status}, {"message", result.message}, {"n_params", net.model.size()}, {"data", split.description},
         {"n_train", split.train.size()}, {"n_test", split.test.size()}, {"config", config_json(o)}};
     if (o.label_noise > 0) {
-        const std::vector<uint8_t> clean = split.train.clean();
-        summary["clean_train_loss"] = evaluate(net, split.train.X, split.train.y, &clean).loss;
+        const Dataset clean = split.train.clean_subset();
+        summary["clean_train_loss"] = evaluate(net.model, loss_fn, clean.X, clean.y).loss;
     }
     write_json_file(o.out + "/summary.json", summary);
     std::printf("%s: %s\n", result.status.c_str(), result.message.c_str());
@@ -164,7 +165,7 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--dropout", o->dropout, "inverted-dropout probability")->capture_default_str();
     cmd->add_option("--dropout-layer", o->dropout_layer, "hidden activity dropout acts on (1 = after the first hidden layer)")->capture_default_str();
     cmd->add_option("--weight-decay", o->weight_decay, "weight decay strength beta")->capture_default_str();
-    cmd->add_option("--decay-kind", o->decay_kind, "norm (beta |T|, the reference) | l2 (beta/2 |T|^2) | decoupled (AdamW)")->capture_default_str();
+    cmd->add_option("--decay-kind", o->decay_kind, "norm (beta |theta|, all parameters together: the reference) | l2 (beta/2 |theta|^2) | decoupled (AdamW)")->capture_default_str();
     cmd->add_option("--decay-epochs", o->decay_epochs, "weight decay acts during the first this many epochs (0: always)")->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of initialisation, shuffling and dropout")->capture_default_str();
     cmd->add_option("--threads", o->threads, "BLAS threads (same seed and threads: same bytes out)")->check(CLI::PositiveNumber)->capture_default_str();

@@ -179,7 +179,7 @@ Split split_images(const DataConfig& c, const Pool& train_pool, const Pool* test
 
 Split synthetic(const DataConfig& c) {
     MlpSpec spec{{c.inputs, c.teacher_hidden, c.classes}, Activation::Tanh, true};
-    Mlp teacher(spec);
+    Model teacher = make_mlp(spec);
     Rng teacher_rng(kFixedSeed);
     initialize(teacher, Init::PyTorch, 3.0, teacher_rng);  // scale 3: sharp, varied decision regions
     auto draw = [&](int n, Rng& rng) {
@@ -187,8 +187,9 @@ Split synthetic(const DataConfig& c) {
         d.classes = c.classes;
         d.X = Tensor(n, c.inputs);
         for (double& v : d.X.data) v = rng.normal();
-        MlpWorkspace ws;
-        const Tensor& f = mlp_forward(teacher, d.X, ws);
+        NoGradGuard inference;
+        const Var out = teacher.forward(constant_view(d.X));
+        const Tensor& f = out.value();
         for (int i = 0; i < n; ++i)
             d.y.push_back((int)(std::max_element(&f.data[(size_t)i * c.classes], &f.data[(size_t)(i + 1) * c.classes]) -
                                 &f.data[(size_t)i * c.classes]));

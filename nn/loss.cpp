@@ -1,9 +1,8 @@
-// loss.cpp: batch losses and their gradients with respect to the logits.
+// loss.cpp: the batch losses as graphs.
 #include "nn/loss.h"
-#include "nn/names.h"
+#include "autodiff/names.h"
 
 #include <stdexcept>
-#include <vector>
 
 namespace awd {
 
@@ -14,25 +13,18 @@ Loss parse_loss(const std::string& name) {
 
 const char* loss_name(Loss loss) { return loss == Loss::CrossEntropy ? "ce" : "mse"; }
 
-double loss_forward_backward(Loss loss, const Tensor& logits, const int* labels, Tensor* dlogits) {
-    const int batch = logits.rows, classes = logits.cols;
-    if (dlogits && !dlogits->same_shape(logits)) *dlogits = Tensor(batch, classes);
-    double total = 0.0;
-    for (int n = 0; n < batch; ++n) {
-        const double* f = &logits.data[(size_t)n * classes];
-        total += sample_loss(loss, f, classes, labels[n]);
-        if (!dlogits) continue;
-        double* d = &dlogits->data[(size_t)n * classes];
-        if (loss == Loss::CrossEntropy) {  // d/df_c = (softmax_c - [c = label]) / B
-            double m = f[0], s = 0.0;
-            for (int c = 1; c < classes; ++c) m = std::max(m, f[c]);
-            for (int c = 0; c < classes; ++c) s += (d[c] = std::exp(f[c] - m));
-            for (int c = 0; c < classes; ++c) d[c] = (d[c] / s - (c == labels[n])) / batch;
-        } else {  // d/df_c = 2 (f_c - t_c) / (B C)
-            for (int c = 0; c < classes; ++c) d[c] = 2.0 * (f[c] - (c == labels[n])) / ((double)batch * classes);
-        }
+Var loss_graph(Loss loss, const Var& output, const std::vector<int>& labels) {
+    if (loss == Loss::CrossEntropy) return cross_entropy(output, labels);
+    if ((int)labels.size() != output.rows())
+        throw std::invalid_argument("mse: " + std::to_string(labels.size()) + " labels for " + std::to_string(output.rows()) + " samples");
+    Tensor one_hot(output.rows(), output.cols());
+    for (int n = 0; n < output.rows(); ++n) {
+        if (labels[n] < 0 || labels[n] >= output.cols())
+            throw std::invalid_argument("mse: label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) + " is outside [0, " +
+                                        std::to_string(output.cols()) + ")");
+        one_hot(n, labels[n]) = 1.0;
     }
-    return total / batch;
+    return mse(output, constant(std::move(one_hot)));
 }
 
 }  // namespace awd

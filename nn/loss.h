@@ -1,14 +1,18 @@
-// loss.h: the two losses a network is trained with, per sample and over a batch.
+// loss.h: the two losses a network is trained with, each defined once.
 //
 // Cross-entropy of one sample with output f (C logits): log sum_c exp f_c - f_label.
 // MSE against the one-hot target: (1/C) sum_c (f_c - [c = label])^2, so the batch mean equals
 // PyTorch's MSELoss(reduction="mean") over the (N, C) outputs.
+// loss_graph is the mean over a batch as an autodiff graph (what training differentiates);
+// sample_loss is the same number for one sample, templated so the A-W duality check can
+// evaluate it in long double. Both use autodiff's one log_sum_exp.
 #pragma once
 
-#include <cmath>
+#include <functional>
 #include <string>
+#include <vector>
 
-#include "autodiff/tensor.h"
+#include "autodiff/autodiff.h"
 
 namespace awd {
 
@@ -16,15 +20,18 @@ enum class Loss { CrossEntropy, MeanSquaredError };
 Loss parse_loss(const std::string& name);  // "ce" or "mse"
 const char* loss_name(Loss loss);
 
-// A template so that the duality check can evaluate it in long double.
+// Mean loss of the batch: output (N, C), labels N entries in [0, C).
+Var loss_graph(Loss loss, const Var& output, const std::vector<int>& labels);
+
+// What training and evaluation take: any mean loss of a model's output over a batch.
+using LossFunction = std::function<Var(const Var& output, const std::vector<int>& labels)>;
+inline LossFunction loss_function(Loss loss) {
+    return [loss](const Var& output, const std::vector<int>& labels) { return loss_graph(loss, output, labels); };
+}
+
 template <class T>
 T sample_loss(Loss loss, const T* f, int classes, int label) {
-    if (loss == Loss::CrossEntropy) {
-        T m = f[0], s = 0;
-        for (int c = 1; c < classes; ++c) m = std::max(m, f[c]);
-        for (int c = 0; c < classes; ++c) s += std::exp(f[c] - m);
-        return m + std::log(s) - f[label];
-    }
+    if (loss == Loss::CrossEntropy) return log_sum_exp(f, classes) - f[label];
     T s = 0;
     for (int c = 0; c < classes; ++c) {
         const T r = f[c] - (c == label ? T(1) : T(0));
@@ -32,9 +39,5 @@ T sample_loss(Loss loss, const T* f, int classes, int label) {
     }
     return s / T(classes);
 }
-
-// Mean loss over the batch (B, C); when dlogits is given, the gradient of that mean with
-// respect to the logits. Labels must be in [0, C) (checked by whoever made the data).
-double loss_forward_backward(Loss loss, const Tensor& logits, const int* labels, Tensor* dlogits);
 
 }  // namespace awd

@@ -1,6 +1,6 @@
 // optimizer.cpp: the update rules, weight decay and learning-rate schedules.
 #include "optim/optimizer.h"
-#include "nn/names.h"
+#include "autodiff/names.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -25,16 +25,19 @@ const char* weight_decay_name(WeightDecay kind) {
     return kind == WeightDecay::L2 ? "l2" : kind == WeightDecay::Decoupled ? "decoupled" : "norm";
 }
 
-Optimizer::Optimizer(const OptimizerConfig& config, size_t n_params) : config_(config), n_params_(n_params) {
+Optimizer::Optimizer(const OptimizerConfig& config, Model& model) : config_(config), model_(model) {
+    const size_t n_params = model.size();
     if (config.kind != OptimizerKind::Sgd || config.momentum != 0.0) first_.assign(n_params, 0.0);
     if (config.kind != OptimizerKind::Sgd) second_.assign(n_params, 0.0);
     if (config.nesterov && (config.kind != OptimizerKind::Sgd || config.momentum <= 0.0))
         throw std::invalid_argument("Nesterov momentum needs SGD with momentum > 0");
 }
 
-void Optimizer::step(double* theta, const double* g, double lr) {
+void Optimizer::step(double lr) {
     ++steps_;
-    const size_t n = n_params_;
+    double* theta = model_.theta().data.data();
+    const double* g = model_.gradient().data.data();
+    const size_t n = model_.size();
     if (config_.kind == OptimizerKind::Sgd) {
         const double mu = config_.momentum;
         if (mu == 0.0) {
@@ -57,26 +60,29 @@ void Optimizer::step(double* theta, const double* g, double lr) {
     }
 }
 
-void apply_weight_decay(const MlpSpec& spec, WeightDecay kind, double beta, double lr, double* theta, double* grad) {
+void apply_weight_decay(Model& model, WeightDecay kind, double beta, double lr) {
     if (beta == 0.0) return;
-    const size_t p = spec.n_params();
+    const size_t p = model.size();
+    double* theta = model.theta().data.data();
+    double* grad = model.gradient().data.data();
     if (kind == WeightDecay::L2) {
         for (size_t k = 0; k < p; ++k) grad[k] += beta * theta[k];
     } else if (kind == WeightDecay::Decoupled) {
         for (size_t k = 0; k < p; ++k) theta[k] *= 1.0 - lr * beta;
-    } else {  // norm: each tensor T adds beta |T|_F to the loss
-        auto decay_tensor = [&](size_t begin, size_t count) {
-            double norm = 0.0;
-            for (size_t k = begin; k < begin + count; ++k) norm += theta[k] * theta[k];
-            norm = std::sqrt(norm);
-            if (norm == 0.0) return;  // |T| is not differentiable at 0; its subgradient 0 is used
-            for (size_t k = begin; k < begin + count; ++k) grad[k] += beta * theta[k] / norm;
-        };
-        for (int l = 0; l < spec.layers(); ++l) {
-            decay_tensor(spec.weight_offset(l), (size_t)spec.n_out(l) * spec.n_in(l));
-            if (spec.bias) decay_tensor(spec.bias_offset(l), spec.n_out(l));
-        }
+    } else {  // norm: beta |theta|_2 over every parameter together
+        const double norm = frobenius_norm(model.theta());
+        if (norm == 0.0) return;  // |theta| is not differentiable at 0; its subgradient 0 is used
+        for (size_t k = 0; k < p; ++k) grad[k] += beta * theta[k] / norm;
     }
+}
+
+double clip_gradient_norm(Model& model, double max_norm) {
+    const double norm = frobenius_norm(model.gradient());
+    if (norm > max_norm) {
+        const double scale = max_norm / norm;
+        for (double& g : model.gradient().data) g *= scale;
+    }
+    return norm;
 }
 
 Schedule parse_schedule(const std::string& name) {

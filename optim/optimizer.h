@@ -5,17 +5,21 @@
 //   Adam:  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
 //          theta -= (lr / (1 - b1^t)) (m / (sqrt(v) / sqrt(1 - b2^t) + eps))
 //   AdamW: Adam after theta *= 1 - lr beta (decoupled decay)
-// Weight decay acts on every parameter tensor (each W^l and b^l), as PyTorch's does:
+// All of them act on a Model: its flat theta and the gradient backward() left beside it.
+// Weight decay acts on every parameter, as PyTorch's does:
 //   l2:        loss += beta/2 |theta|^2         (gradient += beta theta; "coupled")
 //   decoupled: theta -= lr beta theta           (before the step, as AdamW)
-//   norm:      loss += beta sum_T |T|_F         (the A-W reference setup: the norm, not squared;
-//                                                gradient += beta T / |T|_F)
+//   norm:      loss += beta |theta|_2           (the A-W reference setup: one L2 norm of all
+//                                                parameters together, the norm, not squared, as
+//                                                the authors' code computes it;
+//                                                gradient += beta theta / |theta|_2)
+// Gradient clipping rescales the whole gradient to norm max_norm when it is longer.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "nn/mlp.h"
+#include "nn/model.h"
 
 namespace awd {
 
@@ -36,19 +40,21 @@ struct OptimizerConfig {
 
 class Optimizer {
 public:
-    Optimizer(const OptimizerConfig& config, size_t n_params);
-    // One update of theta (n_params values) from the gradient g at learning rate lr.
-    void step(double* theta, const double* g, double lr);
+    Optimizer(const OptimizerConfig& config, Model& model);
+    // One update of the model's theta from its gradient() at learning rate lr.
+    void step(double lr);
 
 private:
     OptimizerConfig config_;
-    size_t n_params_;
+    Model& model_;
     std::vector<double> first_, second_;  // momentum buffer or Adam's m; Adam's v
     long steps_ = 0;
 };
 
-// Adds the decay's gradient to `grad` (l2, norm) or shrinks theta (decoupled).
-void apply_weight_decay(const MlpSpec& spec, WeightDecay kind, double beta, double lr, double* theta, double* grad);
+// Adds the decay's gradient to model.gradient() (l2, norm) or shrinks theta (decoupled).
+void apply_weight_decay(Model& model, WeightDecay kind, double beta, double lr);
+// Scales model.gradient() down to norm max_norm when it is longer; returns the norm before.
+double clip_gradient_norm(Model& model, double max_norm);
 
 enum class Schedule { Constant, Step, Cosine };
 Schedule parse_schedule(const std::string& name);  // constant | step | cosine

@@ -35,10 +35,6 @@ MlpSpec spec_from_json(const nlohmann::json& j, const std::string& where) {
     }
 }
 
-nlohmann::json spec_to_json(const MlpSpec& s) {
-    return {{"arch", s.arch()}, {"activation", activation_name(s.activation)}, {"bias", s.bias}, {"loss", loss_name(s.loss)}};
-}
-
 Dataset read_dataset(const std::string& dir, const std::string& part, int classes) {
     Dataset d;
     d.classes = classes;
@@ -65,20 +61,21 @@ Dataset read_dataset(const std::string& dir, const std::string& part, int classe
 
 }  // namespace
 
-void write_checkpoint(const std::string& path, const Mlp& net, int epoch) {
-    nlohmann::json header = spec_to_json(net.spec);
+void write_checkpoint(const std::string& path, const Model& model, int epoch) {
+    nlohmann::json header;
     header["epoch"] = epoch;
-    header["n_params"] = net.theta.size();
+    header["n_params"] = model.size();
+    for (const ParameterInfo& p : model.parameters()) header["parameters"].push_back({{"name", p.name}, {"shape", {p.rows, p.cols}}});
     const std::string text = header.dump();
     std::string bytes(kCheckpointMagic, 8);
     put_u32(bytes, (uint32_t)text.size());
     bytes += text;
-    bytes.append((const char*)net.theta.data(), net.theta.size() * sizeof(double));
+    bytes.append((const char*)model.theta().data.data(), model.size() * sizeof(double));
     put_u32(bytes, (uint32_t)crc32(0, (const Bytef*)bytes.data(), (uInt)bytes.size()));
     write_file_atomically(path, bytes);
 }
 
-Mlp read_checkpoint(const std::string& path, int* epoch) {
+int read_checkpoint(const std::string& path, Model& model) {
     const std::string bytes = read_file(path);
     if (bytes.size() < 16 || bytes.compare(0, 8, kCheckpointMagic) != 0)
         throw std::runtime_error(path + ": not an awd checkpoint (magic AWDCKPT1 missing)");
@@ -93,14 +90,33 @@ Mlp read_checkpoint(const std::string& path, int* epoch) {
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(path + ": unreadable header (" + e.what() + ")");
     }
-    Mlp net(spec_from_json(header, path));
+    // the stored layout must be the model's, parameter by parameter
+    const nlohmann::json stored_params = header.value("parameters", nlohmann::json::array());
+    const auto& params = model.parameters();
+    for (size_t k = 0; k < std::max(params.size(), stored_params.size()); ++k) {
+        const std::string mine = k < params.size() ? params[k].name + " " + params[k].shape() : "nothing";
+        std::string theirs = "nothing";
+        if (k < stored_params.size()) {
+            try {
+                const auto& sp = stored_params[k];
+                theirs = sp.at("name").get<std::string>() + " (" + std::to_string(sp.at("shape").at(0).get<int>()) + " x " +
+                         std::to_string(sp.at("shape").at(1).get<int>()) + ")";
+            } catch (const nlohmann::json::exception&) {
+                theirs = "an unreadable entry";
+            }
+        }
+        if (mine != theirs)
+            throw std::runtime_error(path + ": parameter " + std::to_string(k) + " is " + theirs + " in the checkpoint but " + mine +
+                                     " in the model " + model.describe());
+    }
     const size_t have = (bytes.size() - 4 - 12 - header_length) / sizeof(double);
-    if (have != net.theta.size() || (bytes.size() - 16 - header_length) % sizeof(double))
-        throw std::runtime_error(path + ": holds " + std::to_string(have) + " parameters, architecture " + net.spec.arch() + " has " +
-                                 std::to_string(net.theta.size()));
-    std::memcpy(net.theta.data(), bytes.data() + 12 + header_length, net.theta.size() * sizeof(double));
-    if (epoch) *epoch = header.value("epoch", 0);
-    return net;
+    if (have != model.size() || (bytes.size() - 16 - header_length) % sizeof(double))
+        throw std::runtime_error(path + ": holds " + std::to_string(have) + " values, the model has " + std::to_string(model.size()) + " parameters");
+    Tensor theta((int)model.size(), 1);
+    std::memcpy(theta.data.data(), bytes.data() + 12 + header_length, model.size() * sizeof(double));
+    require_finite(theta, path);
+    model.theta() = theta;
+    return header.value("epoch", 0);
 }
 
 void write_weights_npy(const std::string& dir, const Mlp& net) {
@@ -152,7 +168,8 @@ Run load_run(const std::string& dir) {
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(summary_path + ": not valid JSON (" + e.what() + ")");
     }
-    run.net = Mlp(spec_from_json(run.summary, summary_path));
+    MlpSpec spec = spec_from_json(run.summary, summary_path);
+    run.net = Mlp(spec);
     read_weights_npy(dir, run.net);
     const int classes = run.net.spec.widths.back();
     run.train = read_dataset(dir, "train", classes);

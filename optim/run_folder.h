@@ -10,9 +10,9 @@
 //   log.csv, summary.json      per-epoch log; results and the full configuration
 // Every file is written atomically (temporary file, then rename).
 //
-// checkpoint.bin: "AWDCKPT1", a little-endian uint32 n, n bytes of JSON (arch, activation,
-// bias, loss, epoch, n_params), n_params little-endian doubles (theta), and a uint32 CRC-32 of
-// all bytes before it.
+// checkpoint.bin (any Model): "AWDCKPT1", a little-endian uint32 n, n bytes of JSON (epoch,
+// n_params, and the layout: each parameter's name and shape), n_params little-endian doubles
+// (theta), and a uint32 CRC-32 of all bytes before it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -23,8 +23,10 @@
 
 namespace awd {
 
-void write_checkpoint(const std::string& path, const Mlp& net, int epoch);
-Mlp read_checkpoint(const std::string& path, int* epoch = nullptr);
+void write_checkpoint(const std::string& path, const Model& model, int epoch);
+// Reads theta into `model` and returns the epoch. The stored layout must be the model's:
+// otherwise the error names the first parameter that differs and both shapes.
+int read_checkpoint(const std::string& path, Model& model);
 
 void write_weights_npy(const std::string& dir, const Mlp& net);
 // Reads W<l>.npy (and b<l>.npy) into net, checking every shape against net.spec.

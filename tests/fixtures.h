@@ -19,7 +19,7 @@ struct Problem {
 inline Problem random_problem(const std::string& arch, Activation act, bool bias, Loss loss, int n, uint64_t seed, double scale = 1.5) {
     Problem p{Mlp(MlpSpec::parse(arch, act, bias, loss)), Tensor(), {}};
     Rng rng(seed);
-    initialize(p.net, Init::PyTorch, scale, rng);
+    initialize(p.net.model, Init::PyTorch, scale, rng);
     p.X = Tensor(n, p.net.spec.widths[0]);
     for (double& v : p.X.data) v = rng.normal();
     for (int i = 0; i < n; ++i) p.y.push_back((int)rng.index(p.net.spec.widths.back()));

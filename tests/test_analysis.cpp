@@ -27,10 +27,10 @@ Trained trained_net(Activation act, bool bias) {
     c.source = "synthetic", c.inputs = 12, c.classes = 4, c.train_per_class = 40, c.test = 60, c.seed = 3;
     Trained t{Mlp(MlpSpec::parse("12-16-10-4", act, bias)), load_data(c)};
     Rng rng(5);
-    initialize(t.net, Init::PyTorch, 1.0, rng);
+    initialize(t.net.model, Init::PyTorch, 1.0, rng);
     TrainConfig tc;
     tc.optimizer.kind = OptimizerKind::Adam, tc.lr = 0.01, tc.batch = 16, tc.max_epochs = 300, tc.stop_loss = 1e-3;
-    train(t.net, t.split.train, t.split.test, tc);
+    train(t.net.model, loss_function(t.net.spec.loss), t.split.train, t.split.test, tc);
     return t;
 }
 
@@ -69,8 +69,8 @@ TEST_CASE("the decomposition: identity to 1e-12, and every estimate against an i
             const Tensor xs(1, 12, std::vector<double>(x, x + 12));
             const std::vector<int> ys = {t.split.train.y[p.train_index]};
             const Tensor Hn = hessian_plain(t.net, xs, ys, idx);
-            ScalarFunction loss = [&](const Var& th) { return mlp_loss_graph(t.net.spec, th, xs, ys); };
-            const Tensor g = gradient(loss, Tensor((int)t.net.theta.size(), 1, t.net.theta));
+            ScalarFunction loss = [&](const Var& th) { return loss_graph(t.net.spec.loss, t.net.model.forward_at(th, constant(xs)), ys); };
+            const Tensor g = gradient(loss, t.net.theta());
             double first = 0, second_n = 0, second = 0;
             for (size_t r1 = 0; r1 < idx.size(); ++r1) {
                 first += g[idx[r1]] * dW[r1];

@@ -120,7 +120,7 @@ TEST_CASE("user errors: missing run folder, layer out of range, divergence, bad 
     CHECK(o.output.find("layer 3 is out of range: 784-30-30-10 has layers 0..2") != std::string::npos);
     o = run_command(kAwd + " train --data synthetic --arch 10-8-3 --loss mse --train-per-class 20 --lr 1e3 --epochs 50 --out " + reference_run() + "/diverged");
     CHECK(o.status == 1);
-    CHECK(o.output.find("training diverged in epoch") != std::string::npos);
+    CHECK(o.output.find("training diverged at epoch") != std::string::npos);
     CHECK(file_exists(reference_run() + "/diverged/checkpoint.bin"));
     o = run_command(kAwd + " train --activation swish --out " + reference_run() + "/bad");
     CHECK(o.status == 1);

@@ -189,19 +189,20 @@ TEST_CASE(".npy: round trip, and errors for truncated, wrong dtype and non-npy f
 TEST_CASE("checkpoints: round trip; corruption and truncation are detected") {
     const std::string dir = scratch_dir("ckpt");
     Mlp net(MlpSpec::parse("3-4-2", Activation::Tanh, true));
-    for (size_t k = 0; k < net.theta.size(); ++k) net.theta[k] = 0.1 * k - 1;
-    write_checkpoint(dir + "/c.bin", net, 17);
-    int epoch = 0;
-    const Mlp back = read_checkpoint(dir + "/c.bin", &epoch);
-    CHECK(back.theta == net.theta);
-    CHECK(back.spec.arch() == "3-4-2");
-    CHECK(epoch == 17);
+    for (size_t k = 0; k < net.model.size(); ++k) net.theta()[k] = 0.1 * k - 1;
+    write_checkpoint(dir + "/c.bin", net.model, 17);
+    Mlp back(net.spec);
+    CHECK(read_checkpoint(dir + "/c.bin", back.model) == 17);
+    CHECK(back.theta().data == net.theta().data);
+    Mlp other(MlpSpec::parse("3-5-2", Activation::Tanh, true));
+    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/c.bin", other.model),
+                         doctest::Contains("parameter 0 is 0.weight (4 x 3) in the checkpoint but 0.weight (5 x 3) in the model"), std::runtime_error);
     std::string bytes = read_file(dir + "/c.bin");
     bytes[bytes.size() / 2] ^= 1;
     write_plain(dir + "/flipped.bin", bytes);
-    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/flipped.bin"), doctest::Contains("flipped.bin: checksum mismatch"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/flipped.bin", back.model), doctest::Contains("flipped.bin: checksum mismatch"), std::runtime_error);
     write_plain(dir + "/cut.bin", read_file(dir + "/c.bin").substr(0, 100));
-    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/cut.bin"), doctest::Contains("cut.bin: checksum mismatch"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/cut.bin", back.model), doctest::Contains("cut.bin: checksum mismatch"), std::runtime_error);
 }
 
 TEST_CASE("run folders: load back, import weights with shape checks, clear errors") {
@@ -211,13 +212,13 @@ TEST_CASE("run folders: load back, import weights with shape checks, clear error
     const Split split = load_data(c);
     Mlp net(MlpSpec::parse("5-4-3", Activation::Relu, false));
     Rng rng(1);
-    initialize(net, Init::PyTorch, 1.0, rng);
+    initialize(net.model, Init::PyTorch, 1.0, rng);
     write_split_npy(dir, split);
     write_weights_npy(dir, net);
     CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("no summary.json"), std::runtime_error);
     write_file_atomically(dir + "/summary.json", R"({"arch": "5-4-3", "activation": "relu", "bias": false})");
     const Run run = load_run(dir);
-    CHECK(run.net.theta == net.theta);
+    CHECK(run.net.theta().data == net.theta().data);
     CHECK(run.train.X.data == split.train.X.data);
     CHECK(run.test.y == split.test.y);
     Mlp wider(MlpSpec::parse("5-6-3", Activation::Relu, false));

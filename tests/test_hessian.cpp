@@ -63,7 +63,7 @@ TEST_CASE("a one-layer identity MLP is softmax regression: the fast Hessian matc
     for (int n = 0; n < 25; ++n) {
         double z[3] = {0, 0, 0}, total = 0, prob[3];
         for (int c = 0; c < 3; ++c) {
-            for (int j = 0; j < 4; ++j) z[c] += p.net.theta[c * 4 + j] * p.X(n, j);
+            for (int j = 0; j < 4; ++j) z[c] += p.net.theta()[c * 4 + j] * p.X(n, j);
             total += std::exp(z[c]);
         }
         for (int c = 0; c < 3; ++c) prob[c] = std::exp(z[c]) / total;

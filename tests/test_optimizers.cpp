@@ -2,23 +2,43 @@
 //
 // The problem: f(theta) = (2 theta_1^2 + 0.5 theta_2^2) / 2, gradient (2 theta_1, 0.5 theta_2),
 // from theta = (1, -2), learning rate 0.1. The expected numbers are worked out in the comments.
+// The problem is a model defined only here (two parameters, the loss is its output), so every
+// gradient comes from the autodiff through Model::backward, as in training.
 #include <doctest/doctest.h>
 
 #include <cmath>
 
+#include "nn/mlp.h"
 #include "optim/optimizer.h"
 
 using namespace awd;
 
 namespace {
 
-std::vector<double> gradient_at(const std::vector<double>& t) { return {2.0 * t[0], 0.5 * t[1]}; }
+// f(t) = t_1^2 + 0.25 t_2^2 as a model whose output is the loss; the input is ignored.
+struct Quadratic : Module {
+    int t = -1;
+    void declare(ParameterDeclarations& d, const std::string& prefix) override { t = d.add(prefix + "t", 1, 2); }
+    Var forward(const Var&, const ForwardContext& ctx) const override {
+        return sum(constant(Tensor(1, 2, {1.0, 0.25})) * square(ctx.parameter(t)));
+    }
+    std::string describe() const override { return "Quadratic"; }
+};
+
+Model quadratic_at(double t1, double t2) {
+    Model m(std::make_unique<Quadratic>());
+    m.theta()[0] = t1, m.theta()[1] = t2;
+    return m;
+}
 
 std::vector<double> run_steps(const OptimizerConfig& c, int steps) {
-    std::vector<double> theta = {1.0, -2.0};
-    Optimizer opt(c, 2);
-    for (int s = 0; s < steps; ++s) opt.step(theta.data(), gradient_at(theta).data(), 0.1);
-    return theta;
+    Model m = quadratic_at(1.0, -2.0);
+    Optimizer opt(c, m);
+    for (int s = 0; s < steps; ++s) {
+        m.backward(m.forward(constant(Tensor::scalar(0.0))));
+        opt.step(0.1);
+    }
+    return m.theta().data.to_vector();
 }
 
 void check_close(const std::vector<double>& got, const std::vector<double>& want, double tolerance) {
@@ -71,25 +91,39 @@ TEST_CASE("Adam, two steps") {
 }
 
 TEST_CASE("AdamW: decoupled decay shrinks theta by (1 - lr beta) before the Adam step") {
-    const MlpSpec spec = MlpSpec::parse("1-2", Activation::Identity, false);  // theta has 2 entries
-    std::vector<double> decayed = {1.0, -2.0}, grad = {0.0, 0.0};
-    apply_weight_decay(spec, WeightDecay::Decoupled, 0.5, 0.1, decayed.data(), grad.data());
-    check_close(decayed, {0.95, -1.9}, 1e-15);
-    CHECK(grad[0] == 0.0);
+    Model m = quadratic_at(1.0, -2.0);
+    apply_weight_decay(m, WeightDecay::Decoupled, 0.5, 0.1);
+    check_close(m.theta().data.to_vector(), {0.95, -1.9}, 1e-15);
+    CHECK(m.gradient()[0] == 0.0);
 }
 
-TEST_CASE("weight decay gradients: l2 adds beta theta, norm adds beta T / |T| per tensor") {
-    const MlpSpec spec = MlpSpec::parse("2-1-1", Activation::Identity, true, Loss::MeanSquaredError);  // W0 (1x2), b0, W1, b1
-    std::vector<double> theta = {3.0, 4.0, 2.0, -1.0, 0.0};
-    std::vector<double> g(5, 0.0);
-    apply_weight_decay(spec, WeightDecay::L2, 0.1, 0.5, theta.data(), g.data());
-    check_close(g, {0.3, 0.4, 0.2, -0.1}, 1e-15);
-    CHECK(g[4] == 0.0);
-    std::fill(g.begin(), g.end(), 0.0);
-    apply_weight_decay(spec, WeightDecay::Norm, 0.1, 0.5, theta.data(), g.data());
-    // W0 = (3, 4), |W0| = 5: 0.1 (0.6, 0.8); b0 = 2: 0.1; W1 = -1: -0.1; b1 = 0: subgradient 0
-    check_close(g, {0.06, 0.08, 0.1, -0.1}, 1e-15);
-    CHECK(g[4] == 0.0);
+TEST_CASE("weight decay gradients: l2 adds beta theta, norm adds beta theta / |theta| over all parameters") {
+    Model m = make_mlp(MlpSpec::parse("2-1-1", Activation::Identity, true, Loss::MeanSquaredError));  // W0 (1x2), b0, W1, b1
+    const std::vector<double> theta = {3.0, 4.0, 2.0, -1.0, 0.0};
+    std::copy(theta.begin(), theta.end(), m.theta().data.begin());
+    apply_weight_decay(m, WeightDecay::L2, 0.1, 0.5);
+    check_close(m.gradient().data.to_vector(), {0.3, 0.4, 0.2, -0.1}, 1e-15);
+    CHECK(m.gradient()[4] == 0.0);
+    m.gradient() = Tensor(5, 1);
+    apply_weight_decay(m, WeightDecay::Norm, 0.1, 0.5);
+    // |theta| = sqrt(9 + 16 + 4 + 1 + 0) = sqrt(30): the gradient of 0.1 |theta| is 0.1 theta / sqrt(30),
+    // not the per-tensor 0.1 (0.6, 0.8, 1, -1, 0) the reference setup's paper code does not compute
+    const double r = 0.1 / std::sqrt(30.0);
+    check_close(m.gradient().data.to_vector(), {3 * r, 4 * r, 2 * r, -r}, 1e-15);
+    CHECK(m.gradient()[4] == 0.0);
+    // and it is the gradient of beta |theta|: compare with the autodiff of that very penalty
+    const Tensor g = gradient([](const Var& t) { return 0.1 * sqrt(sum(square(t))); }, m.theta());
+    for (int k = 0; k < 4; ++k) CHECK(std::fabs(g[k] - m.gradient()[k]) <= 1e-16);
+}
+
+TEST_CASE("gradient clipping rescales the whole gradient to the limit, and only when it is longer") {
+    Model m = quadratic_at(3.0, 8.0);  // gradient (6, 4), norm sqrt(52)
+    m.backward(m.forward(constant(Tensor::scalar(0.0))));
+    CHECK(clip_gradient_norm(m, 100.0) == doctest::Approx(std::sqrt(52.0)).epsilon(1e-15));
+    CHECK(m.gradient()[0] == 6.0);
+    clip_gradient_norm(m, 1.0);
+    CHECK(std::fabs(m.gradient()[0] - 6.0 / std::sqrt(52.0)) <= 2.3e-16);  // 2 ulps
+    CHECK(std::fabs(frobenius_norm(m.gradient()) - 1.0) <= 1e-15);
 }
 
 TEST_CASE("learning-rate schedules") {
@@ -107,6 +141,7 @@ TEST_CASE("learning-rate schedules") {
 TEST_CASE("optimizer names and bad combinations") {
     CHECK(parse_optimizer("adamw") == OptimizerKind::AdamW);
     CHECK_THROWS_WITH_AS(parse_optimizer("rmsprop"), doctest::Contains("unknown optimizer 'rmsprop'"), std::invalid_argument);
-    CHECK_THROWS_WITH_AS(Optimizer(OptimizerConfig{OptimizerKind::Adam, 0.0, true}, 2), doctest::Contains("Nesterov"), std::invalid_argument);
+    Model m = quadratic_at(1.0, 1.0);
+    CHECK_THROWS_WITH_AS(Optimizer(OptimizerConfig{OptimizerKind::Adam, 0.0, true}, m), doctest::Contains("Nesterov"), std::invalid_argument);
     CHECK_THROWS_WITH_AS(parse_weight_decay("l1"), doctest::Contains("unknown weight decay 'l1'"), std::invalid_argument);
 }

@@ -51,7 +51,7 @@ struct NetHessian {
 NetHessian small_net_hessian() {
     NetHessian h{Mlp(MlpSpec::parse("10-12-5", Activation::Tanh, true)), Tensor(60, 10), {}, {}, {}};
     Rng rng(7);
-    initialize(h.net, Init::PyTorch, 1.5, rng);
+    initialize(h.net.model, Init::PyTorch, 1.5, rng);
     for (double& v : h.X.data) v = rng.normal();
     for (int n = 0; n < 60; ++n) h.y.push_back((int)rng.index(5));
     h.idx = all_indices(h.net.spec);

@@ -1,8 +1,6 @@
-// activation.cpp: names of activations and their autodiff form.
-#include "nn/activation.h"
-#include "nn/names.h"
-
-#include <stdexcept>
+// activation.cpp: the command-line names of the activations.
+#include "autodiff/activation.h"
+#include "autodiff/names.h"
 
 namespace awd {
 
@@ -20,17 +18,6 @@ const char* activation_name(Activation a) {
         case Activation::Softplus: return "softplus";
     }
     return "?";
-}
-
-Var activate(Activation a, const Var& z) {
-    switch (a) {
-        case Activation::Identity: return z;
-        case Activation::Relu: return relu(z);
-        case Activation::Tanh: return tanh(z);
-        case Activation::Sigmoid: return sigmoid(z);
-        case Activation::Softplus: return softplus(z);
-    }
-    return z;
 }
 
 }  // namespace awd
