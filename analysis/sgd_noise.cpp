@@ -22,7 +22,7 @@ Tensor per_sample_gradients(const Mlp& net, const Tensor& X, const std::vector<i
         const Var W = variable(Tensor(s.n_out(l), s.n_in(l), std::vector<double>(net.W(l), net.W(l) + (size_t)s.n_out(l) * s.n_in(l))));
         Z[l] = matmul(A[l], W, false, true);  // (N, n_out)
         if (s.bias) Z[l] = Z[l] + constant(Tensor(1, s.n_out(l), std::vector<double>(net.b(l), net.b(l) + s.n_out(l))));
-        A[l + 1] = l + 1 < L ? activate(s.activation, Z[l]) : Z[l];
+        A[l + 1] = l + 1 < L ? activation(s.activation, Z[l]) : Z[l];
     }
     const Var loss = cross_entropy(A[L], labels);
     const std::vector<Var> delta = grad(loss, Z);  // delta[l] row n = (1/N) dl_n / dz^l_n

@@ -27,7 +27,7 @@ void bench_landscape() {
     }
     Mlp net(MlpSpec::parse("784-50-50-10", Activation::Relu, true));
     Rng rng(1);
-    initialize(net, Init::He, 1.0, rng);
+    initialize(net.model, Init::He, 1.0, rng);
     const int N = 1000;
     Tensor X(N, 784);
     for (double& v : X.data) v = rng.normal();

@@ -225,7 +225,7 @@ TEST_CASE("awd landscape: bad flags exit 2 naming the flag; a diverging run says
 TEST_CASE("per-sample gradients of an MLP: their mean is the batch gradient; the noise covariance from the Gram matrix equals the dense one") {
     Mlp net(MlpSpec::parse("6-5-4-3", Activation::Relu, true));
     Rng rng(5);
-    initialize(net, Init::He, 1.0, rng);
+    initialize(net.model, Init::He, 1.0, rng);
     const int N = 20;
     Tensor X(N, 6);
     for (double& v : X.data) v = rng.normal();
@@ -235,15 +235,18 @@ TEST_CASE("per-sample gradients of an MLP: their mean is the batch gradient; the
     const int P = (int)net.spec.n_params();
     REQUIRE(G.rows == N);
     REQUIRE(G.cols == P);
-    const Var theta = variable(Tensor(P, 1, net.theta));
-    const Tensor batch = grad(mlp_loss_graph(net.spec, theta, X, y), {theta})[0].value();
+    const Var theta = variable(net.theta());  // an owned copy of the flat parameters
+    auto loss_at = [&](const Tensor& inputs, const std::vector<int>& labels) {
+        return loss_graph(Loss::CrossEntropy, net.model.forward_at(theta, constant(inputs)), labels);
+    };
+    const Tensor batch = grad(loss_at(X, y), {theta})[0].value();
     for (int p = 0; p < P; ++p) {
         double mean = 0;
         for (int n = 0; n < N; ++n) mean += G(n, p) / N;
         CHECK(std::abs(mean - batch[p]) < 1e-14 * (1 + std::abs(batch[p])));
     }
     // sample 3 alone: the batch gradient of a one-sample batch
-    const Tensor one = grad(mlp_loss_graph(net.spec, theta, Tensor(1, 6, std::vector<double>(&X(3, 0), &X(3, 0) + 6)), {y[3]}), {theta})[0].value();
+    const Tensor one = grad(loss_at(Tensor(1, 6, std::vector<double>(&X(3, 0), &X(3, 0) + 6)), {y[3]}), {theta})[0].value();
     for (int p = 0; p < P; ++p) CHECK(std::abs(G(3, p) - one[p]) < 1e-14 * (1 + std::abs(one[p])));
     // dense C = (1/N) sum (g - gbar)(g - gbar)^T
     Tensor C(P, P);
