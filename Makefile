@@ -37,7 +37,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -149,3 +149,36 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/san/tests/fuzz/main.d
+
+# SGD as landscape-dependent regularisation (THEORY section 5): the degenerate valley and the
+# two-valley model, every figure in runs/sgd-paper (README, "SGD on toy landscapes"). The two-valley
+# grid is reduced to fit 20 minutes on 2 cores: 5 x 5 (eta, sigma) cells of 300 runs (the paper:
+# 10 x 10 cells of 2000 runs), and the P_flat line 300 runs per sigma.
+SGD := runs/sgd-paper
+AWD_LANDSCAPE := $(BUILD)/awd landscape
+sgd-paper: deps-runtime $(BUILD)/awd
+	@mkdir -p $(SGD); rm -f $(SGD)/times.txt
+	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 10 --delta 1e-3,2e-3,5e-3,1e-2,2e-2 --runs 1000 --steps 10000 --out $(SGD)/valley-langevin
+	$(AWD_LANDSCAPE) --model valley --drive isotropic --kappa 10 --delta 1e-3,2e-3,5e-3,1e-2,2e-2 --runs 1000 --steps 10000 --out $(SGD)/valley-isotropic
+	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 4 --eta 0.02 --delta 0.05 --wall 1 --runs 200 --steps 50000 --out $(SGD)/valley-stationary
+	$(AWD_LANDSCAPE) --model valley --drive isotropic --kappa 4 --eta 0.02 --delta 0.05 --wall 1 --runs 200 --steps 50000 --out $(SGD)/valley-stationary-isotropic
+	$(AWD_LANDSCAPE) --model valley --drive minibatch --batch 1 --eta 0.01,0.03,0.1,0.3,1 --runs 500 --steps 2000 --out $(SGD)/valley-minibatch
+	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 10 --eta 1,1.5,1.9,2.1,3,4,6,8,12,16 --delta 1e-3,1e-2,1e-1 --runs 100 --steps 2000 --out $(SGD)/valley-stability
+	$(AWD_LANDSCAPE) --model two-valley --eta 0.01,0.0178,0.0316,0.0562,0.1 --sigma 0.01,0.0178,0.0316,0.0562,0.1 --y0 5 --runs 300 --steps 20000 --out $(SGD)/two-valley-grid
+	$(AWD_LANDSCAPE) --model two-valley --eta 0.01 --sigma 0.005,0.01,0.02,0.035,0.05,0.1,0.2 --y0 1 --runs 300 --steps 100000 --trace-every 1000 --out $(SGD)/two-valley-line
+	$(AWD_LANDSCAPE) --model two-valley --noise hessian-squared --eta 0.01 --sigma 0.001,0.003,0.01,0.03 --y0 5 --runs 300 --steps 20000 --out $(SGD)/two-valley-h2
+	$(MAKE) --no-print-directory sgd-networks
+
+# Real networks: MLP 784-50-50-10 relu (He normal weights, zero biases) on 100 MNIST digits per
+# class, plain SGD for 100/lr steps; at each solution `awd sgd-noise`. A subset of the issue's
+# grid (lr {0.02, 0.05, 0.1} x B {10, 50, 200}, and lr 0.1 x B 1000), to fit the time budget.
+SGD_NETS := $(SGD)/networks
+sgd-networks: deps-runtime data $(BUILD)/awd
+	@mkdir -p $(SGD_NETS)
+	@for run in 0.02:10 0.05:10 0.1:10 0.02:50 0.05:50 0.1:50 0.02:200 0.05:200 0.1:200 0.1:1000; do \
+	  lr=$${run%%:*}; B=$${run##*:}; dir=$(SGD_NETS)/lr$$lr-B$$B; \
+	  epochs=$$(awk "BEGIN { print int(100 / $$lr * $$B / 1000 + 0.5) }"); \
+	  $(BUILD)/awd train --arch 784-50-50-10 --init he --train-per-class 100 --lr $$lr --batch $$B --epochs $$epochs --stop-loss 0 --seed 1 --out $$dir >/dev/null || exit 1; \
+	  $(BUILD)/awd sgd-noise --model $$dir --diagonal 100 --hutchinson 20 || exit 1; \
+	done
+	$(BUILD)/awd sgd-noise --collect $(SGD_NETS)

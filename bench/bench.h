@@ -36,5 +36,6 @@ void bench_training();
 void bench_hessian();
 void bench_duality();
 void bench_gan();
+void bench_landscape();
 
 }  // namespace awd::bench

@@ -13,5 +13,7 @@ void add_sweep_command(CLI::App& app);
 void add_overview_command(CLI::App& app);
 void add_gan_command(CLI::App& app);
 void add_gan_paper_command(CLI::App& app);
+void add_landscape_command(CLI::App& app);
+void add_sgd_noise_command(CLI::App& app);
 
 }  // namespace awd

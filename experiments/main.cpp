@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
     awd::add_check_hessian_command(app);
     awd::add_gan_command(app);
     awd::add_gan_paper_command(app);
+    awd::add_landscape_command(app);
+    awd::add_sgd_noise_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,122 @@
+// sgd_noise.cpp: per-sample gradients through the autodiff, the noise covariance's spectrum
+// from its Gram matrix, and the statistics that compare it with the Hessian.
+#include "analysis/sgd_noise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "analysis/spectrum.h"
+
+namespace awd {
+
+Tensor per_sample_gradients(const Mlp& net, const Tensor& X, const std::vector<int>& labels) {
+    const MlpSpec& s = net.spec;
+    if (s.loss != Loss::CrossEntropy) throw std::invalid_argument("per-sample gradients: only the cross-entropy loss is supported");
+    const int N = X.rows, L = s.layers();
+    std::vector<Var> Z(L), A(L + 1);
+    A[0] = constant(X);
+    for (int l = 0; l < L; ++l) {
+        // W as a variable so that Z^l carries gradients; the backward pass stops at the Z^l we ask for
+        const Var W = variable(Tensor(s.n_out(l), s.n_in(l), std::vector<double>(net.W(l), net.W(l) + (size_t)s.n_out(l) * s.n_in(l))));
+        Z[l] = matmul(A[l], W, false, true);  // (N, n_out)
+        if (s.bias) Z[l] = Z[l] + constant(Tensor(1, s.n_out(l), std::vector<double>(net.b(l), net.b(l) + s.n_out(l))));
+        A[l + 1] = l + 1 < L ? activation(s.activation, Z[l]) : Z[l];
+    }
+    const Var loss = cross_entropy(A[L], labels);
+    const std::vector<Var> delta = grad(loss, Z);  // delta[l] row n = (1/N) dl_n / dz^l_n
+    Tensor G(N, (int)s.n_params());
+    for (int l = 0; l < L; ++l) {
+        const Tensor& d = delta[l].value();
+        const Tensor& a = A[l].value();
+        const int n_out = s.n_out(l), n_in = s.n_in(l);
+        const size_t w0 = s.weight_offset(l), b0 = s.bias ? s.bias_offset(l) : 0;
+        for (int n = 0; n < N; ++n) {
+            double* row = &G(n, 0);
+            for (int i = 0; i < n_out; ++i) {
+                const double di = N * d(n, i);
+                double* wrow = row + w0 + (size_t)i * n_in;
+                for (int j = 0; j < n_in; ++j) wrow[j] = di * a(n, j);
+                if (s.bias) row[b0 + i] = di;
+            }
+        }
+    }
+    return G;
+}
+
+NoiseCovariance noise_covariance(const Tensor& G, int top_k) {
+    const int N = G.rows, P = G.cols;
+    Tensor centred = G;
+    std::vector<double> mean(P, 0.0);
+    for (int n = 0; n < N; ++n)
+        for (int p = 0; p < P; ++p) mean[p] += G(n, p) / N;
+    for (int n = 0; n < N; ++n)
+        for (int p = 0; p < P; ++p) centred(n, p) -= mean[p];
+    NoiseCovariance c;
+    c.diagonal.assign(P, 0.0);
+    for (int n = 0; n < N; ++n)
+        for (int p = 0; p < P; ++p) c.diagonal[p] += centred(n, p) * centred(n, p) / N;
+    for (double v : c.diagonal) c.trace += v;
+    // C = Gc^T Gc / N and K = Gc Gc^T / N share their nonzero eigenvalues; v = Gc^T u / sqrt(N mu)
+    Tensor K;
+    gemm(centred, false, centred, true, K, 1.0 / N);
+    const EigenPairs e = symmetric_eigen(K, true);
+    const int k = std::min(top_k, N);
+    c.eigenvalues.assign(e.values.begin(), e.values.begin() + k);
+    c.eigenvectors = Tensor(k, P);
+    for (int i = 0; i < k; ++i) {
+        const double norm = std::sqrt(std::max(N * e.values[i], 1e-300));
+        for (int n = 0; n < N; ++n) {
+            const double u = e.vectors(i, n) / norm;
+            for (int p = 0; p < P; ++p) c.eigenvectors(i, p) += u * centred(n, p);
+        }
+    }
+    return c;
+}
+
+namespace {
+
+std::vector<double> ranks(const std::vector<double>& v) {
+    std::vector<size_t> order(v.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+    std::vector<double> r(v.size());
+    for (size_t i = 0; i < order.size();) {
+        size_t j = i;
+        while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
+        for (size_t k = i; k <= j; ++k) r[order[k]] = 0.5 * (i + j);  // ties share the average rank
+        i = j + 1;
+    }
+    return r;
+}
+
+}  // namespace
+
+double spearman(const std::vector<double>& a, const std::vector<double>& b) {
+    const std::vector<double> ra = ranks(a), rb = ranks(b);
+    const double n = (double)a.size(), mean = (n - 1) / 2;
+    double sab = 0, saa = 0, sbb = 0;
+    for (size_t i = 0; i < a.size(); ++i) sab += (ra[i] - mean) * (rb[i] - mean), saa += (ra[i] - mean) * (ra[i] - mean), sbb += (rb[i] - mean) * (rb[i] - mean);
+    return sab / std::sqrt(saa * sbb);
+}
+
+PowerLawFit fit_power_law(const std::vector<double>& h, const std::vector<double>& c) {
+    std::vector<double> x, y;
+    for (size_t i = 0; i < h.size(); ++i)
+        if (h[i] > 0 && c[i] > 0) x.push_back(std::log(h[i])), y.push_back(std::log(c[i]));
+    PowerLawFit fit;
+    fit.points = (int)x.size();
+    if (fit.points < 3) return fit;
+    const double n = fit.points, mx = std::accumulate(x.begin(), x.end(), 0.0) / n, my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+    double sxx = 0, sxy = 0;
+    for (size_t i = 0; i < x.size(); ++i) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
+    fit.exponent = sxy / sxx;
+    double rss = 0;
+    for (size_t i = 0; i < x.size(); ++i) rss += std::pow(y[i] - my - fit.exponent * (x[i] - mx), 2);
+    fit.exponent_stderr = std::sqrt(rss / (n - 2) / sxx);
+    fit.prefactor = std::exp(my - fit.exponent * mx);
+    return fit;
+}
+
+}  // namespace awd

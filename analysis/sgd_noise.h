@@ -1,0 +1,40 @@
+// sgd_noise.h: the SGD noise of a real network from exact per-sample gradients, set against its
+// exact Hessian (THEORY section 5 on real networks).
+//
+// Per-sample gradients come from one backward pass of the autodiff: the gradient of the batch
+// loss with respect to each layer's pre-activation Z^l (N, n_l) has row n equal to sample n's
+// own delta (rows never mix), so sample n's weight gradient is N delta_n a_n^T and its bias
+// gradient N delta_n. The noise covariance of minibatch SGD with batch B (drawn with
+// replacement) is C / B with C = (1/N) sum_n (g_n - g)(g_n - g)^T, P x P: too big to store for
+// 784-50-50-10 (42310 parameters), so its top eigenpairs come from the N x N Gram matrix of the
+// centred gradients and its diagonal from the column sums of squares.
+#pragma once
+
+#include <vector>
+
+#include "nn/mlp.h"
+
+namespace awd {
+
+// G (N, P): row n is the gradient of sample n's loss, in theta's layout (PyTorch order).
+Tensor per_sample_gradients(const Mlp& net, const Tensor& X, const std::vector<int>& labels);
+
+struct NoiseCovariance {
+    std::vector<double> eigenvalues;  // top k of C, descending
+    Tensor eigenvectors;              // (k, P), unit rows
+    std::vector<double> diagonal;     // C_ii, P values
+    double trace = 0;
+};
+NoiseCovariance noise_covariance(const Tensor& G, int top_k);
+
+// Spearman rank correlation (average ranks for ties).
+double spearman(const std::vector<double>& a, const std::vector<double>& b);
+
+struct PowerLawFit {
+    double exponent = 0, exponent_stderr = 0, prefactor = 0;
+    int points = 0;  // pairs with both values > 0
+};
+// Least squares of ln c against ln h over pairs where both are positive: c ~ prefactor h^exponent.
+PowerLawFit fit_power_law(const std::vector<double>& h, const std::vector<double>& c);
+
+}  // namespace awd

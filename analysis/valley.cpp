@@ -1,0 +1,185 @@
+// valley.cpp: the degenerate valley under Langevin noise and under minibatch SGD.
+#include "analysis/valley.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "nn/random.h"
+
+namespace awd {
+
+ValleyDrive parse_valley_drive(const std::string& name) {
+    if (name == "langevin") return ValleyDrive::Langevin;
+    if (name == "isotropic") return ValleyDrive::Isotropic;
+    if (name == "minibatch") return ValleyDrive::Minibatch;
+    throw std::invalid_argument("unknown valley drive '" + name + "' (langevin | isotropic | minibatch)");
+}
+
+std::vector<double> valley_samples(const ValleyConfig& c) {
+    Rng rng(stream_seed(c.seed, 14));
+    std::vector<double> y(c.samples);
+    for (double& v : y) v = c.sample_std * rng.normal();
+    return y;
+}
+
+Var valley_batch_loss(const Var& theta, const Var& targets, double lambda0, double ell) {
+    const int R = theta.rows();
+    const Var x = slice(theta, 0, 0, R, 1), y = slice(theta, 0, 1, R, 1);
+    return 0.5 * lambda0 * exp(x / ell) * mean(square(y - targets), 1);
+}
+
+Tensor valley_per_sample_gradients(const std::vector<double>& samples, double x, double y, double lambda0, double ell) {
+    const int M = (int)samples.size();
+    Tensor copies(M, 2), targets(M, 1, samples);
+    for (int m = 0; m < M; ++m) copies(m, 0) = x, copies(m, 1) = y;
+    const Var theta = variable(copies);
+    // row m of the loss depends only on row m of theta, so the gradient's row m is grad l_m
+    return grad(sum(valley_batch_loss(theta, constant(targets), lambda0, ell)), {theta})[0].value();
+}
+
+namespace {
+
+struct Moments {
+    double n = 0, sum = 0, sq = 0;
+    void add(double v) { n += 1, sum += v, sq += v * v; }
+    double mean() const { return n > 0 ? sum / n : 0; }
+    double stderr_of_mean() const { return n > 1 ? std::sqrt(std::max(sq / n - mean() * mean(), 0.0) / (n - 1)) : 0; }
+};
+
+}  // namespace
+
+std::vector<ValleyCell> run_valley(const ValleyConfig& c) {
+    const bool minibatch = c.drive == ValleyDrive::Minibatch;
+    const std::vector<double> deltas = minibatch ? std::vector<double>{0.0} : c.deltas;
+    if (c.etas.empty() || deltas.empty() || c.runs < 1 || c.steps < 1) throw std::invalid_argument("valley: need an eta, a Delta, a run and a step");
+    const int n_cells = (int)(c.etas.size() * deltas.size()), R = n_cells * c.runs;
+    const std::vector<double> samples = minibatch ? valley_samples(c) : std::vector<double>{};
+    double y_start = 0;
+    for (double v : samples) y_start += v / samples.size();  // minibatch: start on the floor of the full-batch loss
+    std::vector<ValleyCell> cells(n_cells);
+    std::vector<double> eta(R), sd_along(R), sd_across(R);
+    for (int k = 0; k < n_cells; ++k) {
+        ValleyCell& cell = cells[k];
+        cell.eta = c.etas[k / deltas.size()], cell.delta = deltas[k % deltas.size()];
+        if (c.drive == ValleyDrive::Langevin) cell.D_across = cell.delta, cell.D_along = cell.delta / c.kappa;
+        if (c.drive == ValleyDrive::Isotropic) cell.D_across = cell.D_along = 0.5 * (cell.delta + cell.delta / c.kappa);
+        const double lambda_start = c.lambda0 * std::exp(c.x0 / c.ell);
+        cell.predicted_drift_velocity = -cell.D_across / (2 * c.ell * (1 - cell.eta * lambda_start / 2));
+        for (int i = 0; i < c.runs; ++i) {
+            const int r = k * c.runs + i;
+            eta[r] = cell.eta, sd_along[r] = std::sqrt(2 * cell.eta * cell.D_along), sd_across[r] = std::sqrt(2 * cell.eta * cell.D_across);
+        }
+        if (minibatch) {  // the SGD noise at the start point, from the exact per-sample gradients
+            const Tensor g = valley_per_sample_gradients(samples, c.x0, y_start, c.lambda0, c.ell);
+            double mx = 0, my = 0;
+            for (int m = 0; m < g.rows; ++m) mx += g(m, 0) / g.rows, my += g(m, 1) / g.rows;
+            for (int m = 0; m < g.rows; ++m) {
+                cell.C_xx += (g(m, 0) - mx) * (g(m, 0) - mx) / g.rows / c.batch;
+                cell.C_xy += (g(m, 0) - mx) * (g(m, 1) - my) / g.rows / c.batch;
+                cell.C_yy += (g(m, 1) - my) * (g(m, 1) - my) / g.rows / c.batch;
+            }
+            cell.kappa_measured = cell.C_yy / cell.C_xx;
+            cell.D_across_measured = cell.eta * cell.C_yy / 2;
+        }
+    }
+    Tensor theta(R, 2), safe(R, 2);
+    for (int r = 0; r < R; ++r) theta(r, 0) = c.x0, theta(r, 1) = y_start;
+    Tensor gd(n_cells, 2);  // minibatch: the full-batch GD trajectory of each eta, for reference
+    for (int k = 0; k < n_cells; ++k) gd(k, 0) = c.x0, gd(k, 1) = y_start;
+    Tensor all_samples(n_cells, (int)samples.size());
+    for (int k = 0; k < n_cells; ++k)
+        for (size_t m = 0; m < samples.size(); ++m) all_samples(k, (int)m) = samples[m];
+    Tensor targets(R, minibatch ? c.batch : 1, 0.0);
+    std::vector<char> dead(R, 0);
+    std::vector<long> reached(R, -1);
+    const int bins = 40;
+    const double lo = c.x0 - c.wall, hi = c.x0 + c.wall;
+    for (auto& cell : cells) cell.histogram.assign(c.wall > 0 ? bins : 0, 0.0);
+    Rng rng(stream_seed(c.seed, 13));
+    const BatchedLoss loss = [&](const Var& th) { return valley_batch_loss(th, constant(targets), c.lambda0, c.ell); };
+    const BatchedLoss full_loss = [&](const Var& th) { return valley_batch_loss(th, constant(all_samples), c.lambda0, c.ell); };
+    auto record_trace = [&](long step) {
+        for (int k = 0; k < n_cells; ++k) {
+            Moments x, y2;
+            for (int i = 0; i < c.runs; ++i) {
+                const int r = k * c.runs + i;
+                if (!dead[r]) x.add(theta(r, 0)), y2.add((theta(r, 1) - y_start) * (theta(r, 1) - y_start));
+            }
+            cells[k].trace.push_back({(double)step, x.mean(), x.stderr_of_mean(), y2.mean(), minibatch ? gd(k, 0) : 0.0});
+        }
+    };
+    record_trace(0);
+    for (long step = 1; step <= c.steps; ++step) {
+        for (int r = 0; r < R; ++r) safe(r, 0) = dead[r] ? c.x0 : theta(r, 0), safe(r, 1) = dead[r] ? y_start : theta(r, 1);
+        if (minibatch)
+            for (double& t : targets.data) t = samples[rng.index(samples.size())];
+        const BatchedDerivatives d = batched_derivatives(loss, safe, false);
+        for (int r = 0; r < R; ++r) {
+            double nx = 0, ny = 0;
+            if (!minibatch) nx = sd_along[r] * rng.normal(), ny = sd_across[r] * rng.normal();
+            if (dead[r]) continue;
+            double x = theta(r, 0) - eta[r] * d.gradient(r, 0) + nx, y = theta(r, 1) - eta[r] * d.gradient(r, 1) + ny;
+            if (c.wall > 0 && std::isfinite(x) && (x < lo || x > hi)) {  // reflecting walls: fold x back, however far it jumped
+                const double width = hi - lo, u = std::fmod(x - lo, 2 * width) + (x < lo ? 2 * width : 0.0);
+                x = lo + (u > width ? 2 * width - u : u);
+            }
+            if (!std::isfinite(x) || !std::isfinite(y) || std::abs(y - y_start) > 1e6 || std::abs(x - c.x0) > 60 * c.ell) {
+                dead[r] = 1;
+                ValleyCell& cell = cells[r / c.runs];
+                if (cell.first_divergence_step < 0) cell.first_divergence_step = step;
+                if (cell.diverged_runs.size() < 20) cell.diverged_runs.push_back(r % c.runs);
+                continue;
+            }
+            theta(r, 0) = x, theta(r, 1) = y;
+            if (reached[r] < 0 && x <= c.x0 - c.ell) reached[r] = step;
+            if (c.wall > 0 && step > c.steps / 2 && step % 10 == 0) {
+                const int b = std::min(bins - 1, std::max(0, (int)((x - lo) / (hi - lo) * bins)));
+                cells[r / c.runs].histogram[b] += 1;
+            }
+        }
+        if (minibatch) {
+            const BatchedDerivatives g = batched_derivatives(full_loss, gd, false);
+            for (int k = 0; k < n_cells; ++k) gd(k, 0) -= cells[k].eta * g.gradient(k, 0), gd(k, 1) -= cells[k].eta * g.gradient(k, 1);
+        }
+        if (step % c.trace_every == 0 || step == c.steps) record_trace(step);
+    }
+    for (int k = 0; k < n_cells; ++k) {
+        ValleyCell& cell = cells[k];
+        const double time = cell.eta * c.steps;
+        Moments dx, hit;
+        int alive = 0;
+        for (int i = 0; i < c.runs; ++i) {
+            const int r = k * c.runs + i;
+            if (dead[r]) continue;
+            ++alive;
+            dx.add(theta(r, 0) - c.x0);
+            if (reached[r] >= 0) hit.add(cell.eta * reached[r]);
+        }
+        cell.diverged_fraction = 1.0 - (double)alive / c.runs;
+        cell.raw_drift_velocity = dx.mean() / time;
+        cell.gd_drift_velocity = minibatch ? (gd(k, 0) - c.x0) / time : 0.0;
+        cell.drift_velocity = cell.raw_drift_velocity - cell.gd_drift_velocity;
+        cell.drift_velocity_stderr = dx.stderr_of_mean() / time;
+        cell.reached_fraction = alive ? hit.n / alive : 0;
+        cell.mean_time_to_flat = hit.mean(), cell.time_to_flat_stderr = hit.stderr_of_mean();
+        if (c.wall > 0) {  // Fokker-Planck with y eliminated: p(x) ~ lambda(x)^(-kappa/2) = exp(-kappa x / (2 ell))
+            double total = 0, norm = 0;
+            for (double h : cell.histogram) total += h;
+            const double kappa = minibatch ? cell.kappa_measured : cell.D_across / cell.D_along, a = kappa / (2 * c.ell);
+            cell.predicted_histogram.resize(bins);
+            for (int b = 0; b < bins; ++b) {
+                const double x_a = lo + (hi - lo) * b / bins - c.x0, x_b = lo + (hi - lo) * (b + 1) / bins - c.x0;
+                cell.predicted_histogram[b] = (std::exp(-a * x_a) - std::exp(-a * x_b)) / a;
+                norm += cell.predicted_histogram[b];
+            }
+            for (int b = 0; b < bins; ++b) {
+                cell.predicted_histogram[b] /= norm;
+                if (total > 0) cell.histogram[b] /= total;
+                cell.tv_distance += 0.5 * std::abs(cell.histogram[b] - cell.predicted_histogram[b]);
+            }
+        }
+    }
+    return cells;
+}
+
+}  // namespace awd
