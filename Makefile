@@ -85,6 +85,10 @@ $(BUILD)/san/%.o: %.cpp | deps
 $(BUILD)/awd: $(LIB_OBJ) $(APP_OBJ)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
+# The README's "Write your own model" example: built and run by the tests, so it cannot rot.
+$(BUILD)/example_own_model: $(LIB_OBJ) $(BUILD)/obj/tests/example/own_model.o
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/tests: $(LIB_OBJ) $(TEST_OBJ)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -97,7 +101,7 @@ $(BUILD)/fuzz: $(FUZZ_OBJ)
 $(BUILD)/bench: $(LIB_OBJ) $(BENCH_OBJ)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
-test: deps-runtime data $(BUILD)/tests $(BUILD)/awd
+test: deps-runtime data $(BUILD)/tests $(BUILD)/awd $(BUILD)/example_own_model
 	$(BUILD)/tests
 
 sanitize: deps-runtime data $(BUILD)/tests-sanitize

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "nn/data.h"
 
 namespace awd {

@@ -10,7 +10,7 @@
 
 #include "analysis/duality.h"
 #include "bench/bench.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "optim/train.h"
 
 namespace awd::bench {

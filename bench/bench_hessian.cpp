@@ -9,7 +9,7 @@
 
 #include "analysis/hessian.h"
 #include "analysis/spectrum.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "bench/bench.h"
 #include "optim/run_folder.h"
 

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "analysis/duality.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/flags.h"
 #include "experiments/json_file.h"

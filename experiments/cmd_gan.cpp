@@ -16,7 +16,7 @@
 #include <sstream>
 
 #include "analysis/gan.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/gan_plots.h"
 #include "experiments/json_file.h"

@@ -19,7 +19,7 @@
 #include <thread>
 
 #include "analysis/gan.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"

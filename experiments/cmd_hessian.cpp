@@ -10,7 +10,7 @@
 
 #include "analysis/hessian.h"
 #include "analysis/spectrum.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/flags.h"
 #include "experiments/json_file.h"

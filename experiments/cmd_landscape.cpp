@@ -12,7 +12,7 @@
 
 #include "analysis/two_valley.h"
 #include "analysis/valley.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"

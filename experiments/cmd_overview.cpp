@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/plot.h"
 #include "experiments/sweep.h"

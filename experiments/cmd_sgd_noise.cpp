@@ -14,7 +14,7 @@
 #include "analysis/hessian.h"
 #include "analysis/sgd_noise.h"
 #include "analysis/spectrum.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"

@@ -4,7 +4,7 @@
 #include <sstream>
 #include <thread>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/flags.h"
 #include "experiments/sweep.h"

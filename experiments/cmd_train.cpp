@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/flags.h"
 #include "experiments/json_file.h"

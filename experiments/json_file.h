@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 
 namespace awd {
 

@@ -20,7 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/plot.h"
 #include "optim/run_dir.h"
 

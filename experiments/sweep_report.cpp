@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"
 #include "experiments/sweep.h"

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "nn/idx.h"
 #include "nn/mlp.h"
 #include "nn/random.h"

@@ -18,7 +18,7 @@
 #include <set>
 #include <stdexcept>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 
 namespace fs = std::filesystem;
 

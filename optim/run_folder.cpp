@@ -3,10 +3,11 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "optim/run_dir.h"
 
 namespace awd {
@@ -123,15 +124,19 @@ int read_checkpoint(const std::string& path, Model& model) {
             }
         }
         if (mine != theirs)
-            throw std::runtime_error(path + ": parameter " + std::to_string(k) + " is " + theirs + " in the checkpoint but " + mine +
-                                     " in the model " + model.describe());
+            throw std::runtime_error(path + ": field \"parameters\", entry " + std::to_string(k) + ": the checkpoint has " + theirs + ", the model " +
+                                     model.describe() + " has " + mine);
     }
     const size_t have = (bytes.size() - 4 - 12 - header_length) / sizeof(double);
     if (have != model.size() || (bytes.size() - 16 - header_length) % sizeof(double))
         throw std::runtime_error(path + ": holds " + std::to_string(have) + " values, the model has " + std::to_string(model.size()) + " parameters");
     Tensor theta((int)model.size(), 1);
     std::memcpy(theta.data.data(), bytes.data() + 12 + header_length, model.size() * sizeof(double));
-    require_finite(theta, path);
+    for (const ParameterInfo& p : model.parameters())
+        for (size_t k = 0; k < p.size(); ++k)
+            if (!std::isfinite(theta[p.offset + k]))
+                throw std::runtime_error(path + ": field \"theta\": parameter " + p.name + " entry " + std::to_string(k) + " is " +
+                                         std::to_string(theta[p.offset + k]) + ", not a finite number");
     if (!header.contains("epoch") || !header["epoch"].is_number_unsigned() || header["epoch"].get<uint64_t>() > (uint64_t)INT32_MAX)
         throw std::runtime_error(path + ": field \"epoch\" is missing or not an epoch count");
     model.theta() = theta;

@@ -25,6 +25,8 @@ Evaluation evaluate(const Model& model, const LossFunction& loss_fn, const Tenso
 
 namespace {
 
+int outcome_steps(size_t samples, int batch) { return (int)((samples + batch - 1) / batch); }  // steps in an epoch
+
 // The name of the first parameter with a non-finite entry in `values` (theta or its gradient), or "".
 std::string first_non_finite(const Model& model, const Tensor& values) {
     for (const ParameterInfo& p : model.parameters())
@@ -107,17 +109,17 @@ TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& trai
             try {
                 tr = evaluate(model, loss_fn, train_set.X, train_set.y);
                 if (test_set.size()) te = evaluate(model, loss_fn, test_set.X, test_set.y);
-            } catch (const NonFiniteError& e) {
-                what = std::string("the evaluation failed: ") + e.what(), step = 0;
+            } catch (const NonFiniteError& e) {  // after the epoch's last step
+                what = std::string("the evaluation after it failed: ") + e.what(), step = outcome_steps(train_set.size(), c.batch);
             }
         }
         if (!what.empty()) {
             model.theta() = last_good;
             result.status = "diverged";
             result.failed_epoch = r.epoch, result.failed_step = step;
-            const size_t steps = (train_set.size() + c.batch - 1) / c.batch;
-            result.message = "diverged at epoch " + std::to_string(r.epoch) + (step > 0 ? ", step " + std::to_string(step) + " of " + std::to_string(steps) : "") +
-                             ": " + what + "; parameters restored to the end of epoch " + std::to_string(epoch);
+            result.message = "diverged at epoch " + std::to_string(r.epoch) + ", step " + std::to_string(step) + " of " +
+                             std::to_string(outcome_steps(train_set.size(), c.batch)) + ": " + what + "; parameters restored to the end of epoch " +
+                             std::to_string(epoch);
             break;
         }
         last_good = model.theta();

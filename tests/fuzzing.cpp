@@ -12,7 +12,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "nn/data.h"
 #include "nn/idx.h"
 #include "optim/run_dir.h"

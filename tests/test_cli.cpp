@@ -10,7 +10,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "optim/run_dir.h"
 
 using namespace awd;
@@ -195,4 +195,14 @@ TEST_CASE("awd sweep: unknown parameters and values that are not numbers are ref
     o = run_command(kAwd + " sweep --param lr --values 0.1,fast --out " + reference_run() + "/bad-sweep");
     CHECK(o.status == 2);
     CHECK(o.output.find("--values: '0.1,fast': 'fast' is not a number") != std::string::npos);
+}
+
+TEST_CASE("the README's own-model example is the file make builds, and it fits its data") {
+    const std::string source = read_file("tests/example/own_model.cpp"), readme = read_file("README.md");
+    const std::string from = source.substr(source.find("// y = a sin(b x)"));
+    CHECK(readme.find(from) != std::string::npos);  // the README quotes the file from the model on
+    const Outcome o = run_command("build/example_own_model");
+    CHECK(o.status == 0);
+    // the data are 2 sin(1.5 x): training must find a = 2, b = 1.5
+    CHECK(o.output.find("a = 2.000000, b = 1.500000") != std::string::npos);
 }

@@ -7,7 +7,7 @@
 
 #include "analysis/dual_weights.h"
 #include "analysis/verify.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "nn/data.h"
 #include "tests/fixtures.h"
 

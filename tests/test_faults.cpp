@@ -16,7 +16,7 @@
 #include <random>
 #include <thread>
 
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "optim/run_dir.h"
 #include "optim/run_folder.h"
 

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/gan.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 
 using namespace awd;
 

@@ -18,7 +18,7 @@
 #include "analysis/two_valley.h"
 #include "analysis/valley.h"
 #include "autodiff/finite_differences.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 
 using namespace awd;
 

@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "analysis/hessian.h"
-#include "autodiff/io.h"
+#include "nn/files.h"
 #include "nn/mlp.h"
 #include "optim/train.h"
 

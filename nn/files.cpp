@@ -1,5 +1,5 @@
-// io.cpp: atomic file writes and the .npy format.
-#include "autodiff/io.h"
+// files.cpp: atomic file writes and the .npy reader and writer.
+#include "nn/files.h"
 
 #include <signal.h>
 #include <unistd.h>
