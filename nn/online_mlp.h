@@ -6,6 +6,7 @@
 // it is fused: forward, then per layer one pass over W that both back-propagates through the
 // old W and applies the update, without materialising the gradient. Dot products use eight
 // partial sums in a fixed order (vectorisable, and the same bytes whatever the thread count).
+// The first layer visits only the columns of W^0 where the input is non-zero.
 // The hand-written derivatives here are held equal to the autodiff in tests/test_continual.cpp.
 #pragma once
 
@@ -35,6 +36,7 @@ void glorot_uniform(OnlineMlp& net, Rng& rng);
 struct ExampleScratch {
     std::vector<std::vector<double>> a;  // a[l] for l = 1..L (a[L] = logits); a[0] is the input, not stored
     std::vector<double> delta, da;
+    std::vector<int> nz;  // the non-zero entries of the input
 };
 
 // Cross-entropy of one example; grad += scale * dloss/dtheta (P values).
