@@ -11,5 +11,6 @@ void add_hessian_command(CLI::App& app);
 void add_duality_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_overview_command(CLI::App& app);
+void add_continual_command(CLI::App& app);
 
 }  // namespace awd

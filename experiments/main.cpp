@@ -1,5 +1,5 @@
 // main.cpp: the awd command-line program. Each subcommand lives in its own cmd_*.cpp and
-// registers itself here; errors from any layer end as one clear line and exit code 1.
+// registers itself here; errors from any layer end as one clear line and exit code 1, bad flags exit 2.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -15,10 +15,12 @@ int main(int argc, char** argv) {
     awd::add_sweep_command(app);
     awd::add_overview_command(app);
     awd::add_check_hessian_command(app);
+    awd::add_continual_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        const int code = app.exit(e);  // prints help, or the error naming the flag
+        return code == 0 ? 0 : 2;      // bad flags: exit code 2, whatever CLI11's internal code
     } catch (const std::exception& e) {
         std::fprintf(stderr, "awd: error: %s\n", e.what());
         return 1;

@@ -10,10 +10,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "autodiff/autodiff.h"
 #include "autodiff/io.h"
 #include "optim/continual.h"
+#include "tests/run_command.h"
 
 using namespace awd;
 
@@ -73,20 +75,6 @@ ContinualState run_all(const ContinualConfig& c, const TaskStream& stream) {
     ContinualState state = initial_state(c, stream);
     run_stream(c, stream, state, [](const ContinualState&) { return true; });
     return state;
-}
-
-struct Outcome {
-    int status;
-    std::string output;
-};
-
-Outcome run_command(const std::string& command) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>&1").c_str(), "r"), pclose);
-    std::string text;
-    std::array<char, 4096> buffer;
-    while (std::fgets(buffer.data(), buffer.size(), pipe.get())) text += buffer.data();
-    const int status = pclose(pipe.release());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
 }
 
 }  // namespace
@@ -322,4 +310,43 @@ TEST_CASE("continual: summaries of R") {
     CHECK(s.RA == doctest::Approx(0.65));
     CHECK(s.LA == doctest::Approx(0.85));
     CHECK(s.BTI == doctest::Approx(-0.2));
+}
+
+TEST_CASE("awd continual: an interrupted run resumes to the same bytes; bad flags exit 2 naming the flag") {
+    const std::string base = (std::filesystem::temp_directory_path() / ("awd-continual-" + std::to_string(getpid()))).string();
+    const std::string common = " continual --stream rotations --method mer --tasks 3 --per-task 40 --memories 30 --replay 3 --batches 2"
+                               " --beta 0.5 --gamma 0.9 --hidden 20 --pool-per-class 100 --test 200 --curve-every 20 --seed 4", args = common + " --lr 0.05";
+    const Outcome whole = run_command("build/awd" + args + " --out " + base + "-whole");
+    REQUIRE_MESSAGE(whole.status == 0, whole.output);
+    const Outcome stopped = run_command("build/awd" + args + " --stop-after 2 --out " + base + "-resumed");
+    REQUIRE_MESSAGE(stopped.status == 0, stopped.output);
+    CHECK(file_exists(base + "-resumed.partial/checkpoint.bin"));
+    CHECK(!file_exists(base + "-resumed"));
+    const Outcome resumed = run_command("build/awd" + args + " --out " + base + "-resumed");
+    REQUIRE_MESSAGE(resumed.status == 0, resumed.output);
+    CHECK(resumed.output.find("resuming") != std::string::npos);
+    for (const char* f : {"summary.json", "R.csv", "curve.csv", "continual.png"}) {
+        CAPTURE(f);
+        CHECK(read_file(base + "-whole/" + f) == read_file(base + "-resumed/" + f));
+    }
+    const nlohmann::json s = nlohmann::json::parse(read_file(base + "-whole/summary.json"));
+    CHECK(s["BTI"].get<double>() == doctest::Approx(s["RA"].get<double>() - s["LA"].get<double>()));
+    CHECK(s["settings"]["beta"] == 0.5);
+    const Outcome other = run_command("build/awd" + common + " --lr 0.01 --stop-after 1 --out " + base + "-whole-x");
+    CHECK(other.status == 0);
+    const Outcome mismatch = run_command("build/awd" + common + " --lr 0.02 --out " + base + "-whole-x");
+    CHECK(mismatch.status == 1);
+    CHECK(mismatch.output.find("other settings") != std::string::npos);
+    for (const std::string d : {"-whole", "-resumed", "-whole-x.partial"}) std::filesystem::remove_all(base + d);
+
+    const std::pair<const char*, const char*> bad[] = {{"--memories -1", "--memories"}, {"--beta 0", "--beta"}, {"--beta 1.5", "--beta"},
+                                                       {"--beta nan", "--beta"}, {"--lr inf", "--lr"}, {"--stream spirals", "--stream"},
+                                                       {"--method sgd", "--method"},
+                                                       {"--sampling without --memories 10 --replay 11", "--replay"}};
+    for (const auto& [flags, name] : bad) {
+        const Outcome o = run_command("build/awd continual " + std::string(flags) + " --out " + base + "-bad");
+        CAPTURE(flags);
+        CHECK(o.status == 2);
+        CHECK(o.output.find(name) != std::string::npos);
+    }
 }
