@@ -4,6 +4,8 @@
 #   make test       installs what is missing, builds, runs the whole test suite
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
+#   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
+#   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2) into the README's Results
 #
 # Floating point: -O2 with -march=native, never -ffast-math; -ffp-contract=off keeps the
 # compiler from fusing a*b+c into one rounding, so results do not depend on the optimiser.
@@ -33,7 +35,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize run bench experiments data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize run bench experiments mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -120,6 +122,18 @@ experiments: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd overview --data mnist
 	$(BUILD)/awd overview --data fashion
 	@echo "time per sweep:"; cat runs/times.txt
+
+# Continual learning (THEORY section 7, issue 14): the runs of experiments/mer_runs.sh, two at a
+# time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
+mer-quick: deps-runtime data $(BUILD)/awd
+	@mkdir -p runs/mer-quick
+	sh experiments/mer_runs.sh quick runs/mer-quick | xargs -P 2 -d '\n' -n 1 sh -c
+	$(BUILD)/awd continual-table --runs runs/mer-quick --out runs/mer-quick
+
+mer-paper: deps-runtime data $(BUILD)/awd
+	@mkdir -p runs/mer
+	sh experiments/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
+	$(BUILD)/awd continual-table --runs runs/mer --out experiments/results/mer
 
 bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers

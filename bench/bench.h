@@ -31,5 +31,6 @@ void bench_autodiff();
 void bench_training();
 void bench_hessian();
 void bench_duality();
+void bench_continual();
 
 }  // namespace awd::bench

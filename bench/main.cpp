@@ -5,6 +5,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "bench/bench.h"
 
@@ -37,11 +38,15 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args) 
 }  // namespace awd::bench
 
 int main(int argc, char** argv) {
-    for (int k = 1; k + 1 < argc; ++k)
+    std::string only;  // --only NAME runs one section (autodiff, training, hessian, duality, continual)
+    for (int k = 1; k + 1 < argc; ++k) {
         if (!std::strcmp(argv[k], "--peers")) awd::bench::g_peers_dir = argv[k + 1];
-    awd::bench::bench_autodiff();
-    awd::bench::bench_training();
-    awd::bench::bench_hessian();
-    awd::bench::bench_duality();
+        if (!std::strcmp(argv[k], "--only")) only = argv[k + 1];
+    }
+    const std::pair<const char*, void (*)()> sections[] = {{"autodiff", awd::bench::bench_autodiff}, {"training", awd::bench::bench_training},
+                                                          {"hessian", awd::bench::bench_hessian}, {"duality", awd::bench::bench_duality},
+                                                          {"continual", awd::bench::bench_continual}};
+    for (const auto& [name, section] : sections)
+        if (only.empty() || only == name) section();
     return 0;
 }

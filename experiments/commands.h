@@ -12,5 +12,6 @@ void add_duality_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_overview_command(CLI::App& app);
 void add_continual_command(CLI::App& app);
+void add_continual_table_command(CLI::App& app);
 
 }  // namespace awd

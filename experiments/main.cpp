@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     awd::add_overview_command(app);
     awd::add_check_hessian_command(app);
     awd::add_continual_command(app);
+    awd::add_continual_table_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
