@@ -6,6 +6,8 @@
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
 #   make gan-paper  the effective GAN model's figures (THEORY section 6), about 15 minutes on 2 cores
+#   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
+#   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2) into the README's Results
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
@@ -37,7 +39,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -145,6 +147,17 @@ gan-paper: deps-runtime data $(BUILD)/awd
 # The full mnist100 grid (11 ratios x 6 rates x 3 seeds), a separate and longer job.
 gan-paper-full: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --parts mnist --full --out runs/gan-paper-full --threads 2
+# Continual learning (THEORY section 7, issue 14): the runs of experiments/mer_runs.sh, two at a
+# time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
+mer-quick: deps-runtime data $(BUILD)/awd
+	@mkdir -p runs/mer-quick
+	sh experiments/mer_runs.sh quick runs/mer-quick | xargs -P 2 -d '\n' -n 1 sh -c
+	$(BUILD)/awd continual-table --runs runs/mer-quick --out runs/mer-quick
+
+mer-paper: deps-runtime data $(BUILD)/awd
+	@mkdir -p runs/mer
+	sh experiments/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
+	$(BUILD)/awd continual-table --runs runs/mer --out experiments/results/mer
 
 bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers

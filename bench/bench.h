@@ -37,5 +37,6 @@ void bench_hessian();
 void bench_duality();
 void bench_gan();
 void bench_landscape();
+void bench_continual();
 
 }  // namespace awd::bench

@@ -46,7 +46,7 @@ void print_peak_memory() {
 
 }  // namespace awd::bench
 
-// usage: bench [--peers DIR] [--only SECTION ...]; sections: steps autodiff training hessian duality gan landscape
+// usage: bench [--peers DIR] [--only SECTION ...]; sections: steps autodiff training hessian duality gan landscape continual
 int main(int argc, char** argv) {
     std::set<std::string> only;
     for (int k = 1; k + 1 < argc; ++k) {
@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     }
     const std::pair<const char*, void (*)()> sections[] = {
         {"steps", awd::bench::bench_steps}, {"autodiff", awd::bench::bench_autodiff}, {"training", awd::bench::bench_training},
-        {"hessian", awd::bench::bench_hessian}, {"duality", awd::bench::bench_duality}, {"gan", awd::bench::bench_gan}, {"landscape", awd::bench::bench_landscape}};
+        {"hessian", awd::bench::bench_hessian}, {"duality", awd::bench::bench_duality}, {"gan", awd::bench::bench_gan}, {"landscape", awd::bench::bench_landscape},
+        {"continual", awd::bench::bench_continual}};
     for (const auto& [name, section] : sections)
         if (only.empty() || only.count(name)) section();
     return 0;

@@ -15,5 +15,7 @@ void add_gan_command(CLI::App& app);
 void add_gan_paper_command(CLI::App& app);
 void add_landscape_command(CLI::App& app);
 void add_sgd_noise_command(CLI::App& app);
+void add_continual_command(CLI::App& app);
+void add_continual_table_command(CLI::App& app);
 
 }  // namespace awd

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
     awd::add_gan_paper_command(app);
     awd::add_landscape_command(app);
     awd::add_sgd_noise_command(app);
+    awd::add_continual_command(app);
+    awd::add_continual_table_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -12,24 +12,11 @@
 
 #include "nn/files.h"
 #include "optim/run_dir.h"
+#include "tests/run_command.h"
 
 using namespace awd;
 
 namespace {
-
-struct Outcome {
-    int status;
-    std::string output;  // stdout and stderr together
-};
-
-Outcome run_command(const std::string& command) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((command + " 2>&1").c_str(), "r"), pclose);
-    std::string text;
-    std::array<char, 4096> buffer;
-    while (std::fgets(buffer.data(), buffer.size(), pipe.get())) text += buffer.data();
-    const int status = pclose(pipe.release());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
-}
 
 const std::string kAwd = "build/awd";
 
