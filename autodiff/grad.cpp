@@ -90,7 +90,7 @@ std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool cr
             continue;
         }
         std::vector<Var> input_cotangents = vjp(*it, g);
-        for (size_t k = 0; k < input_cotangents.size(); ++k) {
+        for (size_t k = 0; k < y->in.size(); ++k) {
             Node* x = y->in[k].node();
             if (input_cotangents[k] && x->requires_grad) accumulate(cotangents, x, input_cotangents[k], create_graph);
         }

@@ -394,6 +394,7 @@ Var wins(const Var& a, const Var& b, bool larger) {
 // ---- the derivative table: cotangents of the inputs from g, the cotangent of the output y ----
 //
 // One line per primitive. Inputs that carry no gradient get an empty Var (no work done).
+// The result has one entry per input of y.
 std::vector<Var> vjp(const Var& y, const Var& g) {
     const Node& n = *y.node();
     const Var& a = n.in[0];
@@ -413,8 +414,9 @@ std::vector<Var> vjp(const Var& y, const Var& g) {
         case Op::Neg:        return {-g};
         case Op::MatMul:     return {need(0) ? (ta ? matmul(b, g, tb, true) : matmul(g, b, false, !tb)) : Var(),
                                      need(1) ? (tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false)) : Var()};
-        case Op::Linear:     return {need(0) ? matmul(g, b) : Var(), need(1) ? matmul(g, a, true, false) : Var(),
-                                     n.in.size() > 2 && need(2) ? sum(g, 0) : Var()};
+        case Op::Linear:     return n.in.size() == 2 ? std::vector<Var>{need(0) ? matmul(g, b) : Var(), need(1) ? matmul(g, a, true, false) : Var()}
+                                                     : std::vector<Var>{need(0) ? matmul(g, b) : Var(), need(1) ? matmul(g, a, true, false) : Var(),
+                                                                        need(2) ? sum(g, 0) : Var()};
         case Op::Exp:        return {g * y};
         case Op::Log:        return {g / a};
         case Op::Sqrt:       return {g / (2.0 * y)};

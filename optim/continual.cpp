@@ -395,9 +395,9 @@ struct Reader {
     void get(std::vector<T>& v) {
         uint64_t n = 0;
         get(n);
-        need(n * sizeof(T));
+        if (n > (bytes.size() - at) / sizeof(T)) throw std::runtime_error("checkpoint is truncated");  // before n * size can overflow
         v.resize(n);
-        std::memcpy(v.data(), bytes.data() + at, n * sizeof(T)), at += n * sizeof(T);
+        if (n) std::memcpy(v.data(), bytes.data() + at, n * sizeof(T)), at += n * sizeof(T);
     }
     void get(Reservoir& m, const TaskStream& stream) {
         get(m.capacity), get(m.age), get(m.task), get(m.index), get(m.label);
