@@ -29,6 +29,13 @@ std::vector<Var> topological_order(const Var& output, unsigned pass) {
     return order;
 }
 
+// A constant over t, not scanned again: its values were checked by the op that made them.
+Var checked_constant(Tensor t) {
+    auto n = std::make_shared<Node>();
+    n->value = std::move(t);
+    return Var(n);
+}
+
 // Adds `contribution` to the cotangent of x. Without a graph the sum is formed in place in a
 // buffer this pass owns, so no node is made per addition. A view's contribution goes straight
 // into the window of its flat input's cotangent: no tensor of the flat size per view.
@@ -36,7 +43,7 @@ void accumulate(std::vector<Var>& cotangents, Node* x, const Var& contribution, 
     if (x->slot < 0) {  // the first contribution; copied unless no one else holds it
         const bool adopt = create_graph || (contribution.shared().use_count() == 1 && !contribution.value().data.is_view());
         x->slot = (int)cotangents.size();
-        cotangents.push_back(adopt ? contribution : Var(std::make_shared<Node>(Node{contribution.value()})));  // a copy, already checked finite
+        cotangents.push_back(adopt ? contribution : checked_constant(contribution.value()));
         return;
     }
     Var& sum = cotangents[x->slot];
@@ -50,7 +57,7 @@ void accumulate(std::vector<Var>& cotangents, Node* x, const Var& contribution, 
 }
 
 void accumulate_view(std::vector<Var>& cotangents, Node* flat, const Node& view, const Tensor& g) {
-    if (flat->slot < 0) flat->slot = (int)cotangents.size(), cotangents.push_back(Var(std::make_shared<Node>(Node{Tensor(flat->value.rows, flat->value.cols)})));
+    if (flat->slot < 0) flat->slot = (int)cotangents.size(), cotangents.push_back(checked_constant(Tensor(flat->value.rows, flat->value.cols)));
     double* s = cotangents[flat->slot].node()->value.data.data() + view.attr[0];
     for (size_t k = 0; k < g.size(); ++k) s[k] += g[k];
 }
