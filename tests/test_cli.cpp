@@ -193,3 +193,23 @@ TEST_CASE("the README's own-model example is the file make builds, and it fits i
     // the data are 2 sin(1.5 x): training must find a = 2, b = 1.5
     CHECK(o.output.find("a = 2.000000, b = 1.500000") != std::string::npos);
 }
+
+TEST_CASE("a dead network: the Hessian says so instead of drawing an empty figure, duality refuses naming the dead layer") {
+    const std::string dir = "/tmp/awd-test-dead-" + std::to_string(getpid());
+    std::filesystem::remove_all(dir);
+    make_directories(dir + "/zeros");
+    const int shapes[3][2] = {{8, 10}, {8, 8}, {3, 8}};  // every weight 0: no unit's output depends on anything
+    for (int l = 0; l < 3; ++l) write_npy(dir + "/zeros/W" + std::to_string(l) + ".npy", Tensor(shapes[l][0], shapes[l][1]));
+    Outcome o = run_command(kAwd + " train --data synthetic --arch 10-8-8-3 --no-bias --train-per-class 20 --test 30 --epochs 2 --stop-loss 0 --init-from " +
+                            dir + "/zeros --out " + dir + "/run");
+    REQUIRE(o.status == 0);
+    o = run_command(kAwd + " hessian --model " + dir + "/run --layer 1 --eig --out " + dir + "/h");
+    CHECK(o.status == 0);
+    CHECK(o.output.find("every eigenvalue is exactly 0 (a dead or constant network") != std::string::npos);
+    CHECK(!file_exists(dir + "/h/spectrum.png"));
+    CHECK(file_exists(dir + "/h/H.npy"));
+    o = run_command(kAwd + " duality --model " + dir + "/run --layer 1");
+    CHECK(o.status == 1);
+    CHECK(o.output.find("zero activity at layer 1 (a dead layer)") != std::string::npos);
+    std::filesystem::remove_all(dir);
+}
