@@ -2,7 +2,6 @@
 #include "optim/run_dir.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -91,17 +90,21 @@ RunFolderWriter::RunFolderWriter(const std::string& target) {
     const std::string lock_path = (parent / ("." + name + ".lock")).string();
     lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lock_fd_ < 0) throw std::runtime_error("cannot create the lock " + lock_path + ": " + std::strerror(errno));
-    if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-        char holder[32] = {0};
-        const ssize_t n = pread(lock_fd_, holder, sizeof holder - 1, 0);
+    // A POSIX record lock: the kernel releases it when the process dies and names its holder
+    // (F_GETLK), so the refusal can say who writes without trusting anything in the file.
+    struct flock whole_file {};
+    whole_file.l_type = F_WRLCK, whole_file.l_whence = SEEK_SET;
+    for (int attempt = 0; fcntl(lock_fd_, F_SETLK, &whole_file) != 0; ++attempt) {
+        const int error = errno;
+        struct flock holder = whole_file;
+        const bool held = (error == EACCES || error == EAGAIN) && fcntl(lock_fd_, F_GETLK, &holder) == 0;
+        if (held && holder.l_type == F_UNLCK && attempt < 100) continue;  // released in between: try again
         close(lock_fd_), lock_fd_ = -1;
-        const std::string pid = n > 0 ? std::string(holder, (size_t)n) : std::string("another process");
-        throw std::runtime_error("run folder " + target_ + " is being written by process " + pid + " (lock " + lock_path +
-                                 "); wait for it to finish or choose another --out");
+        if (!held) throw std::runtime_error("cannot lock " + lock_path + ": " + std::strerror(error));
+        throw std::runtime_error("run folder " + target_ + " is being written by process " + std::to_string(holder.l_pid) + " (lock " +
+                                 lock_path + "); wait for it to finish or choose another --out");
     }
     const std::string pid = std::to_string(getpid());
-    if (ftruncate(lock_fd_, 0) != 0 || pwrite(lock_fd_, pid.data(), pid.size(), 0) != (ssize_t)pid.size())
-        std::fprintf(stderr, "note: could not record this process in %s\n", lock_path.c_str());
     std::error_code error;
     for (const fs::directory_entry& e : fs::directory_iterator(parent, error))  // we hold the lock: every one is stale
         if (is_temporary_of(e.path().filename().string(), name)) fs::remove_all(e.path(), error);
@@ -119,7 +122,7 @@ RunFolderWriter::RunFolderWriter(const std::string& target) {
 RunFolderWriter::~RunFolderWriter() {
     std::error_code error;
     if (!committed_ && !temporary_.empty()) fs::remove_all(temporary_, error);
-    if (lock_fd_ >= 0) close(lock_fd_);  // releases the flock
+    if (lock_fd_ >= 0) close(lock_fd_);  // releases the lock
 }
 
 void RunFolderWriter::commit() {

@@ -2,8 +2,8 @@
 // temporaries a killed writer leaves behind.
 //
 // A writer never touches the folder a reader might be reading. It takes the lock
-// `PARENT/.NAME.lock` (flock: released by the kernel when the process dies, so a kill leaves no
-// stale lock; it holds the writer's PID for the refusal message), removes what earlier killed
+// `PARENT/.NAME.lock` (a POSIX record lock: released by the kernel when the process dies, so a
+// kill leaves no stale lock, and the kernel names the holder's PID for the refusal message), removes what earlier killed
 // writers left (NAME.partial-PID, NAME.replaced-PID), writes everything into the sibling
 // NAME.partial-PID, adds manifest.json, and only then swaps that folder into place with one
 // atomic rename (renameat2 RENAME_EXCHANGE when an old run is there). At every instant NAME is
