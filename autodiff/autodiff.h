@@ -36,8 +36,13 @@ const char* op_name(Op op);
 
 // What an op throws when its result would hold a NaN or an infinity (a divergence, not a bug of
 // the caller's shapes): training catches this one and stops, keeping the last good parameters.
+// When grad() finds one in a gradient it returns, `input` and `entry` say where.
 struct NonFiniteError : std::invalid_argument {
     using std::invalid_argument::invalid_argument;
+    NonFiniteError(const std::string& what, int input_index, size_t entry_index)
+        : std::invalid_argument(what), input(input_index), entry(entry_index) {}
+    int input = -1;  // which of grad()'s inputs, or -1 when an op refused its own result
+    size_t entry = 0;
 };
 
 struct Node;
@@ -155,6 +160,8 @@ T log_sum_exp(const T* f, int n) {
 
 // Gradients of `output` with respect to each of `inputs`. With create_graph the results are
 // differentiable Vars; otherwise they are constants (the backward pass records nothing).
+// Results hold no NaN or Inf: NonFiniteError names the backward op that made one, or the
+// input and entry where a sum overflowed.
 std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool create_graph = false,
                       const Var& seed = Var());
 

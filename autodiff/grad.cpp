@@ -1,4 +1,7 @@
 // grad.cpp: the backward pass, and Hessian-vector products and Hessians built on it.
+#include <algorithm>
+#include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 #include "autodiff/autodiff.h"
@@ -6,6 +9,7 @@
 namespace awd {
 
 std::vector<Var> vjp(const Var& y, const Var& g);  // the derivative table, ops.cpp
+extern thread_local bool g_scan_op_results;        // ops.cpp
 
 namespace {
 
@@ -29,38 +33,153 @@ std::vector<Var> topological_order(const Var& output, unsigned pass) {
     return order;
 }
 
-// A constant over t, not scanned again: its values were checked by the op that made them.
+// A constant over t, not scanned again: the op that made its values checked them, or grad()
+// checks what it returns.
 Var checked_constant(Tensor t) {
     auto n = std::make_shared<Node>();
     n->value = std::move(t);
     return Var(n);
 }
 
-// Adds `contribution` to the cotangent of x. Without a graph the sum is formed in place in a
-// buffer this pass owns, so no node is made per addition. A view's contribution goes straight
-// into the window of its flat input's cotangent: no tensor of the flat size per view.
-void accumulate(std::vector<Var>& cotangents, Node* x, const Var& contribution, bool create_graph) {
-    if (x->slot < 0) {  // the first contribution; copied unless no one else holds it
-        const bool adopt = create_graph || (contribution.shared().use_count() == 1 && !contribution.value().data.is_view());
-        x->slot = (int)cotangents.size();
-        cotangents.push_back(adopt ? contribution : checked_constant(contribution.value()));
-        return;
-    }
-    Var& sum = cotangents[x->slot];
-    if (create_graph) {
-        sum = sum + contribution;
-        return;
-    }
-    Tensor& s = sum.node()->value;
-    const Tensor& c = contribution.value();
-    for (size_t k = 0; k < s.size(); ++k) s[k] += c[k];
-}
+// One backward pass. Cotangents live in `cotangents`, indexed by Node::slot. A flat input
+// reached only through views (a model's theta) gets an uninitialised buffer: each window's first
+// contribution is copied in, and what no view wrote is zeroed once at the end, so the buffer is
+// never zero-filled and then added to in full.
+struct BackwardPass {
+    explicit BackwardPass(bool with_graph) : create_graph(with_graph) {}
+    const bool create_graph;
+    std::vector<Var> cotangents;
+    struct Windows {
+        Node* flat;
+        std::vector<std::pair<size_t, size_t>> written;  // [begin, end), sorted, disjoint
+    };
+    std::vector<Windows> partly_written;
 
-void accumulate_view(std::vector<Var>& cotangents, Node* flat, const Node& view, const Tensor& g) {
-    if (flat->slot < 0) flat->slot = (int)cotangents.size(), cotangents.push_back(checked_constant(Tensor(flat->value.rows, flat->value.cols)));
-    double* s = cotangents[flat->slot].node()->value.data.data() + view.attr[0];
-    for (size_t k = 0; k < g.size(); ++k) s[k] += g[k];
-}
+    Windows* windows_of(Node* flat) {
+        for (Windows& w : partly_written)
+            if (w.flat == flat) return &w;
+        return nullptr;
+    }
+
+    static void mark_written(Windows& w, size_t lo, size_t hi) {
+        w.written.push_back({lo, hi});
+        std::sort(w.written.begin(), w.written.end());
+        std::vector<std::pair<size_t, size_t>> merged;
+        for (const auto& span : w.written)
+            if (!merged.empty() && span.first <= merged.back().second) merged.back().second = std::max(merged.back().second, span.second);
+            else merged.push_back(span);
+        w.written = std::move(merged);
+    }
+
+    // Zeroes the entries of [lo, hi) that no window covers yet, then marks [lo, hi) written.
+    static void zero_unwritten(double* s, Windows& w, size_t lo, size_t hi) {
+        size_t next = lo;
+        for (const auto& [b, e] : w.written) {
+            if (b >= hi) break;
+            if (b > next) std::fill(s + next, s + b, 0.0);
+            next = std::max(next, e);
+        }
+        if (next < hi) std::fill(s + next, s + hi, 0.0);
+        mark_written(w, lo, hi);
+    }
+
+    void complete(Node* flat) {
+        Windows* w = windows_of(flat);
+        if (!w) return;
+        Tensor& s = cotangents[flat->slot].node()->value;
+        zero_unwritten(s.data.data(), *w, 0, s.size());
+        partly_written.erase(partly_written.begin() + (w - partly_written.data()));
+    }
+
+    // Adds `contribution` to the cotangent of x. Without a graph the sum is formed in place in a
+    // buffer this pass owns, so no node is made per addition.
+    void accumulate(Node* x, const Var& contribution) {
+        if (x->slot < 0) {  // the first contribution; copied unless no one else holds it
+            const bool adopt = create_graph || (contribution.shared().use_count() == 1 && !contribution.value().data.is_view());
+            x->slot = (int)cotangents.size();
+            cotangents.push_back(adopt ? contribution : checked_constant(contribution.value()));
+            return;
+        }
+        Var& sum = cotangents[x->slot];
+        if (create_graph) {
+            sum = sum + contribution;
+            return;
+        }
+        complete(x);
+        double* __restrict s = sum.node()->value.data.data();  // a buffer of this pass: no one else's
+        const double* __restrict c = contribution.value().data.data();
+        for (size_t k = 0, n = contribution.value().size(); k < n; ++k) s[k] += c[k];
+    }
+
+    // A view's cotangent goes straight into its window of the flat input's cotangent: no tensor
+    // of the flat size per view.
+    void accumulate_view(Node* flat, const Node& view, const Tensor& g) {
+        if (flat->slot < 0) {
+            flat->slot = (int)cotangents.size();
+            cotangents.push_back(checked_constant(Tensor::uninitialized(flat->value.rows, flat->value.cols)));
+            partly_written.push_back({flat, {}});
+        }
+        const size_t begin = (size_t)view.attr[0], end = begin + g.size();
+        double* __restrict s = cotangents[flat->slot].node()->value.data.data();
+        const double* __restrict c = g.data.data();
+        if (Windows* w = windows_of(flat)) {
+            const bool fresh = std::none_of(w->written.begin(), w->written.end(), [&](const auto& span) {
+                return span.first < end && begin < span.second;
+            });
+            if (fresh) {
+                std::copy(c, c + g.size(), s + begin);
+                mark_written(*w, begin, end);
+                return;
+            }
+            zero_unwritten(s, *w, begin, end);
+        }
+        for (size_t k = 0, n = g.size(); k < n; ++k) s[begin + k] += c[k];
+    }
+
+    std::vector<Var> run(const Var& output, const std::vector<Var>& inputs, const Var& seed) {
+        const unsigned pass = ++g_pass;
+        const std::vector<Var> order = topological_order(output, pass);
+        struct ClearSlots {  // leaves the graph as it was, also when an op throws
+            const std::vector<Var>& order;
+            ~ClearSlots() {
+                for (const Var& v : order) v.node()->slot = -1;
+            }
+        } clear_slots{order};
+        if (!order.empty()) accumulate(output.node(), seed ? seed : constant(Tensor::scalar(1.0)));
+        for (auto it = order.rbegin(); it != order.rend(); ++it) {
+            Node* y = it->node();
+            if (y->slot < 0 || y->op == Op::Leaf) continue;
+            const Var g = cotangents[y->slot];
+            if (!create_graph && y->op == Op::View) {
+                accumulate_view(y->in[0].node(), *y, g.value());
+                continue;
+            }
+            std::vector<Var> input_cotangents = vjp(*it, g);
+            for (size_t k = 0; k < y->in.size(); ++k) {
+                Node* x = y->in[k].node();
+                if (input_cotangents[k] && x->requires_grad) accumulate(x, input_cotangents[k]);
+            }
+        }
+        while (!partly_written.empty()) complete(partly_written.back().flat);
+
+        std::vector<Var> result;
+        for (const Var& x : inputs) {
+            Node* node = x.node();
+            if (node->visit == pass && node->slot >= 0) {
+                result.push_back(cotangents[node->slot]);
+            } else {
+                result.push_back(constant(Tensor(x.rows(), x.cols())));  // output does not depend on x
+            }
+        }
+        return result;
+    }
+};
+
+struct OpResultScanning {  // while alive, ops skip (or resume) scanning their results
+    explicit OpResultScanning(bool on) : previous(g_scan_op_results) { g_scan_op_results = on; }
+    ~OpResultScanning() { g_scan_op_results = previous; }
+    bool previous;
+};
 
 }  // namespace
 
@@ -74,43 +193,25 @@ std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool cr
                                     output.value().shape());
     for (const Var& x : inputs)
         if (!x) throw std::invalid_argument("grad: an input is an empty Var");
+    if (create_graph) return BackwardPass(true).run(output, inputs, seed);  // every op scans its own result
 
-    std::unique_ptr<NoGradGuard> no_graph;
-    if (!create_graph) no_graph = std::make_unique<NoGradGuard>();
-
-    const unsigned pass = ++g_pass;
-    const std::vector<Var> order = topological_order(output, pass);
-    std::vector<Var> cotangents;  // indexed by Node::slot
-    struct ClearSlots {           // leaves the graph as it was, also when an op throws
-        const std::vector<Var>& order;
-        ~ClearSlots() {
-            for (const Var& v : order) v.node()->slot = -1;
-        }
-    } clear_slots{order};
-    if (!order.empty()) accumulate(cotangents, output.node(), seed ? seed : constant(Tensor::scalar(1.0)), create_graph);
-    for (auto it = order.rbegin(); it != order.rend(); ++it) {
-        Node* y = it->node();
-        if (y->slot < 0 || y->op == Op::Leaf) continue;
-        const Var g = cotangents[y->slot];
-        if (!create_graph && y->op == Op::View) {
-            accumulate_view(cotangents, y->in[0].node(), *y, g.value());
-            continue;
-        }
-        std::vector<Var> input_cotangents = vjp(*it, g);
-        for (size_t k = 0; k < y->in.size(); ++k) {
-            Node* x = y->in[k].node();
-            if (input_cotangents[k] && x->requires_grad) accumulate(cotangents, x, input_cotangents[k], create_graph);
-        }
-    }
-
+    // Without a graph, scan only the results: one pass over the gradient instead of one per op.
+    NoGradGuard no_graph;
     std::vector<Var> result;
-    for (const Var& x : inputs) {
-        Node* node = x.node();
-        if (node->visit == pass && node->slot >= 0) {
-            result.push_back(cotangents[node->slot]);
-        } else {
-            result.push_back(constant(Tensor(x.rows(), x.cols())));  // output does not depend on x
-        }
+    {
+        OpResultScanning off(false);
+        result = BackwardPass(false).run(output, inputs, seed);
+    }
+    for (size_t i = 0; i < result.size(); ++i) {
+        const Tensor& g = result[i].value();
+        if (all_finite(g.data.data(), g.size())) continue;
+        const auto bad = std::find_if(g.data.begin(), g.data.end(), [](double v) { return !std::isfinite(v); });
+        BackwardPass(false).run(output, inputs, seed);  // again, each op scanning: throws naming the op that made it
+        const size_t k = (size_t)(bad - g.data.begin());
+        std::ostringstream why;
+        why << "grad: the gradient with respect to input " << i << " " << g.shape() << " has non-finite entry " << *bad << " at ["
+            << k / g.cols << "," << k % g.cols << "] (a sum of finite contributions overflowed)";
+        throw NonFiniteError(why.str(), (int)i, k);
     }
     return result;
 }

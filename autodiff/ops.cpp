@@ -3,8 +3,6 @@
 // Each op is a short forward function that computes its value and records a node. The table
 // vjp() at the end holds the whole chain rule, one short line per primitive, written with the
 // same differentiable ops: that is what makes second and higher derivatives work.
-#include <cblas.h>
-
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -13,6 +11,10 @@
 #include "autodiff/autodiff.h"
 
 namespace awd {
+
+// Off while grad() runs a backward pass without a graph: a NaN or Inf there reaches the
+// gradient it returns (IEEE arithmetic propagates it), which grad() scans once at the end.
+thread_local bool g_scan_op_results = true;
 
 namespace {
 
@@ -31,22 +33,11 @@ std::string shapes_of(const std::vector<Var>& in) {
 std::string dims(int rows, int cols) { return "(" + std::to_string(rows) + " x " + std::to_string(cols) + ")"; }
 
 // Records the node when gradients are wanted and at least one input carries them. A view
-// always keeps its input: its values live there.
-// True when no entry is NaN or infinite (exponent bits all ones). Integer OR-reduction, which
-// the vectoriser handles (no floating-point reassociation involved).
-bool all_finite(const double* v, size_t n) {
-    uint64_t bad = 0;
-    for (size_t k = 0; k < n; ++k) {
-        uint64_t bits;
-        std::memcpy(&bits, v + k, sizeof bits);
-        bad |= (bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
-    }
-    return bad == 0;
-}
-
+// always keeps its input: its values live there. Every result is scanned for NaN and Inf,
+// except inside a backward pass that grad() scans at its end instead.
 Var record(Op op, std::vector<Var> in, Tensor value, int a0 = 0, int a1 = 0, int a2 = 0, int a3 = 0) {
     const double* v = value.data.data();
-    const bool checked = op == Op::View || all_finite(v, value.size());  // a view's values were checked where they came from
+    const bool checked = op == Op::View || !g_scan_op_results || all_finite(v, value.size());  // a view's values were checked where they came from
     for (size_t k = 0, n = checked ? 0 : value.size(); k < n; ++k) {
         if (!std::isfinite(v[k])) {
             std::ostringstream why;
@@ -208,9 +199,7 @@ Var linear(const Var& x, const Var& W, const Var& b) {
         if (B.rows != 1 || B.cols != n_out) fail(Op::Linear, in, "bias is not (1 x " + std::to_string(n_out) + ")");
         for (int i = 0; i < n; ++i) std::memcpy(&y.data[(size_t)i * n_out], B.data.data(), sizeof(double) * n_out);
     }
-    if (n > 0 && n_out > 0 && X.cols > 0)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n_out, X.cols, 1.0, X.data.data(), X.cols, Wt.data.data(), Wt.cols,
-                    b ? 1.0 : 0.0, y.data.data(), n_out);
+    gemm(X, false, Wt, true, y, 1.0, b ? 1.0 : 0.0);
     return record(Op::Linear, std::move(in), std::move(y));
 }
 

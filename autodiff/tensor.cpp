@@ -4,6 +4,8 @@
 #include <cblas.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
@@ -105,8 +107,32 @@ void gemm(const Tensor& A, bool ta, const Tensor& B, bool tb, Tensor& C, double 
         for (double& c : C.data) c = beta == 0.0 ? 0.0 : c * beta;  // C may hold stale values
         return;
     }
+    const double *a = A.data.data(), *b = B.data.data();
+    double* c = C.data.data();
+    // One example (a row or a column) is a matrix-vector product: dgemv reads the matrix in
+    // place, where dgemm would first pack all of it. A single example is the continual learner's
+    // whole step, so this is most of its time.
+    if (m == 1 || n == 1) {
+        if (beta == 0.0) std::fill(c, c + (size_t)m * n, 0.0);  // stale values must not leak in (0 * NaN)
+        if (m == 1)  // c = op(B)^T a: a holds op(A)'s k values contiguously whatever ta says
+            cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, B.rows, B.cols, alpha, b, B.cols, a, 1, beta, c, 1);
+        else  // c = op(A) b
+            cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, A.rows, A.cols, alpha, a, A.cols, b, 1, beta, c, 1);
+        return;
+    }
+    if (k == 1) {  // an outer product (one example's weight gradient): nothing to pack or sum
+        for (int i = 0; i < m; ++i) {  // a and b hold their m and n values contiguously
+            const double ai = alpha * a[i];
+            double* __restrict row = c + (size_t)i * n;
+            if (beta == 0.0)
+                for (int j = 0; j < n; ++j) row[j] = ai * b[j];
+            else
+                for (int j = 0; j < n; ++j) row[j] = beta * row[j] + ai * b[j];
+        }
+        return;
+    }
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                k, alpha, A.data.data(), A.cols, B.data.data(), B.cols, beta, C.data.data(), n);
+                k, alpha, a, A.cols, b, B.cols, beta, c, n);
 }
 
 Tensor matmul(const Tensor& A, const Tensor& B, bool ta, bool tb) {
@@ -149,7 +175,18 @@ double symmetry_residual(const Tensor& A) {
     return relative_difference(A, transpose(A));
 }
 
+bool all_finite(const double* v, size_t n) {
+    uint64_t bad = 0;  // an integer OR-reduction, which vectorises (no floating-point reassociation)
+    for (size_t k = 0; k < n; ++k) {
+        uint64_t bits;
+        std::memcpy(&bits, v + k, sizeof bits);
+        bad |= (bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;  // exponent all ones: NaN or Inf
+    }
+    return bad == 0;
+}
+
 void require_finite(const Tensor& A, const std::string& what) {
+    if (all_finite(A.data.data(), A.size())) return;
     for (size_t k = 0; k < A.size(); ++k) {
         if (!std::isfinite(A[k])) {
             std::ostringstream msg;

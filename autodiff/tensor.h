@@ -36,10 +36,12 @@ public:
         s.ptr_ = values, s.size_ = n, s.is_view_ = true;
         return s;
     }
-    Storage(const Storage& o) : owned_(o.begin(), o.end()) { point_at_owned(); }
+    Storage(const Storage& o) : owned_(take_array(o.size())) { std::copy(o.begin(), o.end(), owned_.begin()), point_at_owned(); }
     Storage(Storage&& o) noexcept { *this = std::move(o); }
     Storage& operator=(const Storage& o) {
-        if (this != &o) owned_.assign(o.begin(), o.end()), point_at_owned();
+        if (this == &o) return *this;
+        if (owned_.size() != o.size()) give_back_array(std::move(owned_)), owned_ = take_array(o.size());
+        std::copy(o.begin(), o.end(), owned_.begin()), point_at_owned();
         return *this;
     }
     Storage& operator=(Storage&& o) noexcept {
@@ -118,6 +120,8 @@ double max_abs(const Tensor& A);
 double relative_difference(const Tensor& A, const Tensor& B);  // |A - B|_F / max(|B|_F, tiny)
 double symmetry_residual(const Tensor& A);                     // |A - A^T|_F / |A|_F
 
+// True when none of the n values is NaN or infinite; fast (vectorised), for hot paths.
+bool all_finite(const double* values, size_t n);
 // Throws std::invalid_argument naming `what` and the first non-finite entry, if any.
 void require_finite(const Tensor& A, const std::string& what);
 

@@ -137,8 +137,21 @@ Var Model::forward(const Var& x) const { return forward_at(theta_, x); }
 Var Model::forward(const Var& x, Rng& rng) const { return forward_at(theta_, x, &rng); }
 
 void Model::backward(const Var& loss) {
-    Var g = grad(loss, {theta_})[0];
+    Var g;
+    try {
+        g = grad(loss, {theta_})[0];
+    } catch (const NonFiniteError& e) {
+        if (e.input != 0) throw;  // an op named itself
+        throw NonFiniteError("the gradient of " + name_of(e.entry) + " is not finite (" + e.what() + ")");
+    }
     gradient_ = std::move(g.node()->value);  // the pass made it for us alone: take it, no copy
+}
+
+std::string Model::name_of(size_t entry) const {
+    for (const ParameterInfo& p : parameters_)
+        if (entry >= p.offset && entry < p.offset + p.size()) return p.name + " (entry " + std::to_string(entry - p.offset) + ")";
+    throw std::out_of_range("model " + describe() + ": flat index " + std::to_string(entry) + " is past its " + std::to_string(size()) +
+                            " parameters");
 }
 
 }  // namespace awd

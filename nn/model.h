@@ -141,8 +141,11 @@ public:
     Var forward(const Var& x, Rng& rng) const;
     // The output as a differentiable function of a given flat t (P, 1) in place of theta.
     Var forward_at(const Var& t, const Var& x, Rng* rng = nullptr) const;
-    // gradient() = d loss / d theta, one backward pass into the flat buffer.
+    // gradient() = d loss / d theta, one backward pass into the flat buffer. A NaN or Inf in it
+    // throws NonFiniteError naming the parameter and entry.
     void backward(const Var& loss);
+    // "name (entry k)" for flat index `entry`: where a value sits, for messages.
+    std::string name_of(size_t entry) const;
     std::string describe() const { return root_ ? root_->describe() : "(empty model)"; }
 
 private:

@@ -35,8 +35,9 @@ Optimizer::Optimizer(const OptimizerConfig& config, Model& model) : config_(conf
 
 void Optimizer::step(double lr) {
     ++steps_;
-    double* theta = model_.theta().data.data();
-    const double* g = model_.gradient().data.data();
+    // restrict: theta and the gradient are separate buffers, so the loops below vectorise
+    double* __restrict theta = model_.theta().data.data();
+    const double* __restrict g = model_.gradient().data.data();
     const size_t n = model_.size();
     if (config_.kind == OptimizerKind::Sgd) {
         const double mu = config_.momentum;

@@ -27,11 +27,11 @@ namespace {
 
 int outcome_steps(size_t samples, int batch) { return (int)((samples + batch - 1) / batch); }  // steps in an epoch
 
-// The name of the first parameter with a non-finite entry in `values` (theta or its gradient), or "".
-std::string first_non_finite(const Model& model, const Tensor& values) {
-    for (const ParameterInfo& p : model.parameters())
-        for (size_t k = p.offset; k < p.offset + p.size(); ++k)
-            if (!std::isfinite(values[k])) return p.name + " (entry " + std::to_string(k - p.offset) + ")";
+// The name of the first parameter with a non-finite entry in theta, or "".
+std::string first_non_finite(const Model& model) {
+    const Tensor& theta = model.theta();
+    for (size_t k = 0; k < theta.size(); ++k)
+        if (!std::isfinite(theta[k])) return model.name_of(k);
     return "";
 }
 
@@ -57,20 +57,15 @@ EpochOutcome train_epoch(Model& model, const LossFunction& loss_fn, const Datase
             const Var loss_var = loss_fn(model.forward(constant_view(s.batch), dropout_rng), s.labels);
             loss = loss_var.value().item();
             model.backward(loss_var);
-        } catch (const NonFiniteError& e) {  // an op refused a non-finite value
+        } catch (const NonFiniteError& e) {  // an op refused a non-finite value, or backward() found one in the gradient
             out.failed_step = steps, out.failure = e.what();
-            return out;
-        }
-        std::string bad = first_non_finite(model, model.gradient());
-        if (!bad.empty()) {
-            out.failed_step = steps, out.failure = "the gradient of " + bad + " is not finite";
             return out;
         }
         out.mean_loss += loss;
         if (decay) apply_weight_decay(model, c.decay_kind, c.weight_decay, lr);
         if (c.clip_norm > 0) clip_gradient_norm(model, c.clip_norm);
         optimizer.step(lr);
-        bad = first_non_finite(model, model.theta());
+        const std::string bad = first_non_finite(model);
         if (!bad.empty()) {
             out.failed_step = steps, out.failure = "parameter " + bad + " became NaN or Inf";
             return out;
@@ -86,7 +81,7 @@ TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& trai
     if (c.max_epochs <= 0) throw std::invalid_argument("maximum epochs " + std::to_string(c.max_epochs) + " is not positive");
     if (!(c.lr > 0)) throw std::invalid_argument("learning rate " + std::to_string(c.lr) + " is not positive");
     if (train_set.size() == 0) throw std::invalid_argument("the training set is empty");
-    const std::string bad = first_non_finite(model, model.theta());
+    const std::string bad = first_non_finite(model);
     if (!bad.empty()) throw std::invalid_argument("initial parameter " + bad + " is NaN or Inf");
 
     const auto t0 = std::chrono::steady_clock::now();

@@ -1,0 +1,120 @@
+// test_backward_pass.cpp: the machinery under grad() that a wrong shortcut would break silently:
+// the matrix-vector and outer-product paths of gemm, a flat gradient assembled from views into an
+// uninitialised buffer, and the single scan for NaN/Inf at the end of a pass.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "autodiff/autodiff.h"
+#include "nn/random.h"
+
+using namespace awd;
+
+namespace {
+
+Tensor random_tensor(int rows, int cols, Rng& rng) {
+    Tensor t(rows, cols);
+    for (double& v : t.data) v = rng.normal();
+    return t;
+}
+
+Tensor absolute(Tensor t) {
+    for (double& v : t.data) v = std::abs(v);
+    return t;
+}
+
+// C = alpha op(A) op(B) + beta C0 by the definition, in long double.
+Tensor reference_product(const Tensor& A, bool ta, const Tensor& B, bool tb, const Tensor& C0, double alpha, double beta) {
+    const int m = ta ? A.cols : A.rows, k = ta ? A.rows : A.cols, n = tb ? B.rows : B.cols;
+    Tensor C(m, n);
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+            long double s = 0;
+            for (int l = 0; l < k; ++l) s += (long double)(ta ? A(l, i) : A(i, l)) * (tb ? B(j, l) : B(l, j));
+            C(i, j) = (double)(alpha * s + (beta == 0.0 ? 0.0L : (long double)beta * C0(i, j)));
+        }
+    return C;
+}
+
+}  // namespace
+
+TEST_CASE("gemm: one-row, one-column and outer-product shapes agree with the definition, and beta 0 ignores stale NaN") {
+    Rng rng(3);
+    const int shapes[][3] = {{1, 7, 5}, {6, 1, 5}, {6, 7, 1}, {1, 1, 5}, {1, 7, 1}, {6, 1, 1}, {4, 3, 2}};
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (const auto& s : shapes)
+        for (int flags = 0; flags < 4; ++flags)
+            for (const double beta : {0.0, 0.5}) {
+                const int m = s[0], n = s[1], k = s[2];
+                const bool ta = flags & 1, tb = flags & 2;
+                const Tensor A = ta ? random_tensor(k, m, rng) : random_tensor(m, k, rng);
+                const Tensor B = tb ? random_tensor(n, k, rng) : random_tensor(k, n, rng);
+                const Tensor C0 = random_tensor(m, n, rng);
+                Tensor C = beta == 0.0 ? Tensor(m, n, nan) : C0;  // beta 0: whatever C held must not matter
+                gemm(A, ta, B, tb, C, 1.5, beta);
+                CAPTURE(m);
+                CAPTURE(n);
+                CAPTURE(k);
+                CAPTURE(flags);
+                CAPTURE(beta);
+                REQUIRE(C.same_shape(Tensor(m, n)));
+                // each entry within a few roundings of the sum of its terms' magnitudes
+                const Tensor exact = reference_product(A, ta, B, tb, C0, 1.5, beta);
+                const Tensor scale = reference_product(absolute(A), ta, absolute(B), tb, absolute(C0), 1.5, beta);
+                for (size_t e = 0; e < C.size(); ++e) CHECK(std::abs(C[e] - exact[e]) <= 8 * 0x1p-52 * scale[e]);
+            }
+}
+
+TEST_CASE("a flat gradient assembled from overlapping, repeated and missing views is exact, whatever the buffer held") {
+    // 2048 entries: the buffer comes from the pool of freed arrays, filled with 7s just before
+    const int p = 2048;
+    Tensor theta(p, 1);
+    for (int k = 0; k < p; ++k) theta[k] = 1.0 + k;
+    for (const bool whole_too : {false, true}) {
+        const Var t = variable(theta);
+        Var loss = sum(square(view(t, 0, 2, 1)))           // d/dt0 += 2 t0, d/dt1 += 2 t1
+                   + 3.0 * sum(view(t, 1, 2, 1))           // overlaps: d/dt1 += 3, d/dt2 += 3
+                   + sum(view(t, 0, 1, 1))                 // inside what is written: d/dt0 += 1
+                   + 0.5 * sum(square(view(t, 1000, 24, 1)));  // d/dtk += tk; the rest has no view
+        if (whole_too) loss = loss + 0.25 * sum(t);        // every entry += 1/4, also through the gaps
+        { const std::vector<Tensor> stale(8, Tensor(p, 1, 7.0)); }  // back to the pool
+        const Tensor g = grad(loss, {t})[0].value();
+        Tensor expected(p, 1);
+        expected[0] = 2 * 1.0 + 1, expected[1] = 2 * 2.0 + 3, expected[2] = 3;
+        for (int k = 1000; k < 1024; ++k) expected[k] = theta[k];
+        if (whole_too)
+            for (double& e : expected.data) e += 0.25;
+        CAPTURE(whole_too);
+        CHECK(g.data == expected.data);
+    }
+}
+
+TEST_CASE("a NaN or Inf made in a backward pass is refused: by the op that made it, or where a sum overflowed") {
+    // sqrt at 0: the backward division meets 0 and names itself
+    const Var t = variable(Tensor(2, 1, {4.0, 0.0}));
+    std::string message;
+    try {
+        grad(sum(sqrt(t)), {t});
+    } catch (const NonFiniteError& e) {
+        message = e.what();
+        CHECK(e.input == -1);
+    }
+    CAPTURE(message);
+    CHECK(message.find("div(") != std::string::npos);
+    // two finite contributions of 1e308 to the same entry: their sum overflows in the accumulation
+    const Var u = variable(Tensor(3, 1, {1.0, 1.0, 1e-300}));  // the forward values stay small
+    const Var first = view(u, 2, 1, 1);
+    try {
+        grad(sum(first * 1e308) + sum(view(u, 2, 1, 1) * 1e308), {u});
+        FAIL("no error");
+    } catch (const NonFiniteError& e) {
+        const std::string what = e.what();
+        CAPTURE(what);
+        CHECK(e.input == 0);
+        CHECK(e.entry == 2);
+        CHECK(std::string(e.what()).find("input 0 (3 x 1) has non-finite entry inf at [2,0]") != std::string::npos);
+    }
+    // with a graph (for second derivatives) every op still scans its own result
+    CHECK_THROWS_AS(grad(sum(sqrt(t)), {t}, true), NonFiniteError);
+}
