@@ -130,7 +130,7 @@ DualityReport analyse_duality(const Mlp& net, const Dataset& train, const Datase
         // Taylor at the training sample: dW a~ = W da =: u, so grad . dW = delta . u and dW^T H_n dW = u^T G u
         const std::vector<double> u = weight_times(W.data(), n_out, n_in, da);
         const int row = slot.at(n);
-        const double* G = &curvature.G[(size_t)row * n_out * n_out];
+        const double* G = &curvature.G.data[(size_t)row * n_out * n_out];
         double first = 0, second = 0;
         for (int i = 0; i < n_out; ++i) {
             first += curvature.delta(row, i) * u[i];

@@ -40,8 +40,8 @@ Tensor hessian_plain(const Mlp& net, const Tensor& X, const std::vector<int>& la
 // layer l: delta (N, n) and G, N blocks of (n, n). Layer l's per-sample gradient is then
 // delta a~^T and its per-sample Hessian G (x) a~ a~^T.
 struct OutputCurvature {
-    Tensor delta;
-    std::vector<double> G;
+    Tensor delta;  // (N, n_out)
+    Tensor G;      // (N, n_out * n_out): each row one sample's (n_out, n_out) block
 };
 OutputCurvature layer_output_curvature(const Mlp& net, const Tensor& X, const std::vector<int>& labels, int layer);
 

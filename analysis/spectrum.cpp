@@ -71,16 +71,22 @@ EigenPairs symmetric_eigen(const Tensor& A, bool with_vectors) {
     if (A.rows != A.cols) throw std::invalid_argument("symmetric_eigen: matrix " + A.shape() + " is not square");
     require_finite(A, "symmetric_eigen");
     const int n = A.rows;
+    // A is symmetric, so its row-major array is also its column-major array: LAPACK works on it
+    // in place, without LAPACKE's two transposed copies. Workspaces come from the tensor pool
+    // (sizes as dsyevd documents them), so a repeated call touches no fresh memory.
     Tensor work = A;
     std::vector<double> w(n);
-    const int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, with_vectors ? 'V' : 'N', 'U', n, work.data.data(), n, w.data());
+    const size_t nn = (size_t)n * n;
+    Tensor workspace = Tensor::uninitialized(1, (int)(with_vectors ? 1 + 6 * (size_t)n + 2 * nn : 2 * (size_t)n + 1));
+    std::vector<lapack_int> iwork(with_vectors ? 3 + 5 * (size_t)n : 1);
+    const int info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, with_vectors ? 'V' : 'N', 'L', n, work.data.data(), n, w.data(),
+                                         workspace.data.data(), (lapack_int)workspace.size(), iwork.data(), (lapack_int)iwork.size());
     if (info != 0) throw std::runtime_error("symmetric_eigen: LAPACK dsyevd failed (info " + std::to_string(info) + ")");
     EigenPairs out;
     out.values.assign(w.rbegin(), w.rend());
-    if (with_vectors) {  // dsyevd: ascending, eigenvector j in column j; we want descending rows
-        out.vectors = Tensor(n, n);
-        for (int i = 0; i < n; ++i)
-            for (int r = 0; r < n; ++r) out.vectors(i, r) = work(r, n - 1 - i);
+    if (with_vectors) {  // ascending, eigenvector j contiguous (column j, column-major); we want descending rows
+        out.vectors = Tensor::uninitialized(n, n);
+        for (int i = 0; i < n; ++i) std::copy_n(&work.data[(size_t)(n - 1 - i) * n], n, &out.vectors.data[(size_t)i * n]);
     }
     return out;
 }
