@@ -19,6 +19,7 @@ thread_local unsigned g_pass = 0;  // numbers the backward passes, to mark visit
 std::vector<Var> topological_order(const Var& output, unsigned pass) {
     std::vector<Var> order;
     std::vector<std::pair<Var, size_t>> stack;  // (node, index of the next input to visit)
+    order.reserve(64), stack.reserve(64);       // small graphs (a toy model's step) grow no further
     if (output.requires_grad()) stack.push_back({output, 0}), output.node()->visit = pass;
     while (!stack.empty()) {
         auto& [v, next] = stack.back();
@@ -62,13 +63,13 @@ struct BackwardPass {
     }
 
     static void mark_written(Windows& w, size_t lo, size_t hi) {
-        w.written.push_back({lo, hi});
-        std::sort(w.written.begin(), w.written.end());
-        std::vector<std::pair<size_t, size_t>> merged;
-        for (const auto& span : w.written)
-            if (!merged.empty() && span.first <= merged.back().second) merged.back().second = std::max(merged.back().second, span.second);
-            else merged.push_back(span);
-        w.written = std::move(merged);
+        auto& spans = w.written;
+        spans.insert(std::upper_bound(spans.begin(), spans.end(), std::make_pair(lo, hi)), {lo, hi});
+        size_t kept = 0;  // merge overlapping or touching neighbours, in place
+        for (size_t k = 1; k < spans.size(); ++k)
+            if (spans[k].first <= spans[kept].second) spans[kept].second = std::max(spans[kept].second, spans[k].second);
+            else spans[++kept] = spans[k];
+        spans.resize(kept + 1);
     }
 
     // Zeroes the entries of [lo, hi) that no window covers yet, then marks [lo, hi) written.
@@ -145,6 +146,7 @@ struct BackwardPass {
                 for (const Var& v : order) v.node()->slot = -1;
             }
         } clear_slots{order};
+        cotangents.reserve(order.size());  // at most one per node
         if (!order.empty()) accumulate(output.node(), seed ? seed : constant(Tensor::scalar(1.0)));
         for (auto it = order.rbegin(); it != order.rend(); ++it) {
             Node* y = it->node();
