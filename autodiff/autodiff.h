@@ -16,7 +16,9 @@
 // - Where a function has a kink, the derivative chosen there is stated beside the op.
 #pragma once
 
+#include <array>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -64,10 +66,28 @@ private:
     std::shared_ptr<Node> node_;
 };
 
+// The inputs an op was applied to: at most three, held in place (no allocation per node).
+class Inputs {
+public:
+    Inputs() = default;
+    Inputs(std::initializer_list<Var> vars) {
+        if (vars.size() > vars_.size()) throw std::logic_error("an op takes at most 3 inputs");
+        for (const Var& v : vars) vars_[count_++] = v;
+    }
+    size_t size() const { return count_; }
+    const Var& operator[](size_t k) const { return vars_[k]; }
+    const Var* begin() const { return vars_.data(); }
+    const Var* end() const { return vars_.data() + count_; }
+
+private:
+    std::array<Var, 3> vars_;
+    size_t count_ = 0;
+};
+
 struct Node {
     Tensor value;
     Op op = Op::Leaf;
-    std::vector<Var> in;         // the inputs the op was applied to
+    Inputs in;                   // the inputs the op was applied to
     bool requires_grad = false;
     int attr[4] = {0, 0, 0, 0};  // Sum: axis; MatMul: transpose flags; Slice/Pad: offsets; View: offset, ...
     double constant = 0.0;       // Pow: the exponent

@@ -1,5 +1,6 @@
 // grad.cpp: the backward pass, and Hessian-vector products and Hessians built on it.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -8,7 +9,7 @@
 
 namespace awd {
 
-std::vector<Var> vjp(const Var& y, const Var& g);  // the derivative table, ops.cpp
+std::array<Var, 3> vjp(const Var& y, const Var& g);  // the derivative table, ops.cpp
 extern thread_local bool g_scan_op_results;        // ops.cpp
 
 namespace {
@@ -156,7 +157,7 @@ struct BackwardPass {
                 accumulate_view(y->in[0].node(), *y, g.value());
                 continue;
             }
-            std::vector<Var> input_cotangents = vjp(*it, g);
+            const std::array<Var, 3> input_cotangents = vjp(*it, g);
             for (size_t k = 0; k < y->in.size(); ++k) {
                 Node* x = y->in[k].node();
                 if (input_cotangents[k] && x->requires_grad) accumulate(x, input_cotangents[k]);

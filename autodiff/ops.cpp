@@ -3,6 +3,7 @@
 // Each op is a short forward function that computes its value and records a node. The table
 // vjp() at the end holds the whole chain rule, one short line per primitive, written with the
 // same differentiable ops: that is what makes second and higher derivatives work.
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -20,13 +21,13 @@ namespace {
 
 thread_local bool g_recording = true;
 
-std::string shapes_of(const std::vector<Var>& in) {
+std::string shapes_of(const Inputs& in) {
     std::string s;
     for (size_t k = 0; k < in.size(); ++k) s += (k ? ", " : "") + in[k].value().shape();
     return s;
 }
 
-[[noreturn]] void fail(Op op, const std::vector<Var>& in, const std::string& why) {
+[[noreturn]] void fail(Op op, const Inputs& in, const std::string& why) {
     throw std::invalid_argument(std::string(op_name(op)) + "(" + shapes_of(in) + "): " + why);
 }
 
@@ -35,7 +36,7 @@ std::string dims(int rows, int cols) { return "(" + std::to_string(rows) + " x "
 // Records the node when gradients are wanted and at least one input carries them. A view
 // always keeps its input: its values live there. Every result is scanned for NaN and Inf,
 // except inside a backward pass that grad() scans at its end instead.
-Var record(Op op, std::vector<Var> in, Tensor value, int a0 = 0, int a1 = 0, int a2 = 0, int a3 = 0) {
+Var record(Op op, Inputs in, Tensor value, int a0 = 0, int a1 = 0, int a2 = 0, int a3 = 0) {
     const double* v = value.data.data();
     const bool checked = op == Op::View || !g_scan_op_results || all_finite(v, value.size());  // a view's values were checked where they came from
     for (size_t k = 0, n = checked ? 0 : value.size(); k < n; ++k) {
@@ -190,7 +191,7 @@ Var matmul(const Var& a, const Var& b, bool ta, bool tb) {
 
 Var linear(const Var& x, const Var& W, const Var& b) {
     const Tensor &X = x.value(), &Wt = W.value();
-    std::vector<Var> in = b ? std::vector<Var>{x, W, b} : std::vector<Var>{x, W};
+    Inputs in = b ? Inputs{x, W, b} : Inputs{x, W};
     if (X.cols != Wt.cols) fail(Op::Linear, in, "input has " + std::to_string(X.cols) + " features, the weight expects " + std::to_string(Wt.cols));
     const int n = X.rows, n_out = Wt.rows;
     Tensor y = Tensor::uninitialized(n, n_out);
@@ -383,11 +384,12 @@ Var wins(const Var& a, const Var& b, bool larger) {
 // ---- the derivative table: cotangents of the inputs from g, the cotangent of the output y ----
 //
 // One line per primitive. Inputs that carry no gradient get an empty Var (no work done).
-// The result has one entry per input of y.
-std::vector<Var> vjp(const Var& y, const Var& g) {
+// The result has one entry per input of y (at most three: a fixed array, no allocation).
+std::array<Var, 3> vjp(const Var& y, const Var& g) {
+    static const Var none;
     const Node& n = *y.node();
     const Var& a = n.in[0];
-    const Var b = n.in.size() > 1 ? n.in[1] : Var();
+    const Var& b = n.in.size() > 1 ? n.in[1] : none;
     auto need = [&](int k) { return n.in[k].requires_grad(); };
     auto to_a = [&](const Var& v) { return sum_to(v, a.rows(), a.cols()); };
     auto to_b = [&](const Var& v) { return sum_to(v, b.rows(), b.cols()); };
@@ -403,9 +405,8 @@ std::vector<Var> vjp(const Var& y, const Var& g) {
         case Op::Neg:        return {-g};
         case Op::MatMul:     return {need(0) ? (ta ? matmul(b, g, tb, true) : matmul(g, b, false, !tb)) : Var(),
                                      need(1) ? (tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false)) : Var()};
-        case Op::Linear:     return n.in.size() == 2 ? std::vector<Var>{need(0) ? matmul(g, b) : Var(), need(1) ? matmul(g, a, true, false) : Var()}
-                                                     : std::vector<Var>{need(0) ? matmul(g, b) : Var(), need(1) ? matmul(g, a, true, false) : Var(),
-                                                                        need(2) ? sum(g, 0) : Var()};
+        case Op::Linear:     return {need(0) ? matmul(g, b) : Var(), need(1) ? matmul(g, a, true, false) : Var(),
+                                     n.in.size() == 3 && need(2) ? sum(g, 0) : Var()};
         case Op::Exp:        return {g * y};
         case Op::Log:        return {g / a};
         case Op::Sqrt:       return {g / (2.0 * y)};

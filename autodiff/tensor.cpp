@@ -14,7 +14,6 @@ namespace awd {
 
 namespace {
 
-constexpr size_t kPooledMinimum = 1024;          // smaller arrays: malloc is fast enough
 constexpr size_t kPoolLimitBytes = 512u << 20;   // never hold more than this in freed arrays
 
 struct ArrayPool {

@@ -15,40 +15,48 @@ namespace awd {
 // model's flat buffer is a view, so the graph reads it without a copy). Copying a Storage
 // always copies the values into an owned array; moving a view keeps it a view.
 //
-// Owned arrays of 1024 doubles or more come from, and go back to, a per-thread pool of freed
-// arrays of the same size: a training step makes the same tensors every time, and without the
-// pool each large one is a fresh mmap whose pages fault in again (that, not arithmetic, was
-// most of a one-example step).
+// Where owned values live, by size: up to four inside the Storage itself (a toy model's scalars
+// need no heap at all); 1024 or more in arrays from, and back to, a per-thread pool of freed
+// arrays of the same size (a training step makes the same tensors every time, and without the
+// pool each large one is a fresh mmap whose pages fault in again: that, not arithmetic, was
+// most of a one-example step); in between, an ordinary vector.
 class Storage {
 public:
     Storage() = default;
-    Storage(size_t n, double fill) : owned_(take_array(n)) { std::fill(owned_.begin(), owned_.end(), fill), point_at_owned(); }
+    Storage(size_t n, double fill) { own(n), std::fill(ptr_, ptr_ + n, fill); }
     // n values left as they are (an op's result, about to be overwritten)
     static Storage uninitialized(size_t n) {
         Storage s;
-        s.owned_ = take_array(n), s.point_at_owned();
+        s.own(n);
         return s;
     }
-    Storage(std::vector<double> values) : owned_(std::move(values)) { point_at_owned(); }
-    ~Storage() { give_back_array(std::move(owned_)); }
+    Storage(std::vector<double> values) : owned_(std::move(values)), ptr_(owned_.data()), size_(owned_.size()) {}
+    ~Storage() {
+        if (owned_.size() >= kPooledMinimum) give_back_array(std::move(owned_));
+    }
     static Storage view(double* values, size_t n) {
         Storage s;
         s.ptr_ = values, s.size_ = n, s.is_view_ = true;
         return s;
     }
-    Storage(const Storage& o) : owned_(take_array(o.size())) { std::copy(o.begin(), o.end(), owned_.begin()), point_at_owned(); }
+    Storage(const Storage& o) { own(o.size()), std::copy(o.begin(), o.end(), ptr_); }
     Storage(Storage&& o) noexcept { *this = std::move(o); }
     Storage& operator=(const Storage& o) {
         if (this == &o) return *this;
-        if (owned_.size() != o.size()) give_back_array(std::move(owned_)), owned_ = take_array(o.size());
-        std::copy(o.begin(), o.end(), owned_.begin()), point_at_owned();
+        if (is_view_ || size_ != o.size()) own(o.size());
+        std::copy(o.begin(), o.end(), ptr_);
         return *this;
     }
     Storage& operator=(Storage&& o) noexcept {
-        give_back_array(std::move(owned_));
-        owned_ = std::move(o.owned_), ptr_ = o.ptr_, size_ = o.size_, is_view_ = o.is_view_;
-        if (!is_view_) point_at_owned();
-        o.ptr_ = nullptr, o.size_ = 0, o.is_view_ = false;
+        if (this == &o) return *this;
+        if (owned_.size() >= kPooledMinimum) give_back_array(std::move(owned_));
+        owned_ = std::move(o.owned_), size_ = o.size_, is_view_ = o.is_view_;
+        if (o.ptr_ == o.inline_) {
+            std::copy(o.inline_, o.inline_ + o.size_, inline_), ptr_ = inline_;
+        } else {
+            ptr_ = o.ptr_;  // a view's pointer, or the moved vector's array (a move keeps it)
+        }
+        o.owned_ = {}, o.ptr_ = nullptr, o.size_ = 0, o.is_view_ = false;
         return *this;
     }
 
@@ -64,18 +72,30 @@ public:
     const double* begin() const { return ptr_; }
     const double* end() const { return ptr_ + size_; }
     void assign(size_t n, double v) {
-        if (owned_.size() != n) give_back_array(std::move(owned_)), owned_ = take_array(n);
-        std::fill(owned_.begin(), owned_.end(), v), point_at_owned();
+        if (is_view_ || size_ != n) own(n);
+        std::fill(ptr_, ptr_ + n, v);
     }
     std::vector<double> to_vector() const { return std::vector<double>(begin(), end()); }
     bool operator==(const Storage& o) const { return size_ == o.size_ && std::equal(begin(), end(), o.begin()); }
     bool operator==(const std::vector<double>& v) const { return size_ == v.size() && std::equal(begin(), end(), v.begin()); }
 
 private:
+    static constexpr size_t kInline = 4, kPooledMinimum = 1024;  // below the pool's minimum, malloc is fast enough
     static std::vector<double> take_array(size_t n);        // n values, stale if reused
     static void give_back_array(std::vector<double>&& a);  // keeps it for the next take of its size
-    void point_at_owned() { ptr_ = owned_.data(), size_ = owned_.size(), is_view_ = false; }
+    // Room for n owned values, not initialised; what was held before is let go.
+    void own(size_t n) {
+        if (owned_.size() >= kPooledMinimum) give_back_array(std::move(owned_));
+        owned_ = {};
+        if (n <= kInline) {
+            ptr_ = inline_;
+        } else {
+            owned_ = take_array(n), ptr_ = owned_.data();
+        }
+        size_ = n, is_view_ = false;
+    }
     std::vector<double> owned_;
+    double inline_[kInline];
     double* ptr_ = nullptr;
     size_t size_ = 0;
     bool is_view_ = false;
