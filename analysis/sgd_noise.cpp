@@ -1,5 +1,5 @@
-// sgd_noise.cpp: per-sample gradients through the autodiff, the noise covariance's spectrum
-// from its Gram matrix, and the statistics that compare it with the Hessian.
+// sgd_noise.cpp: the noise covariance's spectrum from its Gram matrix, and the statistics that
+// compare it with the Hessian.
 #include "analysis/sgd_noise.h"
 
 #include <algorithm>
@@ -10,40 +10,6 @@
 #include "analysis/spectrum.h"
 
 namespace awd {
-
-Tensor per_sample_gradients(const Mlp& net, const Tensor& X, const std::vector<int>& labels) {
-    const MlpSpec& s = net.spec;
-    if (s.loss != Loss::CrossEntropy) throw std::invalid_argument("per-sample gradients: only the cross-entropy loss is supported");
-    const int N = X.rows, L = s.layers();
-    std::vector<Var> Z(L), A(L + 1);
-    A[0] = constant(X);
-    for (int l = 0; l < L; ++l) {
-        // W as a variable so that Z^l carries gradients; the backward pass stops at the Z^l we ask for
-        const Var W = variable(Tensor(s.n_out(l), s.n_in(l), std::vector<double>(net.W(l), net.W(l) + (size_t)s.n_out(l) * s.n_in(l))));
-        Z[l] = matmul(A[l], W, false, true);  // (N, n_out)
-        if (s.bias) Z[l] = Z[l] + constant(Tensor(1, s.n_out(l), std::vector<double>(net.b(l), net.b(l) + s.n_out(l))));
-        A[l + 1] = l + 1 < L ? activation(s.activation, Z[l]) : Z[l];
-    }
-    const Var loss = cross_entropy(A[L], labels);
-    const std::vector<Var> delta = grad(loss, Z);  // delta[l] row n = (1/N) dl_n / dz^l_n
-    Tensor G(N, (int)s.n_params());
-    for (int l = 0; l < L; ++l) {
-        const Tensor& d = delta[l].value();
-        const Tensor& a = A[l].value();
-        const int n_out = s.n_out(l), n_in = s.n_in(l);
-        const size_t w0 = s.weight_offset(l), b0 = s.bias ? s.bias_offset(l) : 0;
-        for (int n = 0; n < N; ++n) {
-            double* row = &G(n, 0);
-            for (int i = 0; i < n_out; ++i) {
-                const double di = N * d(n, i);
-                double* wrow = row + w0 + (size_t)i * n_in;
-                for (int j = 0; j < n_in; ++j) wrow[j] = di * a(n, j);
-                if (s.bias) row[b0 + i] = di;
-            }
-        }
-    }
-    return G;
-}
 
 NoiseCovariance noise_covariance(const Tensor& G, int top_k) {
     const int N = G.rows, P = G.cols;

@@ -1,23 +1,18 @@
 // sgd_noise.h: the SGD noise of a real network from exact per-sample gradients, set against its
 // exact Hessian (THEORY section 5 on real networks).
 //
-// Per-sample gradients come from one backward pass of the autodiff: the gradient of the batch
-// loss with respect to each layer's pre-activation Z^l (N, n_l) has row n equal to sample n's
-// own delta (rows never mix), so sample n's weight gradient is N delta_n a_n^T and its bias
-// gradient N delta_n. The noise covariance of minibatch SGD with batch B (drawn with
-// replacement) is C / B with C = (1/N) sum_n (g_n - g)(g_n - g)^T, P x P: too big to store for
-// 784-50-50-10 (42310 parameters), so its top eigenpairs come from the N x N Gram matrix of the
-// centred gradients and its diagonal from the column sums of squares.
+// Per-sample gradients come from nn/per_sample.h (one backward pass per sample through grad()).
+// The noise covariance of minibatch SGD with batch B (drawn with replacement) is C / B with
+// C = (1/N) sum_n (g_n - g)(g_n - g)^T, P x P: too big to store for 784-50-50-10 (42310
+// parameters), so its top eigenpairs come from the N x N Gram matrix of the centred gradients
+// and its diagonal from the column sums of squares.
 #pragma once
 
 #include <vector>
 
-#include "nn/mlp.h"
+#include "autodiff/tensor.h"
 
 namespace awd {
-
-// G (N, P): row n is the gradient of sample n's loss, in theta's layout (PyTorch order).
-Tensor per_sample_gradients(const Mlp& net, const Tensor& X, const std::vector<int>& labels);
 
 struct NoiseCovariance {
     std::vector<double> eigenvalues;  // top k of C, descending

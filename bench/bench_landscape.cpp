@@ -9,6 +9,8 @@
 #include "analysis/sgd_noise.h"
 #include "analysis/two_valley.h"
 #include "bench/bench.h"
+#include "nn/mlp.h"
+#include "nn/per_sample.h"
 
 namespace awd::bench {
 
@@ -34,7 +36,7 @@ void bench_landscape() {
     std::vector<int> y(N);
     for (int& label : y) label = (int)rng.index(10);
     Tensor G;
-    const double ours_g = best_seconds(3, [&] { G = per_sample_gradients(net, X, y); });
+    const double ours_g = best_seconds(3, [&] { G = per_sample_gradients(net.model, loss_function(Loss::CrossEntropy), X, y); });
     const double ours_c = ours_g + best_seconds(3, [&] { noise_covariance(G, 10); });
     peer = run_peer_script("bench/torch_landscape.py per-sample 1000");
     if (peer.count("per_sample_seconds")) {

@@ -15,6 +15,7 @@
 #include "analysis/sgd_noise.h"
 #include "analysis/spectrum.h"
 #include "nn/files.h"
+#include "nn/per_sample.h"
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"
@@ -39,7 +40,8 @@ void analyse(const SgdNoiseOptions& o) {
     HessianVectorProduct hvp(run.net, data.X, data.y, all_indices(run.net.spec));
     const LanczosResult lz = lanczos_top(hvp, P, o.top, std::max(100, 8 * o.top), 1e-8, o.seed);
     const Estimate trace = hutchinson_trace(hvp, P, o.hutchinson, o.seed + 1);
-    const Tensor G = per_sample_gradients(run.net, data.X, data.y);
+    Model model = run.net.model;  // per_sample_gradients leaves a gradient in it
+    const Tensor G = per_sample_gradients(model, loss_function(run.net.spec.loss), data.X, data.y);
     const NoiseCovariance C = noise_covariance(G, o.top);
     // subspace overlap of the top eigenvectors: |V_C V_H^T|_F^2 / k, 1 = the same subspace
     const int k = std::min<int>(o.top, (int)lz.pairs.values.size());

@@ -19,6 +19,8 @@
 #include "analysis/valley.h"
 #include "autodiff/finite_differences.h"
 #include "nn/files.h"
+#include "nn/mlp.h"
+#include "nn/per_sample.h"
 
 using namespace awd;
 
@@ -231,7 +233,7 @@ TEST_CASE("per-sample gradients of an MLP: their mean is the batch gradient; the
     for (double& v : X.data) v = rng.normal();
     std::vector<int> y(N);
     for (int& label : y) label = (int)rng.index(3);
-    const Tensor G = per_sample_gradients(net, X, y);
+    const Tensor G = per_sample_gradients(net.model, loss_function(Loss::CrossEntropy), X, y);
     const int P = (int)net.spec.n_params();
     REQUIRE(G.rows == N);
     REQUIRE(G.cols == P);

@@ -1,0 +1,26 @@
+// per_sample.cpp: one backward pass per sample, each into its own row.
+#include "nn/per_sample.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace awd {
+
+Tensor per_sample_gradients(Model& model, const LossFunction& loss, const Tensor& X, const std::vector<int>& labels) {
+    if ((int)labels.size() != X.rows)
+        throw std::invalid_argument("per-sample gradients: " + std::to_string(labels.size()) + " labels for " + std::to_string(X.rows) + " samples");
+    const size_t p = model.size();
+    Tensor G = Tensor::uninitialized(X.rows, (int)p);  // every row written below
+    std::vector<int> label(1);
+    for (int n = 0; n < X.rows; ++n) {
+        // sample n, read in place: the view is only ever read
+        const Tensor x = Tensor::view(const_cast<double*>(&X.data[(size_t)n * X.cols]), 1, X.cols);
+        label[0] = labels[n];
+        model.backward(loss(model.forward(constant_view(x)), label));
+        std::copy_n(model.gradient().data.data(), p, &G.data[(size_t)n * p]);
+    }
+    return G;
+}
+
+}  // namespace awd
