@@ -29,8 +29,9 @@ T logistic(T z) {  // 1 / (1 + e^-z) without overflow for either sign of z
     return e / (T(1) + e);
 }
 
+// always_inline: called per element with `a` known, the switch then folds away (ops.cpp)
 template <class T>
-T activation_value(Activation a, T z) {
+[[gnu::always_inline]] inline T activation_value(Activation a, T z) {
     switch (a) {
         case Activation::Identity: return z;
         case Activation::Relu: return z > 0 ? z : T(0);
@@ -44,7 +45,7 @@ T activation_value(Activation a, T z) {
 // d^order phi / dz^order at z, order 1, 2 or 3. Relu's derivative at its kink is taken as 0
 // (as PyTorch does); its higher derivatives are 0.
 template <class T>
-T activation_derivative(Activation a, int order, T z) {
+[[gnu::always_inline]] inline T activation_derivative(Activation a, int order, T z) {
     switch (a) {
         case Activation::Identity: return order == 1 ? T(1) : T(0);
         case Activation::Relu: return order == 1 && z > 0 ? T(1) : T(0);

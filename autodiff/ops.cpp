@@ -8,6 +8,7 @@
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #include "autodiff/autodiff.h"
 
@@ -158,22 +159,31 @@ Var pow(const Var& x, double c) {
     return y;
 }
 
-Var activation(Activation a, const Var& z) {
-    const Tensor& Z = z.value();
-    Tensor y = Tensor::uninitialized(Z.rows, Z.cols);
-    if (a == Activation::Relu) {  // the common case, kept branch-free for the vectoriser
-        for (size_t k = 0; k < Z.size(); ++k) y[k] = Z[k] > 0 ? Z[k] : 0.0;
-    } else {
-        for (size_t k = 0; k < Z.size(); ++k) y[k] = activation_value(a, Z[k]);
+// map(x, f) with the activation a known at compile time inside f (f takes the kind as a
+// std::integral_constant): the table's per-element switch folds away and relu's loop vectorises.
+template <class F>
+Tensor map_activation(Activation a, const Tensor& x, F f) {
+    using enum Activation;
+    switch (a) {
+        case Identity: return map(x, [&](double v) { return f(std::integral_constant<Activation, Identity>{}, v); });
+        case Relu: return map(x, [&](double v) { return f(std::integral_constant<Activation, Relu>{}, v); });
+        case Tanh: return map(x, [&](double v) { return f(std::integral_constant<Activation, Tanh>{}, v); });
+        case Sigmoid: return map(x, [&](double v) { return f(std::integral_constant<Activation, Sigmoid>{}, v); });
+        case Softplus: return map(x, [&](double v) { return f(std::integral_constant<Activation, Softplus>{}, v); });
     }
-    return record(Op::Activation, {z}, std::move(y), (int)a);
+    throw std::logic_error("map_activation: unknown activation");
+}
+
+Var activation(Activation a, const Var& z) {
+    return record(Op::Activation, {z}, map_activation(a, z.value(), [](auto kind, double v) { return activation_value(kind.value, v); }), (int)a);
 }
 
 Var activation_derivative(Activation a, int order, const Var& z) {
     if (order < 1 || order > 3)
         fail(Op::ActivationDerivative, {z}, std::string("derivative of order ") + std::to_string(order) + " of " + activation_name(a) +
                                                 " is not in the table (orders 1 to 3)");
-    return record(Op::ActivationDerivative, {z}, map(z.value(), [a, order](double v) { return activation_derivative(a, order, v); }), (int)a, order);
+    return record(Op::ActivationDerivative, {z},
+                  map_activation(a, z.value(), [order](auto kind, double v) { return activation_derivative(kind.value, order, v); }), (int)a, order);
 }
 
 Var tanh(const Var& x) { return activation(Activation::Tanh, x); }
