@@ -66,7 +66,7 @@ void bench_continual() {
     if (theirs > 0) std::printf(", pytorch %.0f (%.1f us/step), ratio %.1fx (goal >= 3x)\n", theirs, 1e6 / theirs, ours / theirs);
     else std::printf(", pytorch (no peer)\n");
 
-    const size_t P = state.nets[0].n_params();
+    const size_t P = state.nets[0].size();
     const double bound = streaming_seconds(P);
     std::printf("  streaming bound: read %zu doubles (%.0f KB) twice and write them once: %.1f us; a MER step takes %.1f us = %.2fx the bound (goal <= 2x)\n",
                 P, P * 8 / 1024.0, 1e6 * bound, 1e6 / ours, (1.0 / ours) / bound);
