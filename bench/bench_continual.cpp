@@ -7,6 +7,8 @@
 // doubles twice and write them once. Measured here as one read pass plus one read-modify-write
 // pass over a P-double buffer that, as in MER, stays cache-warm between steps. (Our first layer
 // visits only the columns of non-zero pixels, so a step can beat this dense bound.)
+#include <cblas.h>
+
 #include <cstdio>
 
 #include "bench/bench.h"
@@ -34,6 +36,7 @@ double streaming_seconds(size_t P) {
 }  // namespace
 
 void bench_continual() {
+    openblas_set_num_threads(1);  // as `awd continual` runs by default (and as the peer does)
     StreamConfig sc;
     sc.kind = StreamKind::Rotations, sc.tasks = 20, sc.per_task = 1000, sc.seed = 1;
     const TaskStream stream(sc);
