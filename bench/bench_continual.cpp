@@ -1,12 +1,14 @@
-// bench_continual.cpp: MER's single-example steps per second against the PyTorch float64 peer
-// (bench/torch_mer.py, the same update), the memory-streaming bound of one step, and online /
-// ER training over a 20-task rotations stream (training only, evaluation excluded).
+// bench_continual.cpp: MER's single-example steps per second, through the learner Model's graph,
+// against the PyTorch float64 peer (bench/torch_mer.py, the same update), the memory-streaming
+// bound of one step, and online / ER training over a 20-task rotations stream (training only,
+// evaluation excluded).
 //
 // The bound: a single-example step must at least stream the weights through memory once
 // forward (read W) and twice backward (read W for da, write the updated W), i.e. read the P
 // doubles twice and write them once. Measured here as one read pass plus one read-modify-write
-// pass over a P-double buffer that, as in MER, stays cache-warm between steps. (Our first layer
-// visits only the columns of non-zero pixels, so a step can beat this dense bound.)
+// pass over a P-double buffer that, as in MER, stays cache-warm between steps. A step through
+// the graph streams more than that: it materialises the flat gradient, scans it for NaN/Inf, and
+// then the SGD update reads it again.
 #include <cblas.h>
 
 #include <cstdio>
