@@ -221,6 +221,28 @@ TEST_CASE("continual: EWC's Fisher is the mean squared per-example gradient (clo
     }
 }
 
+TEST_CASE("continual: EWC's step is the cross-entropy gradient plus lambda (F theta - F theta*), then SGD") {
+    const TaskStream& stream = small_stream(StreamKind::Rotations);
+    const ContinualConfig c = small_config(Method::Ewc);
+    ContinualState state = initial_state(c, stream);
+    Model& net = state.nets[0];
+    const size_t P = net.size();
+    Rng rng(31);
+    for (size_t k = 0; k < P; ++k) state.ewc_F.push_back(rng.uniform()), state.ewc_Ftheta.push_back(rng.normal());
+    std::vector<double> x(stream.inputs());
+    const int y = stream.example(1, 0, x.data());
+    Model reference = net;  // the penalty's gradient in closed form beside the graph's cross-entropy gradient
+    reference.backward(cross_entropy(reference.forward(constant(Tensor(1, stream.inputs(), x))), {y}));
+    const std::vector<double> before = net.theta().data.to_vector();
+    observe(c, stream, state, 1, x.data(), y, 0, rng);
+    double worst = 0;
+    for (size_t k = 0; k < P; ++k) {
+        const double g = reference.gradient()[k] + c.ewc_lambda * (state.ewc_F[k] * before[k] - state.ewc_Ftheta[k]);
+        worst = std::max(worst, std::abs(net.theta()[k] - (before[k] - c.lr * g)));
+    }
+    CHECK(worst < 1e-14);
+}
+
 TEST_CASE("continual: MER with s=1, k=1, beta=gamma=1 and ER with k=1 are online SGD, bit for bit") {
     const TaskStream& stream = small_stream(StreamKind::Rotations);
     ContinualConfig online = small_config(Method::Online);
