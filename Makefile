@@ -7,7 +7,7 @@
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
 #   make gan-paper  the effective GAN model's figures (THEORY section 6), about 15 minutes on 2 cores
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
-#   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2) into the README's Results
+#   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the

@@ -94,7 +94,7 @@ void run(const ContinualOptions& o) {
     }
     write_file_atomically(partial + "/settings.json", settings_text);
     std::printf("awd continual: %s on %s, %zu parameters -> %s\n", o.method.c_str(), stream.description().c_str(),
-                state.nets[0].n_params() * state.nets.size(), o.out.c_str());
+                state.nets[0].size() * state.nets.size(), o.out.c_str());
     std::fflush(stdout);
     run_stream(c, stream, state, [&](const ContinualState& s) {
         write_file_atomically(partial + "/checkpoint.bin", serialize_state(s));
@@ -109,7 +109,7 @@ void run(const ContinualOptions& o) {
     }
     const Summary m = summarize(state.R);
     nlohmann::json summary = {{"RA", m.RA}, {"LA", m.LA}, {"BTI", m.BTI}, {"data", stream.description()},
-                              {"n_params", state.nets[0].n_params() * state.nets.size()}, {"settings", settings}};
+                              {"n_params", state.nets[0].size() * state.nets.size()}, {"settings", settings}};
     write_json_file(partial + "/summary.json", summary);
     write_file_atomically(partial + "/R.csv", r_csv(state.R));
     std::ostringstream curve;

@@ -1,4 +1,5 @@
 // continual.cpp: the reservoir, GEM's QP, EWC's Fisher, the methods' updates and the stream loop.
+// Every gradient here is the autodiff's, through the learner Model's graph.
 #include "optim/continual.h"
 
 #include <cblas.h>
@@ -10,6 +11,8 @@
 #include <stdexcept>
 
 #include "autodiff/names.h"
+#include "optim/optimizer.h"
+#include "optim/train.h"
 
 namespace awd {
 
@@ -172,13 +175,15 @@ std::vector<double> gem_project(const Tensor& G, const std::vector<double>& g, d
 
 // ---- EWC ----------------------------------------------------------------------------------
 
-std::vector<double> ewc_fisher(const OnlineMlp& net, const Tensor& X, const std::vector<int>& labels) {
-    std::vector<double> F(net.n_params(), 0.0), g(net.n_params());
-    ExampleScratch s;
+std::vector<double> ewc_fisher(Model& net, const Tensor& X, const std::vector<int>& labels) {
+    std::vector<double> F(net.size(), 0.0);
+    std::vector<int> label(1);
     for (int n = 0; n < X.rows; ++n) {
-        std::fill(g.begin(), g.end(), 0.0);
-        example_loss_gradient(net, &X.data[(size_t)n * X.cols], labels[n], 1.0, s, g.data());
-        for (size_t k = 0; k < g.size(); ++k) F[k] += g[k] * g[k];
+        const Tensor row = Tensor::view(const_cast<double*>(&X.data[(size_t)n * X.cols]), 1, X.cols);  // read only
+        label[0] = labels[n];
+        net.backward(cross_entropy(net.forward(constant_view(row)), label));
+        const double* g = net.gradient().data.data();
+        for (size_t k = 0; k < F.size(); ++k) F[k] += g[k] * g[k];
     }
     if (X.rows > 0)
         for (double& f : F) f /= X.rows;
@@ -189,11 +194,12 @@ std::vector<double> ewc_fisher(const OnlineMlp& net, const Tensor& X, const std:
 
 namespace {
 
-std::vector<int> widths_of(const ContinualConfig& c, const TaskStream& stream, int hidden) {
-    std::vector<int> w{stream.inputs()};
-    for (int l = 0; l < c.depth; ++l) w.push_back(hidden);
-    w.push_back(stream.classes());
-    return w;
+MlpSpec spec_of(const ContinualConfig& c, const TaskStream& stream, int hidden) {
+    MlpSpec spec;  // ReLU, biases, cross-entropy
+    spec.widths = {stream.inputs()};
+    for (int l = 0; l < c.depth; ++l) spec.widths.push_back(hidden);
+    spec.widths.push_back(stream.classes());
+    return spec;
 }
 
 // k draws from the memory's slots: uniform with replacement, or without (partial Fisher-Yates).
@@ -214,14 +220,36 @@ const std::vector<int>& draw(const ContinualConfig& c, ContinualState& state, in
     return order;
 }
 
-void step(OnlineMlp& net, const std::vector<double>& grad, double lr) {
-    for (size_t k = 0; k < grad.size(); ++k) net.theta[k] -= lr * grad[k];
+// (rows, inputs) examples stored contiguously at x, as a constant of the graph: read in place.
+Var examples(const double* x, int rows, int inputs) { return constant_view(Tensor::view(const_cast<double*>(x), rows, inputs)); }
+
+// net.gradient() = d cross-entropy(x, y) / d theta: one example's backward pass.
+void example_gradient(Model& net, const double* x, int y, int inputs, std::vector<int>& label) {
+    label.assign(1, y);
+    net.backward(cross_entropy(net.forward(examples(x, 1, inputs)), label));
 }
 
 // theta = anchor + factor (theta - anchor); factor 1 leaves theta exactly as it is.
-void interpolate(std::vector<double>& theta, const std::vector<double>& anchor, double factor) {
+void interpolate(Tensor& theta, const std::vector<double>& anchor, double factor) {
     if (factor == 1.0) return;
-    for (size_t k = 0; k < theta.size(); ++k) theta[k] = anchor[k] + factor * (theta[k] - anchor[k]);
+    double* t = theta.data.data();
+    for (size_t k = 0; k < anchor.size(); ++k) t[k] = anchor[k] + factor * (t[k] - anchor[k]);
+}
+
+void save(const Tensor& theta, std::vector<double>& to) { to.assign(theta.data.begin(), theta.data.end()); }
+
+// EWC's gradient: the example's cross-entropy plus the penalty
+// (lambda/2) sum_t sum_i F_t,i (theta_i - theta*_t,i)^2 = lambda sum_i theta_i (F_i theta_i / 2 - (F theta*)_i) + const,
+// with F = sum_t F_t and (F theta*) = sum_t F_t theta*_t, differentiated together in one pass.
+void ewc_gradient(const ContinualConfig& c, ContinualState& state, Model& net, const double* x, int y, int inputs) {
+    if (state.ewc_F.empty()) return example_gradient(net, x, y, inputs, state.scratch.label);
+    const int P = (int)net.size();
+    const Var theta = variable(Tensor::view(net.theta().data.data(), P, 1));  // the model's theta, read in place
+    const Var F = examples(state.ewc_F.data(), P, 1), Ftheta = examples(state.ewc_Ftheta.data(), P, 1);
+    state.scratch.label.assign(1, y);
+    const Var loss = cross_entropy(net.forward_at(theta, examples(x, 1, inputs)), state.scratch.label) +
+                     c.ewc_lambda * sum(theta * (0.5 * (F * theta) - Ftheta));
+    net.gradient() = grad(loss, {theta})[0].value();
 }
 
 void remember(ContinualState& state, int t, int i, int y, const double* x, Rng& rng) {
@@ -237,8 +265,8 @@ ContinualState initial_state(const ContinualConfig& c, const TaskStream& stream)
     const int nets = c.method == Method::Independent ? stream.tasks() : 1;
     const int hidden = c.method == Method::Independent ? std::max(1, c.hidden / stream.tasks()) : c.hidden;
     for (int k = 0; k < nets; ++k) {
-        state.nets.emplace_back(widths_of(c, stream, hidden));
-        glorot_uniform(state.nets.back(), init);
+        state.nets.push_back(make_mlp(spec_of(c, stream, hidden)));
+        initialize(state.nets.back(), Init::Glorot, 1.0, init);
     }
     state.memory.capacity = c.memories, state.memory.inputs = stream.inputs();
     if (c.method == Method::Gem)
@@ -247,61 +275,70 @@ ContinualState initial_state(const ContinualConfig& c, const TaskStream& stream)
 }
 
 void observe(const ContinualConfig& c, const TaskStream& stream, ContinualState& state, int t, const double* x, int y, int i, Rng& rng) {
-    (void)stream;
     auto& s = state.scratch;
-    OnlineMlp& net = state.nets[c.method == Method::Independent ? t : 0];
-    const size_t P = net.n_params();
+    const int inputs = stream.inputs();
+    Model& net = state.nets[c.method == Method::Independent ? t : 0];
+    Optimizer sgd(OptimizerConfig{}, net);  // plain SGD: theta -= lr gradient
     switch (c.method) {
         case Method::Online:
         case Method::Independent:
-            sgd_example(net, x, y, c.lr, s.example);
+            example_gradient(net, x, y, inputs, s.label);
+            sgd.step(c.lr);
             break;
-        case Method::Er: {
+        case Method::Er: {  // the mean loss of the incoming example and the memory draws, one batch
             const std::vector<int>& slots = draw(c, state, c.replay, rng);
-            const double scale = 1.0 / (1.0 + slots.size());
-            s.grad.assign(P, 0.0);
-            example_loss_gradient(net, x, y, scale, s.example, s.grad.data());
-            for (int slot : slots)
-                example_loss_gradient(net, state.memory.input(slot), state.memory.label[slot], scale, s.example, s.grad.data());
-            step(net, s.grad, c.lr);
+            const int rows = 1 + (int)slots.size();
+            if (s.batch.rows != rows || s.batch.cols != inputs) s.batch = Tensor::uninitialized(rows, inputs);
+            std::copy(x, x + inputs, s.batch.data.data());
+            s.labels.assign(1, y);
+            for (size_t j = 0; j < slots.size(); ++j) {
+                std::copy(state.memory.input(slots[j]), state.memory.input(slots[j]) + inputs, &s.batch.data[(j + 1) * inputs]);
+                s.labels.push_back(state.memory.label[slots[j]]);
+            }
+            net.backward(cross_entropy(net.forward(constant_view(s.batch)), s.labels));
+            sgd.step(c.lr);
             remember(state, t, i, y, x, rng);
             break;
         }
         case Method::Mer: {
-            if (c.gamma != 1.0) s.theta_a = net.theta;
+            if (c.gamma != 1.0) save(net.theta(), s.theta_a);
             for (int b = 0; b < c.batches; ++b) {
-                if (c.beta != 1.0) s.theta_w = net.theta;
+                if (c.beta != 1.0) save(net.theta(), s.theta_w);
                 const std::vector<int>& slots = draw(c, state, c.replay, rng);
-                sgd_example(net, x, y, c.lr, s.example);
-                for (int slot : slots) sgd_example(net, state.memory.input(slot), state.memory.label[slot], c.lr, s.example);
-                interpolate(net.theta, s.theta_w, c.beta);
+                example_gradient(net, x, y, inputs, s.label);
+                sgd.step(c.lr);
+                for (int slot : slots) {
+                    example_gradient(net, state.memory.input(slot), state.memory.label[slot], inputs, s.label);
+                    sgd.step(c.lr);
+                }
+                interpolate(net.theta(), s.theta_w, c.beta);
             }
-            interpolate(net.theta, s.theta_a, c.gamma);
+            interpolate(net.theta(), s.theta_a, c.gamma);
             remember(state, t, i, y, x, rng);
             break;
         }
-        case Method::Ewc: {
-            s.grad.assign(P, 0.0);
-            example_loss_gradient(net, x, y, 1.0, s.example, s.grad.data());
-            if (!state.ewc_F.empty())
-                for (size_t k = 0; k < P; ++k) s.grad[k] += c.ewc_lambda * (state.ewc_F[k] * net.theta[k] - state.ewc_Ftheta[k]);
-            step(net, s.grad, c.lr);
+        case Method::Ewc:
+            ewc_gradient(c, state, net, x, y, inputs);
+            sgd.step(c.lr);
             break;
-        }
         case Method::Gem: {
-            s.grad.assign(P, 0.0);
-            example_loss_gradient(net, x, y, 1.0, s.example, s.grad.data());
-            Tensor G(t, (int)P);
-            bool violated = false;
+            const int P = (int)net.size();
+            Tensor G(t, P);  // row k: the gradient of the mean loss over task k's memory
             for (int k = 0; k < t; ++k) {
                 const Reservoir& m = state.gem[k];
-                double* row = &G.data[(size_t)k * P];
-                for (int slot = 0; slot < m.size(); ++slot)
-                    example_loss_gradient(net, m.input(slot), m.label[slot], 1.0 / m.size(), s.example, row);
-                violated = violated || cblas_ddot((int)P, row, 1, s.grad.data(), 1) < 0;
+                if (m.size() == 0) continue;
+                net.backward(cross_entropy(net.forward(examples(m.x.data(), m.size(), inputs)), m.label));
+                std::copy(net.gradient().data.begin(), net.gradient().data.end(), &G.data[(size_t)k * P]);
             }
-            if (violated) s.grad = gem_project(G, s.grad, c.margin, c.gem_eps);
-            step(net, s.grad, c.lr);
+            example_gradient(net, x, y, inputs, s.label);
+            double* g = net.gradient().data.data();
+            bool violated = false;
+            for (int k = 0; k < t; ++k) violated = violated || cblas_ddot(P, &G.data[(size_t)k * P], 1, g, 1) < 0;
+            if (violated) {
+                const std::vector<double> projected = gem_project(G, std::vector<double>(g, g + P), c.margin, c.gem_eps);
+                std::copy(projected.begin(), projected.end(), g);
+            }
+            sgd.step(c.lr);
             Reservoir& mine = state.gem[t];  // a ring buffer: the most recent examples of the task
             const int slot = (int)(mine.age++ % (uint64_t)mine.capacity);
             mine.store(slot, t, i, y, x);
@@ -318,14 +355,15 @@ void end_task(const ContinualConfig& c, const TaskStream& stream, ContinualState
     Tensor X(m, stream.inputs());
     std::vector<int> labels(m);
     for (int i = 0; i < m; ++i) labels[i] = stream.example(t, i, &X.data[(size_t)i * X.cols]);
-    const OnlineMlp& net = state.nets[0];
+    Model& net = state.nets[0];
     const std::vector<double> F = ewc_fisher(net, X, labels);
     if (state.ewc_F.empty()) state.ewc_F.assign(F.size(), 0.0), state.ewc_Ftheta.assign(F.size(), 0.0);
-    for (size_t k = 0; k < F.size(); ++k) state.ewc_F[k] += F[k], state.ewc_Ftheta[k] += F[k] * net.theta[k];
+    for (size_t k = 0; k < F.size(); ++k) state.ewc_F[k] += F[k], state.ewc_Ftheta[k] += F[k] * net.theta()[k];
 }
 
-const OnlineMlp& net_for(const ContinualConfig& c, const ContinualState& state, int task) {
-    return state.nets[c.method == Method::Independent ? task : 0];
+// Test accuracy of the net that answers for `task`, evaluation mode, no graph recorded.
+double accuracy(const ContinualConfig& c, const ContinualState& state, int task, const Tensor& X, const std::vector<int>& labels) {
+    return evaluate(state.nets[c.method == Method::Independent ? task : 0], loss_function(Loss::CrossEntropy), X, labels).accuracy;
 }
 
 }  // namespace
@@ -341,12 +379,12 @@ void run_stream(const ContinualConfig& c, const TaskStream& stream, ContinualSta
             const int y = stream.example(t, i, x.data());
             observe(c, stream, state, t, x.data(), y, i, rng);
             if (++state.examples_seen % (uint64_t)c.curve_every == 0)
-                state.curve.push_back(accuracy(net_for(c, state, 0), first_test, stream.test_labels()));
+                state.curve.push_back(accuracy(c, state, 0, first_test, stream.test_labels()));
         }
         end_task(c, stream, state, t);
         std::vector<double> row(stream.tasks());
         for (int j = 0; j < stream.tasks(); ++j)
-            row[j] = accuracy(net_for(c, state, j), j == 0 ? first_test : stream.test_inputs(j), stream.test_labels());
+            row[j] = accuracy(c, state, j, j == 0 ? first_test : stream.test_inputs(j), stream.test_labels());
         state.R.push_back(row);
         state.tasks_done = t + 1;
         if (!after_task(state)) return;
@@ -379,6 +417,10 @@ struct Writer {
     void put(const std::vector<T>& v) {
         put((uint64_t)v.size());
         bytes.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    }
+    void put(const Tensor& t) {  // as a std::vector<double>: the layout of earlier checkpoints
+        put((uint64_t)t.size());
+        bytes.append(reinterpret_cast<const char*>(t.data.data()), t.size() * sizeof(double));
     }
     void put(const Reservoir& m) { put(m.capacity), put(m.age), put(m.task), put(m.index), put(m.label); }
 };
@@ -420,7 +462,7 @@ std::string serialize_state(const ContinualState& state) {
     w.bytes.assign(kMagic, sizeof kMagic);
     w.put(state.tasks_done), w.put(state.examples_seen);
     w.put((uint64_t)state.nets.size());
-    for (const OnlineMlp& net : state.nets) w.put(net.theta);
+    for (const Model& net : state.nets) w.put(net.theta());
     w.put(state.memory);
     w.put(state.ewc_F), w.put(state.ewc_Ftheta);
     w.put((uint64_t)state.gem.size());
@@ -441,10 +483,11 @@ ContinualState deserialize_state(const std::string& bytes, const ContinualConfig
     r.get(n);
     if (n != state.nets.size()) throw std::runtime_error("checkpoint holds " + std::to_string(n) + " networks, the method needs " +
                                                           std::to_string(state.nets.size()));
-    for (OnlineMlp& net : state.nets) {
-        const size_t P = net.n_params();
-        r.get(net.theta);
-        if (net.theta.size() != P) throw std::runtime_error("checkpoint: parameter count does not match the architecture");
+    std::vector<double> theta;
+    for (Model& net : state.nets) {
+        r.get(theta);
+        if (theta.size() != net.size()) throw std::runtime_error("checkpoint: parameter count does not match the architecture");
+        std::copy(theta.begin(), theta.end(), net.theta().data.begin());
     }
     r.get(state.memory, stream);
     r.get(state.ewc_F), r.get(state.ewc_Ftheta);

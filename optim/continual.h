@@ -2,6 +2,10 @@
 // reservoir memory, the methods (online, ER, MER, EWC, GEM, independent), GEM's dual QP,
 // EWC's Fisher diagonal, the accuracy matrix R and its summaries RA, LA, BTI.
 //
+// The learner is an ordinary Model (nn/mlp.h's make_mlp, Glorot-initialised): every gradient
+// is the autodiff's (model.backward on a cross-entropy graph), every update a plain-SGD
+// Optimizer step; MER's Reptile interpolations are arithmetic on the flat theta.
+//
 // Examples arrive one at a time, one pass. Randomness: task t's draws come from
 // Rng(stream_seed(seed, 1000 + t)), so the state at a task boundary (parameters, memory,
 // reservoir age, EWC and GEM accumulators, R so far) is all a checkpoint needs: a resumed run
@@ -14,7 +18,7 @@
 #include <vector>
 
 #include "autodiff/tensor.h"
-#include "nn/online_mlp.h"
+#include "nn/mlp.h"
 #include "nn/random.h"
 #include "nn/task_streams.h"
 
@@ -56,8 +60,9 @@ double nonnegative_qp_kkt_violation(const Tensor& P, const std::vector<double>& 
 std::vector<double> gem_project(const Tensor& G, const std::vector<double>& g, double margin, double eps);
 
 // ---- EWC ----------------------------------------------------------------------------------
-// Diagonal Fisher: the mean over the examples of the squared per-example gradient.
-std::vector<double> ewc_fisher(const OnlineMlp& net, const Tensor& X, const std::vector<int>& labels);
+// Diagonal Fisher: the mean over the examples (rows of X) of the squared per-example gradient
+// of the cross-entropy, each one backward pass through net (its gradient() is overwritten).
+std::vector<double> ewc_fisher(Model& net, const Tensor& X, const std::vector<int>& labels);
 
 // ---- methods ------------------------------------------------------------------------------
 struct ContinualConfig {
@@ -76,7 +81,7 @@ struct ContinualConfig {
 
 struct ContinualState {
     int tasks_done = 0;
-    std::vector<OnlineMlp> nets;        // one, or one per task (independent)
+    std::vector<Model> nets;            // one, or one per task (independent)
     Reservoir memory;
     std::vector<double> ewc_F, ewc_Ftheta;  // sum_t F_t, sum_t F_t theta*_t
     std::vector<Reservoir> gem;         // per task, a ring buffer (capacity gem_per_task, age = count)
@@ -84,8 +89,9 @@ struct ContinualState {
     std::vector<double> curve;          // task-1 accuracy every curve_every examples
     uint64_t examples_seen = 0;
     struct Scratch {  // buffers only, not part of a checkpoint
-        ExampleScratch example;
-        std::vector<double> grad, theta_a, theta_w, x;
+        Tensor batch;                     // ER's (k, inputs) batch
+        std::vector<int> labels, label;   // its labels; one example's label
+        std::vector<double> theta_a, theta_w, x;
         std::vector<int> order;
     } scratch;
 };
