@@ -46,7 +46,9 @@ Var checked_constant(Tensor t) {
 // One backward pass. Cotangents live in `cotangents`, indexed by Node::slot. A flat input
 // reached only through views (a model's theta) gets an uninitialised buffer: each window's first
 // contribution is copied in, and what no view wrote is zeroed once at the end, so the buffer is
-// never zero-filled and then added to in full.
+// never zero-filled and then added to in full. Each window is checked for NaN/Inf as it is
+// written (the check rides along the copy); a flat cotangent written only that way needs no
+// second scan when grad() checks what it returns.
 struct BackwardPass {
     explicit BackwardPass(bool with_graph) : create_graph(with_graph) {}
     const bool create_graph;
@@ -54,8 +56,21 @@ struct BackwardPass {
     struct Windows {
         Node* flat;
         std::vector<std::pair<size_t, size_t>> written;  // [begin, end), sorted, disjoint
+        bool finite = true;                              // every value written so far
     };
     std::vector<Windows> partly_written;
+    std::vector<const Node*> checked_results;  // cotangents known finite in full
+
+    // s[k] = c[k], or s[k] += c[k], for k < n; true when every value written is finite.
+    template <bool add>
+    static bool write_checked(double* __restrict s, const double* __restrict c, size_t n) {
+        uint64_t bad = 0;
+        for (size_t k = 0; k < n; ++k) {
+            const double v = add ? s[k] + c[k] : c[k];
+            s[k] = v, bad |= non_finite_bit(v);
+        }
+        return bad == 0;
+    }
 
     Windows* windows_of(Node* flat) {
         for (Windows& w : partly_written)
@@ -85,11 +100,13 @@ struct BackwardPass {
         mark_written(w, lo, hi);
     }
 
-    void complete(Node* flat) {
+    // Zeroes what no window wrote; `final` at the end of the pass, when the whole buffer is known.
+    void complete(Node* flat, bool final) {
         Windows* w = windows_of(flat);
         if (!w) return;
         Tensor& s = cotangents[flat->slot].node()->value;
         zero_unwritten(s.data.data(), *w, 0, s.size());
+        if (final && w->finite) checked_results.push_back(cotangents[flat->slot].node());
         partly_written.erase(partly_written.begin() + (w - partly_written.data()));
     }
 
@@ -107,7 +124,7 @@ struct BackwardPass {
             sum = sum + contribution;
             return;
         }
-        complete(x);
+        complete(x, false);  // a whole-buffer add: the result gets scanned at the end
         double* __restrict s = sum.node()->value.data.data();  // a buffer of this pass: no one else's
         const double* __restrict c = contribution.value().data.data();
         for (size_t k = 0, n = contribution.value().size(); k < n; ++k) s[k] += c[k];
@@ -129,11 +146,13 @@ struct BackwardPass {
                 return span.first < end && begin < span.second;
             });
             if (fresh) {
-                std::copy(c, c + g.size(), s + begin);
+                w->finite &= write_checked<false>(s + begin, c, g.size());
                 mark_written(*w, begin, end);
                 return;
             }
             zero_unwritten(s, *w, begin, end);
+            w->finite &= write_checked<true>(s + begin, c, g.size());
+            return;
         }
         for (size_t k = 0, n = g.size(); k < n; ++k) s[begin + k] += c[k];
     }
@@ -163,7 +182,7 @@ struct BackwardPass {
                 if (input_cotangents[k] && x->requires_grad) accumulate(x, input_cotangents[k]);
             }
         }
-        while (!partly_written.empty()) complete(partly_written.back().flat);
+        while (!partly_written.empty()) complete(partly_written.back().flat, true);
 
         std::vector<Var> result;
         for (const Var& x : inputs) {
@@ -200,14 +219,16 @@ std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool cr
 
     // Without a graph, scan only the results: one pass over the gradient instead of one per op.
     NoGradGuard no_graph;
+    BackwardPass pass(false);
     std::vector<Var> result;
     {
         OpResultScanning off(false);
-        result = BackwardPass(false).run(output, inputs, seed);
+        result = pass.run(output, inputs, seed);
     }
     for (size_t i = 0; i < result.size(); ++i) {
         const Tensor& g = result[i].value();
-        if (all_finite(g.data.data(), g.size())) continue;
+        const auto& known = pass.checked_results;
+        if (std::find(known.begin(), known.end(), result[i].node()) != known.end() || all_finite(g.data.data(), g.size())) continue;
         const auto bad = std::find_if(g.data.begin(), g.data.end(), [](double v) { return !std::isfinite(v); });
         BackwardPass(false).run(output, inputs, seed);  // again, each op scanning: throws naming the op that made it
         const size_t k = (size_t)(bad - g.data.begin());

@@ -175,12 +175,8 @@ double symmetry_residual(const Tensor& A) {
 }
 
 bool all_finite(const double* v, size_t n) {
-    uint64_t bad = 0;  // an integer OR-reduction, which vectorises (no floating-point reassociation)
-    for (size_t k = 0; k < n; ++k) {
-        uint64_t bits;
-        std::memcpy(&bits, v + k, sizeof bits);
-        bad |= (bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;  // exponent all ones: NaN or Inf
-    }
+    uint64_t bad = 0;
+    for (size_t k = 0; k < n; ++k) bad |= non_finite_bit(v[k]);
     return bad == 0;
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -140,6 +142,13 @@ double max_abs(const Tensor& A);
 double relative_difference(const Tensor& A, const Tensor& B);  // |A - B|_F / max(|B|_F, tiny)
 double symmetry_residual(const Tensor& A);                     // |A - A^T|_F / |A|_F
 
+// 1 when v is NaN or infinite (exponent bits all ones), else 0: an integer test that loops can
+// OR together and still vectorise (no floating-point comparison to reassociate).
+inline uint64_t non_finite_bit(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    return (bits & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+}
 // True when none of the n values is NaN or infinite; fast (vectorised), for hot paths.
 bool all_finite(const double* values, size_t n);
 // Throws std::invalid_argument naming `what` and the first non-finite entry, if any.
