@@ -166,7 +166,7 @@ bench: deps-bench data $(BUILD)/bench
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/san/tests/fuzz/main.d
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/san/tests/fuzz/main.d $(BUILD)/obj/tests/example/own_model.d
 
 # SGD as landscape-dependent regularisation (THEORY section 5): the degenerate valley and the
 # two-valley model, every figure in runs/sgd-paper (README, "SGD on toy landscapes"). The two-valley
