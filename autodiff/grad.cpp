@@ -9,7 +9,7 @@
 
 namespace awd {
 
-std::array<Var, 3> vjp(const Var& y, const Var& g);  // the derivative table, ops.cpp
+std::array<Var, 3> vjp(const Var& y, const Var& g, unsigned skip);  // the derivative table, ops.cpp
 extern thread_local bool g_scan_op_results;        // ops.cpp
 
 namespace {
@@ -130,31 +130,52 @@ struct BackwardPass {
         for (size_t k = 0, n = contribution.value().size(); k < n; ++k) s[k] += c[k];
     }
 
-    // A view's cotangent goes straight into its window of the flat input's cotangent: no tensor
-    // of the flat size per view.
-    void accumulate_view(Node* flat, const Node& view, const Tensor& g) {
+    // The cotangent buffer of `flat`, made on first use, and whether [begin, end) of it is still
+    // unwritten: then the caller stores there; otherwise it adds (what no one wrote in the window
+    // is zeroed first). `w` is the flat's window record, or null once the buffer is whole.
+    double* window(Node* flat, size_t begin, size_t end, bool& fresh, Windows*& w) {
         if (flat->slot < 0) {
             flat->slot = (int)cotangents.size();
             cotangents.push_back(checked_constant(Tensor::uninitialized(flat->value.rows, flat->value.cols)));
             partly_written.push_back({flat, {}});
         }
-        const size_t begin = (size_t)view.attr[0], end = begin + g.size();
-        double* __restrict s = cotangents[flat->slot].node()->value.data.data();
-        const double* __restrict c = g.data.data();
-        if (Windows* w = windows_of(flat)) {
-            const bool fresh = std::none_of(w->written.begin(), w->written.end(), [&](const auto& span) {
-                return span.first < end && begin < span.second;
-            });
-            if (fresh) {
-                w->finite &= write_checked<false>(s + begin, c, g.size());
+        double* s = cotangents[flat->slot].node()->value.data.data();
+        w = windows_of(flat), fresh = false;
+        if (w) {
+            fresh = std::none_of(w->written.begin(), w->written.end(), [&](const auto& span) { return span.first < end && begin < span.second; });
+            if (fresh)
                 mark_written(*w, begin, end);
-                return;
-            }
-            zero_unwritten(s, *w, begin, end);
-            w->finite &= write_checked<true>(s + begin, c, g.size());
-            return;
+            else
+                zero_unwritten(s, *w, begin, end);
         }
-        for (size_t k = 0, n = g.size(); k < n; ++k) s[begin + k] += c[k];
+        return s;
+    }
+
+    // A view's cotangent goes straight into its window of the flat input's cotangent: no tensor
+    // of the flat size per view.
+    void accumulate_view(Node* flat, const Node& view, const Tensor& g) {
+        const size_t begin = (size_t)view.attr[0];
+        bool fresh;
+        Windows* w;
+        double* s = window(flat, begin, begin + g.size(), fresh, w) + begin;
+        const bool finite = fresh ? write_checked<false>(s, g.data.data(), g.size()) : write_checked<true>(s, g.data.data(), g.size());
+        if (w) w->finite &= finite;
+    }
+
+    // Linear's weight gradient g^T x, written by one product straight into the flat gradient
+    // when the weight is a view of it: no (n_out, n_in) temporary and no copy (for one example,
+    // that copy was a sixth of a step). Returns false when the weight is not such a view.
+    bool linear_weight_into_flat(const Node& y, const Var& g) {
+        const Var& W = y.in[1];
+        if (W.node()->op != Op::View || !W.requires_grad() || !W.node()->in[0].requires_grad()) return false;
+        const size_t begin = (size_t)W.node()->attr[0], n = W.value().size();
+        bool fresh;
+        Windows* w;
+        double* s = window(W.node()->in[0].node(), begin, begin + n, fresh, w) + begin;
+        Tensor target = Tensor::view(s, W.rows(), W.cols());
+        gemm(g.value(), true, y.in[0].value(), false, target, 1.0, fresh ? 0.0 : 1.0);
+        if (w) w->finite &= all_finite(s, n);
+        return true;
     }
 
     std::vector<Var> run(const Var& output, const std::vector<Var>& inputs, const Var& seed) {
@@ -176,7 +197,8 @@ struct BackwardPass {
                 accumulate_view(y->in[0].node(), *y, g.value());
                 continue;
             }
-            const std::array<Var, 3> input_cotangents = vjp(*it, g);
+            const bool weight_done = !create_graph && y->op == Op::Linear && linear_weight_into_flat(*y, g);
+            const std::array<Var, 3> input_cotangents = vjp(*it, g, weight_done ? 1u << 1 : 0u);
             for (size_t k = 0; k < y->in.size(); ++k) {
                 Node* x = y->in[k].node();
                 if (input_cotangents[k] && x->requires_grad) accumulate(x, input_cotangents[k]);

@@ -393,14 +393,15 @@ Var wins(const Var& a, const Var& b, bool larger) {
 
 // ---- the derivative table: cotangents of the inputs from g, the cotangent of the output y ----
 //
-// One line per primitive. Inputs that carry no gradient get an empty Var (no work done).
-// The result has one entry per input of y (at most three: a fixed array, no allocation).
-std::array<Var, 3> vjp(const Var& y, const Var& g) {
+// One line per primitive. Inputs that carry no gradient, or whose bit is set in `skip` (the
+// backward pass took care of them), get an empty Var (no work done). The result has one entry
+// per input of y (at most three: a fixed array, no allocation).
+std::array<Var, 3> vjp(const Var& y, const Var& g, unsigned skip) {
     static const Var none;
     const Node& n = *y.node();
     const Var& a = n.in[0];
     const Var& b = n.in.size() > 1 ? n.in[1] : none;
-    auto need = [&](int k) { return n.in[k].requires_grad(); };
+    auto need = [&](int k) { return n.in[k].requires_grad() && !(skip >> k & 1u); };
     auto to_a = [&](const Var& v) { return sum_to(v, a.rows(), a.cols()); };
     auto to_b = [&](const Var& v) { return sum_to(v, b.rows(), b.cols()); };
     const bool ta = n.attr[0], tb = n.attr[1];
