@@ -41,10 +41,21 @@ std::vector<double> Storage::take_array(size_t n) {
 }
 
 void Storage::give_back_array(std::vector<double>&& a) {
-    const size_t n = a.size();
-    if (n < kPooledMinimum || n != a.capacity() || ArrayPool::destroyed || pool.bytes + n * sizeof(double) > kPoolLimitBytes) return;
+    const size_t n = a.size(), bytes = n * sizeof(double);
+    if (n < kPooledMinimum || n != a.capacity() || ArrayPool::destroyed || bytes > kPoolLimitBytes) return;
+    // Over the limit, arrays of other sizes make room: the array just freed is the likelier to be
+    // asked for again (the next step, the next call), not what an earlier phase left behind.
+    for (auto it = pool.free.begin(); pool.bytes + bytes > kPoolLimitBytes && it != pool.free.end();) {
+        if (it->first != n && !it->second.empty()) {
+            pool.bytes -= it->first * sizeof(double);
+            it->second.pop_back();
+        } else {
+            ++it;
+        }
+    }
+    if (pool.bytes + bytes > kPoolLimitBytes) return;  // the pool is full of arrays of this very size
     pool.free[n].push_back(std::move(a));
-    pool.bytes += n * sizeof(double);
+    pool.bytes += bytes;
 }
 
 Tensor::Tensor(int r, int c, double fill) : rows(r), cols(c) {

@@ -70,7 +70,7 @@ void bench_training() {
         }
     }
     openblas_set_num_threads(1);
-    std::printf("  goal: ratio >= 3 on each\n");
+    std::printf("  goal: ratio >= 4 on each (issue 10: at least the retired hand-written path)\n");
 }
 
 }  // namespace awd::bench
