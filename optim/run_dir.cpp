@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -41,7 +42,7 @@ std::string hex32(uint32_t v) {
 uint32_t file_crc32(const std::string& path, uint64_t bytes) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    std::vector<char> block(1 << 20);
+    std::vector<char> block((size_t)std::clamp<uint64_t>(bytes, 1, 1 << 20));  // a small file needs no 1 MB buffer
     uLong crc = crc32(0, nullptr, 0);
     while (bytes > 0) {
         const size_t want = (size_t)std::min<uint64_t>(bytes, block.size());

@@ -158,14 +158,15 @@ void read_weights_npy(const std::string& dir, Mlp& net) {
         const std::string w_path = dir + "/W" + std::to_string(l) + ".npy";
         const Tensor W = read_npy_matrix(w_path);
         if (W.rows != s.n_out(l) || W.cols != s.n_in(l))
-            throw std::runtime_error(w_path + ": shape " + W.shape() + ", architecture " + s.arch() + " needs (" + std::to_string(s.n_out(l)) +
-                                     " x " + std::to_string(s.n_in(l)) + ")");
+            throw std::runtime_error(w_path + ": shape " + W.shape() + ", but summary.json field \"arch\" (" + s.arch() + ") needs (" +
+                                     std::to_string(s.n_out(l)) + " x " + std::to_string(s.n_in(l)) + ")");
         std::copy(W.data.begin(), W.data.end(), net.W(l));
         if (!s.bias) continue;
         const std::string b_path = dir + "/b" + std::to_string(l) + ".npy";
         const Tensor b = read_npy_matrix(b_path);
         if (b.rows != s.n_out(l) || b.cols != 1)
-            throw std::runtime_error(b_path + ": shape " + b.shape() + ", architecture " + s.arch() + " needs " + std::to_string(s.n_out(l)) + " values");
+            throw std::runtime_error(b_path + ": shape " + b.shape() + ", but summary.json field \"arch\" (" + s.arch() + ") needs " +
+                                     std::to_string(s.n_out(l)) + " values");
         std::copy(b.data.begin(), b.data.end(), net.b(l));
     }
 }

@@ -289,11 +289,11 @@ TEST_CASE("run folders: load back, import weights with shape checks, clear error
     CHECK(run.train.X.data == split.train.X.data);
     CHECK(run.test.y == split.test.y);
     Mlp wider(MlpSpec::parse("5-6-3", Activation::Relu, false));
-    CHECK_THROWS_WITH_AS(read_weights_npy(dir, wider), doctest::Contains("W0.npy: shape (4 x 5), architecture 5-6-3 needs (6 x 5)"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_weights_npy(dir, wider), doctest::Contains("W0.npy: shape (4 x 5), but summary.json field \"arch\" (5-6-3) needs (6 x 5)"), std::runtime_error);
     write_file_atomically(dir + "/summary.json", R"({"arch": "7-4-3", "activation": "relu", "bias": false})");
     CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("summary.json: checksum differs from manifest.json of run test"), std::runtime_error);
     write_manifest(dir, "test");
-    CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("W0.npy: shape (4 x 5), architecture 7-4-3 needs (4 x 7)"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("W0.npy: shape (4 x 5), but summary.json field \"arch\" (7-4-3) needs (4 x 7)"), std::runtime_error);
     write_file_atomically(dir + "/summary.json", R"({"arch": "100000-100000-3", "activation": "relu", "bias": false})");
     write_manifest(dir, "test");
     CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("summary.json: field \"arch\" 100000-100000-3 needs more parameters than the"), std::runtime_error);
