@@ -12,26 +12,13 @@
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"
+#include "experiments/seed_stats.h"
 
 namespace awd {
 
 namespace {
 
-struct Stat {
-    double mean = 0, std = 0;
-};
-
-Stat stat(const std::vector<double>& v) {
-    Stat s;
-    for (double x : v) s.mean += x / v.size();
-    if (v.size() > 1) {
-        for (double x : v) s.std += (x - s.mean) * (x - s.mean);
-        s.std = std::sqrt(s.std / (v.size() - 1));  // sample standard deviation
-    }
-    return s;
-}
-
-std::string pct(const Stat& s, bool sign = false) {
+std::string pct(const SeedStats& s, bool sign = false) {
     char text[64];
     std::snprintf(text, sizeof text, sign ? "%+.1f +- %.1f" : "%.1f +- %.1f", 100 * s.mean, 100 * s.std);
     return text;
@@ -67,7 +54,7 @@ void run(const std::string& runs_dir, const std::string& out) {
         }
         const int m = std::get<2>(key);
         table << "| " << std::get<0>(key) << " | " << std::get<1>(key) << " | " << (m < 0 ? "-" : std::to_string(m)) << " | " << seeds << " | "
-              << pct(stat(ra)) << " | " << pct(stat(la)) << " | " << pct(stat(bti), true) << " |\n";
+              << pct(seed_stats(ra)) << " | " << pct(seed_stats(la)) << " | " << pct(seed_stats(bti), true) << " |\n";
     }
     // RA(MER) - RA(ER) per stream and memory size, over the seeds both have
     std::ostringstream gap, data;
@@ -81,7 +68,7 @@ void run(const std::string& runs_dir, const std::string& out) {
         for (const auto& [seed, s] : mer.by_seed)
             if (er->second.by_seed.count(seed)) d.push_back(s["RA"].get<double>() - er->second.by_seed.at(seed)["RA"].get<double>());
         if (d.empty()) continue;
-        const Stat g = stat(d);
+        const SeedStats g = seed_stats(d);
         gap << std::get<0>(key) << ',' << std::get<2>(key) << ',' << d.size() << ',' << g.mean << ',' << g.std << '\n';
         blocks[std::get<0>(key)] += std::to_string(std::get<2>(key)) + " " + std::to_string(100 * g.mean) + " " + std::to_string(100 * g.std) + "\n";
     }

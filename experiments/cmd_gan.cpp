@@ -18,6 +18,7 @@
 #include "analysis/gan.h"
 #include "nn/files.h"
 #include "experiments/commands.h"
+#include "experiments/flags.h"
 #include "experiments/gan_plots.h"
 #include "experiments/json_file.h"
 
@@ -182,34 +183,6 @@ void run(const GanOptions& o) {
     if (!outcome.error.empty()) throw std::runtime_error(outcome.error + "; the last good state is in " + out);
 }
 
-// A finite number >= 0 (CLI11's NonNegativeNumber lets NaN through).
-const CLI::Validator kFiniteNonNegative(
-    [](std::string& text) -> std::string {
-        size_t used = 0;
-        double v = 0;
-        try {
-            v = std::stod(text, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != text.size() || used == 0) return "'" + text + "' is not a number";
-        if (!std::isfinite(v) || v < 0) return "must be a finite number >= 0, not " + text;
-        return "";
-    },
-    "FINITE >= 0");
-const CLI::Validator kFinite(
-    [](std::string& text) -> std::string {
-        size_t used = 0;
-        double v = 0;
-        try {
-            v = std::stod(text, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != text.size() || used == 0 || !std::isfinite(v)) return "'" + text + "' is not a finite number";
-        return "";
-    },
-    "FINITE");
 
 }  // namespace
 
@@ -218,23 +191,23 @@ void add_gan_command(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("gan", "the effective GAN model: N coupled particles against an MLP discriminator (THEORY section 6)");
     cmd->add_option("--target", o->target, "gauss1d | ring8 | grid25 | mnist100 | points:FILE.npy (rows are target points)")->capture_default_str();
     cmd->add_option("--particles", o->particles, "number of particles N")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--g1", o->g1, "kernel self coupling")->check(kFiniteNonNegative)->capture_default_str();
-    cmd->add_option("--g2", o->g2, "kernel cross coupling (<= g1 unless --allow-g2-above-g1)")->check(kFinite)->capture_default_str();
+    cmd->add_option("--g1", o->g1, "kernel self coupling")->check(real_in(0, kNoLimit))->capture_default_str();
+    cmd->add_option("--g2", o->g2, "kernel cross coupling (<= g1 unless --allow-g2-above-g1)")->check(real_in(-kNoLimit, kNoLimit))->capture_default_str();
     cmd->add_flag("--allow-g2-above-g1", o->allow_g2_above_g1, "run with g2 > g1 anyway");
     cmd->add_option("--kernel", o->kernel, "an (N x N) float64 .npy kernel instead of g1, g2 (e.g. an empirical NTK)");
-    cmd->add_option("--lr-g", o->lr_g, "particle learning rate eta_G")->check(kFiniteNonNegative)->capture_default_str();
-    cmd->add_option("--lr-d", o->lr_d, "discriminator learning rate")->check(kFiniteNonNegative)->capture_default_str();
+    cmd->add_option("--lr-g", o->lr_g, "particle learning rate eta_G")->check(real_in(0, kNoLimit))->capture_default_str();
+    cmd->add_option("--lr-d", o->lr_d, "discriminator learning rate")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--d-steps", o->d_steps, "discriminator steps per generator step")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--penalty", o->penalty, "gradient regulariser alpha E|grad_x D|^2")->check(kFiniteNonNegative)->capture_default_str();
+    cmd->add_option("--penalty", o->penalty, "gradient regulariser alpha E|grad_x D|^2")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--penalty-on", o->penalty_on, "samples the penalty averages over: data | particles | both")->capture_default_str();
     cmd->add_option("--objective", o->objective, "gan (log D) | wasserstein (E_data D - E_particles D)")->capture_default_str();
     cmd->add_option("--hidden", o->hidden, "discriminator hidden widths, e.g. 64,64")->capture_default_str();
     cmd->add_option("--activation", o->activation, "discriminator activation: relu | tanh | sigmoid | softplus | identity")->capture_default_str();
     cmd->add_option("--optimizer-d", o->optimizer, "discriminator optimizer: sgd | adam | adamw")->capture_default_str();
     cmd->add_option("--momentum-d", o->momentum, "discriminator SGD momentum")->check(CLI::Range(0.0, 0.999999))->capture_default_str();
-    cmd->add_option("--weight-decay", o->weight_decay, "discriminator weight decay (added to its gradient)")->check(kFiniteNonNegative)->capture_default_str();
+    cmd->add_option("--weight-decay", o->weight_decay, "discriminator weight decay (added to its gradient)")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--batch", o->batch, "data samples per discriminator step (0: N; point sets use all points)")->check(CLI::NonNegativeNumber)->capture_default_str();
-    cmd->add_option("--init-std", o->init_std, "particles start as N(0, s^2) per coordinate")->check(kFiniteNonNegative)->capture_default_str();
+    cmd->add_option("--init-std", o->init_std, "particles start as N(0, s^2) per coordinate")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--steps", o->steps, "generator steps T")->check(CLI::NonNegativeNumber)->capture_default_str();
     cmd->add_option("--record-every", o->record_every, "order parameters every this many steps")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--snapshots", o->snapshots, "particle figures over the run (0: none)")->check(CLI::NonNegativeNumber)->capture_default_str();

@@ -23,6 +23,7 @@
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"
+#include "experiments/seed_stats.h"
 
 namespace awd {
 
@@ -62,20 +63,6 @@ void run_jobs(std::vector<Job>& jobs, int threads, const std::string& what) {
     std::fprintf(stderr, "\n");
 }
 
-struct MeanError {
-    double mean = 0, error = 0;
-};
-MeanError mean_and_error(const std::vector<double>& v) {
-    MeanError m;
-    for (double x : v) m.mean += x / v.size();
-    if (v.size() > 1) {
-        double ss = 0;
-        for (double x : v) ss += (x - m.mean) * (x - m.mean);
-        m.error = std::sqrt(ss / (v.size() - 1) / v.size());
-    }
-    return m;
-}
-
 std::vector<double> log_spaced(double lo, double hi, int n) {
     std::vector<double> v;
     for (int k = 0; k < n; ++k) v.push_back(n == 1 ? lo : lo * std::pow(hi / lo, (double)k / (n - 1)));
@@ -107,7 +94,7 @@ nlohmann::json config_json(const GanConfig& c, const GanTarget& t, int steps) {
 // Collapse score against g2/g1 for every lrD: a grid of jobs, averaged over seeds.
 struct PhaseDiagram {
     std::vector<double> ratios, lr_d;
-    std::vector<std::vector<MeanError>> score;  // [lr_d][ratio]
+    std::vector<std::vector<SeedStats>> score;  // [lr_d][ratio]
     std::vector<double> transition;             // per lr_d: where the mean crosses ln K / 2
 };
 
@@ -131,7 +118,7 @@ PhaseDiagram phase_diagram(const GanTarget& target, const GanConfig& base, const
         for (size_t b = 0; b < ratios.size(); ++b) {
             std::vector<double> v;
             for (int s = 0; s < seeds; ++s) v.push_back(jobs[at++].outcome.trajectory.back().order.collapse);
-            d.score.back().push_back(mean_and_error(v));
+            d.score.back().push_back(seed_stats(v));
             means.push_back(d.score.back().back().mean);
         }
         d.transition.push_back(crossing(ratios, means, std::log((double)target.size()) / 2));
@@ -146,8 +133,8 @@ void write_phase_diagram(const std::string& out, const std::string& name, const 
     std::string plot = "plot ";
     for (size_t a = 0; a < d.lr_d.size(); ++a) {
         for (size_t b = 0; b < d.ratios.size(); ++b) {
-            csv << d.lr_d[a] << ',' << d.ratios[b] << ',' << d.score[a][b].mean << ',' << d.score[a][b].error << ',' << seeds << '\n';
-            curves << d.ratios[b] << ' ' << d.score[a][b].mean << ' ' << d.score[a][b].error << '\n';
+            csv << d.lr_d[a] << ',' << d.ratios[b] << ',' << d.score[a][b].mean << ',' << d.score[a][b].standard_error << ',' << seeds << '\n';
+            curves << d.ratios[b] << ' ' << d.score[a][b].mean << ' ' << d.score[a][b].standard_error << '\n';
         }
         curves << "\n\n";
         char title[64];
@@ -175,7 +162,7 @@ nlohmann::json phase_json(const PhaseDiagram& d) {
                         {"collapse_standard_error", nlohmann::json::array()}, {"transition_point", nlohmann::json::array()}};
     for (size_t a = 0; a < d.lr_d.size(); ++a) {
         std::vector<double> m, e;
-        for (const MeanError& x : d.score[a]) m.push_back(x.mean), e.push_back(x.error);
+        for (const SeedStats& x : d.score[a]) m.push_back(x.mean), e.push_back(x.standard_error);
         j["collapse_mean"].push_back(m);
         j["collapse_standard_error"].push_back(e);
         j["transition_point"].push_back(d.transition[a] >= 0 ? nlohmann::json(d.transition[a]) : nlohmann::json("none"));
@@ -260,8 +247,8 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
         plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) + " with lines lw 2 title 'alpha = " + std::to_string(alphas[a]).substr(0, 5) + "'";
         bool all_converged = true;
         for (double t : converge) all_converged &= std::isfinite(t);
-        const MeanError m = all_converged ? mean_and_error(converge) : MeanError{NAN, NAN};
-        if (all_converged) times << std::max(alphas[a], 0.01) << ' ' << m.mean << ' ' << m.error << '\n';
+        const SeedStats m = all_converged ? seed_stats(converge) : SeedStats{NAN, NAN, NAN};
+        if (all_converged) times << std::max(alphas[a], 0.01) << ' ' << m.mean << ' ' << m.standard_error << '\n';
         t_mean.push_back(all_converged ? nlohmann::json(m.mean) : nlohmann::json("not within " + std::to_string(steps) + " steps"));
         nlohmann::json each = nlohmann::json::array();
         for (double t : converge) each.push_back(std::isfinite(t) ? nlohmann::json(t) : nlohmann::json("none"));
