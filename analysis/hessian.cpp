@@ -113,7 +113,7 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
 // a~^l of the chunk: the layer's input, with a column of ones when there are biases. (c, d_l)
 Tensor augmented_input(const Mlp& net, const Tensor& X, const SecondOrder& so, int l) {
     const Tensor& a = l == 0 ? X : so.act.a[l];
-    if (!net.spec.bias) return Tensor::view(const_cast<double*>(a.data.data()), a.rows, a.cols);  // read only, no copy
+    if (!net.spec.bias) return Tensor::read_only_view(a.data.data(), a.rows, a.cols);  // no copy
     Tensor out(a.rows, a.cols + 1, 1.0);
     for (int n = 0; n < a.rows; ++n) std::copy(&a.data[(size_t)n * a.cols], &a.data[(size_t)(n + 1) * a.cols], &out.data[(size_t)n * out.cols]);
     return out;
@@ -223,8 +223,7 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
     SecondOrder so;
     for (int start = 0; start < X.rows; start += chunk) {
         const int rows = std::min(chunk, X.rows - start);
-        // the chunk's samples, read in place (a view is never written through here)
-        const Tensor Xc = Tensor::view(const_cast<double*>(X.data.data()) + (size_t)start * X.cols, rows, X.cols);
+        const Tensor Xc = Tensor::read_only_view(&X.data[(size_t)start * X.cols], rows, X.cols);  // the chunk's samples, in place
         second_order_pass(net, Xc, labels.data() + start, layout.layers[0], so);
         std::vector<Tensor> A(blocks);
         for (int a = 0; a < blocks; ++a) A[a] = augmented_input(net, Xc, so, layout.layers[a]);

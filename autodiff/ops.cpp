@@ -126,7 +126,7 @@ Var constant(Tensor t) { return leaf(std::move(t), false, "constant"); }
 Var constant_view(const Tensor& t) {  // not scanned: a non-finite entry is caught by the first op that reads it
     if (t.empty()) throw std::invalid_argument("constant_view: empty tensor " + t.shape());
     auto n = std::make_shared<Node>();
-    n->value = Tensor::view(const_cast<double*>(t.data.data()), t.rows, t.cols);
+    n->value = Tensor::read_only_view(t.data.data(), t.rows, t.cols);
     return Var(n);
 }
 

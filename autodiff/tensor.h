@@ -116,6 +116,9 @@ struct Tensor {
     static Tensor uninitialized(int rows, int cols);
     // A (rows, cols) tensor over values owned by someone else, who must keep them alive.
     static Tensor view(double* values, int rows, int cols);
+    // The same over values that must only be read through it (data fed to a graph, a chunk of
+    // samples): the one place where a view drops the const of what it looks at.
+    static Tensor read_only_view(const double* values, int rows, int cols) { return view(const_cast<double*>(values), rows, cols); }
 
     double& operator()(int i, int j) { return data[(size_t)i * cols + j]; }
     double operator()(int i, int j) const { return data[(size_t)i * cols + j]; }

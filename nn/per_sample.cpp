@@ -14,8 +14,7 @@ Tensor per_sample_gradients(Model& model, const LossFunction& loss, const Tensor
     Tensor G = Tensor::uninitialized(X.rows, (int)p);  // every row written below
     std::vector<int> label(1);
     for (int n = 0; n < X.rows; ++n) {
-        // sample n, read in place: the view is only ever read
-        const Tensor x = Tensor::view(const_cast<double*>(&X.data[(size_t)n * X.cols]), 1, X.cols);
+        const Tensor x = Tensor::read_only_view(&X.data[(size_t)n * X.cols], 1, X.cols);  // sample n, in place
         label[0] = labels[n];
         model.backward(loss(model.forward(constant_view(x)), label));
         std::copy_n(model.gradient().data.data(), p, &G.data[(size_t)n * p]);

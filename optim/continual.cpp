@@ -179,7 +179,7 @@ std::vector<double> ewc_fisher(Model& net, const Tensor& X, const std::vector<in
     std::vector<double> F(net.size(), 0.0);
     std::vector<int> label(1);
     for (int n = 0; n < X.rows; ++n) {
-        const Tensor row = Tensor::view(const_cast<double*>(&X.data[(size_t)n * X.cols]), 1, X.cols);  // read only
+        const Tensor row = Tensor::read_only_view(&X.data[(size_t)n * X.cols], 1, X.cols);
         label[0] = labels[n];
         net.backward(cross_entropy(net.forward(constant_view(row)), label));
         const double* g = net.gradient().data.data();
@@ -221,7 +221,7 @@ const std::vector<int>& draw(const ContinualConfig& c, ContinualState& state, in
 }
 
 // (rows, inputs) examples stored contiguously at x, as a constant of the graph: read in place.
-Var examples(const double* x, int rows, int inputs) { return constant_view(Tensor::view(const_cast<double*>(x), rows, inputs)); }
+Var examples(const double* x, int rows, int inputs) { return constant_view(Tensor::read_only_view(x, rows, inputs)); }
 
 // net.gradient() = d cross-entropy(x, y) / d theta: one example's backward pass.
 void example_gradient(Model& net, const double* x, int y, int inputs, std::vector<int>& label) {
