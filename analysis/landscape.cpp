@@ -1,29 +1,56 @@
-// landscape.cpp: batched per-run derivatives through the autodiff, 2 x 2 eigenvalue clipping,
-// and Dawson's function.
+// landscape.cpp: landscapes of many runs as models, their per-run derivatives through the
+// autodiff, 2 x 2 eigenvalue clipping, and Dawson's function.
 #include "analysis/landscape.h"
 
 #include <cmath>
+#include <stdexcept>
 
 namespace awd {
 
-BatchedDerivatives batched_derivatives(const BatchedLoss& f, const Tensor& theta, bool with_hessian) {
-    const int R = theta.rows, D = theta.cols;
-    const Var th = variable(theta);
-    const Var L = f(th);
-    if (L.rows() != R || L.cols() != 1)
-        throw std::invalid_argument("a batched loss must map theta " + theta.shape() + " to (" + std::to_string(R) + " x 1), not " +
-                                    L.value().shape());
-    BatchedDerivatives out;
+LandscapeRuns::LandscapeRuns(std::string name_, int runs_, int dims_, RunsLoss loss_)
+    : name(std::move(name_)), runs(runs_), dims(dims_), loss(std::move(loss_)) {
+    if (runs < 1 || dims < 1) throw std::invalid_argument(name + ": need at least one run and one parameter per run");
+}
+
+Var LandscapeRuns::forward(const Var& x, const ForwardContext& ctx) const {
+    if (x && x.rows() != runs)
+        throw std::invalid_argument(describe() + ": per-run data " + x.value().shape() + " must have one row per run (" + std::to_string(runs) + ")");
+    const Var L = loss(ctx.parameter(runs_id), x);
+    if (L.rows() != runs || L.cols() != 1)
+        throw std::invalid_argument(describe() + ": the loss must be (" + std::to_string(runs) + " x 1), one value per run, not " + L.value().shape());
+    return L;
+}
+
+std::string LandscapeRuns::describe() const { return name + "(" + std::to_string(runs) + " runs x " + std::to_string(dims) + ")"; }
+
+void LandscapeRuns::declare(ParameterDeclarations& d, const std::string& prefix) { runs_id = d.add(prefix + "runs", runs, dims); }
+
+Model landscape_model(const std::string& name, int runs, int dims, RunsLoss loss) {
+    return Model(std::make_unique<LandscapeRuns>(name, runs, dims, std::move(loss)));
+}
+
+RunDerivatives run_derivatives(Model& model, const Var& x, bool with_hessian) {
+    RunDerivatives out;
+    if (!with_hessian) {
+        const Var L = model.forward(x);
+        out.loss = L.value();
+        model.backward(sum(L));
+        return out;
+    }
+    const auto& runs = dynamic_cast<const LandscapeRuns&>(model.root());
+    const int R = runs.runs, D = runs.dims;
+    const Var t = variable(model.theta());  // a leaf we may differentiate twice
+    const Var L = model.forward_at(t, x);
     out.loss = L.value();
-    const Var g = grad(sum(L), {th}, with_hessian)[0];  // (R, D): row r = dL_r/dtheta_r
-    out.gradient = g.value();
-    if (!with_hessian) return out;
+    const Var g = grad(sum(L), {t}, true)[0];  // (R D, 1): run r's gradient at r D
+    model.gradient() = g.value();
+    const Var g_rows = reshape(g, R, D);
     out.hessian = Tensor(R, D * D);
     for (int j = 0; j < D; ++j) {
-        // d/dtheta of sum_r dL_r/dtheta_rj: row r holds d2 L_r / dtheta_rj dtheta_rk (rows do not mix)
-        const Tensor column = grad(sum(slice(g, 0, j, R, 1)), {th})[0].value();
+        // d/dtheta of sum_r dL_r/dtheta_rj: entry r D + k is d2 L_r / dtheta_rj dtheta_rk (runs do not mix)
+        const Tensor column = grad(sum(slice(g_rows, 0, j, R, 1)), {t})[0].value();
         for (int r = 0; r < R; ++r)
-            for (int k = 0; k < D; ++k) out.hessian(r, j * D + k) = column(r, k);
+            for (int k = 0; k < D; ++k) out.hessian(r, j * D + k) = column[(size_t)r * D + k];
     }
     return out;
 }

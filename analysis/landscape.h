@@ -1,28 +1,48 @@
-// landscape.h: what the toy-landscape experiments of THEORY section 5 share: derivatives of
-// many independent runs at once, the clipped Hessian of a 2 x 2 symmetric matrix, and the
-// Dawson function (for the Kramers escape rate, which needs erfi).
+// landscape.h: what the toy-landscape experiments of THEORY section 5 share: a landscape as a
+// model of many independent runs, their per-run derivatives, the clipped Hessian of a 2 x 2
+// symmetric matrix, and the Dawson function (for the Kramers escape rate, which needs erfi).
 //
-// A batch of R runs of a D-parameter landscape is one (R, D) tensor theta, row r = run r.
-// The loss is a graph mapping theta to the (R, 1) column of per-run losses, row r depending
-// only on row r of theta. Then the gradient of sum_r L_r is the (R, D) matrix of per-run
-// gradients, and the gradient of sum_r dL_r/dtheta_rj is row r's Hessian column j: the exact
-// per-run Hessians cost D more backward passes, however many runs there are.
+// R runs of a D-parameter landscape are one Model whose one parameter "runs" (R, D) holds run r
+// in row r, so theta is the (R D, 1) flat buffer and the project's Optimizer steps every run at
+// once. forward(x) is the (R, 1) column of per-run losses, row r depending only on row r of the
+// parameters (and of x, per-run data such as the valley's sampled targets). Then the gradient of
+// sum_r L_r holds every run's own gradient, and the gradient of sum_r dL_r/dtheta_rj is every
+// run's Hessian column j: the exact per-run Hessians cost D more backward passes, however many
+// runs there are.
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "autodiff/autodiff.h"
+#include "nn/model.h"
 
 namespace awd {
 
-using BatchedLoss = std::function<Var(const Var& theta)>;  // (R, D) -> (R, 1)
+// The loss of R runs at once: theta (R, D), per-run data x (R, K) or empty -> (R, 1).
+using RunsLoss = std::function<Var(const Var& theta, const Var& x)>;
 
-struct BatchedDerivatives {
-    Tensor loss;      // (R, 1)
-    Tensor gradient;  // (R, D)
-    Tensor hessian;   // (R, D*D): run r's Hessian, row-major; empty unless asked for
+class LandscapeRuns : public Module {
+public:
+    LandscapeRuns(std::string name, int runs, int dims, RunsLoss loss);
+    Var forward(const Var& x, const ForwardContext& ctx) const override;
+    std::string describe() const override;
+    void declare(ParameterDeclarations& d, const std::string& prefix) override;
+    std::string name;
+    int runs, dims;
+    RunsLoss loss;
+    int runs_id = -1;
 };
-BatchedDerivatives batched_derivatives(const BatchedLoss& f, const Tensor& theta, bool with_hessian);
+Model landscape_model(const std::string& name, int runs, int dims, RunsLoss loss);
+
+// At the model's theta, with per-run data x: model.gradient() = every run's gradient (run r's
+// d/dtheta_j at r D + j, as theta), and the returned per-run losses (R, 1) and, when asked,
+// Hessians (R, D D: row r is run r's Hessian, row-major).
+struct RunDerivatives {
+    Tensor loss;
+    Tensor hessian;
+};
+RunDerivatives run_derivatives(Model& model, const Var& x, bool with_hessian);
 
 // A symmetric 2 x 2 matrix [[a, b], [b, c]].
 struct Sym2 {

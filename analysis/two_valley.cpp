@@ -5,7 +5,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "nn/parallel.h"
 #include "nn/random.h"
+#include "optim/optimizer.h"
 
 namespace awd {
 
@@ -87,94 +89,96 @@ struct KramersTrack {
 
 }  // namespace
 
+namespace {
+
+// One (eta, sigma) cell: c.runs runs as rows of one landscape model, stepped by the project's
+// plain SGD with the noise added to the gradient: theta <- theta - eta (grad L + xi). A run that
+// escapes (|x| > 1e3, y < -y_f / 2, |y| > 1e6) is counted and parked at the start point with a
+// zero gradient, so the graph stays finite and the run stays where it is parked.
+void run_cell(const TwoValleyConfig& c, size_t index, TwoValleyCell& cell) {
+    const int R = c.runs;
+    Model model = landscape_model("TwoValley", R, 2, [&](const Var& theta, const Var&) { return two_valley_loss(theta, c.params); });
+    Optimizer sgd(OptimizerConfig{}, model);
+    double* theta = model.theta().data.data();  // run r: x at 2r, y at 2r + 1
+    for (int r = 0; r < R; ++r) theta[2 * r] = r % 2 == 0 ? c.x_start : -c.x_start, theta[2 * r + 1] = c.y0;
+    std::vector<char> dead(R, 0);
+    std::vector<long> freeze(R, 0);
+    std::vector<double> x_before(R);
+    KramersTrack kramers{c.y0, 0.5};
+    Rng rng(stream_seed(c.seed, 1000 + index));  // one stream per cell: cells may run on any thread
+    const bool hessian = c.noise != NoiseShape::None;
+    auto record_trace = [&](long step) {
+        double right = 0, ysum = 0;
+        int alive = 0;
+        for (int r = 0; r < R; ++r)
+            if (!dead[r]) ++alive, right += theta[2 * r] >= 0, ysum += theta[2 * r + 1];
+        cell.trace.push_back({(double)step, alive ? right / alive : 0.0, alive ? ysum / alive : 0.0, kramers.p});
+    };
+    record_trace(0);
+    const double scale = std::sqrt(2 * cell.sigma);
+    for (long step = 1; step <= c.steps; ++step) {
+        const RunDerivatives d = run_derivatives(model, Var(), hessian);
+        double* g = model.gradient().data.data();
+        for (int r = 0; r < R; ++r) {
+            double xi_x = 0, xi_y = 0;
+            if (hessian) {  // two normals per run and step, drawn for every run so streams do not shift
+                const double z1 = rng.normal(), z2 = rng.normal();
+                const Sym2 H{d.hessian(r, 0), d.hessian(r, 1), d.hessian(r, 3)};
+                const Sym2 S = c.noise == NoiseShape::ClippedHessian ? sqrt_clipped(H) : H;  // S S^T = H+ or H^2
+                xi_x = scale * (S.a * z1 + S.b * z2), xi_y = scale * (S.b * z1 + S.c * z2);
+            }
+            g[2 * r] = dead[r] ? 0.0 : g[2 * r] + xi_x, g[2 * r + 1] = dead[r] ? 0.0 : g[2 * r + 1] + xi_y;
+            x_before[r] = theta[2 * r];
+        }
+        sgd.step(cell.eta);
+        for (int r = 0; r < R; ++r) {
+            if (dead[r]) continue;
+            if (escaped(theta[2 * r], theta[2 * r + 1], c.params)) {
+                dead[r] = 1;
+                theta[2 * r] = c.x_start, theta[2 * r + 1] = c.y0;
+                if (cell.first_divergence_step < 0) cell.first_divergence_step = step;
+                if (cell.diverged_runs.size() < 20) cell.diverged_runs.push_back(r);
+                continue;
+            }
+            if ((x_before[r] >= 0) != (theta[2 * r] >= 0)) freeze[r] = step;
+        }
+        kramers.advance(c.params, cell.eta, cell.sigma, c.noise);
+        if (step % c.trace_every == 0 || step == c.steps) record_trace(step);
+    }
+    double right = 0, fsum = 0, fsq = 0, ysum = 0;
+    int alive = 0;
+    for (int r = 0; r < R; ++r) {
+        if (dead[r]) continue;
+        ++alive, right += theta[2 * r] >= 0, ysum += theta[2 * r + 1], fsum += freeze[r], fsq += (double)freeze[r] * freeze[r];
+    }
+    cell.diverged_fraction = 1.0 - (double)alive / R;
+    if (alive > 0) {
+        cell.P_flat = right / alive;
+        cell.P_flat_stderr = std::sqrt(cell.P_flat * (1 - cell.P_flat) / alive);
+        cell.mean_freeze_time = fsum / alive;
+        cell.freeze_time_stderr = alive > 1 ? std::sqrt(std::max(fsq / alive - cell.mean_freeze_time * cell.mean_freeze_time, 0.0) / (alive - 1)) : 0;
+        cell.mean_final_y = ysum / alive;
+    }
+    cell.kramers_P_flat = kramers.p;
+}
+
+}  // namespace
+
 std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& c) {
     if (c.etas.empty() || c.sigmas.empty() || c.runs < 1 || c.steps < 1)
         throw std::invalid_argument("two-valley: need at least one eta, one sigma, one run and one step");
-    const int n_cells = (int)(c.etas.size() * c.sigmas.size()), R = n_cells * c.runs;
-    std::vector<TwoValleyCell> cells(n_cells);
-    std::vector<double> eta(R), sigma(R);
-    std::vector<KramersTrack> kramers(n_cells);
-    for (int k = 0; k < n_cells; ++k) {
+    std::vector<TwoValleyCell> cells(c.etas.size() * c.sigmas.size());
+    for (size_t k = 0; k < cells.size(); ++k) {
         TwoValleyCell& cell = cells[k];
         cell.eta = c.etas[k / c.sigmas.size()], cell.sigma = c.sigmas[k % c.sigmas.size()];
-        for (int i = 0; i < c.runs; ++i) eta[k * c.runs + i] = cell.eta, sigma[k * c.runs + i] = cell.sigma;
         const double dL = c.params.barrier(c.y0);
         cell.barrier_over_T_flat = dL / valley_temperature(c.params, 1, c.y0, cell.eta, cell.sigma, c.noise);
         cell.barrier_over_T_sharp = dL / valley_temperature(c.params, 2, c.y0, cell.eta, cell.sigma, c.noise);
         const double r1 = kramers_rate_per_step(c.params, 1, c.y0, cell.eta, cell.sigma, c.noise),
                      r2 = kramers_rate_per_step(c.params, 2, c.y0, cell.eta, cell.sigma, c.noise);
         cell.kramers_P_flat_steady_y0 = r1 + r2 > 0 ? r2 / (r1 + r2) : 0.5;  // no noise: nothing moves, the start stays
-        kramers[k] = {c.y0, 0.5};
     }
-    Tensor theta(R, 2);
-    for (int r = 0; r < R; ++r) theta(r, 0) = (r % c.runs) % 2 == 0 ? c.x_start : -c.x_start, theta(r, 1) = c.y0;
-    std::vector<char> dead(R, 0);
-    std::vector<long> freeze(R, 0);
-    Rng rng(stream_seed(c.seed, 12));
-    const BatchedLoss loss = [&](const Var& th) { return two_valley_loss(th, c.params); };
-    const bool hessian = c.noise != NoiseShape::None;
-    auto record_trace = [&](long step) {
-        for (int k = 0; k < n_cells; ++k) {
-            double right = 0, ysum = 0;
-            int alive = 0;
-            for (int i = 0; i < c.runs; ++i) {
-                const int r = k * c.runs + i;
-                if (dead[r]) continue;
-                ++alive, right += theta(r, 0) >= 0, ysum += theta(r, 1);
-            }
-            cells[k].trace.push_back({(double)step, alive ? right / alive : 0.0, alive ? ysum / alive : 0.0, kramers[k].p});
-        }
-    };
-    record_trace(0);
-    Tensor safe = theta;
-    for (long step = 1; step <= c.steps; ++step) {
-        for (int r = 0; r < R; ++r)  // frozen rows sit at a harmless point so the graph stays finite
-            safe(r, 0) = dead[r] ? c.x_start : theta(r, 0), safe(r, 1) = dead[r] ? c.y0 : theta(r, 1);
-        const BatchedDerivatives d = batched_derivatives(loss, safe, hessian);
-        for (int r = 0; r < R; ++r) {
-            double xi_x = 0, xi_y = 0;
-            if (hessian) {  // two normals per row and step, drawn for every row so streams do not shift
-                const double z1 = rng.normal(), z2 = rng.normal();
-                const Sym2 H{d.hessian(r, 0), d.hessian(r, 1), d.hessian(r, 3)};
-                const Sym2 S = c.noise == NoiseShape::ClippedHessian ? sqrt_clipped(H) : H;  // S S^T = H+ or H^2
-                const double scale = std::sqrt(2 * sigma[r]);
-                xi_x = scale * (S.a * z1 + S.b * z2), xi_y = scale * (S.b * z1 + S.c * z2);
-            }
-            if (dead[r]) continue;
-            const double x_old = theta(r, 0);
-            const double x_new = x_old - eta[r] * (d.gradient(r, 0) + xi_x), y_new = theta(r, 1) - eta[r] * (d.gradient(r, 1) + xi_y);
-            if (escaped(x_new, y_new, c.params)) {
-                dead[r] = 1;
-                TwoValleyCell& cell = cells[r / c.runs];
-                if (cell.first_divergence_step < 0) cell.first_divergence_step = step;
-                if (cell.diverged_runs.size() < 20) cell.diverged_runs.push_back(r % c.runs);
-                continue;
-            }
-            if ((x_old >= 0) != (x_new >= 0)) freeze[r] = step;
-            theta(r, 0) = x_new, theta(r, 1) = y_new;
-        }
-        for (int k = 0; k < n_cells; ++k) kramers[k].advance(c.params, cells[k].eta, cells[k].sigma, c.noise);
-        if (step % c.trace_every == 0 || step == c.steps) record_trace(step);
-    }
-    for (int k = 0; k < n_cells; ++k) {
-        TwoValleyCell& cell = cells[k];
-        double right = 0, fsum = 0, fsq = 0, ysum = 0;
-        int alive = 0;
-        for (int i = 0; i < c.runs; ++i) {
-            const int r = k * c.runs + i;
-            if (dead[r]) continue;
-            ++alive, right += theta(r, 0) >= 0, ysum += theta(r, 1), fsum += freeze[r], fsq += (double)freeze[r] * freeze[r];
-        }
-        cell.diverged_fraction = 1.0 - (double)alive / c.runs;
-        if (alive > 0) {
-            cell.P_flat = right / alive;
-            cell.P_flat_stderr = std::sqrt(cell.P_flat * (1 - cell.P_flat) / alive);
-            cell.mean_freeze_time = fsum / alive;
-            cell.freeze_time_stderr = alive > 1 ? std::sqrt(std::max(fsq / alive - cell.mean_freeze_time * cell.mean_freeze_time, 0.0) / (alive - 1)) : 0;
-            cell.mean_final_y = ysum / alive;
-        }
-        cell.kramers_P_flat = kramers[k].p;
-    }
+    parallel_for(cells.size(), c.threads, [&](size_t k) { run_cell(c, k, cells[k]); });
     return cells;
 }
 

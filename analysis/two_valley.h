@@ -7,7 +7,9 @@
 // g_k = 2 x_k y / (y + y_b),  f_k = f0 (x_k / x0)^2 ((y + y_f) / (y + y_b))^2,
 // L0 = L_d exp(-y / y_d) + x0^2 / f0.  d2L/dx2 = 2 / f_k: f_k is the flatness.
 // Update (one step, every run): theta <- theta - eta (grad L + xi), xi ~ N(0, 2 sigma H+)
-// (H+ the exact Hessian with negative eigenvalues clipped), or N(0, 2 sigma H^2), or no noise.
+// (H+ the exact Hessian with negative eigenvalues clipped), or N(0, 2 sigma H^2), or no noise:
+// the runs of one (eta, sigma) cell are one landscape model (landscape.h) stepped by the
+// project's SGD optimizer, with xi added to its gradient.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +44,7 @@ struct TwoValleyConfig {
     int trace_every = 100;
     uint64_t seed = 1;
     NoiseShape noise = NoiseShape::ClippedHessian;
+    int threads = 1;  // cells run in parallel; each has its own random stream, so the results do not depend on this
 };
 
 struct TwoValleyCell {
@@ -56,8 +59,8 @@ struct TwoValleyCell {
     std::vector<std::vector<double>> trace;      // rows: step, fraction at x > 0, mean y, Kramers P_flat(step)
 };
 
-// Runs every cell as rows of one (cells * runs, 2) tensor; rows that diverge (|x| > 1e3,
-// y < -y_f / 2, |y| > 1e6) are frozen where they were and counted.
+// Runs every cell, each as one model of c.runs runs; runs that diverge (|x| > 1e3, y < -y_f / 2,
+// |y| > 1e6) are counted and left out of the statistics.
 std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& config);
 
 // The temperature of the x-motion in valley k: T = eta Var(xi_x) / 2 with Var(xi_x) = 2 sigma (2/f)

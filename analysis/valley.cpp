@@ -4,7 +4,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "nn/parallel.h"
 #include "nn/random.h"
+#include "optim/optimizer.h"
 
 namespace awd {
 
@@ -48,27 +50,127 @@ struct Moments {
 
 }  // namespace
 
+namespace {
+
+// One cell: c.runs runs as rows of one landscape model, stepped by the project's plain SGD.
+// Langevin noise enters as a gradient term xi = sqrt(2 D / eta) z, so that eta xi has the
+// prescribed variance 2 eta D per step. A run that escapes is counted and parked at the start
+// with a zero gradient.
+void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double y_start, size_t index, ValleyCell& cell) {
+    const bool minibatch = c.drive == ValleyDrive::Minibatch;
+    const int R = c.runs, M = (int)samples.size();
+    const RunsLoss loss = [&](const Var& theta, const Var& targets) { return valley_batch_loss(theta, targets, c.lambda0, c.ell); };
+    Model model = landscape_model("Valley", R, 2, loss);
+    Optimizer sgd(OptimizerConfig{}, model);
+    double* theta = model.theta().data.data();  // run r: x at 2r, y at 2r + 1
+    for (int r = 0; r < R; ++r) theta[2 * r] = c.x0, theta[2 * r + 1] = y_start;
+    // minibatch: the full-batch GD trajectory at the same eta, for reference
+    Model gd = landscape_model("Valley", 1, 2, loss);
+    Optimizer gd_step(OptimizerConfig{}, gd);
+    gd.theta()[0] = c.x0, gd.theta()[1] = y_start;
+    const Var all_samples = constant(Tensor(1, std::max(M, 1), minibatch ? samples : std::vector<double>{0.0}));
+    Tensor targets(R, minibatch ? c.batch : 1, 0.0);  // Langevin: the valley floor y = 0
+    const double sd_along = std::sqrt(2 * cell.D_along / cell.eta), sd_across = std::sqrt(2 * cell.D_across / cell.eta);
+    std::vector<char> dead(R, 0);
+    std::vector<long> reached(R, -1);
+    const int bins = 40;
+    const double lo = c.x0 - c.wall, hi = c.x0 + c.wall;
+    cell.histogram.assign(c.wall > 0 ? bins : 0, 0.0);
+    Rng rng(stream_seed(c.seed, 1000 + index));  // one stream per cell: cells may run on any thread
+    auto record_trace = [&](long step) {
+        Moments x, y2;
+        for (int r = 0; r < R; ++r)
+            if (!dead[r]) x.add(theta[2 * r]), y2.add((theta[2 * r + 1] - y_start) * (theta[2 * r + 1] - y_start));
+        cell.trace.push_back({(double)step, x.mean(), x.stderr_of_mean(), y2.mean(), minibatch ? gd.theta()[0] : 0.0});
+    };
+    record_trace(0);
+    for (long step = 1; step <= c.steps; ++step) {
+        if (minibatch)
+            for (double& t : targets.data) t = samples[rng.index(samples.size())];
+        run_derivatives(model, constant_view(targets), false);
+        double* g = model.gradient().data.data();
+        for (int r = 0; r < R; ++r) {
+            double xi_x = 0, xi_y = 0;
+            if (!minibatch) xi_x = sd_along * rng.normal(), xi_y = sd_across * rng.normal();
+            g[2 * r] = dead[r] ? 0.0 : g[2 * r] + xi_x, g[2 * r + 1] = dead[r] ? 0.0 : g[2 * r + 1] + xi_y;
+        }
+        sgd.step(cell.eta);
+        for (int r = 0; r < R; ++r) {
+            if (dead[r]) continue;
+            double& x = theta[2 * r];
+            const double y = theta[2 * r + 1];
+            if (c.wall > 0 && std::isfinite(x) && (x < lo || x > hi)) {  // reflecting walls: fold x back, however far it jumped
+                const double width = hi - lo, u = std::fmod(x - lo, 2 * width) + (x < lo ? 2 * width : 0.0);
+                x = lo + (u > width ? 2 * width - u : u);
+            }
+            if (!std::isfinite(x) || !std::isfinite(y) || std::abs(y - y_start) > 1e6 || std::abs(x - c.x0) > 60 * c.ell) {
+                dead[r] = 1;
+                theta[2 * r] = c.x0, theta[2 * r + 1] = y_start;
+                if (cell.first_divergence_step < 0) cell.first_divergence_step = step;
+                if (cell.diverged_runs.size() < 20) cell.diverged_runs.push_back(r);
+                continue;
+            }
+            if (reached[r] < 0 && x <= c.x0 - c.ell) reached[r] = step;
+            if (c.wall > 0 && step > c.steps / 2 && step % 10 == 0)
+                cell.histogram[std::min(bins - 1, std::max(0, (int)((x - lo) / (hi - lo) * bins)))] += 1;
+        }
+        if (minibatch) {
+            run_derivatives(gd, all_samples, false);
+            gd_step.step(cell.eta);
+        }
+        if (step % c.trace_every == 0 || step == c.steps) record_trace(step);
+    }
+    const double time = cell.eta * c.steps;
+    Moments dx, hit;
+    int alive = 0;
+    for (int r = 0; r < R; ++r) {
+        if (dead[r]) continue;
+        ++alive;
+        dx.add(theta[2 * r] - c.x0);
+        if (reached[r] >= 0) hit.add(cell.eta * reached[r]);
+    }
+    cell.diverged_fraction = 1.0 - (double)alive / R;
+    cell.raw_drift_velocity = dx.mean() / time;
+    cell.gd_drift_velocity = minibatch ? (gd.theta()[0] - c.x0) / time : 0.0;
+    cell.drift_velocity = cell.raw_drift_velocity - cell.gd_drift_velocity;
+    cell.drift_velocity_stderr = dx.stderr_of_mean() / time;
+    cell.reached_fraction = alive ? hit.n / alive : 0;
+    cell.mean_time_to_flat = hit.mean(), cell.time_to_flat_stderr = hit.stderr_of_mean();
+    if (c.wall > 0) {  // Fokker-Planck with y eliminated: p(x) ~ lambda(x)^(-kappa/2) = exp(-kappa x / (2 ell))
+        double total = 0, norm = 0;
+        for (double h : cell.histogram) total += h;
+        const double kappa = minibatch ? cell.kappa_measured : cell.D_across / cell.D_along, a = kappa / (2 * c.ell);
+        cell.predicted_histogram.resize(bins);
+        for (int b = 0; b < bins; ++b) {
+            const double x_a = lo + (hi - lo) * b / bins - c.x0, x_b = lo + (hi - lo) * (b + 1) / bins - c.x0;
+            cell.predicted_histogram[b] = (std::exp(-a * x_a) - std::exp(-a * x_b)) / a;
+            norm += cell.predicted_histogram[b];
+        }
+        for (int b = 0; b < bins; ++b) {
+            cell.predicted_histogram[b] /= norm;
+            if (total > 0) cell.histogram[b] /= total;
+            cell.tv_distance += 0.5 * std::abs(cell.histogram[b] - cell.predicted_histogram[b]);
+        }
+    }
+}
+
+}  // namespace
+
 std::vector<ValleyCell> run_valley(const ValleyConfig& c) {
     const bool minibatch = c.drive == ValleyDrive::Minibatch;
     const std::vector<double> deltas = minibatch ? std::vector<double>{0.0} : c.deltas;
     if (c.etas.empty() || deltas.empty() || c.runs < 1 || c.steps < 1) throw std::invalid_argument("valley: need an eta, a Delta, a run and a step");
-    const int n_cells = (int)(c.etas.size() * deltas.size()), R = n_cells * c.runs;
     const std::vector<double> samples = minibatch ? valley_samples(c) : std::vector<double>{};
     double y_start = 0;
     for (double v : samples) y_start += v / samples.size();  // minibatch: start on the floor of the full-batch loss
-    std::vector<ValleyCell> cells(n_cells);
-    std::vector<double> eta(R), sd_along(R), sd_across(R);
-    for (int k = 0; k < n_cells; ++k) {
+    std::vector<ValleyCell> cells(c.etas.size() * deltas.size());
+    for (size_t k = 0; k < cells.size(); ++k) {
         ValleyCell& cell = cells[k];
         cell.eta = c.etas[k / deltas.size()], cell.delta = deltas[k % deltas.size()];
         if (c.drive == ValleyDrive::Langevin) cell.D_across = cell.delta, cell.D_along = cell.delta / c.kappa;
         if (c.drive == ValleyDrive::Isotropic) cell.D_across = cell.D_along = 0.5 * (cell.delta + cell.delta / c.kappa);
         const double lambda_start = c.lambda0 * std::exp(c.x0 / c.ell);
         cell.predicted_drift_velocity = -cell.D_across / (2 * c.ell * (1 - cell.eta * lambda_start / 2));
-        for (int i = 0; i < c.runs; ++i) {
-            const int r = k * c.runs + i;
-            eta[r] = cell.eta, sd_along[r] = std::sqrt(2 * cell.eta * cell.D_along), sd_across[r] = std::sqrt(2 * cell.eta * cell.D_across);
-        }
         if (minibatch) {  // the SGD noise at the start point, from the exact per-sample gradients
             const Tensor g = valley_per_sample_gradients(samples, c.x0, y_start, c.lambda0, c.ell);
             double mx = 0, my = 0;
@@ -82,103 +184,7 @@ std::vector<ValleyCell> run_valley(const ValleyConfig& c) {
             cell.D_across_measured = cell.eta * cell.C_yy / 2;
         }
     }
-    Tensor theta(R, 2), safe(R, 2);
-    for (int r = 0; r < R; ++r) theta(r, 0) = c.x0, theta(r, 1) = y_start;
-    Tensor gd(n_cells, 2);  // minibatch: the full-batch GD trajectory of each eta, for reference
-    for (int k = 0; k < n_cells; ++k) gd(k, 0) = c.x0, gd(k, 1) = y_start;
-    Tensor all_samples(n_cells, (int)samples.size());
-    for (int k = 0; k < n_cells; ++k)
-        for (size_t m = 0; m < samples.size(); ++m) all_samples(k, (int)m) = samples[m];
-    Tensor targets(R, minibatch ? c.batch : 1, 0.0);
-    std::vector<char> dead(R, 0);
-    std::vector<long> reached(R, -1);
-    const int bins = 40;
-    const double lo = c.x0 - c.wall, hi = c.x0 + c.wall;
-    for (auto& cell : cells) cell.histogram.assign(c.wall > 0 ? bins : 0, 0.0);
-    Rng rng(stream_seed(c.seed, 13));
-    const BatchedLoss loss = [&](const Var& th) { return valley_batch_loss(th, constant(targets), c.lambda0, c.ell); };
-    const BatchedLoss full_loss = [&](const Var& th) { return valley_batch_loss(th, constant(all_samples), c.lambda0, c.ell); };
-    auto record_trace = [&](long step) {
-        for (int k = 0; k < n_cells; ++k) {
-            Moments x, y2;
-            for (int i = 0; i < c.runs; ++i) {
-                const int r = k * c.runs + i;
-                if (!dead[r]) x.add(theta(r, 0)), y2.add((theta(r, 1) - y_start) * (theta(r, 1) - y_start));
-            }
-            cells[k].trace.push_back({(double)step, x.mean(), x.stderr_of_mean(), y2.mean(), minibatch ? gd(k, 0) : 0.0});
-        }
-    };
-    record_trace(0);
-    for (long step = 1; step <= c.steps; ++step) {
-        for (int r = 0; r < R; ++r) safe(r, 0) = dead[r] ? c.x0 : theta(r, 0), safe(r, 1) = dead[r] ? y_start : theta(r, 1);
-        if (minibatch)
-            for (double& t : targets.data) t = samples[rng.index(samples.size())];
-        const BatchedDerivatives d = batched_derivatives(loss, safe, false);
-        for (int r = 0; r < R; ++r) {
-            double nx = 0, ny = 0;
-            if (!minibatch) nx = sd_along[r] * rng.normal(), ny = sd_across[r] * rng.normal();
-            if (dead[r]) continue;
-            double x = theta(r, 0) - eta[r] * d.gradient(r, 0) + nx, y = theta(r, 1) - eta[r] * d.gradient(r, 1) + ny;
-            if (c.wall > 0 && std::isfinite(x) && (x < lo || x > hi)) {  // reflecting walls: fold x back, however far it jumped
-                const double width = hi - lo, u = std::fmod(x - lo, 2 * width) + (x < lo ? 2 * width : 0.0);
-                x = lo + (u > width ? 2 * width - u : u);
-            }
-            if (!std::isfinite(x) || !std::isfinite(y) || std::abs(y - y_start) > 1e6 || std::abs(x - c.x0) > 60 * c.ell) {
-                dead[r] = 1;
-                ValleyCell& cell = cells[r / c.runs];
-                if (cell.first_divergence_step < 0) cell.first_divergence_step = step;
-                if (cell.diverged_runs.size() < 20) cell.diverged_runs.push_back(r % c.runs);
-                continue;
-            }
-            theta(r, 0) = x, theta(r, 1) = y;
-            if (reached[r] < 0 && x <= c.x0 - c.ell) reached[r] = step;
-            if (c.wall > 0 && step > c.steps / 2 && step % 10 == 0) {
-                const int b = std::min(bins - 1, std::max(0, (int)((x - lo) / (hi - lo) * bins)));
-                cells[r / c.runs].histogram[b] += 1;
-            }
-        }
-        if (minibatch) {
-            const BatchedDerivatives g = batched_derivatives(full_loss, gd, false);
-            for (int k = 0; k < n_cells; ++k) gd(k, 0) -= cells[k].eta * g.gradient(k, 0), gd(k, 1) -= cells[k].eta * g.gradient(k, 1);
-        }
-        if (step % c.trace_every == 0 || step == c.steps) record_trace(step);
-    }
-    for (int k = 0; k < n_cells; ++k) {
-        ValleyCell& cell = cells[k];
-        const double time = cell.eta * c.steps;
-        Moments dx, hit;
-        int alive = 0;
-        for (int i = 0; i < c.runs; ++i) {
-            const int r = k * c.runs + i;
-            if (dead[r]) continue;
-            ++alive;
-            dx.add(theta(r, 0) - c.x0);
-            if (reached[r] >= 0) hit.add(cell.eta * reached[r]);
-        }
-        cell.diverged_fraction = 1.0 - (double)alive / c.runs;
-        cell.raw_drift_velocity = dx.mean() / time;
-        cell.gd_drift_velocity = minibatch ? (gd(k, 0) - c.x0) / time : 0.0;
-        cell.drift_velocity = cell.raw_drift_velocity - cell.gd_drift_velocity;
-        cell.drift_velocity_stderr = dx.stderr_of_mean() / time;
-        cell.reached_fraction = alive ? hit.n / alive : 0;
-        cell.mean_time_to_flat = hit.mean(), cell.time_to_flat_stderr = hit.stderr_of_mean();
-        if (c.wall > 0) {  // Fokker-Planck with y eliminated: p(x) ~ lambda(x)^(-kappa/2) = exp(-kappa x / (2 ell))
-            double total = 0, norm = 0;
-            for (double h : cell.histogram) total += h;
-            const double kappa = minibatch ? cell.kappa_measured : cell.D_across / cell.D_along, a = kappa / (2 * c.ell);
-            cell.predicted_histogram.resize(bins);
-            for (int b = 0; b < bins; ++b) {
-                const double x_a = lo + (hi - lo) * b / bins - c.x0, x_b = lo + (hi - lo) * (b + 1) / bins - c.x0;
-                cell.predicted_histogram[b] = (std::exp(-a * x_a) - std::exp(-a * x_b)) / a;
-                norm += cell.predicted_histogram[b];
-            }
-            for (int b = 0; b < bins; ++b) {
-                cell.predicted_histogram[b] /= norm;
-                if (total > 0) cell.histogram[b] /= total;
-                cell.tv_distance += 0.5 * std::abs(cell.histogram[b] - cell.predicted_histogram[b]);
-            }
-        }
-    }
+    parallel_for(cells.size(), c.threads, [&](size_t k) { run_cell(c, samples, y_start, k, cells[k]); });
     return cells;
 }
 

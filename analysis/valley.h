@@ -1,5 +1,6 @@
 // valley.h: the degenerate valley of THEORY section 5, driven by Langevin noise or by true
-// minibatch SGD, many runs at once (rows of one (R, 2) tensor, theta_r = (x_r, y_r)).
+// minibatch SGD, many runs at once: the runs of a cell are one landscape model (landscape.h,
+// run r's parameters (x_r, y_r)) stepped by the project's SGD optimizer.
 //
 // Samples y_mu (mu = 1..M); per-sample loss l_mu = 1/2 lambda(x) (y - y_mu)^2 with
 // lambda(x) = lambda0 exp(x / ell): x runs along the valley, small x is the flat end.
@@ -37,6 +38,7 @@ struct ValleyConfig {
     long steps = 10000;
     int trace_every = 100;
     uint64_t seed = 1;
+    int threads = 1;  // cells run in parallel; each has its own random stream, so the results do not depend on this
 };
 
 struct ValleyCell {

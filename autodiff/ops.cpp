@@ -234,7 +234,9 @@ Var broadcast_to(const Var& x, int rows, int cols) {
 
 Var reshape(const Var& x, int rows, int cols) {
     if (rows < 0 || cols < 0 || (size_t)rows * cols != x.value().size()) fail(Op::Reshape, {x}, "cannot reshape to " + dims(rows, cols));
-    return record(Op::Reshape, {x}, Tensor(rows, cols, x.value().data.to_vector()));
+    Tensor y = Tensor::uninitialized(rows, cols);  // the same values in the same (row-major) order
+    std::copy_n(x.value().data.data(), y.size(), y.data.data());
+    return record(Op::Reshape, {x}, std::move(y));
 }
 
 Var slice(const Var& x, int r0, int c0, int rows, int cols) {

@@ -16,10 +16,10 @@
 #include <cstdio>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include "analysis/gan.h"
 #include "nn/files.h"
+#include "nn/parallel.h"
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"
@@ -43,23 +43,18 @@ struct Job {
 };
 
 void run_jobs(std::vector<Job>& jobs, int threads, const std::string& what) {
-    std::atomic<size_t> next{0}, done{0};
+    std::atomic<size_t> done{0};
     std::mutex print;
     const auto t0 = std::chrono::steady_clock::now();
-    auto worker = [&] {
-        for (size_t i; (i = next++) < jobs.size();) {
-            Job& j = jobs[i];
-            GanDynamics dynamics(*j.target, j.config, coupling_kernel(j.config.particles, j.config.g1, j.config.g2));
-            j.outcome = run_gan(dynamics, *j.target, j.steps, j.record_every);
-            const size_t finished = ++done;
-            std::lock_guard<std::mutex> lock(print);
-            std::fprintf(stderr, "\r  %s: %zu/%zu runs, %.0f s   ", what.c_str(), finished, jobs.size(),
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (std::thread& th : pool) th.join();
+    parallel_for(jobs.size(), threads, [&](size_t i) {
+        Job& j = jobs[i];
+        GanDynamics dynamics(*j.target, j.config, coupling_kernel(j.config.particles, j.config.g1, j.config.g2));
+        j.outcome = run_gan(dynamics, *j.target, j.steps, j.record_every);
+        const size_t finished = ++done;
+        std::lock_guard<std::mutex> lock(print);
+        std::fprintf(stderr, "\r  %s: %zu/%zu runs, %.0f s   ", what.c_str(), finished, jobs.size(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    });
     std::fprintf(stderr, "\n");
 }
 

@@ -1,7 +1,7 @@
 // cmd_landscape.cpp: `awd landscape`, the toy landscapes of THEORY section 5: the two-valley
 // model (P_flat, freezing time, the Kramers prediction) and the degenerate valley (drift toward
 // the flat end, stationary distribution, SGD noise measured from per-sample gradients).
-// Every (eta, sigma) pair of a two-valley command is one cell; all cells run as rows of one tensor.
+// Every (eta, sigma) pair of a two-valley command is one cell, its runs one model; cells run in parallel.
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +14,7 @@
 #include "analysis/valley.h"
 #include "nn/files.h"
 #include "experiments/commands.h"
+#include "experiments/flags.h"
 #include "experiments/json_file.h"
 #include "experiments/plot.h"
 
@@ -31,6 +32,7 @@ struct LandscapeOptions {
     // valley
     double kappa = 10, lambda0 = 1, ell = 1, sample_std = 1, x0 = 0, wall = 0;
     int samples = 100, batch = 10;
+    int threads = 2;
 };
 
 std::string csv_number(double v) {
@@ -125,7 +127,7 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
 void run_two_valley_command(const LandscapeOptions& o) {
     TwoValleyConfig c;
     c.etas = o.etas, c.sigmas = o.sigmas, c.y0 = o.y0, c.x_start = o.x_start, c.runs = o.runs, c.steps = o.steps;
-    c.trace_every = o.trace_every, c.seed = o.seed, c.noise = parse_noise_shape(o.noise);
+    c.trace_every = o.trace_every, c.seed = o.seed, c.noise = parse_noise_shape(o.noise), c.threads = o.threads;
     std::printf("awd landscape two-valley: %zu cell(s) x %d runs, %ld steps, noise %s -> %s\n", o.etas.size() * o.sigmas.size(), o.runs, o.steps,
                 o.noise.c_str(), o.out.c_str());
     const auto t0 = std::chrono::steady_clock::now();
@@ -261,6 +263,7 @@ void run_valley_command(const LandscapeOptions& o) {
     c.drive = parse_valley_drive(o.drive);
     c.lambda0 = o.lambda0, c.ell = o.ell, c.x0 = o.x0, c.wall = o.wall, c.etas = o.etas, c.deltas = o.deltas, c.kappa = o.kappa;
     c.samples = o.samples, c.batch = o.batch, c.sample_std = o.sample_std, c.runs = o.runs, c.steps = o.steps, c.trace_every = o.trace_every, c.seed = o.seed;
+    c.threads = o.threads;
     const bool minibatch = c.drive == ValleyDrive::Minibatch;
     std::printf("awd landscape valley (%s): %zu cell(s) x %d runs, %ld steps -> %s\n", o.drive.c_str(),
                 o.etas.size() * (minibatch ? 1 : o.deltas.size()), o.runs, o.steps, o.out.c_str());
@@ -329,14 +332,6 @@ void run_valley_command(const LandscapeOptions& o) {
     std::printf("  %.1f s; wrote %s/{summary.json, trace.csv, *.png}\n", seconds, o.out.c_str());
 }
 
-const CLI::Validator Finite(
-    [](std::string& text) {
-        double v = 0;
-        if (!CLI::detail::lexical_cast(text, v) || !std::isfinite(v)) return "value " + text + " is not a finite number";
-        return std::string();
-    },
-    "FINITE");
-
 }  // namespace
 
 void add_landscape_command(CLI::App& app) {
@@ -345,30 +340,31 @@ void add_landscape_command(CLI::App& app) {
     cmd->add_option("--model", o->model, "two-valley | valley")->required()->check(CLI::IsMember({"two-valley", "valley"}));
     cmd->add_option("--out", o->out, "run folder to write")->required();
     cmd->add_option("--eta", o->etas, "learning rate(s), comma-separated: every (eta, sigma) pair is one cell")
-        ->delimiter(',')->check(Finite & CLI::PositiveNumber)->capture_default_str();
+        ->delimiter(',')->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
     cmd->add_option("--runs", o->runs, "independent runs per cell")->check(CLI::Range(1, 10000000))->capture_default_str();
     cmd->add_option("--steps", o->steps, "steps per run")->check(CLI::Range(1L, 100000000L))->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of the noise (and of the valley's samples)")->capture_default_str();
+    cmd->add_option("--threads", o->threads, "cells run in parallel on this many threads (the results do not depend on it)")->check(integer_in(1, 256))->capture_default_str();
     cmd->add_option("--trace-every", o->trace_every, "steps between rows of trace.csv")->check(CLI::Range(1, 100000000))->capture_default_str();
     // two-valley
     cmd->add_option("--sigma", o->sigmas, "two-valley: noise strength(s) sigma >= 0, comma-separated")
-        ->delimiter(',')->check(Finite & CLI::NonNegativeNumber)->capture_default_str();
-    cmd->add_option("--y0", o->y0, "two-valley: starting y (training progress); runs start at (+-x-start, y0)")->check(Finite & CLI::Range(0.0, 1e6))->capture_default_str();
-    cmd->add_option("--x-start", o->x_start, "two-valley: |x| at the start, half the runs on each side")->check(Finite & CLI::Range(0.0, 10.0))->capture_default_str();
+        ->delimiter(',')->check(real_in(0, kNoLimit))->capture_default_str();
+    cmd->add_option("--y0", o->y0, "two-valley: starting y (training progress); runs start at (+-x-start, y0)")->check(real_in(0.0, 1e6))->capture_default_str();
+    cmd->add_option("--x-start", o->x_start, "two-valley: |x| at the start, half the runs on each side")->check(real_in(0.0, 10.0))->capture_default_str();
     cmd->add_option("--noise", o->noise, "two-valley: hessian (2 sigma H+) | hessian-squared (2 sigma H^2) | none")
         ->check(CLI::IsMember({"hessian", "hessian-squared", "none"}))->capture_default_str();
     // valley
     cmd->add_option("--drive", o->drive, "valley: langevin (Delta across, Delta/kappa along) | isotropic (same total variance) | minibatch (SGD over the samples)")
         ->check(CLI::IsMember({"langevin", "isotropic", "minibatch"}))->capture_default_str();
     cmd->add_option("--delta", o->deltas, "valley, Langevin: noise strength(s) Delta > 0 across the valley, comma-separated")
-        ->delimiter(',')->check(Finite & CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--kappa", o->kappa, "valley, Langevin: anisotropy, variance ratio across / along (>= 1)")->check(Finite & CLI::Range(1.0, 1e12))->capture_default_str();
-    cmd->add_option("--lambda0", o->lambda0, "valley: curvature across the valley at x = 0; lambda(x) = lambda0 exp(x / ell)")->check(Finite & CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--ell", o->ell, "valley: length over which lambda changes by e")->check(Finite & CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--x0", o->x0, "valley: starting x")->check(Finite & CLI::Range(-100.0, 100.0))->capture_default_str();
-    cmd->add_option("--wall", o->wall, "valley: reflecting walls at x = x0 +- wall (0: none), for the stationary distribution")->check(Finite & CLI::Range(0.0, 100.0))->capture_default_str();
+        ->delimiter(',')->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
+    cmd->add_option("--kappa", o->kappa, "valley, Langevin: anisotropy, variance ratio across / along (>= 1)")->check(real_in(1.0, 1e12))->capture_default_str();
+    cmd->add_option("--lambda0", o->lambda0, "valley: curvature across the valley at x = 0; lambda(x) = lambda0 exp(x / ell)")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
+    cmd->add_option("--ell", o->ell, "valley: length over which lambda changes by e")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
+    cmd->add_option("--x0", o->x0, "valley: starting x")->check(real_in(-100.0, 100.0))->capture_default_str();
+    cmd->add_option("--wall", o->wall, "valley: reflecting walls at x = x0 +- wall (0: none), for the stationary distribution")->check(real_in(0.0, 100.0))->capture_default_str();
     cmd->add_option("--samples", o->samples, "valley, minibatch: number M of samples y_mu")->check(CLI::Range(2, 1000000))->capture_default_str();
-    cmd->add_option("--sample-std", o->sample_std, "valley, minibatch: standard deviation of the y_mu")->check(Finite & CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--sample-std", o->sample_std, "valley, minibatch: standard deviation of the y_mu")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
     cmd->add_option("--batch", o->batch, "valley, minibatch: batch size B (with replacement)")->check(CLI::Range(1, 1000000))->capture_default_str();
     cmd->callback([o] {
         if (o->model == "two-valley") run_two_valley_command(*o);

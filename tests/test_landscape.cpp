@@ -21,6 +21,7 @@
 #include "nn/files.h"
 #include "nn/mlp.h"
 #include "nn/per_sample.h"
+#include "optim/optimizer.h"
 
 using namespace awd;
 
@@ -91,10 +92,30 @@ TEST_CASE("H+ of a 2 x 2 symmetric matrix: PSD, equal to H where H is PSD, agree
     CHECK(definite > 100);
 }
 
+namespace {
+
+// The per-run derivatives of a landscape model placed at the given (R, 2) points.
+struct AtPoints {
+    Tensor loss, gradient, hessian;  // (R, 1), (R, 2), (R, 4)
+};
+AtPoints derivatives_at(const RunsLoss& loss, const Tensor& points, const Tensor& data, bool with_hessian) {
+    Model m = landscape_model("Test", points.rows, 2, loss);
+    for (size_t k = 0; k < m.size(); ++k) m.theta()[k] = points[k];  // row-major (R, 2) is the flat layout
+    const RunDerivatives d = run_derivatives(m, data.size() ? constant(data) : Var(), with_hessian);
+    Tensor g(points.rows, 2);
+    for (size_t k = 0; k < m.size(); ++k) g[k] = m.gradient()[k];
+    return {d.loss, g, d.hessian};
+}
+AtPoints two_valley_at(const TwoValleyParams& p, const Tensor& points, bool with_hessian) {
+    return derivatives_at([&](const Var& th, const Var&) { return two_valley_loss(th, p); }, points, Tensor(), with_hessian);
+}
+
+}  // namespace
+
 TEST_CASE("two-valley: batched per-run gradients and Hessians match single-run derivatives and the closed forms") {
     const TwoValleyParams p;
     const Tensor theta(4, 2, {0.3, 5.0, -0.2, 1.5, 0.05, 40.0, -0.7, 0.3});
-    const BatchedDerivatives d = batched_derivatives([&](const Var& th) { return two_valley_loss(th, p); }, theta, true);
+    const AtPoints d = two_valley_at(p, theta, true);
     for (int r = 0; r < 4; ++r) {
         const ScalarFunction single = [&](const Var& t) { return sum(two_valley_loss(reshape(t, 1, 2), p)); };
         const Tensor t(2, 1, {theta(r, 0), theta(r, 1)});
@@ -117,10 +138,10 @@ TEST_CASE("two-valley: barrier, valley bottom and the slope along it (hand-writt
         for (int valley : {1, 2}) {
             const double xb = p.bottom(valley, y);
             const Tensor at(2, 1, {xb, y}), top(1, 2, {0.0, y});
-            const BatchedDerivatives d = batched_derivatives([&](const Var& th) { return two_valley_loss(th, p); }, Tensor(1, 2, {xb, y}), false);
+            const AtPoints d = two_valley_at(p, Tensor(1, 2, {xb, y}), false);
             CHECK(std::abs(d.gradient(0, 0)) < 1e-14);                          // the bottom is stationary in x
             CHECK(d.gradient(0, 1) == doctest::Approx(p.bottom_slope(y)).epsilon(1e-12));  // envelope theorem
-            const BatchedDerivatives t = batched_derivatives([&](const Var& th) { return two_valley_loss(th, p); }, top, false);
+            const AtPoints t = two_valley_at(p, top, false);
             CHECK(t.loss(0, 0) - d.loss(0, 0) == doctest::Approx(p.barrier(y)).epsilon(1e-12));
         }
     }
@@ -133,10 +154,43 @@ TEST_CASE("two-valley runs: no noise keeps every run in its starting valley; wit
     CHECK(quiet[0].P_flat == 0.5);
     CHECK(quiet[0].mean_freeze_time == 0);
     c.noise = NoiseShape::ClippedHessian, c.sigmas = {0.1, 0.3};
-    const std::vector<TwoValleyCell> a = run_two_valley(c), b = run_two_valley(c);
-    CHECK(a[1].P_flat == b[1].P_flat);
-    CHECK(a[1].mean_freeze_time == b[1].mean_freeze_time);
+    const std::vector<TwoValleyCell> a = run_two_valley(c);
+    c.threads = 2;  // cells on two threads: each cell has its own stream, so nothing changes
+    const std::vector<TwoValleyCell> b = run_two_valley(c);
+    for (int k : {0, 1}) {
+        CHECK(a[k].P_flat == b[k].P_flat);
+        CHECK(a[k].mean_freeze_time == b[k].mean_freeze_time);
+        CHECK(a[k].trace == b[k].trace);
+    }
     CHECK(a[1].mean_freeze_time > 0);
+}
+
+TEST_CASE("a landscape model: one step of the project's SGD moves every run by -eta times its own gradient; bad data names the module") {
+    const TwoValleyParams p;
+    const Tensor start(3, 2, {0.3, 5.0, -0.2, 1.5, 0.05, 40.0});
+    const AtPoints d = two_valley_at(p, start, false);
+    Model m = landscape_model("TwoValley", 3, 2, [&](const Var& th, const Var&) { return two_valley_loss(th, p); });
+    CHECK(m.parameters().size() == 1);
+    CHECK(m.parameters()[0].name == "runs");
+    for (size_t k = 0; k < 6; ++k) m.theta()[k] = start[k];
+    Optimizer sgd(OptimizerConfig{}, m);
+    m.backward(sum(m.forward(Var())));
+    sgd.step(0.1);
+    for (size_t k = 0; k < 6; ++k) CHECK(m.theta()[k] == start[k] - 0.1 * d.gradient[k]);
+    // the exact Hessian of the whole model is block diagonal: runs do not mix
+    const Tensor H = hessian([&](const Var& t) { return sum(m.forward_at(t, Var())); }, m.theta());
+    const AtPoints moved = two_valley_at(p, Tensor(3, 2, std::vector<double>(m.theta().data.begin(), m.theta().data.end())), true);
+    for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j)
+            CHECK(std::abs(H(i, j) - (i / 2 == j / 2 ? moved.hessian(i / 2, 2 * (i % 2) + j % 2) : 0.0)) < 1e-13 * (1 + std::abs(H(i, j))));
+    Model v = landscape_model("Valley", 3, 2, [](const Var& th, const Var& t) { return valley_batch_loss(th, t, 1.0, 1.0); });
+    try {
+        v.forward(constant(Tensor(2, 5)));
+        FAIL("per-run data with the wrong number of rows was accepted");
+    } catch (const std::invalid_argument& e) {
+        CHECK(std::string(e.what()).find("Valley(3 runs x 2)") != std::string::npos);
+        CHECK(std::string(e.what()).find("(2 x 5)") != std::string::npos);
+    }
 }
 
 TEST_CASE("Langevin on a quadratic: the stationary variance of y is the exact discrete-time value 2 eta D / (1 - (1 - eta lambda)^2)") {
@@ -154,8 +208,8 @@ TEST_CASE("valley: per-sample gradients sum to the batch gradient, and match the
     const std::vector<double> y = valley_samples(c);
     const double x = 0.3, yy = 0.2, lambda0 = 1.7, ell = 0.8;
     const Tensor g = valley_per_sample_gradients(y, x, yy, lambda0, ell);
-    const BatchedDerivatives batch =
-        batched_derivatives([&](const Var& th) { return valley_batch_loss(th, constant(Tensor(1, 30, y)), lambda0, ell); }, Tensor(1, 2, {x, yy}), false);
+    const AtPoints batch = derivatives_at([&](const Var& th, const Var& t) { return valley_batch_loss(th, t, lambda0, ell); }, Tensor(1, 2, {x, yy}),
+                                          Tensor(1, 30, y), false);
     double sx = 0, sy = 0;
     const double lambda = lambda0 * std::exp(x / ell);
     for (int m = 0; m < 30; ++m) {
