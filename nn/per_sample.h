@@ -6,6 +6,7 @@
 // gradients are all built from these rows.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "autodiff/tensor.h"
@@ -17,5 +18,10 @@ namespace awd {
 // X is (N, inputs), labels N entries; the result is (N, P). model.gradient() is left holding
 // the last sample's gradient.
 Tensor per_sample_gradients(Model& model, const LossFunction& loss, const Tensor& X, const std::vector<int>& labels);
+
+// The same passes without storing the rows: use(n, g) sees sample n's gradient g (P, 1), which
+// lives in model.gradient() until the next sample's pass (EWC's Fisher needs only its squares).
+void for_each_sample_gradient(Model& model, const LossFunction& loss, const Tensor& X, const std::vector<int>& labels,
+                              const std::function<void(int n, const Tensor& g)>& use);
 
 }  // namespace awd

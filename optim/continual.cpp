@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "autodiff/names.h"
+#include "nn/per_sample.h"
 #include "optim/optimizer.h"
 #include "optim/train.h"
 
@@ -177,14 +178,9 @@ std::vector<double> gem_project(const Tensor& G, const std::vector<double>& g, d
 
 std::vector<double> ewc_fisher(Model& net, const Tensor& X, const std::vector<int>& labels) {
     std::vector<double> F(net.size(), 0.0);
-    std::vector<int> label(1);
-    for (int n = 0; n < X.rows; ++n) {
-        const Tensor row = Tensor::read_only_view(&X.data[(size_t)n * X.cols], 1, X.cols);
-        label[0] = labels[n];
-        net.backward(cross_entropy(net.forward(constant_view(row)), label));
-        const double* g = net.gradient().data.data();
+    for_each_sample_gradient(net, loss_function(Loss::CrossEntropy), X, labels, [&](int, const Tensor& g) {
         for (size_t k = 0; k < F.size(); ++k) F[k] += g[k] * g[k];
-    }
+    });
     if (X.rows > 0)
         for (double& f : F) f /= X.rows;
     return F;
