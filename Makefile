@@ -186,7 +186,7 @@ sgd-paper: deps-runtime $(BUILD)/awd
 	$(AWD_LANDSCAPE) --model valley --drive isotropic --kappa 10 --delta 1e-3,2e-3,5e-3,1e-2,2e-2 --runs 1000 --steps 10000 --out $(SGD)/valley-isotropic
 	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 4 --eta 0.02 --delta 0.05 --wall 1 --runs 200 --steps 50000 --out $(SGD)/valley-stationary
 	$(AWD_LANDSCAPE) --model valley --drive isotropic --kappa 4 --eta 0.02 --delta 0.05 --wall 1 --runs 200 --steps 50000 --out $(SGD)/valley-stationary-isotropic
-	$(AWD_LANDSCAPE) --model valley --drive minibatch --batch 1 --eta 0.01,0.03,0.1,0.3,1 --runs 500 --steps 2000 --out $(SGD)/valley-minibatch
+	$(AWD_LANDSCAPE) --model valley --drive minibatch --batch 1 --eta 0.01,0.03,0.1,0.3,1 --runs 2000 --time 20 --out $(SGD)/valley-minibatch
 	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 10 --eta 1,1.5,1.9,2.1,3,4,6,8,12,16 --delta 1e-3,1e-2,1e-1 --runs 100 --steps 2000 --out $(SGD)/valley-stability
 	$(AWD_LANDSCAPE) $(TWO_VALLEY_GRID) --runs 500 --out $(SGD)/two-valley-grid
 	$(AWD_LANDSCAPE) $(TWO_VALLEY_LINE) --runs 1000 --out $(SGD)/two-valley-line

@@ -84,7 +84,8 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
         cell.trace.push_back({(double)step, x.mean(), x.stderr_of_mean(), y2.mean(), minibatch ? gd.theta()[0] : 0.0});
     };
     record_trace(0);
-    for (long step = 1; step <= c.steps; ++step) {
+    const long steps = cell.steps;
+    for (long step = 1; step <= steps; ++step) {
         if (minibatch)
             for (double& t : targets.data) t = samples[rng.index(samples.size())];
         run_derivatives(model, constant_view(targets), false);
@@ -111,16 +112,16 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
                 continue;
             }
             if (reached[r] < 0 && x <= c.x0 - c.ell) reached[r] = step;
-            if (c.wall > 0 && step > c.steps / 2 && step % 10 == 0)
+            if (c.wall > 0 && step > steps / 2 && step % 10 == 0)
                 cell.histogram[std::min(bins - 1, std::max(0, (int)((x - lo) / (hi - lo) * bins)))] += 1;
         }
         if (minibatch) {
             run_derivatives(gd, all_samples, false);
             gd_step.step(cell.eta);
         }
-        if (step % c.trace_every == 0 || step == c.steps) record_trace(step);
+        if (step % c.trace_every == 0 || step == steps) record_trace(step);
     }
-    const double time = cell.eta * c.steps;
+    const double time = cell.eta * steps;
     Moments dx, hit;
     int alive = 0;
     for (int r = 0; r < R; ++r) {
@@ -159,7 +160,7 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
 std::vector<ValleyCell> run_valley(const ValleyConfig& c) {
     const bool minibatch = c.drive == ValleyDrive::Minibatch;
     const std::vector<double> deltas = minibatch ? std::vector<double>{0.0} : c.deltas;
-    if (c.etas.empty() || deltas.empty() || c.runs < 1 || c.steps < 1) throw std::invalid_argument("valley: need an eta, a Delta, a run and a step");
+    if (c.etas.empty() || deltas.empty() || c.runs < 1 || (c.steps < 1 && c.time <= 0)) throw std::invalid_argument("valley: need an eta, a Delta, a run and a step");
     const std::vector<double> samples = minibatch ? valley_samples(c) : std::vector<double>{};
     double y_start = 0;
     for (double v : samples) y_start += v / samples.size();  // minibatch: start on the floor of the full-batch loss
@@ -167,6 +168,7 @@ std::vector<ValleyCell> run_valley(const ValleyConfig& c) {
     for (size_t k = 0; k < cells.size(); ++k) {
         ValleyCell& cell = cells[k];
         cell.eta = c.etas[k / deltas.size()], cell.delta = deltas[k % deltas.size()];
+        cell.steps = c.time > 0 ? std::max(1L, std::lround(c.time / cell.eta)) : c.steps;
         if (c.drive == ValleyDrive::Langevin) cell.D_across = cell.delta, cell.D_along = cell.delta / c.kappa;
         if (c.drive == ValleyDrive::Isotropic) cell.D_across = cell.D_along = 0.5 * (cell.delta + cell.delta / c.kappa);
         const double lambda_start = c.lambda0 * std::exp(c.x0 / c.ell);

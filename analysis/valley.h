@@ -36,6 +36,7 @@ struct ValleyConfig {
     double sample_std = 1;
     int runs = 1000;
     long steps = 10000;
+    double time = 0;  // > 0: each cell runs round(time / eta) steps instead, so every eta covers the same t
     int trace_every = 100;
     uint64_t seed = 1;
     int threads = 1;  // cells run in parallel; each has its own random stream, so the results do not depend on this
@@ -43,6 +44,7 @@ struct ValleyConfig {
 
 struct ValleyCell {
     double eta = 0, delta = 0;
+    long steps = 0;
     double D_along = 0, D_across = 0;      // Langevin: the prescribed diffusion constants
     double drift_velocity = 0, drift_velocity_stderr = 0;   // d<x>/dt (minibatch: relative to full-batch GD)
     double predicted_drift_velocity = 0;   // Langevin: -D_across / (2 ell) (adiabatic elimination of y)

@@ -30,7 +30,7 @@ struct LandscapeOptions {
     long steps = 20000;
     uint64_t seed = 1;
     // valley
-    double kappa = 10, lambda0 = 1, ell = 1, sample_std = 1, x0 = 0, wall = 0;
+    double kappa = 10, lambda0 = 1, ell = 1, sample_std = 1, x0 = 0, wall = 0, time = 0;
     int samples = 100, batch = 10;
     int threads = 2;
 };
@@ -168,6 +168,7 @@ void run_two_valley_command(const LandscapeOptions& o) {
 
 nlohmann::json valley_cell_json(const ValleyCell& c, bool minibatch) {
     nlohmann::json j = {{"eta", c.eta},
+                        {"steps", c.steps},
                         {"drift_velocity", c.drift_velocity},
                         {"drift_velocity_stderr", c.drift_velocity_stderr},
                         {"diverged_fraction", c.diverged_fraction},
@@ -263,17 +264,18 @@ void run_valley_command(const LandscapeOptions& o) {
     c.drive = parse_valley_drive(o.drive);
     c.lambda0 = o.lambda0, c.ell = o.ell, c.x0 = o.x0, c.wall = o.wall, c.etas = o.etas, c.deltas = o.deltas, c.kappa = o.kappa;
     c.samples = o.samples, c.batch = o.batch, c.sample_std = o.sample_std, c.runs = o.runs, c.steps = o.steps, c.trace_every = o.trace_every, c.seed = o.seed;
-    c.threads = o.threads;
+    c.threads = o.threads, c.time = o.time;
     const bool minibatch = c.drive == ValleyDrive::Minibatch;
-    std::printf("awd landscape valley (%s): %zu cell(s) x %d runs, %ld steps -> %s\n", o.drive.c_str(),
-                o.etas.size() * (minibatch ? 1 : o.deltas.size()), o.runs, o.steps, o.out.c_str());
+    std::printf("awd landscape valley (%s): %zu cell(s) x %d runs, %s -> %s\n", o.drive.c_str(), o.etas.size() * (minibatch ? 1 : o.deltas.size()),
+                o.runs, o.time > 0 ? ("t = " + csv_number(o.time) + " each").c_str() : (std::to_string(o.steps) + " steps").c_str(), o.out.c_str());
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<ValleyCell> cells = run_valley(c);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     RunFolder folder(o.out);
     nlohmann::json summary = {{"model", "valley"}, {"drive", o.drive}, {"lambda", "lambda0 exp(x / ell)"}, {"lambda0", o.lambda0}, {"ell", o.ell},
-                              {"x0", o.x0}, {"wall", o.wall}, {"kappa", o.kappa}, {"runs", o.runs}, {"steps", o.steps}, {"seed", o.seed},
-                              {"seconds", seconds}, {"etas", o.etas}};
+                              {"x0", o.x0}, {"wall", o.wall}, {"kappa", o.kappa}, {"runs", o.runs},
+                              {"steps", o.time > 0 ? nlohmann::json() : nlohmann::json(o.steps)}, {"seed", o.seed},
+                              {"time", o.time > 0 ? nlohmann::json(o.time) : nlohmann::json()}, {"seconds", seconds}, {"etas", o.etas}};
     if (minibatch) summary.update({{"samples", o.samples}, {"batch", o.batch}, {"sample_std", o.sample_std}});
     else summary["deltas"] = o.deltas;
     nlohmann::json list = nlohmann::json::array();
@@ -363,6 +365,8 @@ void add_landscape_command(CLI::App& app) {
     cmd->add_option("--ell", o->ell, "valley: length over which lambda changes by e")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
     cmd->add_option("--x0", o->x0, "valley: starting x")->check(real_in(-100.0, 100.0))->capture_default_str();
     cmd->add_option("--wall", o->wall, "valley: reflecting walls at x = x0 +- wall (0: none), for the stationary distribution")->check(real_in(0.0, 100.0))->capture_default_str();
+    cmd->add_option("--time", o->time, "valley: run every eta for the same time t = eta x steps (each cell round(time / eta) steps; overrides --steps)")
+        ->check(real_in(0, 1e9, Ends::LowOpen));
     cmd->add_option("--samples", o->samples, "valley, minibatch: number M of samples y_mu")->check(CLI::Range(2, 1000000))->capture_default_str();
     cmd->add_option("--sample-std", o->sample_std, "valley, minibatch: standard deviation of the y_mu")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
     cmd->add_option("--batch", o->batch, "valley, minibatch: batch size B (with replacement)")->check(CLI::Range(1, 1000000))->capture_default_str();

@@ -202,6 +202,18 @@ TEST_CASE("Langevin on a quadratic: the stationary variance of y is the exact di
     CHECK(measured == doctest::Approx(exact).epsilon(0.07));  // 3 standard errors (sqrt(2 / 4000) = 2.2%)
 }
 
+TEST_CASE("valley with a fixed time: each eta runs round(time / eta) steps, so every cell covers the same t") {
+    ValleyConfig c;
+    c.drive = ValleyDrive::Minibatch, c.etas = {0.1, 0.25, 3.0}, c.time = 1, c.runs = 10, c.trace_every = 1;
+    const std::vector<ValleyCell> cells = run_valley(c);
+    REQUIRE(cells.size() == 3);
+    const long expected[] = {10, 4, 1};  // 1 / 3 rounds to 0: at least one step
+    for (int k = 0; k < 3; ++k) {
+        CHECK(cells[k].steps == expected[k]);
+        CHECK(cells[k].trace.back()[0] == (double)expected[k]);
+    }
+}
+
 TEST_CASE("valley: per-sample gradients sum to the batch gradient, and match the closed form") {
     ValleyConfig c;
     c.samples = 30;
