@@ -5,6 +5,7 @@
 // variance of a discrete Ornstein-Uhlenbeck process.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "autodiff/finite_differences.h"
 #include "nn/files.h"
 #include "nn/mlp.h"
+#include "nn/parallel.h"
 #include "nn/per_sample.h"
 #include "optim/optimizer.h"
 
@@ -163,6 +165,15 @@ TEST_CASE("two-valley runs: no noise keeps every run in its starting valley; wit
         CHECK(a[k].trace == b[k].trace);
     }
     CHECK(a[1].mean_freeze_time > 0);
+}
+
+TEST_CASE("parallel_for: every job runs once on any thread count; a job's exception reaches the caller") {
+    for (int threads : {1, 2, 5}) {
+        std::vector<int> runs(37, 0);
+        parallel_for(runs.size(), threads, [&](size_t i) { runs[i] += 1; });
+        CHECK(std::count(runs.begin(), runs.end(), 1) == 37);
+        CHECK_THROWS_WITH(parallel_for(10, threads, [](size_t i) { if (i == 3) throw std::runtime_error("job 3 failed"); }), "job 3 failed");
+    }
 }
 
 TEST_CASE("a landscape model: one step of the project's SGD moves every run by -eta times its own gradient; bad data names the module") {
