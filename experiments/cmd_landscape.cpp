@@ -92,12 +92,12 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
              "set ylabel 'P(x > 0)'\nset grid\nset key outside right\nplot " + plots,
              {{"t", traces.str()}}, 1000, 500);
     if (c.etas.size() > 1 && c.sigmas.size() > 1) {  // heat maps over the (eta, sigma) grid
-        for (const char* what : {"P_flat", "mean_freeze_time"}) {
+        for (const std::string what : {"P_flat", "kramers_P_flat", "mean_freeze_time"}) {
             std::ostringstream grid;
             for (size_t i = 0; i < c.etas.size(); ++i) {
                 for (size_t j = 0; j < c.sigmas.size(); ++j) {
                     const TwoValleyCell& cell = cells[i * c.sigmas.size() + j];
-                    grid << i << ' ' << j << ' ' << (std::string(what) == "P_flat" ? cell.P_flat : cell.mean_freeze_time) << '\n';
+                    grid << i << ' ' << j << ' ' << (what == "P_flat" ? cell.P_flat : what == "kramers_P_flat" ? cell.kramers_P_flat : cell.mean_freeze_time) << '\n';
                 }
                 grid << '\n';
             }
@@ -105,9 +105,9 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
             for (size_t i = 0; i < c.etas.size(); ++i) tics_x << (i ? ", " : "") << "'" << csv_number(c.etas[i]) << "' " << i;
             for (size_t j = 0; j < c.sigmas.size(); ++j) tics_y << (j ? ", " : "") << "'" << csv_number(c.sigmas[j]) << "' " << j;
             plot_png(dir + "/" + what + "_grid.png",
-                     "set termoption noenhanced\nset title '" + std::string(what) + " over (eta, sigma), y_i = " + csv_number(c.y0) + "'\nset xlabel 'eta'\nset ylabel 'sigma'\n"
+                     "set termoption noenhanced\nset title '" + what + " over (eta, sigma), y_i = " + csv_number(c.y0) + "'\nset xlabel 'eta'\nset ylabel 'sigma'\n"
                      "set xtics (" + tics_x.str() + ") rotate by 45 right\nset ytics (" + tics_y.str() + ")\nset view map\n"
-                     "set palette rgb 33,13,10\nplot $g using 1:2:3 with image notitle",
+                     "set palette rgb 33,13,10\n" + (what == "mean_freeze_time" ? "" : "set cbrange [0.5:1]\n") + "plot $g using 1:2:3 with image notitle",
                      {{"g", grid.str()}}, 700, 600);
         }
     } else if (cells.size() > 1) {  // one line: P_flat against Delta_S = eta sigma, beside the prediction
