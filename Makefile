@@ -8,8 +8,7 @@
 #   make gan-paper  the effective GAN model's figures (THEORY section 6), about 15 minutes on 2 cores
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
-#   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), about 20 minutes on 2 cores;
-#                   make sgd-paper-full the two-valley grid and line with the full 2000 runs per cell
+#   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), under 20 minutes on 2 idle cores
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
@@ -42,7 +41,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-paper-full sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -172,9 +171,8 @@ clean:
 
 # SGD as landscape-dependent regularisation (THEORY section 5): the degenerate valley and the
 # two-valley model, every figure in runs/sgd-paper (README, "SGD on toy landscapes"). The two-valley
-# grid is the issue's (eta, sigma) grid logspace(-2, -1, 10)^2 with 2 x 10^4 steps, but 500 runs per
-# cell (the paper: 2000) and the P_flat line 1000 runs per sigma, to fit 20 minutes on 2 cores;
-# `make sgd-paper-full` runs both with 2000 runs (about 35 minutes of CPU) into runs/sgd-paper-full.
+# grid is the paper's: (eta, sigma) in logspace(-2, -1, 10)^2, 2000 runs per cell, 2 x 10^4 steps
+# (about 20 minutes of CPU, cells on both cores); the P_flat line 2000 runs per sigma.
 SGD := runs/sgd-paper
 AWD_LANDSCAPE := $(BUILD)/awd landscape --threads 2
 TWO_VALLEY_ETAS := 0.01,0.0129155,0.016681,0.0215443,0.0278256,0.0359381,0.0464159,0.0599484,0.0774264,0.1
@@ -188,15 +186,10 @@ sgd-paper: deps-runtime $(BUILD)/awd
 	$(AWD_LANDSCAPE) --model valley --drive isotropic --kappa 4 --eta 0.02 --delta 0.05 --wall 1 --runs 200 --steps 50000 --out $(SGD)/valley-stationary-isotropic
 	$(AWD_LANDSCAPE) --model valley --drive minibatch --batch 1 --eta 0.01,0.03,0.1,0.3,1 --runs 2000 --time 20 --out $(SGD)/valley-minibatch
 	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 10 --eta 1,1.5,1.9,2.1,3,4,6,8,12,16 --delta 1e-3,1e-2,1e-1 --runs 100 --steps 2000 --out $(SGD)/valley-stability
-	$(AWD_LANDSCAPE) $(TWO_VALLEY_GRID) --runs 500 --out $(SGD)/two-valley-grid
-	$(AWD_LANDSCAPE) $(TWO_VALLEY_LINE) --runs 1000 --out $(SGD)/two-valley-line
-	$(AWD_LANDSCAPE) --model two-valley --noise hessian-squared --eta 0.01 --sigma 0.001,0.003,0.01,0.03 --y0 5 --runs 500 --steps 20000 --out $(SGD)/two-valley-h2
+	$(AWD_LANDSCAPE) $(TWO_VALLEY_GRID) --runs 2000 --out $(SGD)/two-valley-grid
+	$(AWD_LANDSCAPE) $(TWO_VALLEY_LINE) --runs 2000 --out $(SGD)/two-valley-line
+	$(AWD_LANDSCAPE) --model two-valley --noise hessian-squared --eta 0.01 --sigma 0.001,0.003,0.01,0.03 --y0 5 --runs 2000 --steps 20000 --out $(SGD)/two-valley-h2
 	$(MAKE) --no-print-directory sgd-networks
-
-sgd-paper-full: deps-runtime $(BUILD)/awd
-	@mkdir -p runs/sgd-paper-full
-	$(AWD_LANDSCAPE) $(TWO_VALLEY_GRID) --runs 2000 --out runs/sgd-paper-full/two-valley-grid
-	$(AWD_LANDSCAPE) $(TWO_VALLEY_LINE) --runs 2000 --out runs/sgd-paper-full/two-valley-line
 
 # Real networks: MLP 784-50-50-10 relu (He normal weights, zero biases) on 100 MNIST digits per
 # class, plain SGD for 100/lr steps; at each solution `awd sgd-noise`. A subset of the issue's
