@@ -38,7 +38,7 @@ std::vector<Var> topological_order(const Var& output, unsigned pass) {
 // A constant over t, not scanned again: the op that made its values checked them, or grad()
 // checks what it returns.
 Var checked_constant(Tensor t) {
-    auto n = std::make_shared<Node>();
+    auto n = new_node();
     n->value = std::move(t);
     return Var(n);
 }

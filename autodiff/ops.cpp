@@ -9,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
+#include <vector>
 
 #include "autodiff/autodiff.h"
 
@@ -34,6 +35,48 @@ std::string shapes_of(const Inputs& in) {
 
 std::string dims(int rows, int cols) { return "(" + std::to_string(rows) + " x " + std::to_string(cols) + ")"; }
 
+// Freed blocks of one size, kept per thread for the next node. Blocks freed after the thread's
+// list is gone (static Vars destroyed at exit) go back to the heap.
+constexpr size_t kMaxFreeNodeBlocks = 1 << 16;
+template <size_t Size>
+struct FreeBlocks {
+    std::vector<void*> blocks;
+    ~FreeBlocks() {
+        gone = true;
+        for (void* p : blocks) ::operator delete(p);
+    }
+    static thread_local bool gone;
+};
+template <size_t Size>
+thread_local bool FreeBlocks<Size>::gone = false;
+template <size_t Size>
+thread_local FreeBlocks<Size> free_blocks;
+
+// What allocate_shared uses for a node and its reference counts: one block of one size.
+template <class T>
+struct NodeAllocator {
+    using value_type = T;
+    NodeAllocator() = default;
+    template <class U>
+    NodeAllocator(const NodeAllocator<U>&) {}
+    T* allocate(size_t n) {
+        auto& list = free_blocks<sizeof(T)>;
+        if (n == 1 && !FreeBlocks<sizeof(T)>::gone && !list.blocks.empty()) {
+            void* p = list.blocks.back();
+            list.blocks.pop_back();
+            return static_cast<T*>(p);
+        }
+        return static_cast<T*>(::operator new(n * sizeof(T)));
+    }
+    void deallocate(T* p, size_t n) {
+        auto& list = free_blocks<sizeof(T)>;
+        if (n == 1 && !FreeBlocks<sizeof(T)>::gone && list.blocks.size() < kMaxFreeNodeBlocks) return list.blocks.push_back(p);
+        ::operator delete(p);
+    }
+    template <class U>
+    bool operator==(const NodeAllocator<U>&) const { return true; }
+};
+
 // Records the node when gradients are wanted and at least one input carries them. A view
 // always keeps its input: its values live there. Every result is scanned for NaN and Inf,
 // except inside a backward pass that grad() scans at its end instead.
@@ -48,7 +91,7 @@ Var record(Op op, Inputs in, Tensor value, int a0 = 0, int a1 = 0, int a2 = 0, i
             throw NonFiniteError(why.str());
         }
     }
-    auto n = std::make_shared<Node>();
+    auto n = new_node();
     n->value = std::move(value);
     n->op = op;
     n->attr[0] = a0, n->attr[1] = a1, n->attr[2] = a2, n->attr[3] = a3;
@@ -61,7 +104,7 @@ Var record(Op op, Inputs in, Tensor value, int a0 = 0, int a1 = 0, int a2 = 0, i
 Var leaf(Tensor t, bool requires_grad, const char* what) {
     if (t.empty()) throw std::invalid_argument(std::string(what) + ": empty tensor " + t.shape());
     require_finite(t, what);
-    auto n = std::make_shared<Node>();
+    auto n = new_node();
     n->value = std::move(t);
     n->requires_grad = requires_grad;
     return Var(n);
@@ -115,6 +158,8 @@ const char* op_name(Op op) {
     return names[(int)op];
 }
 
+std::shared_ptr<Node> new_node() { return std::allocate_shared<Node>(NodeAllocator<Node>()); }
+
 const Tensor& Var::value() const {
     if (!node_) throw std::logic_error("Var: use of an empty Var");
     return node_->value;
@@ -125,7 +170,7 @@ Var variable(Tensor t) { return leaf(std::move(t), true, "variable"); }
 Var constant(Tensor t) { return leaf(std::move(t), false, "constant"); }
 Var constant_view(const Tensor& t) {  // not scanned: a non-finite entry is caught by the first op that reads it
     if (t.empty()) throw std::invalid_argument("constant_view: empty tensor " + t.shape());
-    auto n = std::make_shared<Node>();
+    auto n = new_node();
     n->value = Tensor::read_only_view(t.data.data(), t.rows, t.cols);
     return Var(n);
 }
