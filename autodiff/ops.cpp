@@ -36,7 +36,7 @@ std::string shapes_of(const Inputs& in) {
 std::string dims(int rows, int cols) { return "(" + std::to_string(rows) + " x " + std::to_string(cols) + ")"; }
 
 // Freed blocks of one size, kept per thread for the next node. Blocks freed after the thread's
-// list is gone (static Vars destroyed at exit) go back to the heap.
+// list is gone (at thread exit, by thread-locals or statics destroyed later) go back to the heap.
 constexpr size_t kMaxFreeNodeBlocks = 1 << 16;
 template <size_t Size>
 struct FreeBlocks {
@@ -46,31 +46,35 @@ struct FreeBlocks {
         for (void* p : blocks) ::operator delete(p);
     }
     static thread_local bool gone;
+    // The calling thread's list, made on first use (a function-local thread_local, so its
+    // destructor is registered when it is made). Only called while !gone.
+    static FreeBlocks& mine() {
+        thread_local FreeBlocks list;
+        return list;
+    }
 };
 template <size_t Size>
 thread_local bool FreeBlocks<Size>::gone = false;
-template <size_t Size>
-thread_local FreeBlocks<Size> free_blocks;
 
 // What allocate_shared uses for a node and its reference counts: one block of one size.
 template <class T>
 struct NodeAllocator {
     using value_type = T;
+    using Blocks = FreeBlocks<sizeof(T)>;
     NodeAllocator() = default;
     template <class U>
     NodeAllocator(const NodeAllocator<U>&) {}
     T* allocate(size_t n) {
-        auto& list = free_blocks<sizeof(T)>;
-        if (n == 1 && !FreeBlocks<sizeof(T)>::gone && !list.blocks.empty()) {
-            void* p = list.blocks.back();
-            list.blocks.pop_back();
+        if (n == 1 && !Blocks::gone && !Blocks::mine().blocks.empty()) {
+            std::vector<void*>& blocks = Blocks::mine().blocks;
+            void* p = blocks.back();
+            blocks.pop_back();
             return static_cast<T*>(p);
         }
         return static_cast<T*>(::operator new(n * sizeof(T)));
     }
     void deallocate(T* p, size_t n) {
-        auto& list = free_blocks<sizeof(T)>;
-        if (n == 1 && !FreeBlocks<sizeof(T)>::gone && list.blocks.size() < kMaxFreeNodeBlocks) return list.blocks.push_back(p);
+        if (n == 1 && !Blocks::gone && Blocks::mine().blocks.size() < kMaxFreeNodeBlocks) return Blocks::mine().blocks.push_back(p);
         ::operator delete(p);
     }
     template <class U>
