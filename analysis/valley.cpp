@@ -68,7 +68,7 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
     Model gd = landscape_model("Valley", 1, 2, loss);
     Optimizer gd_step(OptimizerConfig{}, gd);
     gd.theta()[0] = c.x0, gd.theta()[1] = y_start;
-    const Var all_samples = constant(Tensor(1, std::max(M, 1), minibatch ? samples : std::vector<double>{0.0}));
+    const Var all_samples = minibatch ? constant(Tensor(1, M, samples)) : Var();
     Tensor targets(R, minibatch ? c.batch : 1, 0.0);  // Langevin: the valley floor y = 0
     const double sd_along = std::sqrt(2 * cell.D_along / cell.eta), sd_across = std::sqrt(2 * cell.D_across / cell.eta);
     std::vector<char> dead(R, 0);

@@ -65,16 +65,21 @@ struct NodeAllocator {
     template <class U>
     NodeAllocator(const NodeAllocator<U>&) {}
     T* allocate(size_t n) {
-        if (n == 1 && !Blocks::gone && !Blocks::mine().blocks.empty()) {
+        if (n == 1 && !Blocks::gone) {
             std::vector<void*>& blocks = Blocks::mine().blocks;
-            void* p = blocks.back();
-            blocks.pop_back();
-            return static_cast<T*>(p);
+            if (!blocks.empty()) {
+                void* p = blocks.back();
+                blocks.pop_back();
+                return static_cast<T*>(p);
+            }
         }
         return static_cast<T*>(::operator new(n * sizeof(T)));
     }
     void deallocate(T* p, size_t n) {
-        if (n == 1 && !Blocks::gone && Blocks::mine().blocks.size() < kMaxFreeNodeBlocks) return Blocks::mine().blocks.push_back(p);
+        if (n == 1 && !Blocks::gone) {
+            std::vector<void*>& blocks = Blocks::mine().blocks;
+            if (blocks.size() < kMaxFreeNodeBlocks) return blocks.push_back(p);
+        }
         ::operator delete(p);
     }
     template <class U>
