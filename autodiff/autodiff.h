@@ -18,7 +18,6 @@
 
 #include <array>
 #include <functional>
-#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -69,11 +68,11 @@ private:
 // The inputs an op was applied to: at most three, held in place (no allocation per node).
 class Inputs {
 public:
+    // One copy of each input (an initializer_list would copy each twice, its atomic count too).
     Inputs() = default;
-    Inputs(std::initializer_list<Var> vars) {
-        if (vars.size() > vars_.size()) throw std::logic_error("an op takes at most 3 inputs");
-        for (const Var& v : vars) vars_[count_++] = v;
-    }
+    Inputs(const Var& a) : vars_{a}, count_(1) {}
+    Inputs(const Var& a, const Var& b) : vars_{a, b}, count_(2) {}
+    Inputs(const Var& a, const Var& b, const Var& c) : vars_{a, b, c}, count_(3) {}
     size_t size() const { return count_; }
     const Var& operator[](size_t k) const { return vars_[k]; }
     const Var* begin() const { return vars_.data(); }
@@ -95,6 +94,7 @@ struct Node {
     // Bookkeeping of the backward pass in progress (grad.cpp), empty between passes.
     unsigned visit = 0;
     int slot = -1;
+    bool leads_to_input = false;  // an input of grad() is this node or among its ancestors
 };
 
 // A new, empty graph node. Nodes come from a per-thread list of freed node blocks: a small step

@@ -16,17 +16,20 @@ namespace {
 
 thread_local unsigned g_pass = 0;  // numbers the backward passes, to mark visited nodes
 
-// Nodes that carry gradients, ordered so that every node comes after its inputs.
-std::vector<Var> topological_order(const Var& output, unsigned pass) {
-    std::vector<Var> order;
-    std::vector<std::pair<Var, size_t>> stack;  // (node, index of the next input to visit)
-    order.reserve(64), stack.reserve(64);       // small graphs (a toy model's step) grow no further
-    if (output.requires_grad()) stack.push_back({output, 0}), output.node()->visit = pass;
+// Nodes that carry gradients, ordered so that every node comes after its inputs. The entries
+// point at the Vars inside the graph (an op's inputs, and `output`), which the caller's output
+// keeps alive: no reference count is touched, and for a toy model's step those atomic counts
+// were most of the backward pass.
+std::vector<const Var*> topological_order(const Var& output, unsigned pass) {
+    std::vector<const Var*> order;
+    std::vector<std::pair<const Var*, size_t>> stack;  // (node, index of the next input to visit)
+    order.reserve(64), stack.reserve(64);              // small graphs (a toy model's step) grow no further
+    if (output.requires_grad()) stack.push_back({&output, 0}), output.node()->visit = pass;
     while (!stack.empty()) {
         auto& [v, next] = stack.back();
-        if (next < v.node()->in.size()) {
-            const Var& child = v.node()->in[next++];
-            if (child.requires_grad() && child.node()->visit != pass) child.node()->visit = pass, stack.push_back({child, 0});
+        if (next < v->node()->in.size()) {
+            const Var& child = v->node()->in[next++];
+            if (child.requires_grad() && child.node()->visit != pass) child.node()->visit = pass, stack.push_back({&child, 0});
         } else {
             order.push_back(v);
             stack.pop_back();
@@ -40,7 +43,7 @@ std::vector<Var> topological_order(const Var& output, unsigned pass) {
 Var checked_constant(Tensor t) {
     auto n = new_node();
     n->value = std::move(t);
-    return Var(n);
+    return Var(std::move(n));
 }
 
 // One backward pass. Cotangents live in `cotangents`, indexed by Node::slot. A flat input
@@ -112,11 +115,11 @@ struct BackwardPass {
 
     // Adds `contribution` to the cotangent of x. Without a graph the sum is formed in place in a
     // buffer this pass owns, so no node is made per addition.
-    void accumulate(Node* x, const Var& contribution) {
+    void accumulate(Node* x, Var contribution) {
         if (x->slot < 0) {  // the first contribution; copied unless no one else holds it
             const bool adopt = create_graph || (contribution.shared().use_count() == 1 && !contribution.value().data.is_view());
             x->slot = (int)cotangents.size();
-            cotangents.push_back(adopt ? contribution : checked_constant(contribution.value()));
+            cotangents.push_back(adopt ? std::move(contribution) : checked_constant(contribution.value()));
             return;
         }
         Var& sum = cotangents[x->slot];
@@ -180,28 +183,39 @@ struct BackwardPass {
 
     std::vector<Var> run(const Var& output, const std::vector<Var>& inputs, const Var& seed) {
         const unsigned pass = ++g_pass;
-        const std::vector<Var> order = topological_order(output, pass);
+        const std::vector<const Var*> order = topological_order(output, pass);
         struct ClearSlots {  // leaves the graph as it was, also when an op throws
-            const std::vector<Var>& order;
+            const std::vector<const Var*>& order;
             ~ClearSlots() {
-                for (const Var& v : order) v.node()->slot = -1;
+                for (const Var* v : order) v->node()->slot = -1, v->node()->leads_to_input = false;
             }
         } clear_slots{order};
+        // Only what leads to an input is differentiated: grad(f, {x}) computes no weight
+        // gradients, and grad(f, {theta}) none with respect to the data. Inputs come first in
+        // `order`, so one sweep marks every node above an input.
+        for (const Var& x : inputs)
+            if (x.node()->visit == pass) x.node()->leads_to_input = true;
+        for (const Var* v : order)
+            for (const Var& x : v->node()->in)
+                if (x.node()->leads_to_input) v->node()->leads_to_input = true;
         cotangents.reserve(order.size());  // at most one per node
         if (!order.empty()) accumulate(output.node(), seed ? seed : constant(Tensor::scalar(1.0)));
         for (auto it = order.rbegin(); it != order.rend(); ++it) {
-            Node* y = it->node();
-            if (y->slot < 0 || y->op == Op::Leaf) continue;
-            const Var g = cotangents[y->slot];
+            Node* y = (*it)->node();
+            if (y->slot < 0 || y->op == Op::Leaf || !y->leads_to_input) continue;
+            const Var& g = cotangents[y->slot];  // stays put: `cotangents` never outgrows its reserve
             if (!create_graph && y->op == Op::View) {
                 accumulate_view(y->in[0].node(), *y, g.value());
                 continue;
             }
-            const bool weight_done = !create_graph && y->op == Op::Linear && linear_weight_into_flat(*y, g);
-            const std::array<Var, 3> input_cotangents = vjp(*it, g, weight_done ? 1u << 1 : 0u);
+            unsigned skip = 0;  // bit k: input k is not differentiated here
+            for (size_t k = 0; k < y->in.size(); ++k)
+                if (!y->in[k].node()->leads_to_input) skip |= 1u << k;
+            if (!create_graph && y->op == Op::Linear && !(skip & 2u) && linear_weight_into_flat(*y, g)) skip |= 1u << 1;
+            std::array<Var, 3> input_cotangents = vjp(**it, g, skip);
             for (size_t k = 0; k < y->in.size(); ++k) {
                 Node* x = y->in[k].node();
-                if (input_cotangents[k] && x->requires_grad) accumulate(x, input_cotangents[k]);
+                if (input_cotangents[k] && !(skip >> k & 1u)) accumulate(x, std::move(input_cotangents[k]));
             }
         }
         while (!partly_written.empty()) complete(partly_written.back().flat, true);

@@ -107,7 +107,7 @@ Var record(Op op, Inputs in, Tensor value, int a0 = 0, int a1 = 0, int a2 = 0, i
     if (g_recording)
         for (const Var& x : in) n->requires_grad = n->requires_grad || x.requires_grad();
     if (n->requires_grad || op == Op::View) n->in = std::move(in);
-    return Var(n);
+    return Var(std::move(n));
 }
 
 Var leaf(Tensor t, bool requires_grad, const char* what) {
@@ -116,7 +116,7 @@ Var leaf(Tensor t, bool requires_grad, const char* what) {
     auto n = new_node();
     n->value = std::move(t);
     n->requires_grad = requires_grad;
-    return Var(n);
+    return Var(std::move(n));
 }
 
 template <class F>
@@ -181,7 +181,7 @@ Var constant_view(const Tensor& t) {  // not scanned: a non-finite entry is caug
     if (t.empty()) throw std::invalid_argument("constant_view: empty tensor " + t.shape());
     auto n = new_node();
     n->value = Tensor::read_only_view(t.data.data(), t.rows, t.cols);
-    return Var(n);
+    return Var(std::move(n));
 }
 
 bool is_recording() { return g_recording; }

@@ -138,3 +138,20 @@ TEST_CASE("linear's weight gradient written straight into the flat gradient equa
         for (int k = p - 4; k < p; ++k) CHECK(direct[k] == 0.0);  // no view reads the last four entries
     }
 }
+
+TEST_CASE("grad differentiates only what leads to its inputs: a branch toward other variables is never evaluated") {
+    // f = sqrt(w) x + sum(x^2) with w = 0. df/dx = sqrt(w) + 2x is finite, but df/dw divides by
+    // sqrt(0): had the pass evaluated the branch toward w, its division would throw.
+    const Var w = variable(Tensor::scalar(0.0));
+    const Var x = variable(Tensor(3, 1, {1.0, -2.0, 0.5}));
+    const Var f = sum(sqrt(w) * x) + sum(square(x));
+    for (const bool create_graph : {false, true}) {
+        CAPTURE(create_graph);
+        const Tensor g = grad(f, {x}, create_graph)[0].value();
+        CHECK(g.data == std::vector<double>{2.0, -4.0, 1.0});
+        CHECK_THROWS_AS(grad(f, {x, w}, create_graph), NonFiniteError);  // asked for, it is evaluated
+    }
+    // a gradient graph built toward x alone still gives the right second derivative in x
+    const Var gx = grad(f, {x}, true)[0];
+    CHECK(grad(sum(gx), {x})[0].value().data == std::vector<double>{2.0, 2.0, 2.0});
+}
