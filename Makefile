@@ -13,14 +13,16 @@
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
 # compiler from fusing a*b+c into one rounding, so results do not depend on the optimiser.
+# -fno-math-errno: sqrt and friends need not set errno (nothing here reads it), so loops with a
+# square root vectorise (Adam's step: 3x faster); every result stays correctly rounded, unchanged.
 
 CXX      ?= g++
 MAKEFLAGS += --jobs=$(shell nproc)
 BUILD    := build
 # -Wno-restrict: g++ 12 at -O3 warns falsely on std::string concatenation (GCC bug 105329).
-CXXFLAGS := -std=c++20 -O3 -march=native -ffp-contract=off -Wall -Wextra -Wpedantic -Wno-restrict -I. -MMD -MP
+CXXFLAGS := -std=c++20 -O3 -march=native -ffp-contract=off -fno-math-errno -Wall -Wextra -Wpedantic -Wno-restrict -I. -MMD -MP
 LDLIBS   := -llapacke -lopenblas -lz
-SANFLAGS := -std=c++20 -O1 -g -ffp-contract=off -fsanitize=address,undefined -fno-omit-frame-pointer \
+SANFLAGS := -std=c++20 -O1 -g -ffp-contract=off -fno-math-errno -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined -I. -MMD -MP
 
 LIB_SRC   := $(wildcard autodiff/*.cpp nn/*.cpp optim/*.cpp analysis/*.cpp)
