@@ -59,14 +59,14 @@ Model make_discriminator(int input_dim, const std::vector<int>& hidden, Activati
 }
 
 Var gradient_penalty(const Model& D, const Tensor& X) {
-    const Var x = variable(X);
+    const Var x = variable_view(X);
     return summed_squared_input_gradient(D.forward(x), x) / (double)X.rows;
 }
 
 CriticTerms critic_loss(const Model& D, const Tensor& data, const Tensor& particles, GanObjective objective, double alpha, PenaltyOn on) {
     const bool on_data = alpha > 0 && on != PenaltyOn::Particles, on_particles = alpha > 0 && on != PenaltyOn::Data;
     // an input that the penalty differentiates is a variable; the objective reuses its forward pass
-    const Var x = on_data ? variable(data) : constant(data), q = on_particles ? variable(particles) : constant(particles);
+    const Var x = on_data ? variable_view(data) : constant_view(data), q = on_particles ? variable_view(particles) : constant_view(particles);
     const Var fx = D.forward(x), fq = D.forward(q);
     const Var value = objective == GanObjective::Gan ? -mean(softplus(-fx)) - mean(softplus(fq)) : mean(fx) - mean(fq);
     CriticTerms t;
@@ -87,7 +87,7 @@ CriticTerms critic_loss(const Model& D, const Tensor& data, const Tensor& partic
 }
 
 Tensor particle_gradient(const Model& D, const Tensor& Q, GanObjective objective) {
-    const Var q = variable(Q);
+    const Var q = variable_view(Q);
     const Var f = D.forward(q);
     const Var gain = objective == GanObjective::Gan ? -softplus(-f) : f;  // log D(q) = -softplus(-f(q))
     return grad(sum(gain), {q})[0].value();
@@ -108,7 +108,8 @@ void GanDynamics::step() {
     const int batch = config_.batch > 0 ? config_.batch : config_.particles;
     try {
         for (int s = 0; s < config_.d_steps; ++s) {
-            const Tensor data = sample_target(target_, batch, data_rng_);
+            Tensor sampled;  // a point set is its own data, read in place
+            const Tensor& data = target_.width == 0 ? target_.points : (sampled = sample_target(target_, batch, data_rng_));
             const CriticTerms t = critic_loss(D_, data, Q_, config_.objective, config_.penalty, config_.penalty_on);
             D_.backward(t.loss);
             if (config_.weight_decay > 0) apply_weight_decay(D_, WeightDecay::L2, config_.weight_decay, config_.lr_d);

@@ -103,9 +103,11 @@ std::shared_ptr<Node> new_node();
 
 Var variable(Tensor t);  // a leaf to differentiate with respect to
 Var constant(Tensor t);  // a leaf that carries no gradient (data, labels, seeds)
-// A constant that reads the caller's tensor in place (a data set fed to a model): no copy; the
-// caller keeps it alive and unchanged while the graph is in use.
+// Leaves that read the caller's tensor in place (a data set fed to a model, inputs to
+// differentiate with respect to): no copy; the caller keeps it alive and unchanged while the
+// graph is in use.
 Var constant_view(const Tensor& t);
+Var variable_view(const Tensor& t);
 
 // Elementwise, with broadcasting.
 Var operator+(const Var& a, const Var& b);

@@ -177,12 +177,17 @@ bool Var::requires_grad() const { return node_ && node_->requires_grad; }
 
 Var variable(Tensor t) { return leaf(std::move(t), true, "variable"); }
 Var constant(Tensor t) { return leaf(std::move(t), false, "constant"); }
-Var constant_view(const Tensor& t) {  // not scanned: a non-finite entry is caught by the first op that reads it
-    if (t.empty()) throw std::invalid_argument("constant_view: empty tensor " + t.shape());
+namespace {
+Var leaf_view(const Tensor& t, bool requires_grad, const char* what) {  // not scanned: the first op that reads a non-finite entry names it
+    if (t.empty()) throw std::invalid_argument(std::string(what) + ": empty tensor " + t.shape());
     auto n = new_node();
     n->value = Tensor::read_only_view(t.data.data(), t.rows, t.cols);
+    n->requires_grad = requires_grad;
     return Var(std::move(n));
 }
+}  // namespace
+Var constant_view(const Tensor& t) { return leaf_view(t, false, "constant_view"); }
+Var variable_view(const Tensor& t) { return leaf_view(t, true, "variable_view"); }
 
 bool is_recording() { return g_recording; }
 NoGradGuard::NoGradGuard() : previous_(g_recording) { g_recording = false; }
