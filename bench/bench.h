@@ -26,9 +26,6 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args);
 // The same for a script of this repository (path relative to the repository root).
 std::map<std::string, std::string> run_peer_script(const std::string& script_and_args);
 
-// Prints the process's peak resident memory so far ("peak RSS"), beside a section's lines.
-void print_peak_memory();
-
 // Sections of `make bench`, one per workload family.
 void bench_steps();
 void bench_autodiff();

@@ -97,7 +97,6 @@ void bench_steps() {
            "steps_per_s", true, "goal >= 3x");
     report("HVP 784-30-30-10 N=4000, seconds", seconds_per_hvp(), run_peer_script("bench/torch_steps.py hvp"), "seconds_per_hvp", false,
            "goal >= 2x");
-    print_peak_memory();
 }
 
 }  // namespace awd::bench

@@ -38,11 +38,35 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args) 
     return run_peer_script(g_peers_dir + "/" + script_and_args);
 }
 
-void print_peak_memory() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    std::printf("  peak memory (RSS) of the process so far: %.1f MB\n", usage.ru_maxrss / 1024.0);
+namespace {
+
+// The kernel's high-water mark of this process's resident memory (VmHWM) is reset by writing
+// 5 to /proc/self/clear_refs, so each section can report its own peak. Where that is refused,
+// the peak since the process started is printed instead, and said so.
+bool reset_peak_memory() {
+    std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+    if (!f) return false;
+    const bool written = std::fputs("5", f) >= 0;
+    return std::fclose(f) == 0 && written;
 }
+
+void print_peak_memory(bool since_reset) {
+    long kb = -1;
+    if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+        char line[256];
+        while (std::fgets(line, sizeof line, f))
+            if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+        std::fclose(f);
+    }
+    if (kb < 0) {
+        rusage usage{};
+        getrusage(RUSAGE_SELF, &usage);
+        kb = usage.ru_maxrss, since_reset = false;
+    }
+    std::printf("  peak memory (RSS) %s: %.1f MB\n", since_reset ? "during this section" : "of the process so far", kb / 1024.0);
+}
+
+}  // namespace
 
 }  // namespace awd::bench
 
@@ -57,7 +81,11 @@ int main(int argc, char** argv) {
         {"steps", awd::bench::bench_steps}, {"autodiff", awd::bench::bench_autodiff}, {"training", awd::bench::bench_training},
         {"hessian", awd::bench::bench_hessian}, {"duality", awd::bench::bench_duality}, {"gan", awd::bench::bench_gan}, {"landscape", awd::bench::bench_landscape},
         {"continual", awd::bench::bench_continual}};
-    for (const auto& [name, section] : sections)
-        if (only.empty() || only.count(name)) section();
+    for (const auto& [name, section] : sections) {
+        if (!only.empty() && !only.count(name)) continue;
+        const bool reset = awd::bench::reset_peak_memory();
+        section();
+        awd::bench::print_peak_memory(reset);
+    }
     return 0;
 }
