@@ -1,8 +1,6 @@
 // duality.cpp: the analysis, stage by stage.
 #include "analysis/duality.h"
 
-#include <cblas.h>
-
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -11,6 +9,7 @@
 #include "analysis/dual_weights.h"
 #include "analysis/hessian.h"
 #include "analysis/spectrum.h"
+#include "autodiff/product.h"
 
 namespace awd {
 
@@ -165,7 +164,7 @@ DualityReport analyse_duality(const Mlp& net, const Dataset& train, const Datase
     // projections on the eigenbasis: w (K, P) = D V^T, g_ki = secant_k w_ki
     const int P = (int)r.P;
     Tensor w(K, P);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, P, P, 1.0, D.data(), P, eig.vectors.data.data(), P, 0.0, w.data.data(), P);
+    product(false, true, K, P, P, 1.0, D.data(), P, eig.vectors.data.data(), P, 0.0, w.data.data(), P);
     r.directions.resize(P);
     for (int i = 0; i < P; ++i) {
         double mw = 0, mg = 0;

@@ -1,12 +1,13 @@
 // hessian.cpp: the fast (layer-structured) and plain (reverse-over-reverse) exact Hessians.
 #include "analysis/hessian.h"
 
-#include <cblas.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+
+#include "autodiff/product.h"
 
 
 namespace awd {
@@ -86,7 +87,7 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
         const int n_out = s.n_out(r), n_in = s.n_in(r);  // z^{r+1} = W^r a^r: W^r is (n_{r+1}, n_r)
         const double* W = net.W(r);
         Tensor back = Tensor::uninitialized(c, n_in);  // W^r^T delta^{r+1} per sample = da^r
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c, n_in, n_out, 1.0, so.delta[r + 1].data.data(), n_out, W, n_in, 0.0,
+        product(false, false, c, n_in, n_out, 1.0, so.delta[r + 1].data.data(), n_out, W, n_in, 0.0,
                     back.data.data(), n_in);
         const Tensor& z = so.act.z[r];
         // written in full below: uninitialised, from the pool (a fresh zero-filled array is page
@@ -98,8 +99,8 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
         for (int n = 0; n < c; ++n) {
             const double* g_up = &so.G[r + 1].data[(size_t)n * n_out * n_out];
             double* g = &so.G[r].data[(size_t)n * n_in * n_in];
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_out, n_in, n_out, 1.0, g_up, n_out, W, n_in, 0.0, GW.data(), n_in);
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_in, n_in, n_out, 1.0, W, n_in, GW.data(), n_in, 0.0, g, n_in);
+            product(false, false, n_out, n_in, n_out, 1.0, g_up, n_out, W, n_in, 0.0, GW.data(), n_in);
+            product(true, false, n_in, n_in, n_out, 1.0, W, n_in, GW.data(), n_in, 0.0, g, n_in);
             for (int i = 0; i < n_in; ++i) so.d1[r](n, i) = activation_derivative(s.activation, 1, z(n, i));
             for (int i = 0; i < n_in; ++i) {
                 for (int k = 0; k < n_in; ++k) g[i * n_in + k] *= so.d1[r](n, i) * so.d1[r](n, k);
@@ -145,7 +146,7 @@ void diagonal_block(const Tensor& A, const Tensor& G, int n, Tensor& T, HessianS
             for (int q = j; q < d; ++q) v[p++] = a[j] * a[q];
     }
     if (T.empty()) T = Tensor(pn, pd);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pn, pd, c, 1.0, U.data.data(), pn, V.data.data(), pd, 1.0, T.data.data(), pd);
+    product(true, false, pn, pd, c, 1.0, U.data.data(), pn, V.data.data(), pd, 1.0, T.data.data(), pd);
     st.gemm_flops += 2.0 * pn * pd * c;
 }
 
@@ -163,14 +164,14 @@ void cross_block(const Mlp& net, const SecondOrder& so, const Tensor& Al, const 
         for (int r = l + 2; r <= m; ++r) {
             const int rows = s.n_out(r - 1), inner = s.n_in(r - 1);
             next.assign((size_t)rows * nl, 0.0);
-            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nl, inner, 1.0, net.W(r - 1), inner, K.data(), nl, 0.0, next.data(), nl);
+            product(false, false, rows, nl, inner, 1.0, net.W(r - 1), inner, K.data(), nl, 0.0, next.data(), nl);
             for (int q = 0; q < rows; ++q)
                 for (int i = 0; i < nl; ++i) next[(size_t)q * nl + i] *= so.d1[r](n, q);
             K.swap(next);
         }
         // C = G^{m+1} W^m K (n_{m+1}, n_{l+1})
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nm, nl, n_m, 1.0, net.W(m), n_m, K.data(), nl, 0.0, WK.data(), nl);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nm, nl, nm, 1.0, &so.G[m + 1].data[(size_t)n * nm * nm], nm, WK.data(), nl, 0.0,
+        product(false, false, nm, nl, n_m, 1.0, net.W(m), n_m, K.data(), nl, 0.0, WK.data(), nl);
+        product(false, false, nm, nl, nm, 1.0, &so.G[m + 1].data[(size_t)n * nm * nm], nm, WK.data(), nl, 0.0,
                     C.data(), nl);
         // E[i, k, q] = a~^m_q C[k, i] + delta^{m+1}_k K[q, i]   (K's row q = n_m, the bias input, is 0)
         double* e = &E.data[(size_t)n * cols];
@@ -184,7 +185,7 @@ void cross_block(const Mlp& net, const SecondOrder& so, const Tensor& Al, const 
             }
     }
     if (R.empty()) R = Tensor(Al.cols, cols);
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Al.cols, cols, c, 1.0, Al.data.data(), Al.cols, E.data.data(), cols, 1.0, R.data.data(), cols);
+    product(true, false, Al.cols, cols, c, 1.0, Al.data.data(), Al.cols, E.data.data(), cols, 1.0, R.data.data(), cols);
     st.gemm_flops += 2.0 * Al.cols * cols * c;
 }
 

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "autodiff/product.h"
+
 namespace awd {
 
 namespace {
@@ -141,8 +143,7 @@ void gemm(const Tensor& A, bool ta, const Tensor& B, bool tb, Tensor& C, double 
         }
         return;
     }
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
-                k, alpha, a, A.cols, b, B.cols, beta, c, n);
+    product(ta, tb, m, n, k, alpha, a, A.cols, b, B.cols, beta, c, n);
 }
 
 Tensor matmul(const Tensor& A, const Tensor& B, bool ta, bool tb) {

@@ -9,10 +9,10 @@
 // pass over a P-double buffer that, as in MER, stays cache-warm between steps. A step through
 // the graph streams more than that: it materialises the flat gradient, scans it for NaN/Inf, and
 // then the SGD update reads it again.
-#include <cblas.h>
 
 #include <cstdio>
 
+#include "autodiff/product.h"
 #include "bench/bench.h"
 #include "optim/continual.h"
 
@@ -38,7 +38,7 @@ double streaming_seconds(size_t P) {
 }  // namespace
 
 void bench_continual() {
-    openblas_set_num_threads(1);  // as `awd continual` runs by default (and as the peer does)
+    set_threads(1);  // as `awd continual` runs by default (and as the peer does)
     StreamConfig sc;
     sc.kind = StreamKind::Rotations, sc.tasks = 20, sc.per_task = 1000, sc.seed = 1;
     const TaskStream stream(sc);

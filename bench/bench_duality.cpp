@@ -3,12 +3,12 @@
 // 900 x 900 Hessian, its eigen-decomposition, dual weights, the decomposition. The authors'
 // PyTorch code takes about 9 s for this on this machine (the figure; not re-measured
 // here, as their code is not part of the peers): the goal is under 0.3 s.
-#include <cblas.h>
 
 #include <cstdio>
 #include <thread>
 
 #include "analysis/duality.h"
+#include "autodiff/product.h"
 #include "bench/bench.h"
 #include "nn/files.h"
 #include "optim/train.h"
@@ -21,14 +21,14 @@ void bench_duality() {
         std::printf("\n== A-W analysis: skipped, the MNIST digits are missing (make data) ==\n");
         return;
     }
-    openblas_set_num_threads(1);
+    set_threads(1);
     const Split split = load_data(dc);
     Mlp net(MlpSpec::parse("784-30-30-10", Activation::Relu, false));
     Rng rng(stream_seed(0, 0));
     initialize(net.model, Init::PyTorch, 1.0, rng);
     const TrainResult trained = train(net.model, loss_function(net.spec.loss), split.train, split.test, TrainConfig{});
     const int threads = (int)std::max(1u, std::thread::hardware_concurrency());
-    openblas_set_num_threads(threads);
+    set_threads(threads);
     DualityReport best;
     double best_total = 1e300;
     for (int repeat = 0; repeat < 3; ++repeat) {

@@ -3,11 +3,11 @@
 // gradient penalty on mnist100) and one kernel generator step.
 //   mnist100: d = 784, N = 100, D = 784-64-64-1 ReLU, Adam, alpha 1.25 on data, wd 1e-4
 //   ring8:    d = 2,   N = 32,  D = 2-64-64-1 ReLU, SGD, no penalty (overhead-bound)
-#include <cblas.h>
 
 #include <cstdio>
 
 #include "analysis/gan.h"
+#include "autodiff/product.h"
 #include "bench/bench.h"
 
 namespace awd::bench {
@@ -41,7 +41,7 @@ void bench_gan() {
     for (const Workload& w : workloads) {
         const GanTarget target = make_target(w.name);
         double ours[2];
-        for (int threads : {1, 2}) openblas_set_num_threads(threads), ours[threads - 1] = our_seconds_per_step(target, w.config);
+        for (int threads : {1, 2}) set_threads(threads), ours[threads - 1] = our_seconds_per_step(target, w.config);
         double theirs = 1e300;
         for (int r = 0; r < 3; ++r) {
             const auto peer = run_peer_script(std::string("bench/torch_gan.py ") + w.name + " 2");
@@ -55,7 +55,7 @@ void bench_gan() {
         else
             std::printf("  %-54s %9.3f %9.3f %9s %8s\n", label, ours[0] * 1e3, ours[1] * 1e3, "(no peer)", "-");
     }
-    openblas_set_num_threads(1);
+    set_threads(1);
     std::printf("  goal: ratio >= 3 on mnist100, >= 5 on ring8\n");
 }
 

@@ -9,6 +9,7 @@
 
 #include "analysis/hessian.h"
 #include "analysis/spectrum.h"
+#include "autodiff/product.h"
 #include "nn/files.h"
 #include "bench/bench.h"
 #include "optim/run_folder.h"
@@ -61,7 +62,7 @@ void report(const char* name, double ours, double gflop, double peer, double goa
 
 void bench_hessian() {
     const int threads = (int)std::max(1u, std::thread::hardware_concurrency());
-    openblas_set_num_threads(threads);
+    set_threads(threads);
     std::printf("\n== exact Hessians, float64: awd fast path (%d BLAS threads) vs PyTorch (2 threads) ==\n", threads);
     std::printf("  machine dgemm (n = 2000, OpenBLAS's %s kernels): %.1f GFLOP/s\n", openblas_get_corename(), machine_dgemm_gflops());
 

@@ -2,12 +2,12 @@
 // (bench/torch_landscape.py), one thread each: the batched two-valley step (2000 runs,
 // exact per-run Hessians, clipped-Hessian noise), and the per-sample gradients and noise
 // covariance (top-10 eigenpairs, diagonal) of an MLP 784-50-50-10 on 1000 samples.
-#include <cblas.h>
 
 #include <cstdio>
 
 #include "analysis/sgd_noise.h"
 #include "analysis/two_valley.h"
+#include "autodiff/product.h"
 #include "bench/bench.h"
 #include "nn/mlp.h"
 #include "nn/per_sample.h"
@@ -15,7 +15,7 @@
 namespace awd::bench {
 
 void bench_landscape() {
-    openblas_set_num_threads(1);
+    set_threads(1);
     std::printf("\n== SGD landscapes (one thread, best of 3; ratios = peer time / our time) ==\n");
     TwoValleyConfig c;
     c.runs = 2000, c.steps = 50, c.trace_every = 1000;

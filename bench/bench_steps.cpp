@@ -3,11 +3,11 @@
 //   - single-example SGD steps of the continual-learning learner 784-100-100-10;
 //   - SGD steps of a two-parameter model, where graph overhead (not flops) decides;
 //   - Hessian-vector products (grad of grad) of the A-W reference net on 4000 samples.
-#include <cblas.h>
 
 #include <cstdio>
 
 #include "analysis/hessian.h"
+#include "autodiff/product.h"
 #include "bench/bench.h"
 #include "nn/mlp.h"
 #include "optim/optimizer.h"
@@ -88,7 +88,7 @@ void report(const char* label, double ours, const std::map<std::string, std::str
 }  // namespace
 
 void bench_steps() {
-    openblas_set_num_threads(1);
+    set_threads(1);
     std::printf("\n== per-step cost through grad(), 1 thread both, vs PyTorch float64 (bench/torch_steps.py) ==\n");
     std::printf("  %-44s %12s %12s %8s\n", "workload", "awd", "pytorch", "ratio");
     report("two-parameter model, SGD steps/s", toy_steps_per_second(20000), run_peer_script("bench/torch_steps.py toy"), "steps_per_s", true,

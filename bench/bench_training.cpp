@@ -1,10 +1,10 @@
 // bench_training.cpp: SGD training throughput (samples per second) against PyTorch float64
 // (../shared/peers/torch_train.py) on the peer's three workloads, same data recipe: inputs
 // uniform in [0, 1), random labels, cross-entropy, plain SGD with lr 0.1.
-#include <cblas.h>
 
 #include <cstdio>
 
+#include "autodiff/product.h"
 #include "bench/bench.h"
 #include "nn/mlp.h"
 #include "optim/train.h"
@@ -55,7 +55,7 @@ void bench_training() {
     std::printf("  %-36s %10s %10s %10s %8s\n", "workload", "awd 1", "awd 2", "pytorch", "ratio");
     for (const Workload& w : workloads) {
         double ours[2];
-        for (int threads : {1, 2}) openblas_set_num_threads(threads), ours[threads - 1] = our_samples_per_second(w);
+        for (int threads : {1, 2}) set_threads(threads), ours[threads - 1] = our_samples_per_second(w);
         double theirs = 0;  // the peer varies by 2x from run to run: it gets its best of three
         for (int run = 0; run < 3; ++run) {
             const auto peer = run_peer("torch_train.py " + std::string(w.peer_args));
@@ -69,7 +69,7 @@ void bench_training() {
             std::printf("  %-36s %10.0f %10.0f %10s %8s\n", label, ours[0], ours[1], "(no peer)", "-");
         }
     }
-    openblas_set_num_threads(1);
+    set_threads(1);
     std::printf("  goal: ratio >= 4 on each (issue 10: at least the retired hand-written path)\n");
 }
 

@@ -4,7 +4,6 @@
 // The folder is written aside in DIR.partial (with checkpoint.bin after every task) and renamed
 // to DIR at the end; started again with the same settings, an interrupted run resumes from its
 // last checkpoint and ends with the same bytes as an uninterrupted one.
-#include <cblas.h>
 
 #include <chrono>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "autodiff/product.h"
 #include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/json_file.h"
@@ -68,7 +68,7 @@ void plot(const std::string& dir, const ContinualState& s, const ContinualConfig
 }
 
 void run(const ContinualOptions& o) {
-    openblas_set_num_threads(o.threads);
+    set_threads(o.threads);
     const auto started = std::chrono::steady_clock::now();
     StreamConfig sc;
     sc.kind = parse_stream(o.stream), sc.tasks = o.tasks, sc.per_task = o.per_task, sc.seed = o.seed, sc.data = o.data;
@@ -175,7 +175,7 @@ void add_continual_command(CLI::App& app) {
     cmd->add_option("--test", o->test, "held-out images (0: the data set's default)")->check(CLI::Range(0, 1000000))->capture_default_str();
     cmd->add_option("--curve-every", o->curve_every, "task-1 accuracy every this many examples")->check(CLI::Range(1, 100000000))->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of the stream (angles, permutations, examples), initialisation and memory draws")->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads (evaluation, GEM)")->check(CLI::Range(1, 256))->capture_default_str();
+    cmd->add_option("--threads", o->threads, "threads for matrix products (evaluation, GEM)")->check(CLI::Range(1, 256))->capture_default_str();
     cmd->add_option("--stop-after", o->stop_after, "stop after this many tasks, leaving a checkpoint (0: run to the end)")->check(CLI::Range(0, 10000))->capture_default_str();
     cmd->add_option("--out", o->out, "run folder to write")->capture_default_str();
     cmd->callback([o, cmd] {

@@ -1,6 +1,5 @@
 // cmd_duality.cpp: `awd duality`, the A-W duality analysis of one layer of a trained run:
 // duality.json, directions.csv, pairs.csv, two figures, and a short table on the terminal.
-#include <cblas.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -8,6 +7,7 @@
 #include <thread>
 
 #include "analysis/duality.h"
+#include "autodiff/product.h"
 #include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/flags.h"
@@ -120,7 +120,7 @@ void print_table(const DualityReport& r, const Run& run) {
 }
 
 void run(const DualityCommandOptions& o) {
-    openblas_set_num_threads(o.threads);
+    set_threads(o.threads);
     const Run run = load_run(o.model);
     const Dataset train = run.train.has_noise() ? run.train.clean_subset() : run.train;
     DualityOptions options;
@@ -153,7 +153,7 @@ void add_duality_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--variant", o->variant, "minimal (W only, bias fixed) | bias (W and b together, bias absorbed)")->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of the random pairing")->check(seed_range())->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads")->check(integer_in(1, 1024))->capture_default_str();
+    cmd->add_option("--threads", o->threads, "threads for matrix products")->check(integer_in(1, 1024))->capture_default_str();
     cmd->add_option("--out", o->out, "output folder (default: RUN/duality-layerL)");
     cmd->callback([o] { run(*o); });
 }

@@ -6,7 +6,6 @@
 // (final, (N, d)), particles_start.npy, and PNG figures: particles_stepT.png snapshots and
 // trajectory.png. A run whose state becomes non-finite keeps its last good state, writes the
 // folder with the step that failed in summary.json, and exits 1 naming that step.
-#include <cblas.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include <sstream>
 
 #include "analysis/gan.h"
+#include "autodiff/product.h"
 #include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/flags.h"
@@ -130,7 +130,7 @@ void run(const GanOptions& o) {
     } catch (const std::invalid_argument& e) {
         throw CLI::ValidationError("--target", e.what());
     }
-    openblas_set_num_threads(o.threads);
+    set_threads(o.threads);
     const std::string out = o.out.empty() ? "runs/gan-" + std::filesystem::path(o.target).filename().string() : o.out;
     if (std::filesystem::exists(out) && !std::filesystem::exists(out + "/summary.json"))
         throw std::runtime_error(out + " exists and is not a gan run folder; refusing to replace it");
@@ -211,7 +211,7 @@ void add_gan_command(CLI::App& app) {
     cmd->add_option("--steps", o->steps, "generator steps T")->check(CLI::NonNegativeNumber)->capture_default_str();
     cmd->add_option("--record-every", o->record_every, "order parameters every this many steps")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--snapshots", o->snapshots, "particle figures over the run (0: none)")->check(CLI::NonNegativeNumber)->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--threads", o->threads, "threads for matrix products")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of the particles, the discriminator and the data samples")->capture_default_str();
     cmd->add_option("--out", o->out, "run folder (default runs/gan-TARGET)");
     cmd->callback([o] { run(*o); });

@@ -8,7 +8,6 @@
 // Runs go in parallel on --threads worker threads (BLAS single-threaded in each); every run is
 // seeded, so the results do not depend on the thread count. Outputs: CSV + PNG per part and
 // gan_paper.json with every setting and the measured numbers, in --out.
-#include <cblas.h>
 
 #include <atomic>
 #include <chrono>
@@ -18,6 +17,7 @@
 #include <sstream>
 
 #include "analysis/gan.h"
+#include "autodiff/product.h"
 #include "nn/files.h"
 #include "nn/parallel.h"
 #include "experiments/commands.h"
@@ -266,7 +266,7 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
 
 void run(const PaperOptions& o) {
     keep_heap_between_steps();
-    openblas_set_num_threads(1);
+    set_threads(1);
     make_directories(o.out);
     const std::string report_path = o.out + "/gan_paper.json";
     nlohmann::json report = file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();

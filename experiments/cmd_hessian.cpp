@@ -10,6 +10,7 @@
 
 #include "analysis/hessian.h"
 #include "analysis/spectrum.h"
+#include "autodiff/product.h"
 #include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/flags.h"
@@ -79,7 +80,7 @@ void write_density(const std::string& out, const SpectralDensity& d, double top)
 void run(const HessianOptions& o) {
     if (o.all == (o.layer >= 0)) throw std::invalid_argument("choose exactly one of --layer L and --all");
     if (o.method != "fast" && o.method != "plain") throw std::invalid_argument("--method must be fast or plain, not '" + o.method + "'");
-    openblas_set_num_threads(o.threads);
+    set_threads(o.threads);
     const Run run = load_run(o.model);
     const Dataset data = run.train.has_noise() ? run.train.clean_subset() : run.train;
     const std::vector<size_t> idx = o.all ? all_indices(run.net.spec) : layer_indices(run.net.spec, o.layer, o.with_bias);
@@ -169,7 +170,7 @@ void add_hessian_command(CLI::App& app) {
     cmd->add_option("--method", o->method, "fast (layer-structured) | plain (reverse-over-reverse, slow)")->capture_default_str();
     cmd->add_option("--memory-limit", o->memory_limit_gb, "refuse dense Hessians above this many GB (default: half the physical memory)")->check(real_in(0, kNoLimit, Ends::LowOpen));
     cmd->add_option("--hutchinson", o->hutchinson, "with --top: Rademacher vectors for the trace estimate")->check(integer_in(1, kIntMax))->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads")->check(integer_in(1, 1024))->capture_default_str();
+    cmd->add_option("--threads", o->threads, "threads for matrix products")->check(integer_in(1, 1024))->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of the random vectors (checks, Lanczos, Hutchinson)")->check(seed_range())->capture_default_str();
     cmd->add_option("--out", o->out, "output folder (default: RUN/hessian-layerL or RUN/hessian-all)");
     cmd->callback([o] { run(*o); });

@@ -14,6 +14,7 @@
 #include "analysis/hessian.h"
 #include "analysis/sgd_noise.h"
 #include "analysis/spectrum.h"
+#include "autodiff/product.h"
 #include "nn/files.h"
 #include "nn/per_sample.h"
 #include "experiments/commands.h"
@@ -32,7 +33,7 @@ struct SgdNoiseOptions {
 };
 
 void analyse(const SgdNoiseOptions& o) {
-    openblas_set_num_threads(o.threads);
+    set_threads(o.threads);
     const auto t0 = std::chrono::steady_clock::now();
     const Run run = load_run(o.model);
     const Dataset& data = run.train;
@@ -128,7 +129,7 @@ void add_sgd_noise_command(CLI::App& app) {
     cmd->add_option("--top", o->top, "eigenpairs of H and C")->check(CLI::Range(1, 200))->capture_default_str();
     cmd->add_option("--diagonal", o->diagonal, "random coordinates for the C_ii against H_ii fit")->check(CLI::Range(3, 100000))->capture_default_str();
     cmd->add_option("--hutchinson", o->hutchinson, "probe vectors of the trace estimate")->check(CLI::Range(1, 100000))->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--threads", o->threads, "threads for matrix products")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of Lanczos, Hutchinson and the coordinate subset")->capture_default_str();
     cmd->callback([o] {
         if (o->model.empty() == o->collect.empty()) throw CLI::ValidationError("--model/--collect", "give exactly one of --model RUN and --collect ROOT");

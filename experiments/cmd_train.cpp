@@ -1,11 +1,11 @@
 // cmd_train.cpp: `awd train`, one training run from the command line into a run folder.
-#include <cblas.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
+#include "autodiff/product.h"
 #include "nn/files.h"
 #include "experiments/commands.h"
 #include "experiments/flags.h"
@@ -70,7 +70,7 @@ void run(const TrainOptions& o) {
     // First the lock: a second writer to the same folder is refused before any work.
     RunFolderWriter writer(o.out);
     const std::string& dir = writer.dir();
-    openblas_set_num_threads(o.threads);
+    set_threads(o.threads);
     DataConfig dc;
     dc.source = o.data, dc.mnist_dir = o.data_dir, dc.train_per_class = o.train_per_class, dc.test = o.test;
     dc.label_noise = o.label_noise, dc.image_size = o.image_size, dc.seed = o.data_seed;
@@ -181,7 +181,7 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--decay-kind", o->decay_kind, "norm (beta |theta|, all parameters together: the reference) | l2 (beta/2 |theta|^2) | decoupled (AdamW)")->capture_default_str();
     cmd->add_option("--decay-epochs", o->decay_epochs, "weight decay acts during the first this many epochs (0: always)")->check(integer_in(0, kIntMax))->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of initialisation, shuffling and dropout")->check(seed_range())->capture_default_str();
-    cmd->add_option("--threads", o->threads, "BLAS threads (same seed and threads: same bytes out)")->check(integer_in(1, 1024))->capture_default_str();
+    cmd->add_option("--threads", o->threads, "threads for matrix products; same seed, same bytes (README: Threads)")->check(integer_in(1, 1024))->capture_default_str();
     cmd->add_option("--out", o->out, "run folder to write")->capture_default_str();
     cmd->callback([o] { run(*o); });
 }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "autodiff/names.h"
+#include "autodiff/product.h"
 #include "nn/per_sample.h"
 #include "optim/optimizer.h"
 #include "optim/train.h"
@@ -161,7 +162,7 @@ std::vector<double> gem_project(const Tensor& G, const std::vector<double>& g, d
     const int n = G.rows, P = G.cols;
     if ((int)g.size() != P) throw std::invalid_argument("gem_project: gradient length does not match G " + G.shape());
     Tensor K(n, n);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, P, 1.0, G.data.data(), P, G.data.data(), P, 0.0, K.data.data(), n);
+    product(false, true, n, n, P, 1.0, G.data.data(), P, G.data.data(), P, 0.0, K.data.data(), n);
     for (int i = 0; i < n; ++i) K(i, i) += eps;
     std::vector<double> c(n);
     for (int i = 0; i < n; ++i) {  // c = G g + K (margin 1): the dual shifted by v = u + margin

@@ -1,12 +1,19 @@
 // test_backward_pass.cpp: the machinery under grad() that a wrong shortcut would break silently:
-// the matrix-vector and outer-product paths of gemm, a flat gradient assembled from views into an
-// uninitialised buffer, and the single scan for NaN/Inf at the end of a pass.
+// the matrix-vector and outer-product paths of gemm, products cut across threads, a flat gradient
+// assembled from views into an uninitialised buffer, the single scan for NaN/Inf at the end of a
+// pass, and the pruning of what leads to no input.
+#include <cblas.h>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <string>
 
 #include "autodiff/autodiff.h"
+#include "autodiff/product.h"
+#include "nn/parallel.h"
 #include "nn/random.h"
 
 using namespace awd;
@@ -154,4 +161,87 @@ TEST_CASE("grad differentiates only what leads to its inputs: a branch toward ot
     // a gradient graph built toward x alone still gives the right second derivative in x
     const Var gx = grad(f, {x}, true)[0];
     CHECK(grad(sum(gx), {x})[0].value().data == std::vector<double>{2.0, 2.0, 2.0});
+}
+
+namespace {
+
+// One product's operands, stored with leading dimensions wider than their rows (as windows of
+// larger arrays are), and C (m x n, leading dimension n + 2) computed by `product` on the
+// current threads from the start value c0.
+struct ProductCase {
+    bool ta, tb;
+    int m, n, k;
+    int lda() const { return (ta ? m : k) + 3; }
+    int ldb() const { return (tb ? k : n) + 5; }
+    size_t a_size() const { return (size_t)(ta ? k : m) * lda(); }
+    size_t b_size() const { return (size_t)(tb ? n : k) * ldb(); }
+    size_t c_size() const { return (size_t)m * (n + 2); }
+    std::vector<double> run(double alpha, double beta, const std::vector<double>& a, const std::vector<double>& b, std::vector<double> c) const {
+        product(ta, tb, m, n, k, alpha, a.data(), lda(), b.data(), ldb(), beta, c.data(), n + 2);
+        return c;
+    }
+};
+
+std::vector<double> random_values(size_t n, Rng& rng) {
+    std::vector<double> v(n);
+    for (double& x : v) x = rng.normal();
+    return v;
+}
+
+}  // namespace
+
+TEST_CASE("a product cut across threads is the one-thread product bit for bit, whatever its shape") {
+    // With OpenBLAS's Haswell (or Zen) kernels every entry must be the same sum in the same
+    // order, so that results do not depend on the thread count: rows of C are cut when C is
+    // taller, columns when it is wider. Other kernels take a small-matrix path for small blocks
+    // (product.h); there the blocks must agree to rounding.
+    const std::string kernels = openblas_get_corename();
+    const bool bitwise = kernels == "Haswell" || kernels == "Zen";
+    Rng rng(21);
+    const int shapes[][3] = {{100, 64, 784}, {64, 784, 100}, {257, 33, 129}, {31, 999, 65}, {4000, 30, 79}, {7, 3000, 50}};
+    for (const auto& shape : shapes)
+        for (const bool ta : {false, true})
+            for (const bool tb : {false, true})
+                for (const double beta : {0.0, 0.5}) {
+                    const ProductCase p{ta, tb, shape[0], shape[1], shape[2]};
+                    const auto a = random_values(p.a_size(), rng), b = random_values(p.b_size(), rng), c0 = random_values(p.c_size(), rng);
+                    set_threads(1);
+                    const std::vector<double> one = p.run(-0.7, beta, a, b, c0);
+                    for (const int t : {2, 3}) {
+                        set_threads(t);
+                        INFO("m " << p.m << ", n " << p.n << ", k " << p.k << ", ta " << ta << ", tb " << tb << ", beta " << beta << ", threads " << t);
+                        const std::vector<double> cut = p.run(-0.7, beta, a, b, c0);
+                        if (bitwise) {
+                            CHECK(std::memcmp(cut.data(), one.data(), one.size() * sizeof(double)) == 0);
+                        } else {
+                            double worst = 0;
+                            for (size_t e = 0; e < one.size(); ++e) worst = std::max(worst, std::abs(cut[e] - one[e]) / (1 + std::abs(one[e])));
+                            CHECK(worst <= 1e-13);
+                        }
+                    }
+                }
+    set_threads(1);
+    CHECK(threads() == 1);
+    CHECK_THROWS_WITH(set_threads(0), "threads must be at least 1, not 0");
+}
+
+TEST_CASE("products asked for by several threads at once are right while one of them holds the helpers") {
+    Rng rng(22);
+    const ProductCase p{false, false, 300, 200, 100};
+    std::vector<std::vector<double>> a, b, expected;
+    set_threads(1);
+    for (int job = 0; job < 8; ++job) {
+        a.push_back(random_values(p.a_size(), rng)), b.push_back(random_values(p.b_size(), rng));
+        expected.push_back(p.run(1.0, 0.0, a[job], b[job], std::vector<double>(p.c_size(), 0.0)));
+    }
+    set_threads(2);
+    std::vector<int> same(8, 0);
+    parallel_for(8, 3, [&](size_t job) {
+        for (int repeat = 0; repeat < 20; ++repeat) {
+            const auto c = p.run(1.0, 0.0, a[job], b[job], std::vector<double>(p.c_size(), 0.0));
+            same[job] += std::memcmp(c.data(), expected[job].data(), c.size() * sizeof(double)) == 0;
+        }
+    });
+    set_threads(1);
+    for (int job = 0; job < 8; ++job) CHECK(same[job] == 20);
 }

@@ -1,12 +1,12 @@
 // test_training.cpp: dropout, the training loop (teacher-student convergence, stop rule,
 // divergence, NaN gradients) and byte-identical reproducibility.
-#include <cblas.h>
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstring>
 
 #include "autodiff/finite_differences.h"
+#include "autodiff/product.h"
 #include "tests/fixtures.h"
 #include "optim/train.h"
 
@@ -92,7 +92,7 @@ TEST_CASE("--stop-loss 0 disables the stop rule") {
 TEST_CASE("same seed and thread count give byte-identical weights; another seed does not") {
     const Split split = synthetic_split(20, 4, 50, 3);
     auto trained = [&](uint64_t seed, int threads) {
-        openblas_set_num_threads(threads);
+        set_threads(threads);
         MlpSpec spec = MlpSpec::parse("20-32-16-4", Activation::Relu, false);
         spec.dropout = 0.1;
         Model net = make_mlp(spec);
@@ -109,7 +109,7 @@ TEST_CASE("same seed and thread count give byte-identical weights; another seed 
         CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0);
         CHECK(std::memcmp(a.data(), trained(8, threads).data(), a.size() * sizeof(double)) != 0);
     }
-    openblas_set_num_threads(1);
+    set_threads(1);
 }
 
 TEST_CASE("divergence stops training, says so, and restores the last good parameters") {

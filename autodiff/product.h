@@ -1,0 +1,38 @@
+// product.h: every matrix product of the project, on as many threads as asked for.
+//
+// OpenBLAS itself always runs on one thread. A product of at least a million multiply-adds is
+// cut into `threads()` blocks of rows of C (or of columns, when C is wider than tall), each
+// starting on a multiple of 16; each block is one single-threaded cblas_dgemm, the first on the
+// calling thread, the others on helper threads. With the Haswell kernels OpenBLAS runs on this
+// machine (and on Zen), every entry of C is then the same sum, in the same order, as on one
+// thread, so results are the same bytes whatever the thread count (tests hold it). OpenBLAS's
+// SkylakeX and Cooperlake kernels pick a different small-matrix path for small blocks, so there
+// the last bits can depend on the thread count, as they do with OpenBLAS's own threads. Those
+// threads also split the thin products of small networks poorly: on the 2-core development
+// machine the ten large products of one GAN step took 2.60 ms on one thread, 2.00 ms on
+// OpenBLAS's two threads and 1.42-1.50 ms cut in two blocks this way.
+#pragma once
+
+namespace awd {
+
+// Threads for products (and for LAPACK, see LapackThreads); 1 by default, as the command line's
+// --threads. A helper waits for work spinning briefly, then asleep.
+void set_threads(int threads);
+int threads();
+
+// C = alpha op(A) op(B) + beta C on row-major arrays: cblas_dgemm's arguments without the order.
+// op(A) is (m, k), op(B) is (k, n), C is (m, n) with leading dimensions lda, ldb, ldc.
+void product(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
+             double beta, double* c, int ldc);
+
+// While alive, OpenBLAS runs on threads() threads: for a LAPACK routine, whose inner products
+// cannot be cut from outside (an eigen-decomposition's bits may then depend on the thread count).
+class LapackThreads {
+public:
+    LapackThreads();
+    ~LapackThreads();
+    LapackThreads(const LapackThreads&) = delete;
+    LapackThreads& operator=(const LapackThreads&) = delete;
+};
+
+}  // namespace awd
