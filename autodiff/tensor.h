@@ -2,7 +2,7 @@
 //
 // Two dimensions are enough for everything this project differentiates: a batch of samples
 // is (N, features), a weight is (n_out, n_in), a scalar is (1, 1), a flat parameter vector
-// theta is (P, 1). Matrix products go through cblas_dgemm; everything else is a plain loop.
+// theta is (P, 1). Matrix products go through product() (product.h); everything else is a plain loop.
 #pragma once
 
 #include <algorithm>
