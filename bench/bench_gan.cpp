@@ -36,7 +36,7 @@ void bench_gan() {
     GanConfig ring;
     ring.particles = 32, ring.lr_g = 0.01, ring.lr_d = 0.01;
     const Workload workloads[] = {{"mnist100", mnist}, {"ring8", ring}};
-    std::printf("\n== awd gan: one discriminator + generator step, ms: awd with 1 and 2 BLAS threads vs PyTorch float64 with 2, best of 3 ==\n");
+    std::printf("\n== awd gan: one discriminator + generator step, ms: awd with 1 and 2 threads (--threads) vs PyTorch float64 with 2, best of 3 ==\n");
     std::printf("  %-54s %9s %9s %9s %8s\n", "workload", "awd 1", "awd 2", "pytorch", "ratio");
     for (const Workload& w : workloads) {
         const GanTarget target = make_target(w.name);

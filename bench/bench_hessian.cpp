@@ -63,8 +63,8 @@ void report(const char* name, double ours, double gflop, double peer, double goa
 void bench_hessian() {
     const int threads = (int)std::max(1u, std::thread::hardware_concurrency());
     set_threads(threads);
-    std::printf("\n== exact Hessians, float64: awd fast path (%d BLAS threads) vs PyTorch (2 threads) ==\n", threads);
-    std::printf("  machine dgemm (n = 2000, OpenBLAS's %s kernels): %.1f GFLOP/s\n", openblas_get_corename(), machine_dgemm_gflops());
+    std::printf("\n== exact Hessians, float64: awd fast path (%d threads) vs PyTorch (2 threads) ==\n", threads);
+    std::printf("  machine dgemm (n = 2000, through product(), OpenBLAS's %s kernels): %.1f GFLOP/s\n", openblas_get_corename(), machine_dgemm_gflops());
 
     Workload w1 = make_workload("64-32-10", Activation::Tanh, true, 1000);
     HessianStats s1;

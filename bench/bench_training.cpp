@@ -51,7 +51,7 @@ void bench_training() {
         {"784-100-10", Activation::Tanh, true, 60000, 64, 1, "784-100-10 60000 64 --epochs 1"},
         {"64-32-10", Activation::Tanh, true, 20000, 16, 3, "64-32-10 20000 16"},
     };
-    std::printf("\n== training throughput, SGD float64, samples/s: awd with 1 and 2 BLAS threads (--threads) vs PyTorch with 2, best of 3 ==\n");
+    std::printf("\n== training throughput, SGD float64, samples/s: awd with 1 and 2 threads (--threads) vs PyTorch with 2, best of 3 ==\n");
     std::printf("  %-36s %10s %10s %10s %8s\n", "workload", "awd 1", "awd 2", "pytorch", "ratio");
     for (const Workload& w : workloads) {
         double ours[2];
