@@ -7,7 +7,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "autodiff/product.h"
 #include "nn/random.h"
 
 namespace awd {
@@ -80,7 +79,6 @@ EigenPairs symmetric_eigen(const Tensor& A, bool with_vectors) {
     const size_t nn = (size_t)n * n;
     Tensor workspace = Tensor::uninitialized(1, (int)(with_vectors ? 1 + 6 * (size_t)n + 2 * nn : 2 * (size_t)n + 1));
     std::vector<lapack_int> iwork(with_vectors ? 3 + 5 * (size_t)n : 1);
-    const LapackThreads blas_threads;  // dsyevd's inner products get the threads asked for
     const int info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, with_vectors ? 'V' : 'N', 'L', n, work.data.data(), n, w.data(),
                                          workspace.data.data(), (lapack_int)workspace.size(), iwork.data(), (lapack_int)iwork.size());
     if (info != 0) throw std::runtime_error("symmetric_eigen: LAPACK dsyevd failed (info " + std::to_string(info) + ")");

@@ -89,6 +89,10 @@ private:
     std::atomic<int> threads_{1};
 };
 
+// OpenBLAS starts with a thread per core; from the program's start it runs on one (set before
+// main, after the library's own start-up), for products and LAPACK alike.
+const bool g_one_blas_thread = (openblas_set_num_threads(1), true);
+
 Helpers& helpers() {
     static Helpers h;
     return h;
@@ -111,8 +115,6 @@ int threads() { return helpers().threads(); }
 
 void product(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
              double beta, double* c, int ldc) {
-    static const bool one_blas_thread = (openblas_set_num_threads(1), true);  // the default, before any set_threads
-    (void)one_blas_thread;
     const int parts = helpers().threads();
     const bool by_rows = m >= n;
     const int whole = by_rows ? m : n, tiles = whole / kTile;  // blocks start on a tile boundary
@@ -131,8 +133,5 @@ void product(bool ta, bool tb, int m, int n, int k, double alpha, const double* 
     }
     one_thread_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
-
-LapackThreads::LapackThreads() { openblas_set_num_threads(threads()); }
-LapackThreads::~LapackThreads() { openblas_set_num_threads(1); }
 
 }  // namespace awd

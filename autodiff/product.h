@@ -15,8 +15,9 @@
 
 namespace awd {
 
-// Threads for products (and for LAPACK, see LapackThreads); 1 by default, as the command line's
-// --threads. A helper waits for work spinning briefly, then asleep.
+// Threads for products; 1 by default, as the command line's --threads. A helper waits for work
+// spinning briefly, then asleep. LAPACK's routines (eigen-decompositions) run on one thread, so
+// their results do not depend on this either.
 void set_threads(int threads);
 int threads();
 
@@ -24,15 +25,5 @@ int threads();
 // op(A) is (m, k), op(B) is (k, n), C is (m, n) with leading dimensions lda, ldb, ldc.
 void product(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
              double beta, double* c, int ldc);
-
-// While alive, OpenBLAS runs on threads() threads: for a LAPACK routine, whose inner products
-// cannot be cut from outside (an eigen-decomposition's bits may then depend on the thread count).
-class LapackThreads {
-public:
-    LapackThreads();
-    ~LapackThreads();
-    LapackThreads(const LapackThreads&) = delete;
-    LapackThreads& operator=(const LapackThreads&) = delete;
-};
 
 }  // namespace awd

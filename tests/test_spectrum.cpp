@@ -4,9 +4,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "analysis/hessian.h"
 #include "analysis/spectrum.h"
+#include "autodiff/product.h"
 
 using namespace awd;
 
@@ -96,6 +98,21 @@ TEST_CASE("dsyevd recovers a known spectrum, in descending order, with orthonorm
         CHECK(residual <= 1e-12 * 1e3);
     }
     CHECK_THROWS_WITH_AS(symmetric_eigen(Tensor(2, 3), false), doctest::Contains("(2 x 3) is not square"), std::invalid_argument);
+}
+
+TEST_CASE("an eigen-decomposition is the same bytes on 1 and 2 threads (LAPACK runs on one)") {
+    Rng rng(3);
+    const int n = 300;  // large enough for dsyevd's blocked path and its inner products
+    Tensor A(n, n);
+    for (int i = 0; i < n; ++i)
+        for (int j = 0; j <= i; ++j) A(i, j) = A(j, i) = rng.normal();
+    set_threads(1);
+    const EigenPairs one = symmetric_eigen(A, true);
+    set_threads(2);
+    const EigenPairs two = symmetric_eigen(A, true);
+    set_threads(1);
+    CHECK(one.values == two.values);
+    CHECK(std::memcmp(one.vectors.data.data(), two.vectors.data.data(), one.vectors.size() * sizeof(double)) == 0);
 }
 
 TEST_CASE("Lanczos top-10 from autodiff HVPs matches the dense spectrum to 1e-10") {
