@@ -9,7 +9,6 @@
 
 #include "autodiff/product.h"
 
-
 namespace awd {
 
 std::vector<size_t> layer_indices(const MlpSpec& spec, int layer, bool with_bias) {
@@ -87,8 +86,7 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
         const int n_out = s.n_out(r), n_in = s.n_in(r);  // z^{r+1} = W^r a^r: W^r is (n_{r+1}, n_r)
         const double* W = net.W(r);
         Tensor back = Tensor::uninitialized(c, n_in);  // W^r^T delta^{r+1} per sample = da^r
-        product(false, false, c, n_in, n_out, 1.0, so.delta[r + 1].data.data(), n_out, W, n_in, 0.0,
-                    back.data.data(), n_in);
+        product(false, false, c, n_in, n_out, 1.0, so.delta[r + 1].data.data(), n_out, W, n_in, 0.0, back.data.data(), n_in);
         const Tensor& z = so.act.z[r];
         // written in full below: uninitialised, from the pool (a fresh zero-filled array is page
         // faults and a memset, which took half of the time)
@@ -171,8 +169,7 @@ void cross_block(const Mlp& net, const SecondOrder& so, const Tensor& Al, const 
         }
         // C = G^{m+1} W^m K (n_{m+1}, n_{l+1})
         product(false, false, nm, nl, n_m, 1.0, net.W(m), n_m, K.data(), nl, 0.0, WK.data(), nl);
-        product(false, false, nm, nl, nm, 1.0, &so.G[m + 1].data[(size_t)n * nm * nm], nm, WK.data(), nl, 0.0,
-                    C.data(), nl);
+        product(false, false, nm, nl, nm, 1.0, &so.G[m + 1].data[(size_t)n * nm * nm], nm, WK.data(), nl, 0.0, C.data(), nl);
         // E[i, k, q] = a~^m_q C[k, i] + delta^{m+1}_k K[q, i]   (K's row q = n_m, the bias input, is 0)
         double* e = &E.data[(size_t)n * cols];
         const double* am = &Am.data[(size_t)n * dm];

@@ -3,7 +3,6 @@
 // 900 x 900 Hessian, its eigen-decomposition, dual weights, the decomposition. The authors'
 // PyTorch code takes about 9 s for this on this machine (the figure; not re-measured
 // here, as their code is not part of the peers): the goal is under 0.3 s.
-
 #include <cstdio>
 #include <thread>
 

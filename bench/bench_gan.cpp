@@ -3,7 +3,6 @@
 // gradient penalty on mnist100) and one kernel generator step.
 //   mnist100: d = 784, N = 100, D = 784-64-64-1 ReLU, Adam, alpha 1.25 on data, wd 1e-4
 //   ring8:    d = 2,   N = 32,  D = 2-64-64-1 ReLU, SGD, no penalty (overhead-bound)
-
 #include <cstdio>
 
 #include "analysis/gan.h"

@@ -4,7 +4,6 @@
 // The folder is written aside in DIR.partial (with checkpoint.bin after every task) and renamed
 // to DIR at the end; started again with the same settings, an interrupted run resumes from its
 // last checkpoint and ends with the same bytes as an uninterrupted one.
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
