@@ -4,6 +4,7 @@
 //   mnist100: d = 784, N = 100, D = 784-64-64-1 ReLU, Adam, alpha 1.25 on data, wd 1e-4
 //   ring8:    d = 2,   N = 32,  D = 2-64-64-1 ReLU, SGD, no penalty (overhead-bound)
 #include <cstdio>
+#include <vector>
 
 #include "analysis/gan.h"
 #include "autodiff/product.h"
@@ -18,6 +19,45 @@ double our_seconds_per_step(const GanTarget& target, const GanConfig& config) {
     for (int k = 0; k < 5; ++k) run.step();
     return best_seconds(5, [&] {
                for (int k = 0; k < 20; ++k) run.step();
+           }) / 20;
+}
+
+// The matrix products of one mnist100 step alone, timed through product() on the same shapes:
+// what the step would cost if everything else were free. These are the 21 that reach dgemm
+// (the last layer's, one column wide, are matrix-vector products). X data and Q particles are
+// (n, d), W1 is (h, d), W2 (h, h); D runs three forward passes (critic on data, critic on
+// particles, generator), the penalty's grad_x one backward pass to x, and the critic's loss
+// one backward pass through all of them to the weights.
+double products_alone_seconds(int n, int d, int h) {
+    struct Product {
+        bool ta, tb;
+        int m, n, k, count;
+    };
+    const Product products[] = {
+        {false, true, n, h, d, 4},   // x W1^T in the 3 forward passes; the backward of grad_x's g W1
+        {false, true, n, h, h, 4},   // h1 W2^T in the 3 forward passes; the backward of grad_x's g W2
+        {false, false, n, d, h, 2},  // g W1 toward x (penalty) and toward q (generator)
+        {false, false, n, h, h, 4},  // g W2 toward h1: grad_x, generator, critic on data and on particles
+        {true, false, h, d, n, 3},   // dW1: critic on data, on particles, the penalty's own term
+        {true, false, h, h, n, 3},   // dW2: the same three
+        {false, false, n, d, n, 1},  // K G, the kernel step
+    };
+    struct Operands {
+        Product p;
+        std::vector<double> a, b, c;
+    };
+    std::vector<Operands> all;
+    for (const Product& p : products)
+        for (int c = 0; c < p.count; ++c)
+            all.push_back({p, std::vector<double>((size_t)p.m * p.k, 0.3), std::vector<double>((size_t)p.k * p.n, 0.2), std::vector<double>((size_t)p.m * p.n)});
+    auto run_all = [&] {
+        for (Operands& o : all)
+            product(o.p.ta, o.p.tb, o.p.m, o.p.n, o.p.k, 1.0, o.a.data(), o.p.ta ? o.p.m : o.p.k, o.b.data(), o.p.tb ? o.p.k : o.p.n, 0.0,
+                    o.c.data(), o.p.n);
+    };
+    run_all();
+    return best_seconds(5, [&] {
+               for (int r = 0; r < 20; ++r) run_all();
            }) / 20;
 }
 
@@ -39,8 +79,12 @@ void bench_gan() {
     std::printf("  %-54s %9s %9s %9s %8s\n", "workload", "awd 1", "awd 2", "pytorch", "ratio");
     for (const Workload& w : workloads) {
         const GanTarget target = make_target(w.name);
-        double ours[2];
-        for (int threads : {1, 2}) set_threads(threads), ours[threads - 1] = our_seconds_per_step(target, w.config);
+        double ours[2], products[2] = {0, 0};
+        const bool mnist100 = std::string(w.name) == "mnist100";
+        for (int threads : {1, 2}) {
+            set_threads(threads), ours[threads - 1] = our_seconds_per_step(target, w.config);
+            if (mnist100) products[threads - 1] = products_alone_seconds(w.config.particles, target.dim(), 64);
+        }
         double theirs = 1e300;
         for (int r = 0; r < 3; ++r) {
             const auto peer = run_peer_script(std::string("bench/torch_gan.py ") + w.name + " 2");
@@ -53,6 +97,9 @@ void bench_gan() {
             std::printf("  %-54s %9.3f %9.3f %9.3f %7.1fx\n", label, ours[0] * 1e3, ours[1] * 1e3, theirs * 1e3, theirs / std::min(ours[0], ours[1]));
         else
             std::printf("  %-54s %9.3f %9.3f %9s %8s\n", label, ours[0] * 1e3, ours[1] * 1e3, "(no peer)", "-");
+        if (mnist100)
+            std::printf("  %-54s %9.3f %9.3f %9s %7.1fx\n", "  its 21 matrix products alone (same shapes)", products[0] * 1e3, products[1] * 1e3,
+                        "", theirs < 1e300 ? theirs / std::min(products[0], products[1]) : 0.0);
     }
     set_threads(1);
     std::printf("  goal: ratio >= 3 on mnist100, >= 5 on ring8\n");
