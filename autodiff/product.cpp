@@ -20,8 +20,10 @@ constexpr double kMinimumMultiplyAdds = 1e6;  // below this, handing work over c
 // OpenBLAS computes C in tiles of a few rows and columns (4 x 8 in its Haswell kernels), and
 // an entry's sum is formed the same way wherever its tile lies, but not in a tile cut short at
 // an edge. Blocks that start on multiples of 16 keep every entry in a tile of the same kind as
-// on one thread (measured: blocks cut at row 33 of 100 changed bits; none of 1,200 random
-// shapes did with this rule).
+// on one thread (measured with the Haswell kernels: blocks cut at row 33 of 100 changed bits;
+// none of 1,200 random shapes did with this rule). The Cooperlake kernels' edge tiles depend on
+// more than that: 497 of 1,500 random shapes changed bits with this rule, 13 of 400 with blocks
+// on multiples of 192, too coarse to cut the 100-row products of small networks at all.
 constexpr int kTile = 16;
 constexpr int kSpins = 20000;                 // about 0.5 ms of spinning (20 ns a pause here) before a helper sleeps
 
@@ -93,6 +95,8 @@ private:
 // main, after the library's own start-up), for products and LAPACK alike.
 const bool g_one_blas_thread = (openblas_set_num_threads(1), true);
 
+thread_local bool g_uncut = false;  // set by ProductsOnThisThread
+
 Helpers& helpers() {
     static Helpers h;
     return h;
@@ -113,12 +117,15 @@ void set_threads(int threads) {
 
 int threads() { return helpers().threads(); }
 
+ProductsOnThisThread::ProductsOnThisThread() : previous_(g_uncut) { g_uncut = true; }
+ProductsOnThisThread::~ProductsOnThisThread() { g_uncut = previous_; }
+
 void product(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
              double beta, double* c, int ldc) {
     const int parts = helpers().threads();
     const bool by_rows = m >= n;
     const int whole = by_rows ? m : n, tiles = whole / kTile;  // blocks start on a tile boundary
-    if (parts > 1 && tiles >= parts && (double)m * n * k >= kMinimumMultiplyAdds) {
+    if (parts > 1 && !g_uncut && tiles >= parts && (double)m * n * k >= kMinimumMultiplyAdds) {
         // Block p holds rows (or columns) [lo, hi) of C, lo and hi multiples of kTile except the
         // last hi. Rows of op(A) start at a + i lda (a + i if A is transposed); columns of op(B)
         // at b + j (b + j ldb if B is transposed).

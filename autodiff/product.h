@@ -3,11 +3,13 @@
 // OpenBLAS itself always runs on one thread. A product of at least a million multiply-adds is
 // cut into `threads()` blocks of rows of C (or of columns, when C is wider than tall), each
 // starting on a multiple of 16; each block is one single-threaded cblas_dgemm, the first on the
-// calling thread, the others on helper threads. With the Haswell kernels OpenBLAS runs on this
-// machine (and on Zen), every entry of C is then the same sum, in the same order, as on one
-// thread, so results are the same bytes whatever the thread count (tests hold it). OpenBLAS's
-// SkylakeX and Cooperlake kernels pick a different small-matrix path for small blocks, so there
-// the last bits can depend on the thread count, as they do with OpenBLAS's own threads. Those
+// calling thread, the others on helper threads. With OpenBLAS's Haswell and Zen kernels every
+// entry of C is then the same sum, in the same order, as on one thread, so results are the same
+// bytes whatever the thread count (tests hold it). Its SkylakeX and Cooperlake kernels form the
+// entries in C's last few columns (an edge tile) differently depending on where a block starts,
+// so there the last bits can depend on the thread count, as they do with OpenBLAS's own
+// threads; the same thread count still gives the same bytes. Which kernels run depends on the
+// CPU and on OPENBLAS_CORETYPE (openblas_get_corename() names them). OpenBLAS's own
 // threads also split the thin products of small networks poorly: on the 2-core development
 // machine the ten large products of one GAN step took 2.60 ms on one thread, 2.00 ms on
 // OpenBLAS's two threads and 1.42-1.50 ms cut in two blocks this way.
@@ -20,6 +22,21 @@ namespace awd {
 // their results do not depend on this either.
 void set_threads(int threads);
 int threads();
+
+// While one is alive, the products its thread asks for run uncut on that thread. Each job of
+// parallel_for (nn/parallel.h) holds one. Without it, whichever job asked first would get the
+// helpers (a product asked for while another holds them runs uncut), and with kernels whose
+// last bits depend on the cut (above), a job's bytes would depend on timing.
+class ProductsOnThisThread {
+public:
+    ProductsOnThisThread();
+    ~ProductsOnThisThread();
+    ProductsOnThisThread(const ProductsOnThisThread&) = delete;
+    ProductsOnThisThread& operator=(const ProductsOnThisThread&) = delete;
+
+private:
+    bool previous_;
+};
 
 // C = alpha op(A) op(B) + beta C on row-major arrays: cblas_dgemm's arguments without the order.
 // op(A) is (m, k), op(B) is (k, n), C is (m, n) with leading dimensions lda, ldb, ldc.

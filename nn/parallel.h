@@ -1,10 +1,11 @@
 // parallel.h: independent jobs on a few worker threads.
 //
 // Job i must write only its own outputs and draw only from its own random stream (seeded by i);
-// then the results do not depend on the thread count or on which thread ran which job. The
-// autodiff keeps its state per thread (the pool of freed arrays, the pass counters), so jobs
-// may build and differentiate graphs. The first exception a job throws stops the remaining
-// jobs from starting and is rethrown here once every thread has finished.
+// then the results do not depend on the thread count or on which thread ran which job (a job's
+// matrix products run uncut on its own thread: product.h). The autodiff keeps its state per
+// thread (the pool of freed arrays, the pass counters), so jobs may build and differentiate
+// graphs. The first exception a job throws stops the remaining jobs from starting and is
+// rethrown here once every thread has finished.
 #pragma once
 
 #include <atomic>
@@ -15,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "autodiff/product.h"
+
 namespace awd {
 
 inline void parallel_for(size_t jobs, int threads, const std::function<void(size_t)>& job) {
@@ -22,6 +25,7 @@ inline void parallel_for(size_t jobs, int threads, const std::function<void(size
     std::exception_ptr failure;
     std::mutex failure_lock;
     auto worker = [&] {
+        const ProductsOnThisThread uncut;  // a job's products never wait for, nor race for, the helpers
         for (size_t i; (i = next++) < jobs;) {
             try {
                 job(i);
