@@ -2,6 +2,7 @@
 // run; never fails on speed (speed goals are read off the printed ratios, not asserted).
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -81,11 +82,21 @@ int main(int argc, char** argv) {
         {"steps", awd::bench::bench_steps}, {"autodiff", awd::bench::bench_autodiff}, {"training", awd::bench::bench_training},
         {"hessian", awd::bench::bench_hessian}, {"duality", awd::bench::bench_duality}, {"gan", awd::bench::bench_gan}, {"landscape", awd::bench::bench_landscape},
         {"continual", awd::bench::bench_continual}};
-    for (const auto& [name, section] : sections) {
-        if (!only.empty() && !only.count(name)) continue;
-        const bool reset = awd::bench::reset_peak_memory();
-        section();
-        awd::bench::print_peak_memory(reset);
+    for (const std::string& name : only)
+        if (std::none_of(std::begin(sections), std::end(sections), [&](const auto& s) { return name == s.first; })) {
+            std::fprintf(stderr, "bench: --only %s: no such section (steps autodiff training hessian duality gan landscape continual)\n", name.c_str());
+            return 2;
+        }
+    try {
+        for (const auto& [name, section] : sections) {
+            if (!only.empty() && !only.count(name)) continue;
+            const bool reset = awd::bench::reset_peak_memory();
+            section();
+            awd::bench::print_peak_memory(reset);
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench: error: %s\n", e.what());
+        return 1;
     }
     return 0;
 }
