@@ -108,8 +108,7 @@ void GanDynamics::step() {
     const int batch = config_.batch > 0 ? config_.batch : config_.particles;
     try {
         for (int s = 0; s < config_.d_steps; ++s) {
-            Tensor sampled;  // a point set is its own data, read in place
-            const Tensor& data = target_.width == 0 ? target_.points : (sampled = sample_target(target_, batch, data_rng_));
+            const Tensor& data = sample_target(target_, batch, data_rng_, samples_);
             const CriticTerms t = critic_loss(D_, data, Q_, config_.objective, config_.penalty, config_.penalty_on);
             D_.backward(t.loss);
             if (config_.weight_decay > 0) apply_weight_decay(D_, WeightDecay::L2, config_.weight_decay, config_.lr_d);

