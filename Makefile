@@ -5,7 +5,7 @@
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
-#   make gan-paper  the effective GAN model's figures (THEORY section 6), about 15 minutes on 2 cores
+#   make gan-paper  the effective GAN model's figures (THEORY section 6), about 1.5 minutes on 2 idle cores
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
 #   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), under 20 minutes on 2 idle cores
@@ -148,7 +148,7 @@ experiments: deps-runtime data $(BUILD)/awd
 # (5 ratios x 3 rates), critical damping (8 penalty strengths x 3 seeds); in runs/gan-paper.
 gan-paper: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --out runs/gan-paper --threads 2
-# The full mnist100 grid (11 ratios x 6 rates x 3 seeds), a separate and longer job.
+# The full mnist100 grid (11 ratios x 6 rates x 3 seeds), a separate job: about 6 minutes on 2 idle cores.
 gan-paper-full: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --parts mnist --full --out runs/gan-paper-full --threads 2
 # Continual learning (THEORY section 7, issue 14): the runs of experiments/mer_runs.sh, two at a

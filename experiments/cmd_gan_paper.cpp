@@ -133,7 +133,7 @@ void write_phase_diagram(const std::string& out, const std::string& name, const 
         }
         curves << "\n\n";
         char title[64];
-        std::snprintf(title, sizeof title, "lrD = %g", d.lr_d[a]);
+        std::snprintf(title, sizeof title, "lrD = %.2g", d.lr_d[a]);
         plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) + " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 title '" + title + "'";
         if (d.transition[a] >= 0) points << d.lr_d[a] << ' ' << d.transition[a] << '\n';
     }
@@ -142,7 +142,7 @@ void write_phase_diagram(const std::string& out, const std::string& name, const 
     std::snprintf(lnk, sizeof lnk, "%.4f", std::log((double)t.size()));
     plot_png(out + "/" + name + ".png",
              "set title '" + t.name + ": collapse score at the end (mean +- s.e. over " + std::to_string(seeds) + " seeds)'\nset xlabel 'g2 / g1'\n"
-             "set ylabel 'ln K - H(p)'\nset grid\nset key left top\nset arrow from graph 0, first " + lnk + " to graph 1, first " + lnk +
+             "set ylabel 'ln K - H(p)'\nset grid\nset key outside right\nset arrow from graph 0, first " + lnk + " to graph 1, first " + lnk +
                  " nohead dt 2\n" + plot,
              {{"c", curves.str()}});
     if (!points.str().empty())
