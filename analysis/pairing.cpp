@@ -56,8 +56,7 @@ std::vector<int> pair_samples(Pairing pairing, const Tensor& train_points, const
         const Tensor T = gather_rows(train_points, candidates), Q = gather_rows(test_points, tests);
         const std::vector<double> t2 = squared_row_norms(T), q2 = squared_row_norms(Q);
         Tensor dots((int)tests.size(), (int)candidates.size());  // Q T^T
-        product(false, true, Q.rows, T.rows, Q.cols, 1.0, Q.data.data(), Q.cols, T.data.data(), T.cols, 0.0,
-                    dots.data.data(), T.rows);
+        product(false, true, Q.rows, T.rows, Q.cols, 1.0, Q.data.data(), Q.cols, T.data.data(), T.cols, 0.0, dots.data.data(), T.rows);
         for (size_t r = 0; r < tests.size(); ++r) {
             int best = 0;
             double best_distance = 0;

@@ -83,7 +83,7 @@ void bench_gan() {
         const bool mnist100 = std::string(w.name) == "mnist100";
         for (int threads : {1, 2}) {
             set_threads(threads), ours[threads - 1] = our_seconds_per_step(target, w.config);
-            if (mnist100) products[threads - 1] = products_alone_seconds(w.config.particles, target.dim(), 64);
+            if (mnist100) products[threads - 1] = products_alone_seconds(w.config.particles, target.dim(), w.config.hidden.at(0));  // D is d-h-h-1
         }
         double theirs = 1e300;
         for (int r = 0; r < 3; ++r) {
