@@ -25,8 +25,12 @@ LDLIBS   := -llapacke -lopenblas -lz
 SANFLAGS := -std=c++20 -O1 -g -ffp-contract=off -fno-math-errno -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined -I. -MMD -MP
 
-LIB_SRC   := $(wildcard autodiff/*.cpp nn/*.cpp optim/*.cpp analysis/*.cpp)
-APP_SRC   := $(wildcard experiments/*.cpp)
+# The framework (autodiff < nn < optim; analysis), the papers' models and plumbing (experiments/*/
+# without the subcommands), and the subcommands with main(): tests and bench link the first two.
+FRAMEWORK_SRC := $(wildcard autodiff/*.cpp nn/*.cpp optim/*.cpp analysis/*.cpp)
+APP_SRC   := $(wildcard experiments/*/cmd_*.cpp) experiments/common/main.cpp
+PAPER_SRC := $(filter-out $(APP_SRC),$(wildcard experiments/*/*.cpp))
+LIB_SRC   := $(FRAMEWORK_SRC) $(PAPER_SRC)
 TEST_SRC  := $(wildcard tests/*.cpp)
 BENCH_SRC := $(wildcard bench/*.cpp)
 
@@ -155,13 +159,13 @@ gan-paper-full: deps-runtime data $(BUILD)/awd
 # time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
 mer-quick: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer-quick
-	sh experiments/mer_runs.sh quick runs/mer-quick | xargs -P 2 -d '\n' -n 1 sh -c
+	sh experiments/mer/mer_runs.sh quick runs/mer-quick | xargs -P 2 -d '\n' -n 1 sh -c
 	$(BUILD)/awd continual-table --runs runs/mer-quick --out runs/mer-quick
 
 mer-paper: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer
-	sh experiments/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
-	$(BUILD)/awd continual-table --runs runs/mer --out experiments/results/mer
+	sh experiments/mer/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
+	$(BUILD)/awd continual-table --runs runs/mer --out experiments/mer/results
 
 bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers

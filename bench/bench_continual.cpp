@@ -14,7 +14,7 @@
 
 #include "autodiff/product.h"
 #include "bench/bench.h"
-#include "optim/continual.h"
+#include "experiments/mer/continual.h"
 
 namespace awd::bench {
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "analysis/gan.h"
+#include "experiments/gan/gan.h"
 #include "autodiff/product.h"
 #include "bench/bench.h"
 

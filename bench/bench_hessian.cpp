@@ -12,7 +12,7 @@
 #include "autodiff/product.h"
 #include "nn/files.h"
 #include "bench/bench.h"
-#include "optim/run_folder.h"
+#include "experiments/common/run_folder.h"
 
 namespace awd::bench {
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "analysis/sgd_noise.h"
-#include "analysis/two_valley.h"
+#include "experiments/sgd/two_valley.h"
 #include "autodiff/product.h"
 #include "bench/bench.h"
 #include "nn/mlp.h"

@@ -15,8 +15,8 @@
 #include "nn/files.h"
 #include "nn/data.h"
 #include "nn/idx.h"
-#include "optim/run_dir.h"
-#include "optim/run_folder.h"
+#include "experiments/common/run_dir.h"
+#include "experiments/common/run_folder.h"
 
 namespace awd::fuzz {
 

@@ -14,7 +14,7 @@
 
 #include "autodiff/autodiff.h"
 #include "autodiff/product.h"
-#include "nn/parallel.h"
+#include "autodiff/parallel.h"
 #include "nn/random.h"
 
 using namespace awd;

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nn/files.h"
-#include "optim/run_dir.h"
+#include "experiments/common/run_dir.h"
 #include "tests/run_command.h"
 
 using namespace awd;

@@ -14,7 +14,7 @@
 
 #include "autodiff/autodiff.h"
 #include "nn/files.h"
-#include "optim/continual.h"
+#include "experiments/mer/continual.h"
 #include "tests/run_command.h"
 
 using namespace awd;

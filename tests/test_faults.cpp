@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "nn/files.h"
-#include "optim/run_dir.h"
-#include "optim/run_folder.h"
+#include "experiments/common/run_dir.h"
+#include "experiments/common/run_folder.h"
 
 extern char** environ;
 

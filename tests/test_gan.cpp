@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "analysis/gan.h"
+#include "experiments/gan/gan.h"
 #include "nn/files.h"
 
 using namespace awd;

@@ -16,12 +16,12 @@
 
 #include "analysis/sgd_noise.h"
 #include "analysis/spectrum.h"
-#include "analysis/two_valley.h"
-#include "analysis/valley.h"
+#include "experiments/sgd/two_valley.h"
+#include "experiments/sgd/valley.h"
 #include "autodiff/finite_differences.h"
 #include "nn/files.h"
 #include "nn/mlp.h"
-#include "nn/parallel.h"
+#include "autodiff/parallel.h"
 #include "nn/per_sample.h"
 #include "optim/optimizer.h"
 

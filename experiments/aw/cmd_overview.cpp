@@ -1,0 +1,140 @@
+// cmd_overview.cpp: `awd overview`, the Results of all sweeps of one data set: a table of which
+// determinant moved and where the gap went, against THEORY section 4's expectations, and two
+// figures (the trends of every sweep; every run's measured gap against its estimates).
+#include <array>
+#include <cmath>
+#include <map>
+#include <cstdio>
+#include <sstream>
+
+#include "nn/files.h"
+#include "experiments/common/commands.h"
+#include "experiments/common/plot.h"
+#include "experiments/aw/sweep.h"
+#include "experiments/common/run_dir.h"
+
+namespace awd {
+
+namespace {
+
+struct Expectation {  // sign THEORY section 4 states as the value grows: +1, -1, or 0 (nothing stated)
+    const char* param;
+    int gap, sigma_g, sigma_w, dual_norm;
+    const char* statement;
+};
+
+const Expectation kExpected[] = {
+    {"lr", -1, -1, 0, 0, "larger learning rates give flatter solutions (sigma_g falls), which generalize better"},
+    {"batch", +1, +1, 0, 0, "smaller batches give flatter solutions, which generalize better"},
+    {"init", +1, 0, +1, +1, "smaller initialisation gives smaller solutions (sigma_w falls), which generalize better"},
+    {"dropout", 0, 0, 0, 0, "no direction stated"},
+    {"wd", -1, 0, -1, -1, "weight decay gives smaller solutions, which generalize better"},
+    {"noise", +1, 0, 0, 0, "label noise raises the gap"},
+    {"size", 0, 0, -1, -1, "more data shrinks the dual weights"},
+    {"width", 0, 0, 0, 0, "no direction stated"},
+};
+
+std::string verdict(int expected, const Trend& t) {
+    if (!t.defined) return "no data";
+    const char* way = t.spearman >= 0.5 ? "up" : t.spearman <= -0.5 ? "down" : "flat";
+    char moved[64];
+    std::snprintf(moved, sizeof moved, "%s (%+.2f, %+.0f%%)", way, t.spearman, 100 * t.relative_change);
+    if (expected == 0) return moved;
+    const bool agrees = expected * t.spearman >= 0.5, disagrees = expected * t.spearman <= -0.5;
+    return std::string(moved) + (agrees ? " agrees" : disagrees ? " **disagrees**" : " weak");
+}
+
+void run(const std::string& data, const std::string& root, const std::string& out) {
+    if (!file_exists(root)) throw std::runtime_error("--root " + root + " does not exist");
+    const std::vector<std::string> stale = stale_temporaries(root);
+    if (!stale.empty()) {
+        std::printf("temporaries left by interrupted writers under %s (the next writer of each removes it; safe to delete when no process is named):\n",
+                    root.c_str());
+        for (const std::string& t : stale) std::printf("  %s\n", t.c_str());
+    }
+    int found = 0;
+    std::ostringstream table, trends, estimates;
+    table << "| swept (values) | converged | gap | sum sigma_g (sharpness) | sum sigma_w (size) | mean abs dW | THEORY section 4 |\n"
+             "|---|---|---|---|---|---|---|\n";
+    std::string plots;
+    int panel = 0;
+    for (const Expectation& e : kExpected) {
+        const std::string path = root + "/sweep-" + data + "-" + e.param + "/sweep.csv";
+        if (!file_exists(path)) {
+            std::printf("  (no %s: run awd sweep --param %s --data %s first)\n", path.c_str(), e.param, data.c_str());
+            continue;
+        }
+        const std::vector<SweepRow> rows = read_sweep_csv(path);
+        ++found;
+        std::string values;
+        int converged = 0;
+        for (const SweepRow& r : rows) {
+            if (r.seed == 0) values += (values.empty() ? "" : ", ") + r.value;
+            converged += r.status == "converged";
+        }
+        const Trend gap = trend(rows, &SweepRow::gap), sg = trend(rows, &SweepRow::sum_sigma_g), sw = trend(rows, &SweepRow::sum_sigma_w);
+        const Trend dual = trend(rows, &SweepRow::mean_dW_norm);
+        table << "| " << e.param << " (" << values << ") | " << converged << "/" << rows.size() << " | " << verdict(e.gap, gap) << " | " << verdict(e.sigma_g, sg) << " | " << verdict(e.sigma_w, sw)
+              << " | " << verdict(e.dual_norm, dual) << " | " << e.statement << " |\n";
+        // per value: mean over seeds of each quantity relative to its mean at the first value
+        std::map<double, std::array<double, 4>> sums;  // gap, sigma_g, sigma_w, count
+        for (const SweepRow& r : rows) {
+            if (!r.analysed) continue;
+            auto& s = sums[std::stod(r.value)];
+            s[0] += r.gap, s[1] += r.sum_sigma_g, s[2] += r.sum_sigma_w, s[3] += 1;
+        }
+        if (sums.size() < 2) continue;
+        const auto& base = sums.begin()->second;
+        std::ostringstream block;
+        block.precision(10);
+        bool positive = true;
+        for (const auto& [value, s] : sums) {
+            block << value << ' ' << (s[0] / s[3]) / (base[0] / base[3]) << ' ' << (s[1] / s[3]) / (base[1] / base[3]) << ' '
+                  << (s[2] / s[3]) / (base[2] / base[3]) << '\n';
+            positive = positive && value > 0;
+        }
+        const std::string name = std::string("d") + e.param;
+        trends << "$" << name << " << EOD\n" << block.str() << "EOD\n";
+        const bool log_x = positive && sums.rbegin()->first / sums.begin()->first >= 10;
+        plots += std::string(log_x ? "set logscale x\n" : "unset logscale x\n") + "set title '" + e.param + "'\n" + "plot $" + name +
+                 " using 1:2 with linespoints pt 7 lc rgb '#2ca02c' title 'gap', $" + name +
+                 " using 1:3 with linespoints pt 7 lc rgb '#d62728' title 'sum sigma_g', $" + name +
+                 " using 1:4 with linespoints pt 7 lc rgb '#1f77b4' title 'sum sigma_w'\n";
+        ++panel;
+        for (const SweepRow& r : rows)
+            if (r.analysed) estimates << r.gap << ' ' << r.identity_estimate << ' ' << r.curvature_estimate << '\n';
+    }
+    if (found == 0)
+        throw std::runtime_error("no sweep results for " + data + " under " + root + " (sweep-" + data + "-PARAM/sweep.csv): run awd sweep first");
+    make_directories(out);
+    const std::string md = "Results on " + data + " (" + root + "): direction as the swept value grows (Spearman's rho over all runs, change of the mean from the "
+                           "first value to the last); converged: runs that met the stop rule within the epoch limit\n\n" + table.str();
+    write_file_atomically(out + "/" + data + "-trends.md", md);
+    std::printf("%s", md.c_str());
+    if (panel == 0) return;
+    // the data blocks go first, as script text: plot_png's data blocks are named pairs, these are many
+    plot_png(out + "/" + data + "-overview.png",
+             trends.str() + "set multiplot layout 2,4 title 'A-W sweeps on " + data + ": mean over seeds, relative to the first value'\n"
+             "set grid\nset key top left font ',8'\nset ylabel 'relative to first value'\n" + plots + "unset multiplot",
+             {}, 1280, 640);
+    plot_png(out + "/" + data + "-estimates.png",
+             "set title 'every run of every sweep (" + data + "): measured gap against its estimates'\nset xlabel 'L_{test} - L_{train}'\n"
+             "set ylabel 'estimate'\nset grid\nset key top left\n"
+             "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $e using 1:2 with points pt 7 ps 0.8 lc rgb '#1f77b4' title 'identity (3a) = L_{test} - L_{paired}', "
+             "$e using 1:3 with points pt 5 ps 0.8 lc rgb '#d62728' title 'curvature form (3b)'",
+             {{"e", estimates.str()}});
+}
+
+}  // namespace
+
+void add_overview_command(CLI::App& app) {
+    auto data = std::make_shared<std::string>("mnist"), root = std::make_shared<std::string>("runs"),
+         out = std::make_shared<std::string>("experiments/aw/results");
+    CLI::App* cmd = app.add_subcommand("overview", "summarise every sweep of a data set: trends against THEORY section 4, two figures");
+    cmd->add_option("--data", *data, "mnist | fashion")->capture_default_str();
+    cmd->add_option("--root", *root, "folder holding the sweep-DATA-PARAM folders")->capture_default_str();
+    cmd->add_option("--out", *out, "where the table and figures go")->capture_default_str();
+    cmd->callback([data, root, out] { run(*data, *root, *out); });
+}
+
+}  // namespace awd

@@ -1,0 +1,105 @@
+// cmd_continual_table.cpp: `awd continual-table`, the paper's table from a folder of
+// `awd continual` runs: mean +- std over seeds of RA, LA and BTI per (stream, method, memory
+// size), and RA(MER) - RA(ER) against the memory size (paired by seed) as CSV and a figure.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "nn/files.h"
+#include "experiments/common/commands.h"
+#include "experiments/common/json_file.h"
+#include "experiments/common/plot.h"
+#include "experiments/common/seed_stats.h"
+
+namespace awd {
+
+namespace {
+
+std::string pct(const SeedStats& s, bool sign = false) {
+    char text[64];
+    std::snprintf(text, sizeof text, sign ? "%+.1f +- %.1f" : "%.1f +- %.1f", 100 * s.mean, 100 * s.std);
+    return text;
+}
+
+using Key = std::tuple<std::string, std::string, int>;  // stream, method, memories (-1: none)
+struct Runs {
+    std::map<uint64_t, nlohmann::json> by_seed;
+};
+
+void run(const std::string& runs_dir, const std::string& out) {
+    std::map<Key, Runs> groups;
+    if (!std::filesystem::is_directory(runs_dir)) throw std::runtime_error("--runs: " + runs_dir + " is not a folder");
+    for (const auto& entry : std::filesystem::directory_iterator(runs_dir)) {
+        const std::string path = entry.path().string() + "/summary.json";
+        if (!file_exists(path)) continue;
+        nlohmann::json s = nlohmann::json::parse(read_file(path));
+        const nlohmann::json& c = s.at("settings");
+        const std::string method = c.at("method");
+        const bool uses_memory = method == "er" || method == "mer" || method == "gem";
+        const int memories = uses_memory ? (method == "gem" ? c.at("gem-memories").get<int>() * c.at("tasks").get<int>() : c.at("memories").get<int>()) : -1;
+        groups[{c.at("stream"), method, memories}].by_seed[c.at("seed").get<uint64_t>()] = s;
+    }
+    if (groups.empty()) throw std::runtime_error("no runs (folders with summary.json) in " + runs_dir);
+    std::ostringstream table;
+    table << "| stream | method | memories | seeds | RA (%) | LA (%) | BTI (%) |\n|---|---|---|---|---|---|---|\n";
+    for (const auto& [key, runs] : groups) {
+        std::vector<double> ra, la, bti;
+        std::string seeds;
+        for (const auto& [seed, s] : runs.by_seed) {
+            ra.push_back(s["RA"]), la.push_back(s["LA"]), bti.push_back(s["BTI"]);
+            seeds += (seeds.empty() ? "" : ",") + std::to_string(seed);
+        }
+        const int m = std::get<2>(key);
+        table << "| " << std::get<0>(key) << " | " << std::get<1>(key) << " | " << (m < 0 ? "-" : std::to_string(m)) << " | " << seeds << " | "
+              << pct(seed_stats(ra)) << " | " << pct(seed_stats(la)) << " | " << pct(seed_stats(bti), true) << " |\n";
+    }
+    // RA(MER) - RA(ER) per stream and memory size, over the seeds both have
+    std::ostringstream gap, data;
+    gap << "stream,memories,seeds,gap_mean,gap_std\n";
+    std::map<std::string, std::string> blocks;
+    for (const auto& [key, mer] : groups) {
+        if (std::get<1>(key) != "mer") continue;
+        const auto er = groups.find({std::get<0>(key), "er", std::get<2>(key)});
+        if (er == groups.end()) continue;
+        std::vector<double> d;
+        for (const auto& [seed, s] : mer.by_seed)
+            if (er->second.by_seed.count(seed)) d.push_back(s["RA"].get<double>() - er->second.by_seed.at(seed)["RA"].get<double>());
+        if (d.empty()) continue;
+        const SeedStats g = seed_stats(d);
+        gap << std::get<0>(key) << ',' << std::get<2>(key) << ',' << d.size() << ',' << g.mean << ',' << g.std << '\n';
+        blocks[std::get<0>(key)] += std::to_string(std::get<2>(key)) + " " + std::to_string(100 * g.mean) + " " + std::to_string(100 * g.std) + "\n";
+    }
+    make_directories(out);
+    write_file_atomically(out + "/table.md", table.str());
+    write_file_atomically(out + "/gap.csv", gap.str());
+    std::string plots;
+    std::vector<std::pair<std::string, std::string>> named;
+    int k = 0;
+    for (const auto& [stream, text] : blocks) {
+        const std::string name = "g" + std::to_string(k++);
+        named.push_back({name, text});
+        plots += std::string(plots.empty() ? "plot " : ", ") + "$" + name + " using 1:2:3 with yerrorlines lw 2 pt 7 title '" + stream + "'";
+    }
+    if (!named.empty())
+        plot_png(out + "/gap.png",
+                 "set title 'RA(MER) - RA(ER) against the memory size (mean +- std over seeds)'\nset xlabel 'memories'\n"
+                 "set ylabel 'RA gap (percentage points)'\nset logscale x\nset grid\nset xrange [150:7000]\n" + plots,
+                 named);
+    std::printf("%s\n%s", table.str().c_str(), gap.str().c_str());
+}
+
+}  // namespace
+
+void add_continual_table_command(CLI::App& app) {
+    auto runs = std::make_shared<std::string>("runs/mer");
+    auto out = std::make_shared<std::string>("runs/mer");
+    CLI::App* cmd = app.add_subcommand("continual-table", "table (mean +- std of RA, LA, BTI) and MER-ER gap from a folder of awd continual runs");
+    cmd->add_option("--runs", *runs, "folder whose subfolders are awd continual runs")->capture_default_str();
+    cmd->add_option("--out", *out, "where table.md, gap.csv and gap.png go")->capture_default_str();
+    cmd->callback([runs, out] { run(*runs, *out); });
+}
+
+}  // namespace awd
