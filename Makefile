@@ -157,15 +157,16 @@ gan-paper-full: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --parts mnist --full --out runs/gan-paper-full --threads 2
 # Continual learning (THEORY section 7, issue 14): the runs of experiments/mer_runs.sh, two at a
 # time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
+# MER_ENGINE="--engine slurm --slurm-args ..." runs them as a Slurm job array (experiments/common/SLURM.md).
 mer-quick: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer-quick
-	sh experiments/mer/mer_runs.sh quick runs/mer-quick | xargs -P 2 -d '\n' -n 1 sh -c
-	$(BUILD)/awd continual-table --runs runs/mer-quick --out runs/mer-quick
+	sh experiments/mer/mer_runs.sh quick runs/mer-quick > runs/mer-quick/tasks.tsv
+	$(BUILD)/awd continual-table --tasks runs/mer-quick/tasks.tsv --jobs 2 --runs runs/mer-quick --out runs/mer-quick $(MER_ENGINE)
 
 mer-paper: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer
-	sh experiments/mer/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
-	$(BUILD)/awd continual-table --runs runs/mer --out experiments/mer/results
+	sh experiments/mer/mer_runs.sh paper runs/mer > runs/mer/tasks.tsv
+	$(BUILD)/awd continual-table --tasks runs/mer/tasks.tsv --jobs 2 --runs runs/mer --out experiments/mer/results $(MER_ENGINE)
 
 bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers
