@@ -2,6 +2,7 @@
 #
 #   make run        the main job (installs what it needs, builds, runs)
 #   make test       installs what is missing, builds, runs the whole test suite
+#   make slurm-test the grids on a one-node Slurm test cluster against the local engine
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
@@ -47,7 +48,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test slurm-test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -113,6 +114,11 @@ $(BUILD)/bench: $(LIB_OBJ) $(BENCH_OBJ)
 
 test: deps-runtime data $(BUILD)/tests $(BUILD)/awd $(BUILD)/example_own_model
 	$(BUILD)/tests
+
+# The grids on a one-node Slurm cluster started on this machine (installs Debian's slurm packages
+# when missing; experiments/common/SLURM.md), compared with the local engine: about 2 minutes.
+slurm-test: deps-runtime data $(BUILD)/awd
+	.ci/slurm-cluster.sh run .ci/slurm-test.sh
 
 sanitize: deps-runtime data $(BUILD)/tests-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-sanitize
