@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # slurm-cluster.sh: a Slurm cluster of one node on this machine, for tests. Not a real cluster:
 # no authentication (auth/none, cred/none: any local user could submit as anyone), loopback only,
-# no accounting (sacct has nothing), no cgroups, no systemd; state in a temporary folder.
+# no accounting (sacct has nothing), no cgroups, no systemd; state in a temporary folder. A Slurm
+# without auth/none (or SLURM_TEST_AUTH=munge) gets munge instead: a munged of its own, with a key
+# generated here, on a socket in the state folder.
 #
 #   .ci/slurm-cluster.sh run COMMAND...   start, run COMMAND with SLURM_CONF set, stop (always, by PID)
 #   .ci/slurm-cluster.sh start            start and print `export SLURM_CONF=...`; the state folder
@@ -14,11 +16,12 @@ set -euo pipefail
 STATE=${SLURM_TEST_DIR:-/tmp/awd-slurm-test}
 PORT=${SLURM_TEST_PORT:-16817}
 NODE=awdnode
+PLUGINS=/usr/lib/x86_64-linux-gnu/slurm-wlm
 export SLURM_CONF=$STATE/slurm.conf
 
 install_packages() {
   local missing=""
-  for p in slurmctld slurmd slurm-client; do
+  for p in slurmctld slurmd slurm-client munge; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
   done
   [ -z "$missing" ] && return 0
@@ -30,21 +33,37 @@ install_packages() {
     { echo "error: apt-get could not install:$missing" >&2; exit 1; }
 }
 
+# munge with a key of its own (when this Slurm has no auth/none): prints the slurm.conf lines
+start_munge() {
+  mkdir -m 700 -p "$STATE/munge"
+  dd if=/dev/urandom of="$STATE/munge/munge.key" bs=1024 count=1 status=none
+  chmod 400 "$STATE/munge/munge.key"
+  munged -F -f --key-file="$STATE/munge/munge.key" --socket="$STATE/munge/munge.socket" --pid-file="$STATE/munge/munged.pid" \
+    --log-file="$STATE/munge/munged.log" --seed-file="$STATE/munge/munged.seed" > "$STATE/munged.out" 2>&1 &
+  echo $! > "$STATE/munged.pid.run"
+  for _ in $(seq 50); do [ -S "$STATE/munge/munge.socket" ] && return 0; sleep 0.1; done
+  echo "error: munged did not start; its log:" >&2; cat "$STATE/munged.out" "$STATE/munge/munged.log" >&2 || true; exit 1
+}
+
 write_conf() {
-  local plugins=/usr/lib/x86_64-linux-gnu/slurm-wlm
-  [ -d "$plugins" ] || plugins=$(dirname "$(dpkg -L slurm-wlm-basic-plugins | grep '/auth_none.so$' | head -1)")
-  if [ ! -f "$plugins/auth_none.so" ]; then
-    echo "error: this Slurm has no auth/none plugin ($plugins); the test cluster needs it" >&2; exit 1
-  fi
+  local auth=${SLURM_TEST_AUTH:-}
+  [ -n "$auth" ] || { [ -f "$PLUGINS/auth_none.so" ] && auth=none || auth=munge; }
   mkdir -p "$STATE/ctld" "$STATE/spool"
+  local auth_lines="AuthType=auth/none
+CredType=cred/none"
+  if [ "$auth" = munge ]; then
+    start_munge
+    auth_lines="AuthType=auth/munge
+AuthInfo=socket=$STATE/munge/munge.socket
+CredType=cred/munge"
+  fi
   cat > "$SLURM_CONF" <<EOF
-# written by .ci/slurm-cluster.sh: one node on loopback, no authentication, for tests only
+# written by .ci/slurm-cluster.sh: one node on loopback, $auth authentication, for tests only
 ClusterName=awdtest
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort=$PORT
 SlurmdPort=$((PORT + 1))
-AuthType=auth/none
-CredType=cred/none
+$auth_lines
 SlurmUser=$(id -un)
 StateSaveLocation=$STATE/ctld
 SlurmdSpoolDir=$STATE/spool
@@ -73,7 +92,7 @@ stop() {
     timeout 10 scancel --quiet --user="$(id -un)" 2>/dev/null || true
     for _ in $(seq 20); do [ -z "$(timeout 5 squeue -h 2>/dev/null)" ] && break; sleep 0.5; done
   fi
-  for daemon in slurmd slurmctld; do
+  for daemon in slurmd slurmctld munged; do
     local file=$STATE/$daemon.pid.run
     [ -f "$file" ] || continue
     local pid; pid=$(cat "$file")
@@ -87,7 +106,9 @@ stop() {
 
 start() {
   install_packages
-  [ -f "$STATE/slurmctld.pid.run" ] && { echo "error: a test cluster seems to run already ($STATE); run: $0 stop" >&2; exit 1; }
+  for daemon in slurmctld slurmd munged; do
+    [ -f "$STATE/$daemon.pid.run" ] && { echo "error: a test cluster seems to run already ($STATE); run: $0 stop" >&2; exit 1; }
+  done
   rm -rf "$STATE"
   write_conf
   # -D: no daemonising, so $! is the daemon's own PID; -i: ignore state left by an earlier cluster
@@ -97,9 +118,9 @@ start() {
   echo $! > "$STATE/slurmd.pid.run"
   for _ in $(seq 120); do
     state=$(timeout 5 sinfo -h -n "$NODE" -o %T 2>/dev/null || true)
-    [ "$state" = idle ] && { echo "test cluster up: node $NODE idle, SLURM_CONF=$SLURM_CONF"; return 0; }
-    for daemon in slurmctld slurmd; do
-      kill -0 "$(cat "$STATE/$daemon.pid.run")" 2>/dev/null || { echo "error: $daemon exited; its log:" >&2; tail -20 "$STATE/$daemon.log" "$STATE/$daemon.out" >&2; exit 1; }
+    [ "$state" = idle ] && { echo "test cluster up: node $NODE idle, $(sed -n 's/^AuthType=//p' "$SLURM_CONF"), SLURM_CONF=$SLURM_CONF"; return 0; }
+    for daemon in slurmctld slurmd $([ -f "$STATE/munged.pid.run" ] && echo munged); do
+      kill -0 "$(cat "$STATE/$daemon.pid.run")" 2>/dev/null || { echo "error: $daemon exited; its log:" >&2; tail -20 "$STATE/$daemon.log" "$STATE/$daemon.out" >&2 || true; exit 1; }
     done
     sleep 0.5
   done
