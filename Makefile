@@ -116,7 +116,7 @@ test: deps-runtime data $(BUILD)/tests $(BUILD)/awd $(BUILD)/example_own_model
 	$(BUILD)/tests
 
 # The grids on a one-node Slurm cluster started on this machine (installs Debian's slurm packages
-# when missing; experiments/common/SLURM.md), compared with the local engine: about 2 minutes.
+# when missing; experiments/common/SLURM.md), compared with the local engine: about 2.5 minutes.
 slurm-test: deps-runtime data $(BUILD)/awd
 	.ci/slurm-cluster.sh run .ci/slurm-test.sh
 

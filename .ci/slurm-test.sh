@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # slurm-test.sh: the grids on Slurm against the local engine, on the test cluster of
 # .ci/slurm-cluster.sh (`make slurm-test` starts it, runs this, stops it). A tiny A-W sweep and a
-# tiny two-valley grid run on both engines and must give the same tables and figures (timing
+# tiny two-valley grid and a two-run MER table run on both engines and must give the same tables and figures (timing
 # aside); one array task of the sweep is killed while it runs and must be reported with its log
 # and exit code, then resubmitted alone; bad sbatch arguments and an unreachable controller must
-# end in a clear error. About 2 minutes on 2 busy cores.
+# end in a clear error. About 2.5 minutes on 2 busy cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${SLURM_CONF:?run me through .ci/slurm-cluster.sh run}"
@@ -28,10 +28,10 @@ echo "$submitted"
 array=$(echo "$submitted" | sed -n 's/^submitted job array \([0-9]*\):.*report job \([0-9]*\) .*/\1/p')
 report=$(echo "$submitted" | sed -n 's/^submitted job array \([0-9]*\):.*report job \([0-9]*\) .*/\2/p')
 [ -n "$array" ] && [ -n "$report" ] || fail "no job ids in: $submitted"
-for _ in $(seq 600); do
-  state=$(squeue -h -j "${array}_1" -o %T 2>/dev/null || true)
-  [ "$state" = RUNNING ] && break
-  [ -z "$state" ] && fail "array task ${array}_1 ended before it could be killed"
+killed_log=$T/aw-slurm/lr=0.05/seed0.run.log
+for _ in $(seq 600); do  # until the run itself has started in array task 1
+  grep -q "^running slurm ${array}_1" "$killed_log.exit" 2>/dev/null && break
+  [ -z "$(squeue -h -j "${array}_1" 2>/dev/null)" ] && fail "array task ${array}_1 ended before it could be killed"
   sleep 0.2
 done
 scancel "${array}_1"
@@ -59,7 +59,18 @@ diff <(grep -v '"seconds"' "$T/tv-local/summary.json") <(grep -v '"seconds"' "$T
 for f in trace.csv trace.png P_flat_grid.png kramers_P_flat_grid.png mean_freeze_time_grid.png; do same "$f" "$T/tv-local" "$T/tv-slurm"; done
 pass "two-valley grid: local and Slurm tables and figures agree"
 
-# 3. Clear errors: sbatch refusing its arguments, a controller that does not answer.
+# 3. The MER table from a task list of two short runs (the format of experiments/mer/mer_runs.sh).
+for engine in local slurm; do
+  for m in "online --lr 3e-4 --memories 0" "er --lr 0.1 --memories 50 --replay 5"; do
+    printf '%s\t%s\n' "${m%% *}-s1" "$AWD continual --stream rotations --tasks 3 --per-task 50 --test 100 --curve-every 50 --method $m --seed 1 --out $T/mer-$engine/${m%% *}-s1"
+  done > "$T/mer-$engine.tsv"
+  "$AWD" continual-table --tasks "$T/mer-$engine.tsv" --runs "$T/mer-$engine" --out "$T/mer-$engine" --engine "$engine" --wait > "$T/mer-$engine.out" ||
+    { cat "$T/mer-$engine.out"; fail "MER table, $engine engine"; }
+done
+for f in table.md gap.csv; do same "$f" "$T/mer-local" "$T/mer-slurm"; done
+pass "MER table: local and Slurm agree"
+
+# 4. Clear errors: sbatch refusing its arguments, a controller that does not answer.
 if out=$("$AWD" "${GRID[@]}" --out "$T/tv-bad" --engine slurm --slurm-args "--partition=nosuch" 2>&1); then fail "a bad partition was accepted"; fi
 echo "$out" | grep -q "sbatch refused the job array (exit 1): .*invalid partition" || fail "bad partition: $out"
 pass "bad sbatch arguments: $out"
