@@ -99,6 +99,9 @@ TEST_CASE("engine: a two-valley cell run alone is that cell of the grid, and the
     o = run_command(grid + " --cell 2 --out " + dir + "/nowhere");
     CHECK(o.status == 1);
     CHECK(contains(o.output, "--cell 2: the grid has 2 cells"));
+    o = run_command(grid + " --slurm-args --time=1:00 --out " + dir + "/forgot");  // Slurm's flags without --engine slurm
+    CHECK(o.status == 1);
+    CHECK(contains(o.output, "are for --engine slurm; this command would run the grid here"));
     o = run_command("build/awd landscape --model valley --engine slurm --out " + dir + "/valley");
     CHECK(o.status == 1);
     CHECK(contains(o.output, "are for the two-valley grid"));

@@ -53,6 +53,7 @@ void run_one(const SweepOptions& o, const std::string& which) {
 }
 
 void run(SweepOptions o, const std::string& values, const EngineOptions& engine, const std::string& one) {
+    check_engine_options(engine);
     if (!values.empty()) o.values = split_values(values);
     if (o.out.empty()) o.out = "runs/sweep-" + o.data + "-" + o.param;
     if (!one.empty()) return run_one(o, one);

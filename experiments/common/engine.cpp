@@ -36,6 +36,11 @@ void add_engine_options(CLI::App* cmd, EngineOptions& o) {
     cmd->add_flag("--report-only", o.report_only, "run nothing: build the tables from the finished runs in the folder and list the missing ones");
 }
 
+void check_engine_options(const EngineOptions& o) {
+    if (o.engine != "slurm" && (o.wait || !o.slurm_args.empty() || o.runs_per_task != 1))
+        throw std::invalid_argument("--slurm-args, --runs-per-task and --wait are for --engine slurm; this command would run the grid here");
+}
+
 std::string awd_binary() {
     char buffer[4096];
     const ssize_t n = readlink("/proc/self/exe", buffer, sizeof buffer - 1);

@@ -31,6 +31,8 @@ struct EngineOptions {
 };
 // --engine, --slurm-args, --runs-per-task, --wait, --report-only on a grid command.
 void add_engine_options(CLI::App* cmd, EngineOptions& options);
+// Refuses Slurm's flags without --engine slurm (the grid would silently run here instead).
+void check_engine_options(const EngineOptions& options);
 
 struct GridRun {
     std::string name;     // unique in the grid, e.g. "lr=0.01/seed0"; no tab or newline

@@ -120,6 +120,7 @@ struct TableOptions {
 };
 
 void run(const TableOptions& o) {
+    check_engine_options(o.engine);
     if (o.tasks.empty()) return table(o.runs, o.out);
     make_directories(o.runs);
     std::vector<GridRun> runs = task_runs(o.tasks, o.runs);

@@ -457,6 +457,7 @@ void add_landscape_command(CLI::App& app) {
     cmd->add_option("--cell", o->cell, "two-valley: only cell K of the (eta, sigma) grid, with its own random stream as in the whole grid "
                     "(what each Slurm array task runs)")->check(integer_in(0, kIntMax));
     cmd->callback([o, engine] {
+        check_engine_options(*engine);
         if (o->model == "two-valley") return run_two_valley_command(*o, *engine);
         if (engine->engine == "slurm" || engine->report_only || o->cell >= 0)
             throw std::invalid_argument("--engine slurm, --report-only and --cell are for the two-valley grid; a valley command is one process");
