@@ -17,7 +17,8 @@ using namespace awd;
 namespace {
 
 std::string scratch(const std::string& name) {
-    const std::string dir = (std::filesystem::temp_directory_path() / ("awd-engine-" + name + "-" + std::to_string(getpid()))).string();
+    const std::string dir =
+        (std::filesystem::temp_directory_path() / ("awd-engine-" + name + "-" + std::to_string(getpid()))).string();
     std::filesystem::remove_all(dir);
     make_directories(dir);
     return dir;
@@ -34,7 +35,8 @@ TEST_CASE("engine: shell_quote survives the shell, quotes and all") {
     CHECK(o.output == text);
 }
 
-TEST_CASE("engine: the local engine runs the runs not done, keeps each exit code, and the report names the missing ones") {
+TEST_CASE(
+    "engine: the local engine runs the runs not done, keeps each exit code, and the report names the missing ones") {
     const std::string grid = scratch("local");
     std::vector<GridRun> runs = {{"ok", grid + "/ok.log", "echo hello", false},
                                  {"fails", grid + "/sub/fails.log", "echo trouble >&2; exit 3", false},
@@ -55,7 +57,8 @@ TEST_CASE("engine: the local engine runs the runs not done, keeps each exit code
     const std::vector<std::string> missing = missing_runs(grid, runs);
     REQUIRE(missing.size() == 4);
     CHECK(missing[0] == "fails: failed, exit code 3; log " + grid + "/sub/fails.log");
-    CHECK(contains(missing[1], "killed: killed (SIGTERM: scancel or the time limit), exit code 143; log " + grid + "/killed.log"));
+    CHECK(contains(missing[1],
+                   "killed: killed (SIGTERM: scancel or the time limit), exit code 143; log " + grid + "/killed.log"));
     CHECK(contains(missing[1], "Slurm task 7_1, its log " + grid + "/engine/logs/7_1.out"));
     CHECK(contains(missing[2], "vanished: killed without an exit code"));
     CHECK(contains(missing[3], "pending: never started"));
@@ -66,18 +69,21 @@ TEST_CASE("engine: --slurm-args that cannot be split are refused before anything
     const std::string grid = scratch("args");
     EngineOptions o;
     o.engine = "slurm", o.slurm_args = "--comment 'unbalanced";
-    CHECK_THROWS_WITH_AS(run_slurm(grid, {{"a", grid + "/a.log", "true", false}}, "true", o), doctest::Contains("--slurm-args: cannot split"),
-                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(run_slurm(grid, {{"a", grid + "/a.log", "true", false}}, "true", o),
+                         doctest::Contains("--slurm-args: cannot split"), std::invalid_argument);
     CHECK_FALSE(file_exists(grid + "/engine/tasks.tsv"));
     std::filesystem::remove_all(grid);
 }
 
-TEST_CASE("engine: a two-valley cell run alone is that cell of the grid, and the report gathers the cells into the grid's bytes") {
+TEST_CASE(
+    "engine: a two-valley cell run alone is that cell of the grid, and the report gathers the cells into the grid's "
+    "bytes") {
     const std::string dir = scratch("cells");
     const std::string grid = "build/awd landscape --model two-valley --eta 0.02,0.05 --sigma 0.1 --runs 20 --steps 300";
     Outcome o = run_command(grid + " --out " + dir + "/whole");
     REQUIRE_MESSAGE(o.status == 0, o.output);
-    o = run_command(grid + " --report-only --out " + dir + "/gathered");  // no cell yet: both reported missing, nothing written
+    o = run_command(grid + " --report-only --out " + dir +
+                    "/gathered");  // no cell yet: both reported missing, nothing written
     CHECK(o.status == 1);
     CHECK(contains(o.output, "2 of 2 cells failed or are missing"));
     CHECK(contains(o.output, "cell1 (eta 0.05, sigma 0.1): never started"));
@@ -95,11 +101,13 @@ TEST_CASE("engine: a two-valley cell run alone is that cell of the grid, and the
     nlohmann::json gathered = nlohmann::json::parse(read_file(dir + "/gathered/summary.json")), expected = whole;
     gathered.erase("seconds"), expected.erase("seconds");
     CHECK(gathered == expected);
-    for (const char* file : {"/trace.csv", "/trace.png", "/P_flat_vs_noise.png"}) CHECK_MESSAGE(read_file(dir + "/gathered" + file) == read_file(dir + "/whole" + file), file);
+    for (const char* file : {"/trace.csv", "/trace.png", "/P_flat_vs_noise.png"})
+        CHECK_MESSAGE(read_file(dir + "/gathered" + file) == read_file(dir + "/whole" + file), file);
     o = run_command(grid + " --cell 2 --out " + dir + "/nowhere");
     CHECK(o.status == 1);
     CHECK(contains(o.output, "--cell 2: the grid has 2 cells"));
-    o = run_command(grid + " --slurm-args --time=1:00 --out " + dir + "/forgot");  // Slurm's flags without --engine slurm
+    o = run_command(grid + " --slurm-args --time=1:00 --out " + dir +
+                    "/forgot");  // Slurm's flags without --engine slurm
     CHECK(o.status == 1);
     CHECK(contains(o.output, "are for --engine slurm; this command would run the grid here"));
     o = run_command("build/awd landscape --model valley --engine slurm --out " + dir + "/valley");
@@ -108,10 +116,12 @@ TEST_CASE("engine: a two-valley cell run alone is that cell of the grid, and the
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("engine: continual-table --tasks refuses a line that is not NAME <tab> COMMAND, naming the file and the line") {
+TEST_CASE(
+    "engine: continual-table --tasks refuses a line that is not NAME <tab> COMMAND, naming the file and the line") {
     const std::string dir = scratch("tasks");
     write_file_atomically(dir + "/tasks.tsv", "a\tbuild/awd continual --out " + dir + "/a\nno tab here\n");
-    const Outcome o = run_command("build/awd continual-table --tasks " + dir + "/tasks.tsv --runs " + dir + " --out " + dir);
+    const Outcome o =
+        run_command("build/awd continual-table --tasks " + dir + "/tasks.tsv --runs " + dir + " --out " + dir);
     CHECK(o.status == 1);
     CHECK(contains(o.output, dir + "/tasks.tsv: line 2 is not NAME <tab> COMMAND"));
     std::filesystem::remove_all(dir);

@@ -28,17 +28,25 @@ extern char** environ;
 namespace awd {
 
 void add_engine_options(CLI::App* cmd, EngineOptions& o) {
-    cmd->add_option("--engine", o.engine, "local (child processes here) | slurm (a job array and a report job, see experiments/common/SLURM.md)")
-        ->check(CLI::IsMember({"local", "slurm"}))->capture_default_str();
-    cmd->add_option("--slurm-args", o.slurm_args, "slurm: extra sbatch arguments for both jobs, e.g. \"--partition=cpu --time=2:00:00\"");
-    cmd->add_option("--runs-per-task", o.runs_per_task, "slurm: runs per array task (batches short runs)")->check(integer_in(1, 1000000))->capture_default_str();
+    cmd->add_option(
+           "--engine", o.engine,
+           "local (child processes here) | slurm (a job array and a report job, see experiments/common/SLURM.md)")
+        ->check(CLI::IsMember({"local", "slurm"}))
+        ->capture_default_str();
+    cmd->add_option("--slurm-args", o.slurm_args,
+                    "slurm: extra sbatch arguments for both jobs, e.g. \"--partition=cpu --time=2:00:00\"");
+    cmd->add_option("--runs-per-task", o.runs_per_task, "slurm: runs per array task (batches short runs)")
+        ->check(integer_in(1, 1000000))
+        ->capture_default_str();
     cmd->add_flag("--wait", o.wait, "slurm: wait for the report job and print its output");
-    cmd->add_flag("--report-only", o.report_only, "run nothing: build the tables from the finished runs in the folder and list the missing ones");
+    cmd->add_flag("--report-only", o.report_only,
+                  "run nothing: build the tables from the finished runs in the folder and list the missing ones");
 }
 
 void check_engine_options(const EngineOptions& o) {
     if (o.engine != "slurm" && (o.wait || !o.slurm_args.empty() || o.runs_per_task != 1))
-        throw std::invalid_argument("--slurm-args, --runs-per-task and --wait are for --engine slurm; this command would run the grid here");
+        throw std::invalid_argument(
+            "--slurm-args, --runs-per-task and --wait are for --engine slurm; this command would run the grid here");
 }
 
 std::string awd_binary() {
@@ -62,8 +70,10 @@ int spawn_and_wait(const std::vector<std::string>& args, const std::string& out_
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (err_path == out_path) posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    else posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (err_path == out_path)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    else
+        posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -103,15 +113,20 @@ Captured slurm_command(const std::string& engine_dir, std::vector<std::string> a
     std::filesystem::remove(out), std::filesystem::remove(err);
     if (c.code == 124 || c.code == 137)
         throw std::runtime_error(tool + " did not answer within " + std::to_string(seconds) +
-                                 " s: is the Slurm controller reachable? (try `scontrol ping`; SLURM_CONF or /etc/slurm/slurm.conf names it)");
-    if (c.code == 127) throw std::runtime_error(tool + " not found: run on a Slurm submit host (Debian: apt-get install slurm-client)");
+                                 " s: is the Slurm controller reachable? (try `scontrol ping`; SLURM_CONF or "
+                                 "/etc/slurm/slurm.conf names it)");
+    if (c.code == 127)
+        throw std::runtime_error(tool +
+                                 " not found: run on a Slurm submit host (Debian: apt-get install slurm-client)");
     return c;
 }
 
 std::vector<std::string> split_slurm_args(const std::string& text) {
     wordexp_t words;
     const int error = wordexp(text.c_str(), &words, WRDE_NOCMD | WRDE_UNDEF);
-    if (error) throw std::invalid_argument("--slurm-args: cannot split \"" + text + "\" into arguments (unbalanced quotes, $( ) or an unset variable?)");
+    if (error)
+        throw std::invalid_argument("--slurm-args: cannot split \"" + text +
+                                    "\" into arguments (unbalanced quotes, $( ) or an unset variable?)");
     std::vector<std::string> args(words.we_wordv, words.we_wordv + words.we_wordc);
     wordfree(&words);
     return args;
@@ -123,28 +138,43 @@ std::string submit(const std::string& engine_dir, std::vector<std::string> args,
     const Captured c = slurm_command(engine_dir, args, 60);
     const std::string id = c.out.substr(0, c.out.find(';'));
     if (c.code != 0 || id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
-        throw std::runtime_error("sbatch refused the " + what + " (exit " + std::to_string(c.code) + "): " + (c.err.empty() ? c.out : c.err));
+        throw std::runtime_error("sbatch refused the " + what + " (exit " + std::to_string(c.code) +
+                                 "): " + (c.err.empty() ? c.out : c.err));
     return id;
 }
 
 // True while squeue still lists the job (pending, running or completing).
 bool in_queue(const std::string& engine_dir, const std::string& job) {
     const Captured c = slurm_command(engine_dir, {"squeue", "-h", "-j", job, "-o", "%T"}, 30);
-    if (c.code != 0 && c.err.find("Invalid job id") != std::string::npos) return false;  // already purged from the controller
+    if (c.code != 0 && c.err.find("Invalid job id") != std::string::npos)
+        return false;  // already purged from the controller
     if (c.code != 0) throw std::runtime_error("squeue failed (exit " + std::to_string(c.code) + "): " + c.err);
     return !c.out.empty();
 }
 
-std::string array_script(const std::string& name, const std::string& engine_dir, const std::string& cwd, int runs_per_task) {
+std::string array_script(const std::string& name, const std::string& engine_dir, const std::string& cwd,
+                         int runs_per_task) {
     return "#!/bin/sh\n"
-           "# One array task of the grid: runs lines K i + 1 .. K i + K of tasks.tsv (i = SLURM_ARRAY_TASK_ID), each with\n"
-           "# its log and LOG.exit (running, then its exit code, or killed on SIGTERM from scancel or the time limit).\n"
-           "#SBATCH --job-name=awd-" + name + "\n"
-           "#SBATCH --output=" + engine_dir + "/logs/%A_%a.out\n"
-           "#SBATCH --chdir=" + cwd + "\n"
+           "# One array task of the grid: runs lines K i + 1 .. K i + K of tasks.tsv (i = SLURM_ARRAY_TASK_ID), each "
+           "with\n"
+           "# its log and LOG.exit (running, then its exit code, or killed on SIGTERM from scancel or the time "
+           "limit).\n"
+           "#SBATCH --job-name=awd-" +
+           name +
+           "\n"
+           "#SBATCH --output=" +
+           engine_dir +
+           "/logs/%A_%a.out\n"
+           "#SBATCH --chdir=" +
+           cwd +
+           "\n"
            "#SBATCH --ntasks=1\n"
-           "K=" + std::to_string(runs_per_task) + "\n"
-           "tasks=" + shell_quote(engine_dir + "/tasks.tsv") + "\n"
+           "K=" +
+           std::to_string(runs_per_task) +
+           "\n"
+           "tasks=" +
+           shell_quote(engine_dir + "/tasks.tsv") +
+           "\n"
            "export OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS:-1}\" OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-1}\"\n"
            "where=\"slurm ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
            "killed=0 failed=0\n"
@@ -170,17 +200,27 @@ std::string array_script(const std::string& name, const std::string& engine_dir,
            "exit $failed\n";
 }
 
-std::string report_script(const std::string& name, const std::string& engine_dir, const std::string& cwd, const std::string& command) {
+std::string report_script(const std::string& name, const std::string& engine_dir, const std::string& cwd,
+                          const std::string& command) {
     return "#!/bin/sh\n"
            "# The grid's report: its tables and figures from the runs present, and the list of the missing ones.\n"
-           "#SBATCH --job-name=awd-report-" + name + "\n"
-           "#SBATCH --output=" + engine_dir + "/logs/report-%j.out\n"
-           "#SBATCH --chdir=" + cwd + "\n"
+           "#SBATCH --job-name=awd-report-" +
+           name +
+           "\n"
+           "#SBATCH --output=" +
+           engine_dir +
+           "/logs/report-%j.out\n"
+           "#SBATCH --chdir=" +
+           cwd +
+           "\n"
            "#SBATCH --ntasks=1\n"
            "export OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS:-1}\" OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-1}\"\n" +
-           command + "\n"
+           command +
+           "\n"
            "code=$?\n"
-           "echo \"$code\" > " + shell_quote(engine_dir) + "/report-\"$SLURM_JOB_ID\".exit\n"
+           "echo \"$code\" > " +
+           shell_quote(engine_dir) +
+           "/report-\"$SLURM_JOB_ID\".exit\n"
            "exit \"$code\"\n";
 }
 
@@ -219,7 +259,8 @@ std::vector<int> run_local(const std::vector<GridRun>& runs, int jobs) {
     return codes;
 }
 
-void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const std::string& report_command, const EngineOptions& o) {
+void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const std::string& report_command,
+               const EngineOptions& o) {
     const std::string engine_dir = std::filesystem::absolute(grid + "/engine").lexically_normal().string();
     const std::string cwd = std::filesystem::current_path().string();
     const std::string name = std::filesystem::absolute(grid).lexically_normal().filename().string();
@@ -236,8 +277,10 @@ void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const 
         fields >> array >> report;
         for (const std::string& job : {array, report})
             if (job != "-" && !job.empty() && in_queue(engine_dir, job))
-                throw std::runtime_error("job " + job + " of this grid (" + engine_dir + "/jobs.tsv) is still queued or running; "
-                                         "wait for it (squeue -j " + job + ") or cancel it (scancel " + job + ") first");
+                throw std::runtime_error("job " + job + " of this grid (" + engine_dir +
+                                         "/jobs.tsv) is still queued or running; "
+                                         "wait for it (squeue -j " +
+                                         job + ") or cancel it (scancel " + job + ") first");
     }
     std::ostringstream tasks;
     size_t missing = 0;
@@ -245,7 +288,8 @@ void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const 
         if (r.done) continue;
         if (r.name.find_first_of("\t\n") != std::string::npos || r.log.find_first_of("\t\n") != std::string::npos ||
             r.command.find('\n') != std::string::npos)
-            throw std::invalid_argument("run '" + r.name + "': a name, log or command with a tab or newline cannot go into tasks.tsv");
+            throw std::invalid_argument("run '" + r.name +
+                                        "': a name, log or command with a tab or newline cannot go into tasks.tsv");
         make_directories(std::filesystem::path(r.log).parent_path().string());
         tasks << r.name << '\t' << r.log << '\t' << r.command << '\n';
         ++missing;
@@ -272,22 +316,27 @@ void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const 
         if (missing > 0) slurm_command(engine_dir, {"scancel", array_id}, 30);  // no array without its report
         throw;
     }
-    std::ofstream(engine_dir + "/jobs.tsv", std::ios::app) << array_id << '\t' << report_id << '\t' << missing << " runs\t" << array_tasks << " tasks\n";
+    std::ofstream(engine_dir + "/jobs.tsv", std::ios::app)
+        << array_id << '\t' << report_id << '\t' << missing << " runs\t" << array_tasks << " tasks\n";
     if (missing > 0)
-        std::printf("submitted job array %s: %zu of %zu runs in %zu tasks (%d per task); report job %s after it (afterany)\n", array_id.c_str(), missing,
-                    runs.size(), array_tasks, o.runs_per_task, report_id.c_str());
+        std::printf(
+            "submitted job array %s: %zu of %zu runs in %zu tasks (%d per task); report job %s after it (afterany)\n",
+            array_id.c_str(), missing, runs.size(), array_tasks, o.runs_per_task, report_id.c_str());
     else
         std::printf("all %zu runs are done; submitted report job %s\n", runs.size(), report_id.c_str());
     std::printf("  scripts and logs: %s\n", engine_dir.c_str());
     std::fflush(stdout);
     if (!o.wait) return;
     while (in_queue(engine_dir, report_id)) std::this_thread::sleep_for(std::chrono::seconds(2));
-    const std::string log = engine_dir + "/logs/report-" + report_id + ".out", exit_file = engine_dir + "/report-" + report_id + ".exit";
+    const std::string log = engine_dir + "/logs/report-" + report_id + ".out",
+                      exit_file = engine_dir + "/report-" + report_id + ".exit";
     if (file_exists(log)) std::printf("%s", read_file(log).c_str());
     const std::string code = file_exists(exit_file) ? trim(read_file(exit_file)) : "";
     if (code != "0")
-        throw std::runtime_error("the report job " + report_id + " " + (code.empty() ? "did not finish (cancelled, or its dependency failed)" : "failed (exit " + code + ")") +
-                                 "; its log: " + log);
+        throw std::runtime_error(
+            "the report job " + report_id + " " +
+            (code.empty() ? "did not finish (cancelled, or its dependency failed)" : "failed (exit " + code + ")") +
+            "; its log: " + log);
 }
 
 std::vector<std::string> missing_runs(const std::string& grid, const std::vector<GridRun>& runs) {
@@ -299,7 +348,8 @@ std::vector<std::string> missing_runs(const std::string& grid, const std::vector
             std::istringstream in(read_file(r.log + ".exit"));
             std::string code, engine, task;
             in >> code >> engine >> task;
-            where = engine == "slurm" ? "; Slurm task " + task + ", its log " + grid + "/engine/logs/" + task + ".out" : "";
+            where =
+                engine == "slurm" ? "; Slurm task " + task + ", its log " + grid + "/engine/logs/" + task + ".out" : "";
             if (code == "running")
                 state = "killed without an exit code (SIGKILL, out of memory, node failure) or still running";
             else if (code == "killed")

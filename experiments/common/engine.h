@@ -56,7 +56,8 @@ std::vector<int> run_local(const std::vector<GridRun>& runs, int jobs);
 // runs not done and the report (or only the report when none is missing), prints the job ids; with
 // options.wait, waits for the report job, prints its output and throws if the report failed.
 // Every Slurm command runs under a timeout: an unreachable controller is an error, not a hang.
-void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const std::string& report_command, const EngineOptions& options);
+void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const std::string& report_command,
+               const EngineOptions& options);
 
 // For the report: one line per run that is not done, with its log and what Slurm or the local
 // engine recorded (exit code, killed, never started). Empty when every run is done.
