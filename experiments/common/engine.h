@@ -5,12 +5,14 @@
 //
 // A grid is a folder GRID and a list of runs. A run is one shell line, the per-run command the
 // local engine runs too, with its own log; it writes its results folder atomically, so a run is
-// either done (its folder complete) or missing. With slurm the engine writes into GRID/slurm/:
+// either done (its folder complete) or missing. Beside each run's log, LOG.exit says what became of
+// its last attempt: "running WHERE", then "CODE WHERE" (its exit code) or "killed WHERE" (SIGTERM),
+// WHERE being "local" or "slurm JOB_TASK". With slurm the engine writes into GRID/engine/:
 //   tasks.tsv       the runs to do, one per line: NAME <tab> LOG <tab> COMMAND
 //   array.sbatch    the job array: task i runs lines K i + 1 .. K i + K of tasks.tsv
 //   report.sbatch   the report step (the grid command with --report-only)
-//   status.tsv      appended by the tasks: NAME <tab> running|EXIT CODE|killed <tab> JOB_TASK
 //   jobs.tsv        appended at each submission: array job id, report job id, runs, tasks
+//   report-JOB.exit the report job's exit code (for --wait)
 //   logs/           Slurm's own output of each array task (JOB_TASK.out) and report (report-JOB.out)
 // Running the grid command again submits only the runs that are still missing (failed, killed or
 // never started); the report lists each of them with its log and its exit code.
@@ -52,7 +54,7 @@ int run_process(const std::vector<std::string>& argv, const std::string& log_pat
 // run's exit status (0 for runs already done) and prints one line per finished run.
 std::vector<int> run_local(const std::vector<GridRun>& runs, int jobs);
 
-// Slurm engine: writes GRID/slurm/{tasks.tsv, array.sbatch, report.sbatch}, submits the array of the
+// Slurm engine: writes GRID/engine/{tasks.tsv, array.sbatch, report.sbatch}, submits the array of the
 // runs not done and the report (or only the report when none is missing), prints the job ids; with
 // options.wait, waits for the report job, prints its output and throws if the report failed.
 // Every Slurm command runs under a timeout: an unreachable controller is an error, not a hang.
