@@ -2,6 +2,7 @@
 #
 #   make run        the main job (installs what it needs, builds, runs)
 #   make test       installs what is missing, builds, runs the whole test suite
+#   make slurm-test the grids on a one-node Slurm test cluster against the local engine
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
@@ -47,7 +48,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test slurm-test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -114,6 +115,11 @@ $(BUILD)/bench: $(LIB_OBJ) $(BENCH_OBJ)
 test: deps-runtime data $(BUILD)/tests $(BUILD)/awd $(BUILD)/example_own_model
 	$(BUILD)/tests
 
+# The grids on a one-node Slurm cluster started on this machine (installs Debian's slurm packages
+# when missing; experiments/common/SLURM.md), compared with the local engine: about 2.5 minutes.
+slurm-test: deps-runtime data $(BUILD)/awd
+	.ci/slurm-cluster.sh run .ci/slurm-test.sh
+
 sanitize: deps-runtime data $(BUILD)/tests-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-sanitize
 
@@ -157,15 +163,16 @@ gan-paper-full: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --parts mnist --full --out runs/gan-paper-full --threads 2
 # Continual learning (THEORY section 7, issue 14): the runs of experiments/mer_runs.sh, two at a
 # time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
+# MER_ENGINE="--engine slurm --slurm-args ..." runs them as a Slurm job array (experiments/common/SLURM.md).
 mer-quick: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer-quick
-	sh experiments/mer/mer_runs.sh quick runs/mer-quick | xargs -P 2 -d '\n' -n 1 sh -c
-	$(BUILD)/awd continual-table --runs runs/mer-quick --out runs/mer-quick
+	sh experiments/mer/mer_runs.sh quick runs/mer-quick > runs/mer-quick/tasks.tsv
+	$(BUILD)/awd continual-table --tasks runs/mer-quick/tasks.tsv --jobs 2 --runs runs/mer-quick --out runs/mer-quick $(MER_ENGINE)
 
 mer-paper: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer
-	sh experiments/mer/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
-	$(BUILD)/awd continual-table --runs runs/mer --out experiments/mer/results
+	sh experiments/mer/mer_runs.sh paper runs/mer > runs/mer/tasks.tsv
+	$(BUILD)/awd continual-table --tasks runs/mer/tasks.tsv --jobs 2 --runs runs/mer --out experiments/mer/results $(MER_ENGINE)
 
 bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers

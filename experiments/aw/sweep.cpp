@@ -2,11 +2,6 @@
 // writing sweep.csv, the figures and a summary of the trends.
 #include "experiments/aw/sweep.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,9 +17,8 @@
 
 #include "nn/files.h"
 #include "experiments/common/plot.h"
+#include "experiments/common/engine.h"
 #include "experiments/common/run_dir.h"
-
-extern char** environ;
 
 namespace awd {
 
@@ -60,31 +54,6 @@ std::vector<std::string> words(const std::string& text) {
     std::vector<std::string> out;
     for (std::string w; in >> w;) out.push_back(w);
     return out;
-}
-
-std::string self_path() {
-    char buffer[4096];
-    const ssize_t n = readlink("/proc/self/exe", buffer, sizeof buffer - 1);
-    if (n <= 0) throw std::runtime_error("cannot find the awd binary (/proc/self/exe)");
-    return std::string(buffer, n);
-}
-
-// Runs argv with stdout and stderr into log_path; returns the exit status (-1 if it did not exit).
-int run_process(const std::vector<std::string>& args, const std::string& log_path) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> argv;
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    pid_t pid;
-    const int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (error) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(error));
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 std::string last_line(const std::string& path) {
@@ -131,18 +100,85 @@ std::string sweep_run_dir(const SweepOptions& o, const std::string& value, int s
     return o.out + "/" + o.param + "=" + value + "/seed" + std::to_string(seed);
 }
 
-std::vector<SweepRow> run_sweep(const SweepOptions& o) {
+bool sweep_run_complete(const SweepOptions& o, const std::string& value, int seed) {
+    const std::string dir = sweep_run_dir(o, value, seed);
+    try {
+        verify_run_folder(dir);
+        return file_exists(dir + "/duality-layer1/duality.json") ||
+               nlohmann::json::parse(read_file(dir + "/summary.json")).value("status", "") == "diverged";
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+std::string run_sweep_run(const SweepOptions& o, const std::string& value, int seed, SweepRow& row) {
+    const std::string dir = sweep_run_dir(o, value, seed), awd = awd_binary();
+    row.param = o.param, row.value = value, row.seed = seed;
+    // a run folder appears only complete (awd train moves it into place whole, manifest last); one
+    // that fails its manifest is trained again. duality.json is written last by the analysis.
+    const std::string train_log = dir + ".train.log", duality_log = dir + ".duality.log";
+    std::string problem;
+    try {
+        verify_run_folder(dir);
+    } catch (const std::exception& e) {
+        problem = e.what();
+    }
+    const bool trained = problem.empty();
+    const bool analysed = trained && file_exists(dir + "/duality-layer1/duality.json");
+    std::string note = trained && analysed ? "reused" : trained ? "reused training" : "done";
+    if (!trained) {
+        if (file_exists(dir)) note = "retrained (" + problem + ")";
+        make_directories(o.out + "/" + o.param + "=" + value);
+        std::vector<std::string> train = {awd, "train", "--data", o.data, "--no-bias", "--seed", std::to_string(seed), "--threads", "1", "--out", dir};
+        for (const std::string& w : words(train_flags(o.param, value) + " " + o.train_args)) train.push_back(w);
+        if (run_process(train, train_log) != 0) note = "training failed: " + last_line(train_log);
+    }
+    try {  // a malformed file must fail this run, not the whole sweep (a throw here would end the program)
+        const bool diverged = file_exists(dir + "/summary.json") &&
+                              nlohmann::json::parse(read_file(dir + "/summary.json")).value("status", "") == "diverged";
+        if (diverged) note = "diverged, not analysed";
+        if (!analysed && !diverged && note.rfind("training failed", 0) != 0 &&
+            run_process({awd, "duality", "--model", dir, "--layer", "1", "--threads", "1"}, duality_log) != 0)
+            note = "analysis failed: " + last_line(duality_log);
+        if (file_exists(dir + "/summary.json")) read_back(row, dir);
+    } catch (const std::exception& e) {
+        note = "cannot read the run back: " + std::string(e.what());
+        row.analysed = false;
+    }
+    if (!file_exists(dir + "/summary.json") || note.rfind("analysis failed", 0) == 0 || note.rfind("training failed", 0) == 0 ||
+        note.rfind("cannot read", 0) == 0)
+        row.status = "failed";
+    return note;
+}
+
+std::vector<SweepRow> read_sweep_runs(const SweepOptions& o) {
+    std::vector<SweepRow> rows;
+    for (const std::string& v : sweep_values(o))
+        for (int seed = 0; seed < o.repeats; ++seed) {
+            SweepRow row;
+            row.param = o.param, row.value = v, row.seed = seed, row.status = "failed";
+            if (sweep_run_complete(o, v, seed)) read_back(row, sweep_run_dir(o, v, seed));
+            rows.push_back(row);
+        }
+    return rows;
+}
+
+std::vector<std::string> sweep_values(const SweepOptions& o) {
     const std::vector<std::string> values = o.values.empty() ? default_values(o.param, o.data) : o.values;
     train_flags(o.param, values.at(0));  // rejects an unknown parameter before any work
+    return values;
+}
+
+std::vector<SweepRow> run_sweep(const SweepOptions& o) {
+    const std::vector<std::string> values = sweep_values(o);
     if (o.repeats <= 0 || o.jobs <= 0) throw std::invalid_argument("--repeats and --jobs must be positive");
-    const std::string awd = self_path();
     struct Task {
-        std::string value, dir;
+        std::string value;
         int seed;
     };
     std::vector<Task> tasks;
     for (const std::string& v : values)
-        for (int seed = 0; seed < o.repeats; ++seed) tasks.push_back({v, sweep_run_dir(o, v, seed), seed});
+        for (int seed = 0; seed < o.repeats; ++seed) tasks.push_back({v, seed});
     std::vector<SweepRow> rows(tasks.size());
     std::atomic<size_t> next{0};
     std::mutex print;
@@ -152,43 +188,8 @@ std::vector<SweepRow> run_sweep(const SweepOptions& o) {
         for (size_t t; (t = next++) < tasks.size();) {
             const Task& task = tasks[t];
             SweepRow& row = rows[t];
-            row.param = o.param, row.value = task.value, row.seed = task.seed;
             const auto start = std::chrono::steady_clock::now();
-            // a run folder appears only complete (awd train moves it into place whole, manifest
-            // last); one that fails its manifest is trained again. duality.json is written last
-            // by the analysis.
-            const std::string train_log = task.dir + ".train.log", duality_log = task.dir + ".duality.log";
-            std::string problem;
-            try {
-                verify_run_folder(task.dir);
-            } catch (const std::exception& e) {
-                problem = e.what();
-            }
-            const bool trained = problem.empty();
-            const bool analysed = trained && file_exists(task.dir + "/duality-layer1/duality.json");
-            std::string note = trained && analysed ? "reused" : trained ? "reused training" : "done";
-            if (!trained) {
-                if (file_exists(task.dir)) note = "retrained (" + problem + ")";
-                make_directories(o.out + "/" + o.param + "=" + task.value);
-                std::vector<std::string> train = {awd, "train", "--data", o.data, "--no-bias", "--seed", std::to_string(task.seed), "--threads", "1", "--out", task.dir};
-                for (const std::string& w : words(train_flags(o.param, task.value) + " " + o.train_args)) train.push_back(w);
-                if (run_process(train, train_log) != 0) note = "training failed: " + last_line(train_log);
-            }
-            try {  // a malformed file must fail this run, not the whole sweep (a throw here would end the program)
-                const bool diverged = file_exists(task.dir + "/summary.json") &&
-                                      nlohmann::json::parse(read_file(task.dir + "/summary.json")).value("status", "") == "diverged";
-                if (diverged) note = "diverged, not analysed";
-                if (!analysed && !diverged && note.rfind("training failed", 0) != 0 &&
-                    run_process({awd, "duality", "--model", task.dir, "--layer", "1", "--threads", "1"}, duality_log) != 0)
-                    note = "analysis failed: " + last_line(duality_log);
-                if (file_exists(task.dir + "/summary.json")) read_back(row, task.dir);
-            } catch (const std::exception& e) {
-                note = "cannot read the run back: " + std::string(e.what());
-                row.analysed = false;
-            }
-            if (!file_exists(task.dir + "/summary.json") || note.rfind("analysis failed", 0) == 0 || note.rfind("training failed", 0) == 0 ||
-                note.rfind("cannot read", 0) == 0)
-                row.status = "failed";
+            const std::string note = run_sweep_run(o, task.value, task.seed, row);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             std::lock_guard<std::mutex> lock(print);
             ++finished;

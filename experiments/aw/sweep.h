@@ -6,6 +6,7 @@
 // reproducible by hand and a failing run cannot take the others down. A run folder that passes
 // its manifest check is not trained again, and one whose duality.json exists (written last) is
 // not analysed again. Each run's output goes to RUN.train.log and RUN.duality.log beside it.
+// With --engine slurm the runs are the lines of a job array instead (experiments/common/engine.h).
 #pragma once
 
 #include <string>
@@ -33,9 +34,19 @@ std::vector<std::string> default_values(const std::string& param, const std::str
 // The `awd train` flags that set the parameter to a value.
 std::string train_flags(const std::string& param, const std::string& value);
 
+// options.values, or the paper's; throws on an unknown parameter.
+std::vector<std::string> sweep_values(const SweepOptions& options);
 // OUT/PARAM=VALUE/seedS
 std::string sweep_run_dir(const SweepOptions& options, const std::string& value, int seed);
+// The run is trained (its folder passes its manifest) and analysed (or diverged: nothing to analyse).
+bool sweep_run_complete(const SweepOptions& options, const std::string& value, int seed);
+// One run, what it lacks (training, analysis), into row; returns a note for the progress line.
+// The local engine runs it in its threads; each Slurm array task runs it as `awd sweep ... --run VALUE:SEED`.
+std::string run_sweep_run(const SweepOptions& options, const std::string& value, int seed, SweepRow& row);
+// The local engine: every run, options.jobs at a time.
 std::vector<SweepRow> run_sweep(const SweepOptions& options);
+// The report step: every complete run read back; the others are rows with status failed.
+std::vector<SweepRow> read_sweep_runs(const SweepOptions& options);
 void write_sweep_outputs(const SweepOptions& options, const std::vector<SweepRow>& rows);
 std::vector<SweepRow> read_sweep_csv(const std::string& path);
 

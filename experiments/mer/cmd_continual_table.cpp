@@ -1,6 +1,8 @@
 // cmd_continual_table.cpp: `awd continual-table`, the paper's table from a folder of
 // `awd continual` runs: mean +- std over seeds of RA, LA and BTI per (stream, method, memory
 // size), and RA(MER) - RA(ER) against the memory size (paired by seed) as CSV and a figure.
+// With --tasks (the lines of mer_runs.sh) it first runs the runs that are missing, here or as a
+// Slurm job array whose report job is this command with --report-only (experiments/common/engine.h).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +12,8 @@
 
 #include "nn/files.h"
 #include "experiments/common/commands.h"
+#include "experiments/common/engine.h"
+#include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
 #include "experiments/common/plot.h"
 #include "experiments/common/seed_stats.h"
@@ -29,12 +33,13 @@ struct Runs {
     std::map<uint64_t, nlohmann::json> by_seed;
 };
 
-void run(const std::string& runs_dir, const std::string& out) {
+void table(const std::string& runs_dir, const std::string& out) {
     std::map<Key, Runs> groups;
     if (!std::filesystem::is_directory(runs_dir)) throw std::runtime_error("--runs: " + runs_dir + " is not a folder");
     for (const auto& entry : std::filesystem::directory_iterator(runs_dir)) {
         const std::string path = entry.path().string() + "/summary.json";
-        if (!file_exists(path)) continue;
+        const std::string name = entry.path().filename().string();
+        if (!file_exists(path) || (name.size() >= 8 && name.compare(name.size() - 8, 8, ".partial") == 0)) continue;  // an unfinished run
         nlohmann::json s = nlohmann::json::parse(read_file(path));
         const nlohmann::json& c = s.at("settings");
         const std::string method = c.at("method");
@@ -91,15 +96,59 @@ void run(const std::string& runs_dir, const std::string& out) {
     std::printf("%s\n%s", table.str().c_str(), gap.str().c_str());
 }
 
+// The runs of a task list (NAME <tab> COMMAND per line, mer_runs.sh), each writing RUNS/NAME.
+std::vector<GridRun> task_runs(const std::string& tasks, const std::string& runs_dir) {
+    std::vector<GridRun> runs;
+    std::istringstream in(read_file(tasks));
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+        if (line.empty()) continue;
+        const size_t tab = line.find('\t');
+        if (tab == std::string::npos || tab == 0 || line.find('/') < tab)
+            throw std::runtime_error(tasks + ": line " + std::to_string(number) + " is not NAME <tab> COMMAND (NAME without '/')");
+        const std::string name = line.substr(0, tab), dir = runs_dir + "/" + name;
+        runs.push_back({name, dir + ".log", line.substr(tab + 1), file_exists(dir + "/summary.json")});
+    }
+    if (runs.empty()) throw std::runtime_error(tasks + ": no runs");
+    return runs;
+}
+
+struct TableOptions {
+    std::string runs = "runs/mer", out = "runs/mer", tasks;
+    int jobs = 2;
+    EngineOptions engine;
+};
+
+void run(const TableOptions& o) {
+    check_engine_options(o.engine);
+    if (o.tasks.empty()) return table(o.runs, o.out);
+    make_directories(o.runs);
+    std::vector<GridRun> runs = task_runs(o.tasks, o.runs);
+    if (o.engine.engine == "slurm" && !o.engine.report_only)
+        return run_slurm(o.runs, runs, shell_quote(awd_binary()) + " continual-table --tasks " + shell_quote(o.tasks) + " --runs " + shell_quote(o.runs) +
+                                           " --out " + shell_quote(o.out) + " --report-only", o.engine);
+    if (!o.engine.report_only) {
+        run_local(runs, o.jobs);
+        runs = task_runs(o.tasks, o.runs);
+    }
+    const std::vector<std::string> missing = missing_runs(o.runs, runs);
+    if (missing.size() < runs.size()) table(o.runs, o.out);
+    std::string lines;
+    for (const std::string& line : missing) lines += "\n  " + line;
+    if (!missing.empty()) throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(runs.size()) + " runs failed or are missing:" + lines);
+}
+
 }  // namespace
 
 void add_continual_table_command(CLI::App& app) {
-    auto runs = std::make_shared<std::string>("runs/mer");
-    auto out = std::make_shared<std::string>("runs/mer");
+    auto o = std::make_shared<TableOptions>();
     CLI::App* cmd = app.add_subcommand("continual-table", "table (mean +- std of RA, LA, BTI) and MER-ER gap from a folder of awd continual runs");
-    cmd->add_option("--runs", *runs, "folder whose subfolders are awd continual runs")->capture_default_str();
-    cmd->add_option("--out", *out, "where table.md, gap.csv and gap.png go")->capture_default_str();
-    cmd->callback([runs, out] { run(*runs, *out); });
+    cmd->add_option("--runs", o->runs, "folder whose subfolders are awd continual runs")->capture_default_str();
+    cmd->add_option("--out", o->out, "where table.md, gap.csv and gap.png go")->capture_default_str();
+    cmd->add_option("--tasks", o->tasks, "first run the runs of this list that are missing (NAME <tab> COMMAND per line, see mer_runs.sh) into RUNS/NAME");
+    cmd->add_option("--jobs", o->jobs, "with --tasks, local engine: runs at a time")->check(integer_in(1, 1024))->capture_default_str();
+    add_engine_options(cmd, o->engine);
+    cmd->callback([o] { run(*o); });
 }
 
 }  // namespace awd

@@ -1,6 +1,7 @@
 #!/bin/sh
 # mer_runs.sh: prints the `awd continual` runs of `make mer-paper` (or `make mer-quick` with
-# "quick"), one shell command per line, cheapest first; `make` feeds them to xargs -P 2.
+# "quick"), one per line: NAME <tab> COMMAND, the most expensive first. `awd continual-table --tasks`
+# runs them (locally or as a Slurm job array) into OUT/NAME, logs in OUT/NAME.log, then the table.
 # A finished run (its summary.json exists) is skipped; an interrupted one resumes.
 # Hyperparameters: the authors' published example scripts, as issue 14 lists them.
 mode=${1:-paper}
@@ -11,7 +12,7 @@ run() {  # run NAME ARGS...: one line per seed
   name=$1; shift
   for seed in $SEEDS; do
     dir=$out/$name-s$seed
-    echo "test -f $dir/summary.json || $awd continual $* --seed $seed --out $dir > $dir.log 2>&1 || { echo 'failed: $dir (see $dir.log)' >&2; exit 255; }"
+    printf '%s\t%s\n' "$name-s$seed" "$awd continual $* --seed $seed --out $dir"
   done
 }
 

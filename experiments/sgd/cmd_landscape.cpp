@@ -14,6 +14,7 @@
 #include "experiments/sgd/valley.h"
 #include "nn/files.h"
 #include "experiments/common/commands.h"
+#include "experiments/common/engine.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
 #include "experiments/common/plot.h"
@@ -33,6 +34,7 @@ struct LandscapeOptions {
     double kappa = 10, lambda0 = 1, ell = 1, sample_std = 1, x0 = 0, wall = 0, time = 0;
     int samples = 100, batch = 10;
     int threads = 2;
+    long cell = -1;  // two-valley: only this cell of the grid (one Slurm run)
 };
 
 std::string csv_number(double v) {
@@ -124,15 +126,95 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
     }
 }
 
-void run_two_valley_command(const LandscapeOptions& o) {
+// The inverse of cell_json and of trace.csv's rows: a cell read back from its own run folder.
+TwoValleyCell read_cell(const std::string& dir) {
+    const nlohmann::json j = nlohmann::json::parse(read_file(dir + "/summary.json")).at("cells").at(0);
+    auto number = [&](const char* key) { return j.at(key).is_null() ? INFINITY : j.at(key).get<double>(); };
+    TwoValleyCell c;
+    c.eta = j.at("eta"), c.sigma = j.at("sigma"), c.P_flat = j.at("P_flat"), c.P_flat_stderr = j.at("P_flat_stderr");
+    c.diverged_fraction = j.at("diverged_fraction"), c.first_divergence_step = j.at("first_divergence_step");
+    c.diverged_runs = j.at("diverged_runs").get<std::vector<int>>();
+    c.mean_freeze_time = j.at("mean_freeze_time"), c.freeze_time_stderr = j.at("freeze_time_stderr"), c.mean_final_y = j.at("mean_final_y");
+    c.kramers_P_flat = j.at("kramers_P_flat"), c.kramers_P_flat_steady_y0 = j.at("kramers_P_flat_steady_y0");
+    c.barrier_over_T_flat = number("barrier_over_T_flat_y0"), c.barrier_over_T_sharp = number("barrier_over_T_sharp_y0");
+    std::istringstream csv(read_file(dir + "/trace.csv"));
+    std::string line;
+    std::getline(csv, line);  // eta,sigma,step,fraction_flat,mean_y,kramers_P_flat
+    while (std::getline(csv, line)) {
+        std::vector<double> f;
+        std::istringstream fields(line);
+        for (std::string field; std::getline(fields, field, ',');) f.push_back(std::stod(field));
+        if (f.size() != 6) throw std::runtime_error(dir + "/trace.csv: a row without 6 fields: " + line);
+        c.trace.push_back({f[2], f[3], f[4], f[5]});
+    }
+    return c;
+}
+
+// The shortest text that reads back as exactly v.
+std::string exact_number(double v) {
+    char s[32];
+    for (int digits = 15; digits <= 17; ++digits)
+        if (std::snprintf(s, sizeof s, "%.*g", digits, v), std::strtod(s, nullptr) == v) break;
+    return s;
+}
+
+// `awd landscape` with the flags of a two-valley grid: the start of its per-cell and report commands.
+std::string two_valley_command(const LandscapeOptions& o) {
+    auto list = [](const std::vector<double>& v) {
+        std::string text;
+        for (double x : v) text += (text.empty() ? "" : ",") + exact_number(x);
+        return text;
+    };
+    return shell_quote(awd_binary()) + " landscape --model two-valley --noise " + o.noise + " --eta " + list(o.etas) + " --sigma " + list(o.sigmas) +
+           " --y0 " + exact_number(o.y0) + " --x-start " + exact_number(o.x_start) + " --runs " + std::to_string(o.runs) + " --steps " +
+           std::to_string(o.steps) + " --trace-every " + std::to_string(o.trace_every) + " --seed " + std::to_string(o.seed);
+}
+
+// With --engine slurm, cell k is the run OUT.runs/cellK (`--cell K`); the report gathers them into OUT.
+std::string cell_dir(const LandscapeOptions& o, size_t k) { return o.out + ".runs/cell" + std::to_string(k); }
+
+std::vector<GridRun> two_valley_runs(const LandscapeOptions& o) {
+    std::vector<GridRun> runs;
+    for (size_t k = 0; k < o.etas.size() * o.sigmas.size(); ++k) {
+        const std::string dir = cell_dir(o, k);
+        runs.push_back({"cell" + std::to_string(k) + " (eta " + csv_number(o.etas[k / o.sigmas.size()]) + ", sigma " + csv_number(o.sigmas[k % o.sigmas.size()]) + ")",
+                        dir + ".log", two_valley_command(o) + " --threads 1 --cell " + std::to_string(k) + " --out " + shell_quote(dir),
+                        file_exists(dir + "/summary.json")});
+    }
+    return runs;
+}
+
+void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engine) {
     TwoValleyConfig c;
     c.etas = o.etas, c.sigmas = o.sigmas, c.y0 = o.y0, c.x_start = o.x_start, c.runs = o.runs, c.steps = o.steps;
-    c.trace_every = o.trace_every, c.seed = o.seed, c.noise = parse_noise_shape(o.noise), c.threads = o.threads;
-    std::printf("awd landscape two-valley: %zu cell(s) x %d runs, %ld steps, noise %s -> %s\n", o.etas.size() * o.sigmas.size(), o.runs, o.steps,
-                o.noise.c_str(), o.out.c_str());
+    c.trace_every = o.trace_every, c.seed = o.seed, c.noise = parse_noise_shape(o.noise), c.threads = o.threads, c.only_cell = o.cell;
+    const size_t n_cells = o.etas.size() * o.sigmas.size();
+    if (o.cell >= (long)n_cells) throw std::invalid_argument("--cell " + std::to_string(o.cell) + ": the grid has " + std::to_string(n_cells) + " cells");
+    if (engine.engine == "slurm" && !engine.report_only && o.cell < 0)
+        return run_slurm(o.out + ".runs", two_valley_runs(o), two_valley_command(o) + " --report-only --out " + shell_quote(o.out), engine);
+    std::printf("awd landscape two-valley: %s x %d runs, %ld steps, noise %s -> %s\n",
+                o.cell >= 0 ? ("cell " + std::to_string(o.cell) + " of " + std::to_string(n_cells)).c_str() : (std::to_string(n_cells) + " cell(s)").c_str(),
+                o.runs, o.steps, o.noise.c_str(), o.out.c_str());
     const auto t0 = std::chrono::steady_clock::now();
-    const std::vector<TwoValleyCell> cells = run_two_valley(c);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::vector<TwoValleyCell> cells;
+    double seconds = 0;
+    if (engine.report_only) {  // the cells' own run folders, each complete or absent
+        const std::vector<GridRun> runs = two_valley_runs(o);
+        const std::vector<std::string> missing = missing_runs(o.out + ".runs", runs);
+        if (!missing.empty()) {
+            std::string lines;
+            for (const std::string& line : missing) lines += "\n  " + line;
+            throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(runs.size()) + " cells failed or are missing; " + o.out +
+                                     " not written; run the command again to resubmit them:" + lines);
+        }
+        for (size_t k = 0; k < n_cells; ++k) {
+            cells.push_back(read_cell(cell_dir(o, k)));
+            seconds += nlohmann::json::parse(read_file(cell_dir(o, k) + "/summary.json")).at("seconds").get<double>();
+        }
+    } else {
+        cells = run_two_valley(c);
+        seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
     RunFolder folder(o.out);
     nlohmann::json summary = {{"model", "two-valley"}, {"noise", o.noise}, {"y0", o.y0}, {"x_start", o.x_start}, {"runs", o.runs},
                               {"steps", o.steps}, {"seed", o.seed}, {"seconds", seconds}, {"etas", o.etas}, {"sigmas", o.sigmas},
@@ -150,7 +232,7 @@ void run_two_valley_command(const LandscapeOptions& o) {
             csv << csv_number(cell.eta) << ',' << csv_number(cell.sigma) << ',' << (long)row[0] << ',' << csv_number(row[1]) << ','
                 << csv_number(row[2]) << ',' << csv_number(row[3]) << '\n';
     write_file_atomically(folder.path + "/trace.csv", csv.str());
-    plot_two_valley(folder.path, c, cells);
+    if (o.cell < 0) plot_two_valley(folder.path, c, cells);  // a single cell is a part of a grid: its figures come with the grid's
     folder.commit();
     for (const auto& cell : cells) {
         std::printf("  eta %-8.4g sigma %-8.4g P_flat %.4f +- %.4f  Kramers %.4f (steady at y0 %.4f, dL/T %.2f / %.2f)  freeze %.0f  diverged %.4f\n",
@@ -338,6 +420,7 @@ void run_valley_command(const LandscapeOptions& o) {
 
 void add_landscape_command(CLI::App& app) {
     auto o = std::make_shared<LandscapeOptions>();
+    auto engine = std::make_shared<EngineOptions>();
     CLI::App* cmd = app.add_subcommand("landscape", "SGD on toy landscapes (THEORY section 5): the two-valley model and the degenerate valley");
     cmd->add_option("--model", o->model, "two-valley | valley")->required()->check(CLI::IsMember({"two-valley", "valley"}));
     cmd->add_option("--out", o->out, "run folder to write")->required();
@@ -370,9 +453,15 @@ void add_landscape_command(CLI::App& app) {
     cmd->add_option("--samples", o->samples, "valley, minibatch: number M of samples y_mu")->check(CLI::Range(2, 1000000))->capture_default_str();
     cmd->add_option("--sample-std", o->sample_std, "valley, minibatch: standard deviation of the y_mu")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
     cmd->add_option("--batch", o->batch, "valley, minibatch: batch size B (with replacement)")->check(CLI::Range(1, 1000000))->capture_default_str();
-    cmd->callback([o] {
-        if (o->model == "two-valley") run_two_valley_command(*o);
-        else run_valley_command(*o);
+    add_engine_options(cmd, *engine);
+    cmd->add_option("--cell", o->cell, "two-valley: only cell K of the (eta, sigma) grid, with its own random stream as in the whole grid "
+                    "(what each Slurm array task runs)")->check(integer_in(0, kIntMax));
+    cmd->callback([o, engine] {
+        check_engine_options(*engine);
+        if (o->model == "two-valley") return run_two_valley_command(*o, *engine);
+        if (engine->engine == "slurm" || engine->report_only || o->cell >= 0)
+            throw std::invalid_argument("--engine slurm, --report-only and --cell are for the two-valley grid; a valley command is one process");
+        run_valley_command(*o);
     });
 }
 

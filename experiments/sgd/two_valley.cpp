@@ -178,6 +178,11 @@ std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& c) {
                      r2 = kramers_rate_per_step(c.params, 2, c.y0, cell.eta, cell.sigma, c.noise);
         cell.kramers_P_flat_steady_y0 = r1 + r2 > 0 ? r2 / (r1 + r2) : 0.5;  // no noise: nothing moves, the start stays
     }
+    if (c.only_cell >= 0) {
+        if (c.only_cell >= (long)cells.size()) throw std::invalid_argument("two-valley: no cell " + std::to_string(c.only_cell) + " in the grid");
+        run_cell(c, c.only_cell, cells[c.only_cell]);
+        return {cells[c.only_cell]};
+    }
     parallel_for(cells.size(), c.threads, [&](size_t k) { run_cell(c, k, cells[k]); });
     return cells;
 }

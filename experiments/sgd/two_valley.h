@@ -45,6 +45,7 @@ struct TwoValleyConfig {
     uint64_t seed = 1;
     NoiseShape noise = NoiseShape::ClippedHessian;
     int threads = 1;  // cells run in parallel; each has its own random stream, so the results do not depend on this
+    long only_cell = -1;  // >= 0: run only this cell (etas-major index), with the stream it has in the whole grid
 };
 
 struct TwoValleyCell {
@@ -59,7 +60,7 @@ struct TwoValleyCell {
     std::vector<std::vector<double>> trace;      // rows: step, fraction at x > 0, mean y, Kramers P_flat(step)
 };
 
-// Runs every cell, each as one model of c.runs runs; runs that diverge (|x| > 1e3, y < -y_f / 2,
+// Runs every cell (or only_cell), each as one model of c.runs runs; runs that diverge (|x| > 1e3, y < -y_f / 2,
 // |y| > 1e6) are counted and left out of the statistics.
 std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& config);
 
