@@ -12,6 +12,7 @@
 #include "experiments/common/commands.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 #include "experiments/common/run_folder.h"
 
@@ -131,7 +132,7 @@ void run(const DualityCommandOptions& o) {
                 run.test.size(), o.pairing.c_str(), out.c_str());
     const DualityReport r = analyse_duality(run.net, train, run.test, options);
     make_directories(out);
-    write_json_file(out + "/duality.json", report_json(r, o, run));
+    write_json_file(out + "/duality.json", with_provenance(report_json(r, o, run)));
     write_file_atomically(out + "/directions.csv", directions_csv(r));
     write_file_atomically(out + "/pairs.csv", pairs_csv(r));
     plot_figures(r, out);

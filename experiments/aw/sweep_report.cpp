@@ -8,6 +8,7 @@
 
 #include "nn/files.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 #include "experiments/aw/sweep.h"
 
@@ -174,7 +175,7 @@ void write_sweep_outputs(const SweepOptions& o, const std::vector<SweepRow>& row
         summary["trends"][q.name] = {{"spearman", t.spearman}, {"first_mean", t.first_mean}, {"last_mean", t.last_mean}, {"relative_change", t.relative_change}};
         std::printf("  %-16s %10.2f %+13.1f%%\n", q.name, t.spearman, 100 * t.relative_change);
     }
-    write_json_file(o.out + "/sweep_summary.json", summary);
+    write_json_file(o.out + "/sweep_summary.json", with_provenance(summary));
 }
 
 std::vector<SweepRow> read_sweep_csv(const std::string& path) {

@@ -15,6 +15,7 @@
 #include "experiments/common/commands.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 #include "experiments/common/run_folder.h"
 
@@ -152,7 +153,7 @@ void run(const HessianOptions& o) {
                     report["hvp_residual"].get<double>());
     }
     report["seconds"] = seconds_since(t0);
-    write_json_file(out + "/hessian.json", report);
+    write_json_file(out + "/hessian.json", with_provenance(report));
 }
 
 }  // namespace

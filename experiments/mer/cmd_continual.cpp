@@ -14,6 +14,7 @@
 #include "nn/files.h"
 #include "experiments/common/commands.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 #include "experiments/mer/continual.h"
 
@@ -109,7 +110,7 @@ void run(const ContinualOptions& o) {
     const Summary m = summarize(state.R);
     nlohmann::json summary = {{"RA", m.RA}, {"LA", m.LA}, {"BTI", m.BTI}, {"data", stream.description()},
                               {"n_params", state.nets[0].size() * state.nets.size()}, {"settings", settings}};
-    write_json_file(partial + "/summary.json", summary);
+    write_json_file(partial + "/summary.json", with_provenance(summary));
     write_file_atomically(partial + "/R.csv", r_csv(state.R));
     std::ostringstream curve;
     curve.precision(17);

@@ -16,6 +16,7 @@
 #include "experiments/common/commands.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 
 namespace awd {
@@ -142,7 +143,7 @@ void run_two_valley_command(const LandscapeOptions& o) {
     for (const auto& cell : cells) list.push_back(cell_json(cell));
     if (cells.size() == 1) summary.update(list[0]);
     summary["cells"] = list;
-    write_json_file(folder.path + "/summary.json", summary);
+    write_json_file(folder.path + "/summary.json", with_provenance(summary));
     std::ostringstream csv;
     csv << "eta,sigma,step,fraction_flat,mean_y,kramers_P_flat\n";
     for (const auto& cell : cells)
@@ -283,7 +284,7 @@ void run_valley_command(const LandscapeOptions& o) {
     if (cells.size() == 1) summary.update(list[0]);
     summary["cells"] = list;
     valley_sweep(folder.path, o, cells, summary);
-    write_json_file(folder.path + "/summary.json", summary);
+    write_json_file(folder.path + "/summary.json", with_provenance(summary));
     std::ostringstream csv, lines;
     csv << "eta,Delta,step,mean_x,mean_x_stderr,mean_dy2,gd_x\n";
     std::string plots;
