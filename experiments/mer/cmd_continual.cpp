@@ -63,7 +63,7 @@ void plot(const std::string& dir, const ContinualState& s, const ContinualConfig
              "plot $R using 1:2:3 with image notitle\n"
              "set size noratio\nset autoscale\nset yrange [0:1]\nset title 'accuracy on task 1 over the stream'\n"
              "set xlabel 'examples seen'\nset ylabel 'test accuracy, task 1'\nset grid\n"
-             "plot $c using 1:2 with lines lw 2 lc rgb '#1f77b4' notitle\nunset multiplot",
+             "plot $c using 1:2 with lines lw 2 lc rgb '#0072B2' notitle\nunset multiplot",
              {{"R", matrix.str()}, {"c", curve.str()}}, 1200, 520);
 }
 
