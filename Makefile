@@ -3,6 +3,7 @@
 #   make run        the main job (installs what it needs, builds, runs)
 #   make test       installs what is missing, builds, runs the whole test suite
 #   make lib        the framework as a static library; make install PREFIX=... with headers and awd.pc
+#   make pages      index.html in every results folder (every figure and table)
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
@@ -50,7 +51,7 @@ BENCH_PACKAGES   := python3-torch
 # For the Python package's tests, the notebook and the results pages (make test).
 TEST_PACKAGES    := python3-pytest python3-matplotlib jupyter-nbconvert python3-nbformat python3-ipykernel chromium
 
-.PHONY: all test test-install lib install FORCE sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-test deps-bench deps-npm clean
+.PHONY: all test test-install lib install pages FORCE sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-test deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -175,6 +176,11 @@ define out_of_tree_check
 endef
 test-install: $(BUILD)/libawd.a $(BUILD)/example_own_model
 	$(out_of_tree_check)
+
+# A static index.html in every results folder: each figure (PNG, links to SVG and PDF) and table
+# (python/awd/pages.py; make test checks that each is current and that a browser loads every image).
+pages:
+	PYTHONPATH=python /usr/bin/python3 -m awd.pages $(wildcard experiments/*/results*)
 
 sanitize: deps-runtime data $(BUILD)/tests-sanitize
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/tests-sanitize
