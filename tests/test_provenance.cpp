@@ -158,6 +158,6 @@ TEST_CASE("a run folder is never replaced silently") {
         write_file_atomically(dir + "/summary.json", s.dump());
         const Outcome o = run_command(kAwd + kTiny + " --out " + dir);
         CHECK(o.status == 1);
-        CHECK(o.output.find("without a provenance record") != std::string::npos);
+        CHECK(o.output.find("without a readable provenance record") != std::string::npos);
     }
 }

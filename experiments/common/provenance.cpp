@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <vector>
 
@@ -105,29 +106,28 @@ void check_out_folder(const CLI::App& sub) {
     const std::string out = out_option->count() > 0 ? out_option->results().back() : out_option->get_default_str();
     if (out.empty() || sub.get_option("--overwrite")->count() > 0 || !file_exists(out + "/summary.json")) return;
     const std::string advice = "; give --overwrite to replace it, or choose another --out";
-    nlohmann::json recorded;
-    try {
-        recorded = nlohmann::json::parse(read_file(out + "/summary.json")).at("provenance");
-    } catch (const std::exception&) {
-        throw std::runtime_error(out + " holds a run without a provenance record (an older awd, or an unreadable summary.json): it will not "
-                                 "be replaced" + advice);
-    }
-    const std::string command = recorded.value("command", "");
-    if (command != sub.get_name()) throw std::runtime_error(out + " holds a run of `awd " + command + "`, not of `awd " + sub.get_name() + "`" + advice);
+    std::string command;
     Flags there;
-    const nlohmann::json recorded_flags = recorded.value("flags", nlohmann::json::object());
-    for (const auto& [name, value] : recorded_flags.items())
-        there[name] = value.is_array() ? value.get<std::vector<std::string>>() : std::vector<std::string>{value.get<std::string>()};
+    try {
+        const nlohmann::json recorded = nlohmann::json::parse(read_file(out + "/summary.json")).at("provenance");
+        command = recorded.at("command").get<std::string>();
+        for (const auto& [name, value] : recorded.at("flags").items())
+            there[name] = value.is_array() ? value.get<std::vector<std::string>>() : std::vector<std::string>{value.get<std::string>()};
+    } catch (const std::exception&) {
+        throw std::runtime_error(out + " holds a run without a readable provenance record (an older awd, or an edited summary.json): it will "
+                                 "not be replaced" + advice);
+    }
+    if (command != sub.get_name()) throw std::runtime_error(out + " holds a run of `awd " + command + "`, not of `awd " + sub.get_name() + "`" + advice);
     // a flag not given has its default; a flag this awd does not have, none
     auto default_of = [&](const std::string& name) {
         const CLI::Option* opt = sub.get_option_no_throw("--" + name);
         return std::vector<std::string>{opt ? opt->get_default_str() : ""};
     };
     std::string differences;
-    std::map<std::string, bool> names;
-    for (const auto& [name, values] : there) names[name] = true;
-    for (const auto& [name, values] : g_invocation.flags) names[name] = true;
-    for (const auto& [name, unused] : names) {
+    std::set<std::string> names;
+    for (const auto& [name, values] : there) names.insert(name);
+    for (const auto& [name, values] : g_invocation.flags) names.insert(name);
+    for (const std::string& name : names) {
         if (name == "out") continue;
         const std::vector<std::string> here = g_invocation.flags.count(name) ? g_invocation.flags.at(name) : default_of(name);
         const std::vector<std::string> theirs = there.count(name) ? there.at(name) : default_of(name);
