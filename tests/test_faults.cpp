@@ -70,7 +70,7 @@ Outcome run_awd(const std::vector<std::string>& args, const std::string& log) {
 
 std::vector<std::string> small_training(const std::string& out, int seed) {
     return {"train", "--data", "synthetic", "--arch", "20-64-10", "--train-per-class", "300", "--test", "200", "--epochs", "15",
-            "--stop-loss", "0", "--seed", std::to_string(seed), "--out", out};
+            "--stop-loss", "0", "--seed", std::to_string(seed), "--overwrite", "--out", out};  // each seed replaces the last run
 }
 
 int count_temporaries(const std::string& parent, const std::string& name) {

@@ -242,7 +242,7 @@ TEST_CASE("awd gan: a short ring8 run writes summary.json, trajectory.csv, parti
 
 TEST_CASE("awd gan: bad flags exit 2 naming the flag; a non-finite run stops naming the step and keeps its last good state") {
     const std::string out = scratch("bad");
-    const std::string base = "gan --steps 5 --particles 4 --hidden 4 --out " + out + " ";
+    const std::string base = "gan --steps 5 --particles 4 --hidden 4 --overwrite --out " + out + " ";
     const std::pair<std::string, std::string> cases[] = {
         {"--lr-g -1", "--lr-g"},
         {"--lr-d -0.1", "--lr-d"},

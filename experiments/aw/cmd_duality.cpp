@@ -12,6 +12,7 @@
 #include "experiments/common/commands.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 #include "experiments/common/run_folder.h"
 
@@ -78,13 +79,13 @@ void plot_figures(const DualityReport& r, const std::string& out) {
         if (d.sigma_w > 0 && d.sigma_g > 0) sigmas << d.sigma_w << ' ' << d.sigma_g << ' ' << d.lambda << '\n';
     }
     char lines[256];
-    std::snprintf(lines, sizeof lines, "%.10g title 'L_{test} - L_{paired}' dt 2 lc rgb '#2ca02c', %.10g title 'L_{test} - L_{train}' dt 3 lc rgb '#7f7f7f'",
+    std::snprintf(lines, sizeof lines, "%.10g title 'L_{test} - L_{paired}' dt 2 lc rgb '#009E73', %.10g title 'L_{test} - L_{train}' dt 3 lc rgb '#7f7f7f'",
                   r.gap_paired, r.gap);
     plot_png(out + "/contributions.png",
-             "set title 'A-W decomposition, layer " + std::to_string(r.layer) + ": contributions of eigen-directions, sorted by sigma_g'\n"
-             "set xlabel 'direction rank (by sigma_g, descending)'\nset ylabel 'loss'\nset grid\nset key bottom right\n"
-             "plot $c using 1:2 with impulses lc rgb '#1f77b4' title 'mu_g mu_w + c sigma_g sigma_w', "
-             "$c using 1:3 with lines lw 2 lc rgb '#d62728' title 'cumulative sum', " + std::string(lines),
+             "set title 'A-W decomposition, layer " + std::to_string(r.layer) + ": contributions of eigendirections, sorted by σ_g'\n"
+             "set xlabel 'direction rank (by σ_g, descending)'\nset ylabel 'loss (nats)'\nset grid\nset key bottom right\n"
+             "plot $c using 1:2 with impulses lc rgb '#0072B2' title 'μ_g μ_w + c σ_g σ_w', "
+             "$c using 1:3 with lines lw 2 lc rgb '#D55E00' title 'cumulative sum', " + std::string(lines),
              {{"c", contributions.str()}});
     if (sigmas.str().empty()) {
         std::fprintf(stderr, "note: no direction has both sigma_w > 0 and sigma_g > 0 (a dead or constant network), so no sigma.png\n");
@@ -92,8 +93,8 @@ void plot_figures(const DualityReport& r, const std::string& out) {
     }
     plot_png(out + "/sigma.png",
              "set title 'size of the solution against sharpness, per eigen-direction (layer " + std::to_string(r.layer) + ")'\n"
-             "set xlabel 'sigma_w'\nset ylabel 'sigma_g'\nset logscale xy\nset format x '10^{%T}'\nset format y '10^{%T}'\nset grid\n"
-             "plot $s using 1:2 with points pt 7 ps 0.5 lc rgb '#1f77b4' notitle",
+             "set xlabel 'σ_w (spread of the dual weights)'\nset ylabel 'σ_g (spread of the gradients)'\nset logscale xy\nset format x '10^{%T}'\nset format y '10^{%T}'\nset grid\n"
+             "plot $s using 1:2 with points pt 7 ps 0.5 lc rgb '#0072B2' notitle",
              {{"s", sigmas.str()}});
 }
 
@@ -131,7 +132,7 @@ void run(const DualityCommandOptions& o) {
                 run.test.size(), o.pairing.c_str(), out.c_str());
     const DualityReport r = analyse_duality(run.net, train, run.test, options);
     make_directories(out);
-    write_json_file(out + "/duality.json", report_json(r, o, run));
+    write_json_file(out + "/duality.json", with_provenance(report_json(r, o, run)));
     write_file_atomically(out + "/directions.csv", directions_csv(r));
     write_file_atomically(out + "/pairs.csv", pairs_csv(r));
     plot_figures(r, out);

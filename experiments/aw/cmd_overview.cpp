@@ -44,6 +44,15 @@ std::string verdict(int expected, const Trend& t) {
     return std::string(moved) + (agrees ? " agrees" : disagrees ? " **disagrees**" : " weak");
 }
 
+// The x axis of a sweep's panel: what was swept, in its unit.
+std::string axis_label(const std::string& param) {
+    static const std::map<std::string, std::string> labels = {
+        {"lr", "learning rate η"}, {"batch", "batch size B (samples)"}, {"init", "initial scale s"}, {"dropout", "dropout probability p"},
+        {"wd", "weight decay β"}, {"noise", "label-noise fraction ρ"}, {"size", "training images per class"}, {"width", "hidden width (units)"}};
+    const auto it = labels.find(param);
+    return it == labels.end() ? param : it->second;
+}
+
 void run(const std::string& data, const std::string& root, const std::string& out) {
     if (!file_exists(root)) throw std::runtime_error("--root " + root + " does not exist");
     const std::vector<std::string> stale = stale_temporaries(root);
@@ -96,10 +105,11 @@ void run(const std::string& data, const std::string& root, const std::string& ou
         const std::string name = std::string("d") + e.param;
         trends << "$" << name << " << EOD\n" << block.str() << "EOD\n";
         const bool log_x = positive && sums.rbegin()->first / sums.begin()->first >= 10;
-        plots += std::string(log_x ? "set logscale x\n" : "unset logscale x\n") + "set title '" + e.param + "'\n" + "plot $" + name +
-                 " using 1:2 with linespoints pt 7 lc rgb '#2ca02c' title 'gap', $" + name +
-                 " using 1:3 with linespoints pt 7 lc rgb '#d62728' title 'sum sigma_g', $" + name +
-                 " using 1:4 with linespoints pt 7 lc rgb '#1f77b4' title 'sum sigma_w'\n";
+        plots += std::string(log_x ? "set logscale x\n" : "unset logscale x\n") + "set title '" + e.param + "'\nset xlabel '" + axis_label(e.param) +
+                 "'\nplot $" + name +
+                 " using 1:2 with linespoints pt 7 lc rgb '#009E73' title 'gap', $" + name +
+                 " using 1:3 with linespoints pt 7 lc rgb '#D55E00' title 'Σ σ_g', $" + name +
+                 " using 1:4 with linespoints pt 7 lc rgb '#0072B2' title 'Σ σ_w'\n";
         ++panel;
         for (const SweepRow& r : rows)
             if (r.analysed) estimates << r.gap << ' ' << r.identity_estimate << ' ' << r.curvature_estimate << '\n';
@@ -116,12 +126,12 @@ void run(const std::string& data, const std::string& root, const std::string& ou
     plot_png(out + "/" + data + "-overview.png",
              trends.str() + "set multiplot layout 2,4 title 'A-W sweeps on " + data + ": mean over seeds, relative to the first value'\n"
              "set grid\nset key top left font ',8'\nset ylabel 'relative to first value'\n" + plots + "unset multiplot",
-             {}, 1280, 640);
+             {}, 1280, 700);
     plot_png(out + "/" + data + "-estimates.png",
-             "set title 'every run of every sweep (" + data + "): measured gap against its estimates'\nset xlabel 'L_{test} - L_{train}'\n"
-             "set ylabel 'estimate'\nset grid\nset key top left\n"
-             "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $e using 1:2 with points pt 7 ps 0.8 lc rgb '#1f77b4' title 'identity (3a) = L_{test} - L_{paired}', "
-             "$e using 1:3 with points pt 5 ps 0.8 lc rgb '#d62728' title 'curvature form (3b)'",
+             "set title 'every run of every sweep (" + data + "): measured gap against its estimates'\nset xlabel 'L_{test} - L_{train} (nats)'\n"
+             "set ylabel 'estimate of the gap (nats)'\nset grid\nset key top left\n"
+             "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $e using 1:2 with points pt 7 ps 0.8 lc rgb '#0072B2' title 'identity (3a) = L_{test} - L_{paired}', "
+             "$e using 1:3 with points pt 5 ps 0.8 lc rgb '#D55E00' title 'curvature form (3b)'",
              {{"e", estimates.str()}});
 }
 

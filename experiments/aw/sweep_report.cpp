@@ -8,6 +8,7 @@
 
 #include "nn/files.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 #include "experiments/aw/sweep.h"
 
@@ -108,16 +109,16 @@ void figures(const SweepOptions& o, const std::vector<SweepRow>& rows) {
     std::snprintf(range, sizeof range, "set xrange [%g:%g]\nset yrange [%g:%g]\n", lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3),
                   lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3));
     plot_png(o.out + "/gap_vs_estimates.png",
-             "set title '" + title + ": measured gap against its estimates'\nset xlabel 'L_{test} - L_{train}'\nset ylabel 'estimate'\nset grid\n"
-             "set key top left\n" + range + "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $p using 1:2 with points pt 7 lc rgb '#1f77b4' title 'identity (3a)', "
-             "$p using 1:3 with points pt 5 lc rgb '#d62728' title 'curvature form (3b)'",
+             "set title '" + title + ": measured gap against its estimates'\nset xlabel 'L_{test} - L_{train} (nats)'\nset ylabel 'estimate of the gap (nats)'\nset grid\n"
+             "set key top left\n" + range + "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $p using 1:2 with points pt 7 lc rgb '#0072B2' title 'identity (3a)', "
+             "$p using 1:3 with points pt 5 lc rgb '#D55E00' title 'curvature form (3b)'",
              {{"p", points.str()}});
     const std::string x_axis = std::string(log_axis(rows) ? "set logscale x\n" : "") + "set xlabel '" + o.param + "'\nset grid\n";
     plot_png(o.out + "/determinants.png",
              "set multiplot layout 1,3 title '" + title + ": mean over seeds, bars from min to max'\n" + x_axis +
-                 "set title 'L_{test} - L_{train}'\nplot $gap using 1:2:3:4 with yerrorlines pt 7 lc rgb '#2ca02c' notitle\n"
-                 "set title 'sum sigma_g (sharpness)'\nplot $sg using 1:2:3:4 with yerrorlines pt 7 lc rgb '#d62728' notitle\n"
-                 "set title 'sum sigma_w (size)'\nplot $sw using 1:2:3:4 with yerrorlines pt 7 lc rgb '#1f77b4' notitle\nunset multiplot",
+                 "set title 'L_{test} - L_{train}'\nplot $gap using 1:2:3:4 with yerrorlines pt 7 lc rgb '#009E73' notitle\n"
+                 "set title 'sum sigma_g (sharpness)'\nplot $sg using 1:2:3:4 with yerrorlines pt 7 lc rgb '#D55E00' notitle\n"
+                 "set title 'sum sigma_w (size)'\nplot $sw using 1:2:3:4 with yerrorlines pt 7 lc rgb '#0072B2' notitle\nunset multiplot",
              {{"gap", band(rows, &SweepRow::gap)}, {"sg", band(rows, &SweepRow::sum_sigma_g)}, {"sw", band(rows, &SweepRow::sum_sigma_w)}}, 1200, 400);
     std::vector<std::pair<std::string, std::string>> spectra;
     std::string plot = "plot ";
@@ -134,7 +135,7 @@ void figures(const SweepOptions& o, const std::vector<SweepRow>& rows) {
     }
     if (!spectra.empty())
         plot_png(o.out + "/sigma_g_spectrum.png",
-                 "set title '" + title + ": sigma_g per eigen-direction, sorted (seed 0)'\nset xlabel 'rank'\nset ylabel 'sigma_g'\nset logscale y\n"
+                 "set title '" + title + ": σ_g per eigendirection, sorted (seed 0)'\nset xlabel 'rank'\nset ylabel 'σ_g'\nset logscale y\n"
                  "set format y '10^{%T}'\nset grid\n" + plot,
                  spectra);
 }
@@ -174,7 +175,7 @@ void write_sweep_outputs(const SweepOptions& o, const std::vector<SweepRow>& row
         summary["trends"][q.name] = {{"spearman", t.spearman}, {"first_mean", t.first_mean}, {"last_mean", t.last_mean}, {"relative_change", t.relative_change}};
         std::printf("  %-16s %10.2f %+13.1f%%\n", q.name, t.spearman, 100 * t.relative_change);
     }
-    write_json_file(o.out + "/sweep_summary.json", summary);
+    write_json_file(o.out + "/sweep_summary.json", with_provenance(summary));
 }
 
 std::vector<SweepRow> read_sweep_csv(const std::string& path) {

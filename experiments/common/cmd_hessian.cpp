@@ -15,6 +15,7 @@
 #include "experiments/common/commands.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 #include "experiments/common/run_folder.h"
 
@@ -46,9 +47,9 @@ void plot_spectrum(const std::string& path, const std::vector<double>& eigenvalu
     data.precision(17);
     for (size_t i = 0; i < eigenvalues.size(); ++i) data << i + 1 << ' ' << eigenvalues[i] << '\n';
     plot_png(path,
-             "set title '" + title + "'\nset xlabel 'rank i'\nset ylabel '|lambda_i|'\nset logscale y\nset format y '10^{%T}'\nset grid\n"
-             "plot $eig using 1:($2 > 0 ? $2 : 1/0) with points pt 7 ps 0.4 lc rgb '#1f77b4' title 'lambda > 0', "
-             "$eig using 1:($2 < 0 ? -$2 : 1/0) with points pt 7 ps 0.4 lc rgb '#d62728' title 'lambda < 0'",
+             "set title '" + title + "'\nset xlabel 'rank i'\nset ylabel '|λ_i|'\nset logscale y\nset format y '10^{%T}'\nset grid\n"
+             "plot $eig using 1:($2 > 0 ? $2 : 1/0) with points pt 7 ps 0.4 lc rgb '#0072B2' title 'λ > 0', "
+             "$eig using 1:($2 < 0 ? -$2 : 1/0) with points pt 7 ps 0.4 lc rgb '#D55E00' title 'λ < 0'",
              {{"eig", data.str()}});
 }
 
@@ -72,8 +73,8 @@ void write_density(const std::string& out, const SpectralDensity& d, double top)
     std::snprintf(range, sizeof range, "set yrange [%g:%g]\n", peak * 1e-6, peak * 2);
     write_file_atomically(out + "/density.csv", csv.str());
     plot_png(out + "/density.png",
-             "set title 'Hessian spectral density (stochastic Lanczos quadrature, 10 vectors x 80 steps)'\nset xlabel 'lambda'\n"
-             "set ylabel 'density'\nset logscale y\nset format y '10^{%T}'\nset grid\n" + std::string(range) + "plot $d using 1:2 with lines lw 2 lc rgb '#1f77b4' notitle",
+             "set title 'Hessian spectral density (stochastic Lanczos quadrature, 10 vectors × 80 steps)'\nset xlabel 'eigenvalue λ'\n"
+             "set ylabel 'density'\nset logscale y\nset format y '10^{%T}'\nset grid\n" + std::string(range) + "plot $d using 1:2 with lines lw 2 lc rgb '#0072B2' notitle",
              {{"d", data.str()}});
 }
 
@@ -152,7 +153,7 @@ void run(const HessianOptions& o) {
                     report["hvp_residual"].get<double>());
     }
     report["seconds"] = seconds_since(t0);
-    write_json_file(out + "/hessian.json", report);
+    write_json_file(out + "/hessian.json", with_provenance(report));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "experiments/common/commands.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/run_dir.h"
 #include "experiments/common/run_folder.h"
 #include "optim/train.h"
@@ -132,7 +133,7 @@ void run(const TrainOptions& o) {
         const Dataset clean = split.train.clean_subset();
         summary["clean_train_loss"] = evaluate(net.model, loss_fn, clean.X, clean.y).loss;
     }
-    write_json_file(dir + "/summary.json", summary);
+    write_json_file(dir + "/summary.json", with_provenance(summary));
     writer.commit();
     std::printf("%s: %s\n", result.status.c_str(), result.message.c_str());
     if (have_epoch)

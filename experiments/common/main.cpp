@@ -6,6 +6,7 @@
 #include <exception>
 
 #include "experiments/common/commands.h"
+#include "experiments/common/provenance.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"awd: exact Hessians and the activity-weight duality of small MLPs"};
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
     awd::add_sgd_noise_command(app);
     awd::add_continual_command(app);
     awd::add_continual_table_command(app);
+    awd::add_run_options(app, argc, argv);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -21,6 +21,7 @@
 #include "experiments/common/flags.h"
 #include "experiments/gan/gan_plots.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 
 namespace awd {
 
@@ -174,7 +175,7 @@ void run(const GanOptions& o) {
                     {"energy_distance", final_order.energy}, {"occupied_targets", final_order.occupied}, {"steps_done", dynamics.steps_done()},
                     {"status", outcome.error.empty() ? "finished" : "stopped"}, {"seconds", seconds}, {"snapshots", snapshots}});
     if (!outcome.error.empty()) summary["error"] = outcome.error;
-    write_json_file(partial + "/summary.json", summary);
+    write_json_file(partial + "/summary.json", with_provenance(summary));
     std::filesystem::remove_all(out);
     std::filesystem::rename(partial, out);
     std::printf("  %d steps in %.2f s: collapse score %.4f of ln K = %.4f, %d of %d targets occupied, mean min distance %.4g, energy distance %.4g\n",

@@ -14,6 +14,7 @@
 #include "nn/files.h"
 #include "experiments/common/commands.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 #include "experiments/mer/continual.h"
 
@@ -62,7 +63,7 @@ void plot(const std::string& dir, const ContinualState& s, const ContinualConfig
              "plot $R using 1:2:3 with image notitle\n"
              "set size noratio\nset autoscale\nset yrange [0:1]\nset title 'accuracy on task 1 over the stream'\n"
              "set xlabel 'examples seen'\nset ylabel 'test accuracy, task 1'\nset grid\n"
-             "plot $c using 1:2 with lines lw 2 lc rgb '#1f77b4' notitle\nunset multiplot",
+             "plot $c using 1:2 with lines lw 2 lc rgb '#0072B2' notitle\nunset multiplot",
              {{"R", matrix.str()}, {"c", curve.str()}}, 1200, 520);
 }
 
@@ -109,7 +110,7 @@ void run(const ContinualOptions& o) {
     const Summary m = summarize(state.R);
     nlohmann::json summary = {{"RA", m.RA}, {"LA", m.LA}, {"BTI", m.BTI}, {"data", stream.description()},
                               {"n_params", state.nets[0].size() * state.nets.size()}, {"settings", settings}};
-    write_json_file(partial + "/summary.json", summary);
+    write_json_file(partial + "/summary.json", with_provenance(summary));
     write_file_atomically(partial + "/R.csv", r_csv(state.R));
     std::ostringstream curve;
     curve.precision(17);

@@ -90,8 +90,9 @@ void table(const std::string& runs_dir, const std::string& out) {
     }
     if (!named.empty())
         plot_png(out + "/gap.png",
-                 "set title 'RA(MER) - RA(ER) against the memory size (mean +- std over seeds)'\nset xlabel 'memories'\n"
-                 "set ylabel 'RA gap (percentage points)'\nset logscale x\nset grid\nset xrange [150:7000]\n" + plots,
+                 "set title 'RA(MER) - RA(ER) against the memory size (mean ± std over seeds)'\nset xlabel 'memory size (examples)'\n"
+                 "set ylabel 'RA gap (percentage points)'\nset logscale x\nset grid\nset xrange [150:7000]\n"
+                 "set xtics (200, 500, 1000, 2000, 5120)\nset mxtics default\n" + plots,
                  named);
     std::printf("%s\n%s", table.str().c_str(), gap.str().c_str());
 }

@@ -17,6 +17,7 @@
 #include "experiments/common/engine.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
+#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
 
 namespace awd {
@@ -40,6 +41,13 @@ struct LandscapeOptions {
 std::string csv_number(double v) {
     char s[32];
     std::snprintf(s, sizeof s, "%.10g", v);
+    return s;
+}
+
+// A tick label: three significant digits (0.0774, not 0.0774264).
+std::string tick_label(double v) {
+    char s[32];
+    std::snprintf(s, sizeof s, "%.3g", v);
     return s;
 }
 
@@ -85,13 +93,13 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
         for (const auto& row : cells[cell].trace) traces << row[0] << ' ' << row[1] << ' ' << row[3] << '\n';
         traces << "\n\n";
         char title[96];
-        std::snprintf(title, sizeof title, "eta %.3g sigma %.3g", cells[cell].eta, cells[cell].sigma);
+        std::snprintf(title, sizeof title, "η %.3g σ %.3g", cells[cell].eta, cells[cell].sigma);
         plots += std::string(plots.empty() ? "" : ", ") + "$t index " + std::to_string(k) + " using 1:2 with lines lw 2 lc " + std::to_string(k + 1) +
                  " title '" + title + "', $t index " + std::to_string(k) + " using 1:3 with lines dt 2 lc " + std::to_string(k + 1) + " notitle";
     }
     plot_png(dir + "/trace.png",
              "set title 'two-valley: fraction of runs in the flat valley (solid), Kramers master equation (dashed)'\nset xlabel 'step'\n"
-             "set ylabel 'P(x > 0)'\nset grid\nset key outside right\nplot " + plots,
+             "set ylabel 'P(x > 0) (fraction of runs)'\nset grid\nset key outside right\nplot " + plots,
              {{"t", traces.str()}}, 1000, 500);
     if (c.etas.size() > 1 && c.sigmas.size() > 1) {  // heat maps over the (eta, sigma) grid
         for (const std::string what : {"P_flat", "kramers_P_flat", "mean_freeze_time"}) {
@@ -104,12 +112,13 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
                 grid << '\n';
             }
             std::ostringstream tics_x, tics_y;
-            for (size_t i = 0; i < c.etas.size(); ++i) tics_x << (i ? ", " : "") << "'" << csv_number(c.etas[i]) << "' " << i;
-            for (size_t j = 0; j < c.sigmas.size(); ++j) tics_y << (j ? ", " : "") << "'" << csv_number(c.sigmas[j]) << "' " << j;
+            for (size_t i = 0; i < c.etas.size(); ++i) tics_x << (i ? ", " : "") << "'" << tick_label(c.etas[i]) << "' " << i;
+            for (size_t j = 0; j < c.sigmas.size(); ++j) tics_y << (j ? ", " : "") << "'" << tick_label(c.sigmas[j]) << "' " << j;
             plot_png(dir + "/" + what + "_grid.png",
-                     "set termoption noenhanced\nset title '" + what + " over (eta, sigma), y_i = " + csv_number(c.y0) + "'\nset xlabel 'eta'\nset ylabel 'sigma'\n"
-                     "set xtics (" + tics_x.str() + ") rotate by 45 right\nset ytics (" + tics_y.str() + ")\nset view map\n"
-                     "set palette rgb 33,13,10\n" + (what == "mean_freeze_time" ? "" : "set cbrange [0.5:1]\n") + "plot $g using 1:2:3 with image notitle",
+                     "set termoption noenhanced\nset title '" + what + " over (η, σ), y_i = " + csv_number(c.y0) + "'\nset xlabel 'learning rate η'\n"
+                     "set ylabel 'noise strength σ'\nset cblabel '" + (what == "mean_freeze_time" ? "steps" : "fraction of runs") + "'\n"
+                     "set xtics (" + tics_x.str() + ") rotate by 45 right\nset ytics (" + tics_y.str() + ")\nset view map\n" +
+                     (what == "mean_freeze_time" ? "" : "set cbrange [0.5:1]\n") + "plot $g using 1:2:3 with image notitle",
                      {{"g", grid.str()}}, 700, 600);
         }
     } else if (cells.size() > 1) {  // one line: P_flat against Delta_S = eta sigma, beside the prediction
@@ -118,10 +127,11 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
             line << cell.eta * cell.sigma << ' ' << cell.P_flat << ' ' << cell.P_flat_stderr << ' ' << cell.kramers_P_flat << ' '
                  << cell.kramers_P_flat_steady_y0 << '\n';
         plot_png(dir + "/P_flat_vs_noise.png",
-                 "set termoption noenhanced\nset title 'two-valley: P_flat against Delta_S = eta sigma, y_i = " + csv_number(c.y0) + "'\nset xlabel 'Delta_S'\nset ylabel 'P_flat'\n"
-                 "set logscale x\nset grid\nset key left top\nplot $l using 1:2:3 with yerrorbars pt 7 lc rgb '#1f77b4' title 'measured', "
-                 "$l using 1:4 with lines lw 2 lc rgb '#d62728' title 'Kramers master equation along y(t)', "
-                 "$l using 1:5 with lines dt 2 lc rgb '#2ca02c' title 'Kramers steady state at y_i'",
+                 "set title 'two-valley: P_{flat} against Δ_S = η σ, y_i = " + csv_number(c.y0) + "'\nset xlabel 'Δ_S = η σ'\n"
+                 "set ylabel 'P_{flat} (fraction of runs in the flat valley)'\n"
+                 "set logscale x\nset grid\nset key left top\nplot $l using 1:2:3 with yerrorbars pt 7 lc rgb '#0072B2' title 'measured', "
+                 "$l using 1:4 with lines lw 2 lc rgb '#D55E00' title 'Kramers master equation along y(t)', "
+                 "$l using 1:5 with lines dt 2 lc rgb '#009E73' title 'Kramers steady state at y_i'",
                  {{"l", line.str()}});
     }
 }
@@ -224,7 +234,7 @@ void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engi
     for (const auto& cell : cells) list.push_back(cell_json(cell));
     if (cells.size() == 1) summary.update(list[0]);
     summary["cells"] = list;
-    write_json_file(folder.path + "/summary.json", summary);
+    write_json_file(folder.path + "/summary.json", with_provenance(summary));
     std::ostringstream csv;
     csv << "eta,sigma,step,fraction_flat,mean_y,kramers_P_flat\n";
     for (const auto& cell : cells)
@@ -309,18 +319,18 @@ void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::
         }
         const LogLogFit fit = loglog_fit(a, v, e);
         if (fit.ok) summary.update({{"drift_loglog_slope", fit.slope}, {"drift_loglog_slope_stderr", fit.slope_stderr}});
-        const std::string x_label = minibatch ? "lr / B" : "Delta (noise across the valley)";
+        const std::string x_label = minibatch ? "η / B (learning rate per sample)" : "Δ (noise across the valley)";
         char title[160];
-        std::snprintf(title, sizeof title, "valley (%s): drift toward the flat end, log-log slope %.3f +- %.3f", o.drive.c_str(), fit.slope, fit.slope_stderr);
+        std::snprintf(title, sizeof title, "valley (%s): drift toward the flat end, log-log slope %.3f ± %.3f", o.drive.c_str(), fit.slope, fit.slope_stderr);
         plot_png(dir + "/drift_vs_noise.png",
-                 std::string("set title '") + title + "'\nset xlabel '" + x_label + "'\nset ylabel '-d<x>/dt'\nset logscale xy\nset grid\nset key left top\n"
-                 "plot $d using 1:2:3 with yerrorbars pt 7 lc rgb '#1f77b4' title 'measured'" +
-                     (minibatch ? std::string() : ", $d using 1:4 with lines lw 2 lc rgb '#d62728' title 'D_{across} / (2 ell (1 - eta lambda / 2))'"),
+                 std::string("set title '") + title + "'\nset xlabel '" + x_label + "'\nset ylabel '-d⟨x⟩/dt (per unit of t = η × step)'\nset logscale xy\nset grid\nset key left top\n"
+                 "plot $d using 1:2:3 with yerrorbars pt 7 lc rgb '#0072B2' title 'measured'" +
+                     (minibatch ? std::string() : ", $d using 1:4 with lines lw 2 lc rgb '#D55E00' title 'D_{across} / (2 ℓ (1 - η λ / 2))'"),
                  {{"d", data.str()}});
         if (any_reached)
             plot_png(dir + "/time_to_flat.png",
-                 "set title 'valley (" + o.drive + "): time to reach x0 - ell (runs that got there)'\nset xlabel '" + x_label +
-                     "'\nset ylabel 't = eta step'\nset logscale xy\nset grid\nplot $d using 1:5:6 with yerrorbars pt 7 lc rgb '#1f77b4' notitle",
+                 "set title 'valley (" + o.drive + "): time to reach x_0 - ℓ (runs that got there)'\nset xlabel '" + x_label +
+                     "'\nset ylabel 't = η × step'\nset logscale xy\nset grid\nplot $d using 1:5:6 with yerrorbars pt 7 lc rgb '#0072B2' notitle",
                  {{"d", data.str()}});
     }
     if (!minibatch && o.etas.size() > 1) {  // largest eta with no diverged run, per Delta
@@ -335,7 +345,7 @@ void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::
         }
         summary["stability"] = limits;
         plot_png(dir + "/stability.png",
-                 "set title 'valley (" + o.drive + "): largest stable learning rate (no run diverged)'\nset xlabel 'Delta'\nset ylabel 'eta_{max}'\n"
+                 "set title 'valley (" + o.drive + "): largest stable learning rate (no run diverged)'\nset xlabel 'Δ'\nset ylabel 'η_{max}'\n"
                  "set logscale x\nset grid\nplot $d using 1:2 with linespoints pt 7 lw 2 title 'measured'",
                  {{"d", data.str()}});
     }
@@ -365,7 +375,7 @@ void run_valley_command(const LandscapeOptions& o) {
     if (cells.size() == 1) summary.update(list[0]);
     summary["cells"] = list;
     valley_sweep(folder.path, o, cells, summary);
-    write_json_file(folder.path + "/summary.json", summary);
+    write_json_file(folder.path + "/summary.json", with_provenance(summary));
     std::ostringstream csv, lines;
     csv << "eta,Delta,step,mean_x,mean_x_stderr,mean_dy2,gd_x\n";
     std::string plots;
@@ -385,7 +395,7 @@ void run_valley_command(const LandscapeOptions& o) {
     write_file_atomically(folder.path + "/trace.csv", csv.str());
     plot_png(folder.path + "/trace.png",
              std::string("set title 'valley (") + o.drive + "): mean position along the valley" + (minibatch ? " (dashed: full-batch GD)" : "") +
-                 "'\nset xlabel 't = eta step'\nset ylabel '<x>'\nset grid\nset key outside right\nplot " + plots,
+                 "'\nset xlabel 't = η × step'\nset ylabel '⟨x⟩'\nset grid\nset key outside right\nplot " + plots,
              {{"l", lines.str()}}, 1000, 500);
     if (o.wall > 0) {
         std::ostringstream h;
@@ -393,8 +403,8 @@ void run_valley_command(const LandscapeOptions& o) {
             h << o.x0 - o.wall + 2 * o.wall * (b + 0.5) / cells[0].histogram.size() << ' ' << cells[0].histogram[b] << ' ' << cells[0].predicted_histogram[b] << '\n';
         plot_png(folder.path + "/stationary.png",
                  "set title 'valley (" + o.drive + "): stationary distribution of x, TV distance " + csv_number(cells[0].tv_distance) +
-                     "'\nset xlabel 'x'\nset ylabel 'probability per bin'\nset grid\nplot $h using 1:2 with boxes fs solid 0.4 lc rgb '#1f77b4' title 'measured', "
-                     "$h using 1:3 with lines lw 2 lc rgb '#d62728' title 'Fokker-Planck: lambda^{-kappa/2}'",
+                     "'\nset xlabel 'x'\nset ylabel 'probability per bin'\nset grid\nplot $h using 1:2 with boxes fs solid 0.4 lc rgb '#0072B2' title 'measured', "
+                     "$h using 1:3 with lines lw 2 lc rgb '#D55E00' title 'Fokker-Planck: λ^{-κ/2}'",
                  {{"h", h.str()}});
     }
     folder.commit();

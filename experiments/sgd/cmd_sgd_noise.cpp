@@ -111,8 +111,8 @@ void collect(const SgdNoiseOptions& o) {
     const nlohmann::json report = {{"runs", table}, {"spearman_lambda_max_vs_lr_over_B", spearman(x, top)}, {"spearman_trace_vs_lr_over_B", spearman(x, trace)}};
     write_json_file(o.collect + "/flatness.json", report);
     plot_png(o.collect + "/flatness.png",
-             "set title 'flatness against lr/B (MLP 784-50-50-10, 100 digits per class)'\nset xlabel 'lr / B'\nset ylabel 'lambda_{max}'\nset y2label 'trace H'\n"
-             "set logscale xyy2\nset ytics nomirror\nset y2tics\nset grid\nplot $p using 1:2 with points pt 7 title 'lambda_{max}', $p using 1:3 axes x1y2 with points pt 5 title 'trace'",
+             "set title 'flatness against lr/B (MLP 784-50-50-10, 100 digits per class)'\nset xlabel 'η / B (learning rate per sample)'\nset ylabel 'λ_{max} (top Hessian eigenvalue)'\nset y2label 'tr H'\n"
+             "set logscale xyy2\nset ytics nomirror\nset y2tics\nset grid\nplot $p using 1:2 with points pt 7 title 'λ_{max}', $p using 1:3 axes x1y2 with points pt 5 title 'tr H'",
              {{"p", pts.str()}});
     std::printf("awd sgd-noise --collect %s: %zu runs; Spearman(lambda_max, lr/B) = %.3f, Spearman(trace, lr/B) = %.3f\n", o.collect.c_str(), runs.size(),
                 report["spearman_lambda_max_vs_lr_over_B"].get<double>(), report["spearman_trace_vs_lr_over_B"].get<double>());
