@@ -102,7 +102,7 @@ Var make(Op op, Inputs in, int rows, int cols, int a0 = 0, int a1 = 0, double c 
     const double* v = n->value.data.data();
     if (g_scan_op_results && !all_finite(v, n->value.size()))
         for (size_t k = 0; k < n->value.size(); ++k)
-            if (!std::isfinite(v[k])) throw_non_finite(*n, k);
+            if (!std::isfinite(v[k])) throw_non_finite(*n, k, v[k]);
     if (g_recording)
         for (const Var& x : n->in) n->requires_grad = n->requires_grad || x.requires_grad();
     if (g_tape) {
@@ -216,45 +216,85 @@ double binary_value(double p, double q) {
     else return p <= q ? p : q;  // Minimum
 }
 
+// y[i] = f(a[i], b[i]) for i < count; an operand marked `one` has one entry, read for every i.
 template <class F>
-void map_entries(const Tensor& x, Tensor& y, size_t begin, size_t end, F f) {
-    const double* xs = x.data.data();
-    double* ys = y.data.data();
-    for (size_t k = begin; k < end; ++k) ys[k] = f(xs[k]);
-}
-
-// Entries [begin, end) of an elementwise binary op. An operand of y's shape or of one entry can
-// be read for any part of y; the general (1, C) with (N, 1) broadcast is done in full.
-template <class F>
-void zip_entries(const Tensor& a, const Tensor& b, Tensor& y, size_t begin, size_t end, F f) {
-    const double *as = a.data.data(), *bs = b.data.data();
-    double* ys = y.data.data();
-    if (a.same_shape(b)) {
-        for (size_t k = begin; k < end; ++k) ys[k] = f(as[k], bs[k]);
-    } else if (b.size() == 1) {
-        for (size_t k = begin; k < end; ++k) ys[k] = f(as[k], bs[0]);
-    } else if (a.size() == 1) {
-        for (size_t k = begin; k < end; ++k) ys[k] = f(as[0], bs[k]);
+void entries(F f, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count) {
+    if (b_one) {
+        for (size_t i = 0; i < count; ++i) y[i] = f(a[i], b[0]);
+    } else if (a_one) {
+        for (size_t i = 0; i < count; ++i) y[i] = f(a[0], b[i]);
     } else {
-        for (int i = 0; i < y.rows; ++i)
-            for (int j = 0; j < y.cols; ++j)
-                y(i, j) = f(a(a.rows == 1 ? 0 : i, a.cols == 1 ? 0 : j), b(b.rows == 1 ? 0 : i, b.cols == 1 ? 0 : j));
+        for (size_t i = 0; i < count; ++i) y[i] = f(a[i], b[i]);
     }
 }
 
-// map_entries with the activation a known at compile time inside f (f takes the kind as a
-// std::integral_constant): the table's per-element switch folds away and relu's loop vectorises.
-template <class F>
-void activation_entries(Activation a, const Tensor& x, Tensor& y, size_t begin, size_t end, F f) {
+// Calls visit(f) with f(p, q) the entry function of n's elementwise op (a unary op ignores q),
+// known at compile time inside visit, so every loop over entries vectorises where it can.
+template <class V>
+void with_entry_function(const Node& n, V&& visit) {
+    const double c = n.constant;
+    const int order = n.attr[1];
+    auto activation_visit = [&](auto kind) {
+        if (n.op == Op::Activation) return visit([](double p, double) { return activation_value(decltype(kind)::value, p); });
+        return visit([order](double p, double) { return activation_derivative(decltype(kind)::value, order, p); });
+    };
     using enum Activation;
-    switch (a) {
-        case Identity: return map_entries(x, y, begin, end, [&](double v) { return f(std::integral_constant<Activation, Identity>{}, v); });
-        case Relu: return map_entries(x, y, begin, end, [&](double v) { return f(std::integral_constant<Activation, Relu>{}, v); });
-        case Tanh: return map_entries(x, y, begin, end, [&](double v) { return f(std::integral_constant<Activation, Tanh>{}, v); });
-        case Sigmoid: return map_entries(x, y, begin, end, [&](double v) { return f(std::integral_constant<Activation, Sigmoid>{}, v); });
-        case Softplus: return map_entries(x, y, begin, end, [&](double v) { return f(std::integral_constant<Activation, Softplus>{}, v); });
+    switch (n.op) {
+        case Op::Add: return visit([](double p, double q) { return binary_value<Op::Add>(p, q); });
+        case Op::Sub: return visit([](double p, double q) { return binary_value<Op::Sub>(p, q); });
+        case Op::Mul: return visit([](double p, double q) { return binary_value<Op::Mul>(p, q); });
+        case Op::Div: return visit([](double p, double q) { return binary_value<Op::Div>(p, q); });
+        case Op::Maximum: return visit([](double p, double q) { return binary_value<Op::Maximum>(p, q); });
+        case Op::Minimum: return visit([](double p, double q) { return binary_value<Op::Minimum>(p, q); });
+        case Op::Neg: return visit([c](double p, double) { return unary_value<Op::Neg>(p, c); });
+        case Op::Exp: return visit([c](double p, double) { return unary_value<Op::Exp>(p, c); });
+        case Op::Log: return visit([c](double p, double) { return unary_value<Op::Log>(p, c); });
+        case Op::Sqrt: return visit([c](double p, double) { return unary_value<Op::Sqrt>(p, c); });
+        case Op::Abs: return visit([c](double p, double) { return unary_value<Op::Abs>(p, c); });
+        case Op::Sign: return visit([c](double p, double) { return unary_value<Op::Sign>(p, c); });
+        case Op::Pow: return visit([c](double p, double) { return unary_value<Op::Pow>(p, c); });
+        case Op::Sin: return visit([c](double p, double) { return unary_value<Op::Sin>(p, c); });
+        case Op::Cos: return visit([c](double p, double) { return unary_value<Op::Cos>(p, c); });
+        case Op::Square: return visit([c](double p, double) { return unary_value<Op::Square>(p, c); });
+        case Op::Activation:
+        case Op::ActivationDerivative:
+            switch ((Activation)n.attr[0]) {
+                case Identity: return activation_visit(std::integral_constant<Activation, Identity>{});
+                case Relu: return activation_visit(std::integral_constant<Activation, Relu>{});
+                case Tanh: return activation_visit(std::integral_constant<Activation, Tanh>{});
+                case Sigmoid: return activation_visit(std::integral_constant<Activation, Sigmoid>{});
+                case Softplus: return activation_visit(std::integral_constant<Activation, Softplus>{});
+            }
+            break;
+        default: break;
     }
-    throw std::logic_error("activation_entries: unknown activation");
+    throw std::logic_error(std::string("with_entry_function: ") + op_name(n.op) + " is not elementwise");
+}
+
+// How an elementwise node reads its operands: a of its shape, b of its shape or of one entry (or
+// a of one entry). False for the general broadcast of a (1, C) with an (N, 1), read in full.
+bool entrywise(const Node& n, bool& a_one, bool& b_one) {
+    a_one = b_one = false;
+    if (n.in.size() < 2) return true;
+    const Tensor &a = n.in[0].value(), &b = n.in[1].value();
+    if (a.same_shape(b)) return true;
+    b_one = b.size() == 1, a_one = !b_one && a.size() == 1;
+    return a_one || b_one;
+}
+
+// Every entry of an elementwise node, whatever its operands' broadcast.
+template <class F>
+void all_entries(const Node& n, Tensor& y, F f) {
+    bool a_one, b_one;
+    const Tensor& a = n.in[0].value();
+    const Tensor& b = n.in.size() > 1 ? n.in[1].value() : a;
+    if (entrywise(n, a_one, b_one)) return entries(f, a.data.data(), a_one, b.data.data(), b_one, y.data.data(), y.size());
+    for (int i = 0; i < y.rows; ++i)
+        for (int j = 0; j < y.cols; ++j) y(i, j) = f(a(a.rows == 1 ? 0 : i, a.cols == 1 ? 0 : j), b(b.rows == 1 ? 0 : i, b.cols == 1 ? 0 : j));
+}
+
+auto wins_function(bool larger) {
+    return [larger](double p, double q) { return (larger ? p >= q : p <= q) ? 1.0 : 0.0; };
 }
 
 }  // namespace
@@ -270,49 +310,25 @@ bool is_elementwise(Op op) {
     }
 }
 
-bool evaluate_entries(Node& n, size_t begin, size_t end) {
-    if (!is_elementwise(n.op)) return false;
-    Tensor& y = n.value;
-    const Tensor& a = n.in[0].value();
-    const double c = n.constant;
-    const Activation act = (Activation)n.attr[0];
-    const int order = n.attr[1];
-    auto unary = [&]<Op op>() { map_entries(a, y, begin, end, [c](double v) { return unary_value<op>(v, c); }); };
-    auto binary = [&]<Op op>() { zip_entries(a, n.in[1].value(), y, begin, end, binary_value<op>); };
-    switch (n.op) {
-        case Op::Add: binary.template operator()<Op::Add>(); break;
-        case Op::Sub: binary.template operator()<Op::Sub>(); break;
-        case Op::Mul: binary.template operator()<Op::Mul>(); break;
-        case Op::Div: binary.template operator()<Op::Div>(); break;
-        case Op::Maximum: binary.template operator()<Op::Maximum>(); break;
-        case Op::Minimum: binary.template operator()<Op::Minimum>(); break;
-        case Op::Neg: unary.template operator()<Op::Neg>(); break;
-        case Op::Exp: unary.template operator()<Op::Exp>(); break;
-        case Op::Log: unary.template operator()<Op::Log>(); break;
-        case Op::Sqrt: unary.template operator()<Op::Sqrt>(); break;
-        case Op::Abs: unary.template operator()<Op::Abs>(); break;
-        case Op::Sign: unary.template operator()<Op::Sign>(); break;
-        case Op::Pow: unary.template operator()<Op::Pow>(); break;
-        case Op::Sin: unary.template operator()<Op::Sin>(); break;
-        case Op::Cos: unary.template operator()<Op::Cos>(); break;
-        case Op::Square: unary.template operator()<Op::Square>(); break;
-        case Op::Activation:
-            activation_entries(act, a, y, begin, end, [](auto kind, double v) { return activation_value(kind.value, v); });
-            break;
-        default:  // ActivationDerivative
-            activation_entries(act, a, y, begin, end, [order](auto kind, double v) { return activation_derivative(kind.value, order, v); });
-    }
-    return true;
+bool reads_entrywise(const Node& n) {
+    bool a_one, b_one;
+    return is_elementwise(n.op) && entrywise(n, a_one, b_one);
 }
 
-void evaluate_wins(Node& n, bool larger, size_t begin, size_t end) {
-    zip_entries(n.in[0].value(), n.in[1].value(), n.value, begin, end,
-                [larger](double p, double q) { return (larger ? p >= q : p <= q) ? 1.0 : 0.0; });
+void evaluate_block(const Node& n, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count) {
+    with_entry_function(n, [&](auto f) { entries(f, a, a_one, b ? b : a, b_one, y, count); });
 }
+
+void evaluate_wins_block(bool larger, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count) {
+    entries(wins_function(larger), a, a_one, b, b_one, y, count);
+}
+
+void evaluate_wins(Node& n) { all_entries(n, n.value, wins_function(n.attr[0])); }
 
 void evaluate(Node& n) {
     Tensor& y = n.value;
-    if (evaluate_entries(n, 0, y.size()) || n.op == Op::Leaf || n.op == Op::View) return;  // a view's values live in its input
+    if (n.op == Op::Leaf || n.op == Op::View) return;  // a view's values live in its input
+    if (is_elementwise(n.op)) return with_entry_function(n, [&](auto f) { all_entries(n, y, f); });
     const Tensor& X = n.in[0].value();
     const int r0 = n.attr[0], c0 = n.attr[1];
     switch (n.op) {
@@ -395,11 +411,10 @@ void evaluate(Node& n) {
     }
 }
 
-void throw_non_finite(const Node& n, size_t k) {
-    const Tensor& value = n.value;
+void throw_non_finite(const Node& n, size_t k, double v) {
     std::ostringstream why;
-    why << std::string(op_name(n.op)) << "(" << shapes_of(n.in) << "): result " << value.shape() << " has non-finite entry " << value[k]
-        << " at [" << k / value.cols << "," << k % value.cols << "]";
+    why << std::string(op_name(n.op)) << "(" << shapes_of(n.in) << "): result " << n.value.shape() << " has non-finite entry " << v << " at ["
+        << k / n.value.cols << "," << k % n.value.cols << "]";
     throw NonFiniteError(why.str());
 }
 
@@ -571,8 +586,9 @@ Var wins(const Var& a, const Var& b, bool larger) {
     auto [rows, cols] = broadcast_shape(larger ? Op::Maximum : Op::Minimum, a, b);
     auto n = new_node();
     n->in = {a, b};
+    n->attr[0] = larger;
     n->value = Tensor::uninitialized(rows, cols);
-    evaluate_wins(*n, larger, 0, n->value.size());
+    evaluate_wins(*n);
     if (g_tape) {
         TapeStep s;
         s.kind = TapeStep::Kind::Wins, s.node = n.get(), s.flag = larger;

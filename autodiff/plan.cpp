@@ -29,11 +29,11 @@ size_t elementwise_ranges(const TapeStep& s, std::vector<Range>& ranges) {
     using K = TapeStep::Kind;
     if (s.kind == K::Evaluate || s.kind == K::Wins) {
         const Node& node = *s.node;
-        if (s.kind == K::Evaluate && !is_elementwise(node.op)) return 0;
+        if (s.kind == K::Evaluate && !reads_entrywise(node)) return 0;
         const size_t n = node.value.size();
         for (const Var& x : node.in) {
             const Tensor& v = x.value();
-            if (!v.same_shape(node.value) && v.size() != 1) return 0;
+            if (!v.same_shape(node.value) && v.size() != 1) return 0;  // Wins: (1, C) with (N, 1)
             ranges.push_back({v.data.data(), v.size(), false});
         }
         ranges.push_back({node.value.data.data(), n, true});
@@ -41,6 +41,7 @@ size_t elementwise_ranges(const TapeStep& s, std::vector<Range>& ranges) {
     }
     if (s.kind == K::Copy || s.kind == K::Accumulate) {
         ranges.push_back({s.src, s.n, false});
+        if (s.kind == K::Accumulate) ranges.push_back({s.dst, s.n, false});
         ranges.push_back({s.dst, s.n, true});
         return s.n;
     }
@@ -72,23 +73,51 @@ size_t first_non_finite(const double* v, size_t n) {
     return k;
 }
 
-// One step over the entries [begin, end) (all of them for a step that is not elementwise).
-void run_step(const TapeStep& s, size_t begin, size_t end) {
+// The memory every step reads and writes, whatever its kind: what decides which buffers of a
+// fused block no one else sees.
+void touched_ranges(const TapeStep& s, std::vector<Range>& ranges) {
+    using K = TapeStep::Kind;
+    if (elementwise_ranges(s, ranges) > 0) return;
+    ranges.clear();
+    switch (s.kind) {
+        case K::Evaluate:
+        case K::Wins: {
+            for (const Var& x : s.node->in) ranges.push_back({x.value().data.data(), x.value().size(), false});
+            const Tensor& y = s.node->value;
+            if (s.node->op != Op::View && s.node->op != Op::Leaf) ranges.push_back({y.data.data(), y.size(), true});
+            return;
+        }
+        case K::GemmWindow:
+            ranges.push_back({s.g->value.data.data(), s.g->value.size(), false});
+            ranges.push_back({s.x->value.data.data(), s.x->value.size(), false});
+            ranges.push_back({s.dst, (size_t)s.rows * s.cols, false});
+            ranges.push_back({s.dst, (size_t)s.rows * s.cols, true});
+            return;
+        case K::Check: ranges.push_back({s.src, s.n, false}); return;
+        default: return;  // Copy, Accumulate and Zero of one entry: elementwise_ranges gave 0 for n = 0 only
+    }
+}
+
+// One step over all its entries.
+void run_step(const TapeStep& s) {
     using K = TapeStep::Kind;
     switch (s.kind) {
         case K::Evaluate: {
             Node& node = *s.node;
-            if (!evaluate_entries(node, begin, end)) evaluate(node);
+            evaluate(node);
             const double* v = node.value.data.data();
-            if (s.scan && !all_finite(v + begin, end - begin)) throw_non_finite(node, begin + first_non_finite(v + begin, end - begin));
+            if (s.scan && !all_finite(v, node.value.size())) {
+                const size_t k = first_non_finite(v, node.value.size());
+                throw_non_finite(node, k, v[k]);
+            }
             return;
         }
-        case K::Wins: evaluate_wins(*s.node, s.flag, begin, end); return;
-        case K::Copy: std::copy(s.src + begin, s.src + end, s.dst + begin); return;
+        case K::Wins: evaluate_wins(*s.node); return;
+        case K::Copy: std::copy(s.src, s.src + s.n, s.dst); return;
         case K::Accumulate:
-            for (size_t k = begin; k < end; ++k) s.dst[k] += s.src[k];
+            for (size_t k = 0; k < s.n; ++k) s.dst[k] += s.src[k];
             return;
-        case K::Zero: std::fill(s.dst + begin, s.dst + end, 0.0); return;
+        case K::Zero: std::fill(s.dst, s.dst + s.n, 0.0); return;
         case K::GemmWindow: {
             Tensor target = Tensor::view(s.dst, s.rows, s.cols);
             gemm(s.g->value, true, s.x->value, false, target, 1.0, s.flag ? 1.0 : 0.0);
@@ -99,6 +128,19 @@ void run_step(const TapeStep& s, size_t begin, size_t end) {
             return;
     }
 }
+
+// An operand of a step inside a fused block: a buffer read at [begin, end) of the block, or its
+// one entry, or a slot of the block's scratch when no step outside the block sees the buffer.
+struct Operand {
+    double* p = nullptr;
+    int slot = -1;
+    bool one = false;
+};
+
+struct Micro {
+    const TapeStep* step;
+    Operand a, b, y;
+};
 
 size_t step_size(const TapeStep& s) {
     using K = TapeStep::Kind;
@@ -125,8 +167,11 @@ struct Plan::State {
     struct Block {
         size_t first, last, n;  // steps [first, last), elementwise over n entries when fused
         bool fused;
+        std::vector<Micro> micro;
     };
     std::vector<Block> blocks;
+    std::vector<double> scratch;  // kBlock entries per slot
+    size_t local_buffers = 0;     // intermediates that live in scratch only
     struct Input {
         std::weak_ptr<Node> node;
         const double* data;
@@ -162,7 +207,7 @@ struct Plan::State {
             if (joins) {
                 blocks.back().last = i + 1;
             } else {
-                blocks.push_back({i, i + 1, n, n > 1});
+                blocks.push_back({i, i + 1, n, n > 1, {}});
                 open.clear();
                 open_n = n;
             }
@@ -174,22 +219,112 @@ struct Plan::State {
         }
     }
 
-    void replay() {
-        for (const Block& b : blocks) {
-            if (!b.fused) {
-                run_step(steps[b.first], 0, step_size(steps[b.first]));
-                continue;
-            }
-            try {
-                for (size_t begin = 0; begin < b.n; begin += kBlock) {
-                    const size_t end = std::min(begin + kBlock, b.n);
-                    for (size_t i = b.first; i < b.last; ++i) run_step(steps[i], begin, end);
+    // Which buffers written inside a fused block no step outside it touches (and no output is):
+    // they live in scratch slots of kBlock entries, reused once their last reader is done.
+    void assign_scratch(const std::vector<Var>& outputs_read) {
+        std::vector<std::vector<Range>> touched(steps.size());
+        for (size_t i = 0; i < steps.size(); ++i) touched_ranges(steps[i], touched[i]);
+        std::vector<Range> kept;
+        for (const Var& v : outputs_read) kept.push_back({v.value().data.data(), v.value().size(), false});
+        size_t slots = 0;
+        for (Block& b : blocks) {
+            if (!b.fused) continue;
+            struct Local {
+                double* begin;
+                size_t last;
+                int slot;
+            };
+            std::vector<Local> locals;
+            auto overlaps = [](const Range& r, const double* p, size_t n) { return r.begin < p + n && p < r.begin + r.n; };
+            for (size_t i = b.first; i < b.last; ++i) {
+                const TapeStep& s = steps[i];
+                if (s.kind == TapeStep::Kind::Accumulate) continue;  // reads what was there before
+                double* p = s.kind == TapeStep::Kind::Evaluate || s.kind == TapeStep::Kind::Wins ? s.node->value.data.data() : s.dst;
+                bool local = std::none_of(kept.begin(), kept.end(), [&](const Range& r) { return overlaps(r, p, b.n); });
+                size_t last = i;
+                for (size_t j = 0; local && j < steps.size(); ++j) {
+                    if (j == i) continue;
+                    for (const Range& r : touched[j]) {
+                        if (!overlaps(r, p, b.n)) continue;
+                        if (j < b.first || j >= b.last || j < i || r.begin != p || r.n != b.n) local = false;
+                        last = std::max(last, j);
+                    }
                 }
-            } catch (const NonFiniteError&) {
-                for (size_t i = b.first; i < b.last; ++i) run_step(steps[i], 0, b.n);  // unfused: the error the eager order meets first
-                throw;
+                if (local) locals.push_back({p, last, -1});
+            }
+            // Slots in step order; a slot is free again after the step that reads it last.
+            std::vector<int> free_slots;
+            int used = 0;
+            for (size_t i = b.first; i < b.last; ++i) {
+                const TapeStep& s = steps[i];
+                double* p = s.kind == TapeStep::Kind::Evaluate || s.kind == TapeStep::Kind::Wins ? s.node->value.data.data() : s.dst;
+                for (Local& l : locals)
+                    if (l.begin == p && l.slot < 0 && s.kind != TapeStep::Kind::Accumulate) {
+                        if (free_slots.empty()) free_slots.push_back(used++);
+                        l.slot = free_slots.back(), free_slots.pop_back();
+                    }
+                for (Local& l : locals)
+                    if (l.slot >= 0 && l.last == i) free_slots.push_back(l.slot), l.slot = -2 - l.slot;  // retired
+                auto operand = [&](const double* q, size_t n) {
+                    Operand o{const_cast<double*>(q), -1, n == 1};
+                    for (const Local& l : locals)
+                        if (l.begin == q && n == b.n && (l.slot >= 0 || (l.slot <= -2 && l.last == i))) o.slot = l.slot >= 0 ? l.slot : -2 - l.slot;
+                    return o;
+                };
+                Micro m{&s, {}, {}, {}};
+                if (s.kind == TapeStep::Kind::Evaluate || s.kind == TapeStep::Kind::Wins) {
+                    const Tensor& a = s.node->in[0].value();
+                    m.a = operand(a.data.data(), a.size());
+                    if (s.node->in.size() > 1) m.b = operand(s.node->in[1].value().data.data(), s.node->in[1].value().size());
+                    m.y = operand(s.node->value.data.data(), b.n);
+                } else {
+                    if (s.src) m.a = operand(s.src, b.n);
+                    if (s.kind == TapeStep::Kind::Accumulate) m.b = operand(s.dst, b.n);
+                    m.y = operand(s.dst, b.n);
+                }
+                b.micro.push_back(m);
+            }
+            local_buffers += locals.size();
+            slots = std::max(slots, (size_t)used);
+        }
+        scratch.assign(slots * kBlock, 0.0);
+    }
+
+    void replay_fused(const Block& b) {
+        double* slot0 = scratch.data();
+        for (size_t begin = 0; begin < b.n; begin += kBlock) {
+            const size_t count = std::min(kBlock, b.n - begin);
+            auto at = [&](const Operand& o) { return o.slot >= 0 ? slot0 + (size_t)o.slot * kBlock : o.one ? o.p : o.p + begin; };
+            for (const Micro& m : b.micro) {
+                const TapeStep& s = *m.step;
+                double* y = at(m.y);
+                switch (s.kind) {
+                    case TapeStep::Kind::Evaluate:
+                        evaluate_block(*s.node, at(m.a), m.a.one, m.b.p ? at(m.b) : nullptr, m.b.one, y, count);
+                        if (s.scan && !all_finite(y, count)) {
+                            const size_t i = first_non_finite(y, count);
+                            throw_non_finite(*s.node, begin + i, y[i]);
+                        }
+                        break;
+                    case TapeStep::Kind::Wins: evaluate_wins_block(s.flag, at(m.a), m.a.one, at(m.b), m.b.one, y, count); break;
+                    case TapeStep::Kind::Copy: std::copy_n(at(m.a), count, y); break;
+                    case TapeStep::Kind::Accumulate: {
+                        const double* a = at(m.a);
+                        for (size_t i = 0; i < count; ++i) y[i] += a[i];
+                        break;
+                    }
+                    default: std::fill_n(y, count, 0.0);  // Zero
+                }
             }
         }
+    }
+
+    void replay() {
+        for (const Block& b : blocks)
+            if (b.fused)
+                replay_fused(b);
+            else
+                run_step(steps[b.first]);
     }
 };
 
@@ -248,6 +383,7 @@ Plan Plan::record(const Function& fn, const std::vector<Var>& inputs, PlanOption
         if (n) s.nodes.push_back(std::move(n));
     s.steps = std::move(tape.steps);
     s.group(options.fuse);
+    s.assign_scratch(s.outputs);
     return plan;
 }
 
@@ -283,6 +419,21 @@ const Tensor& Plan::output(size_t k) const {
     if (!s_ || k >= s_->outputs.size())
         throw std::out_of_range("plan: output " + std::to_string(k) + " of " + std::to_string(s_ ? s_->outputs.size() : 0));
     return s_->outputs[k].value();
+}
+
+std::string Plan::describe() const {
+    static const char* kinds[] = {"", "wins", "copy", "accumulate", "zero", "gemm into window", "check"};
+    std::ostringstream out;
+    if (!s_) return "(not recorded)\n";
+    for (size_t b = 0; b < s_->blocks.size(); ++b)
+        for (size_t i = s_->blocks[b].first; i < s_->blocks[b].last; ++i) {
+            const TapeStep& t = s_->steps[i];
+            out << (s_->blocks[b].fused ? "fused " + std::to_string(b) : std::string("      ")) << "  "
+                << (t.kind == TapeStep::Kind::Evaluate ? op_name(t.node->op) : kinds[(int)t.kind]) << " " << step_size(t) << "\n";
+    out << s_->steps.size() << " steps, " << s_->fused_steps << " in fused blocks, " << s_->local_buffers << " intermediates in "
+        << s_->scratch.size() / kBlock << " scratch slots of " << kBlock << " entries\n";
+        }
+    return out.str();
 }
 
 size_t Plan::outputs() const { return s_ ? s_->outputs.size() : 0; }

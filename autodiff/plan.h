@@ -32,6 +32,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "autodiff/autodiff.h"
@@ -65,6 +66,7 @@ public:
     size_t steps() const;        // recorded steps (ops, copies, sums, checks)
     size_t fused_steps() const;  // of which run inside fused blocks
     bool same_shapes(const std::vector<const Tensor*>& values) const;
+    std::string describe() const;  // one line per step: what it does, its size, and its fused block
 
 private:
     struct State;

@@ -19,7 +19,7 @@ namespace awd {
 struct TapeStep {
     enum class Kind : uint8_t {
         Evaluate,    // node->value = its op of node->in (the op's forward kernel)
-        Wins,        // node->value = 1 where in[0] wins against in[1] (>= when larger, else <=), else 0
+        Wins,        // node->value = 1 where in[0] wins against in[1] (>= when flag, else <=), else 0
         Copy,        // dst[k] = src[k], k < n
         Accumulate,  // dst[k] += src[k]
         Zero,        // dst[k] = 0
@@ -48,13 +48,15 @@ extern thread_local Tape* g_tape;
 
 // Recomputes n.value (already of its shape) from n.in, with the op's forward kernel.
 void evaluate(Node& n);
-// The same for the entries [begin, end) only, for an elementwise op whose inputs have n's shape
-// or one entry; false (nothing done) for any other op.
-bool evaluate_entries(Node& n, size_t begin, size_t end);
+void evaluate_wins(Node& n);  // the comparison constant of maximum/minimum's derivative (attr[0]: larger)
 bool is_elementwise(Op op);
-// What the comparison constant of maximum/minimum's derivative holds, entries [begin, end).
-void evaluate_wins(Node& n, bool larger, size_t begin, size_t end);
-// The error an op throws for a non-finite entry k of its result (the eager message).
-[[noreturn]] void throw_non_finite(const Node& n, size_t k);
+// An elementwise op whose operands have its shape or one entry: entry k reads entry k (or 0).
+bool reads_entrywise(const Node& n);
+// count entries of such an op: y[i] = op(a[i], b[i]), an operand marked `one` read at [0] for
+// every i; b is ignored by a unary op. What evaluate() computes, a block at a time.
+void evaluate_block(const Node& n, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count);
+void evaluate_wins_block(bool larger, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count);
+// The error an op throws for a non-finite entry k (value v) of its result (the eager message).
+[[noreturn]] void throw_non_finite(const Node& n, size_t k, double v);
 
 }  // namespace awd
