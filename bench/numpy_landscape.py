@@ -10,7 +10,7 @@ drift within statistical error; their random streams differ, so only the statist
 usage: numpy_landscape.py two-valley RUNS STEPS    seconds per step of the update (eta 0.01, sigma 0.1, y0 5)
        numpy_landscape.py valley RUNS STEPS        the same for the Langevin valley (eta 0.01, Delta 1e-3, kappa 10)
        numpy_landscape.py check AWD                runs both here and with AWD, compares, exits 1 on disagreement
-Timing modes print key=value pairs on their last line.
+Timing modes (CPU time of this process: the machine is shared) print key=value pairs on their last line.
 """
 import json, math, os, subprocess, sys, tempfile, time
 
@@ -27,7 +27,7 @@ def two_valley(runs, steps, eta=0.01, sigma=0.1, y0=5.0, x_start=0.01, seed=0):
     y = np.full(runs, y0)
     dead = np.zeros(runs, bool)
     scale = math.sqrt(2 * sigma)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(steps):
         flat = x >= 0
         a = np.where(flat, X1, -X2)                       # x (x - 2 a q) / (c r^2): a = x1 or -x2
@@ -56,7 +56,7 @@ def two_valley(runs, steps, eta=0.01, sigma=0.1, y0=5.0, x_start=0.01, seed=0):
         bad = ~np.isfinite(x) | ~np.isfinite(y) | (np.abs(x) > 1e3) | (y < -YF / 2) | (np.abs(y) > 1e6)
         dead |= bad
         x, y = np.where(dead, x_start, x), np.where(dead, y0, y)
-    seconds = (time.perf_counter() - start) / steps
+    seconds = (time.process_time() - start) / steps
     alive = int((~dead).sum())
     return float((x[~dead] >= 0).mean()) if alive else 0.0, alive, seconds
 
@@ -66,13 +66,13 @@ def valley(runs, steps, eta=0.01, delta=1e-3, kappa=10.0, lambda0=1.0, ell=1.0, 
     rng = np.random.default_rng(seed)
     x, y = np.full(runs, x0), np.zeros(runs)
     sd = np.array([[math.sqrt(2 * delta / kappa / eta)], [math.sqrt(2 * delta / eta)]])  # along x, across y
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(steps):
         lam = lambda0 * np.exp(x / ell)
         gx, gy = 0.5 * lam * y * y / ell, lam * y
         z = sd * rng.standard_normal((2, runs))
         x, y = x - eta * (gx + z[0]), y - eta * (gy + z[1])
-    seconds = (time.perf_counter() - start) / steps
+    seconds = (time.process_time() - start) / steps
     t = eta * steps
     return float((x - x0).mean() / t), float((x - x0).std(ddof=1) / math.sqrt(runs) / t), seconds
 
@@ -118,5 +118,6 @@ if __name__ == "__main__":
     if mode == "check":
         sys.exit(check(sys.argv[2]))
     runs, steps = int(sys.argv[2]), int(sys.argv[3])
-    best = min((two_valley if mode == "two-valley" else valley)(runs, steps)[-1] for _ in range(3))
-    print(f"seconds_per_step={best} run_steps_per_s={runs / best}")
+    simulate = two_valley if mode == "two-valley" else valley
+    best = min(simulate(runs, steps)[-1] for _ in range(3))
+    print(f"cpu_seconds_per_step={best} run_steps_per_cpu_s={runs / best}")
