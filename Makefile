@@ -167,7 +167,7 @@ mer-paper: deps-runtime data $(BUILD)/awd
 	sh experiments/mer/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
 	$(BUILD)/awd continual-table --runs runs/mer --out experiments/mer/results
 
-bench: deps-bench data $(BUILD)/bench
+bench: deps-bench data $(BUILD)/bench $(BUILD)/awd
 	$(BUILD)/bench --peers ../shared/peers
 
 clean:

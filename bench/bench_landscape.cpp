@@ -98,6 +98,9 @@ void bench_landscape() {
     va.runs = 1000, va.steps = 400, va.trace_every = 1000;
     report_runs("valley (Langevin), 1000 runs", va.runs, best_cpu_seconds(3, [&] { run_valley(va); }) / va.steps,
                 run_peer_script("bench/numpy_landscape.py valley 1000 400"), valley_bound_seconds_per_step(1000, 400));
+    const auto check = run_peer_script("bench/numpy_landscape.py check build/awd");
+    std::printf("  the NumPy peers and awd landscape simulate the same process (P_flat, drift within 4 standard errors): %s\n",
+                check.count("numpy_check") ? check.at("numpy_check").c_str() : "not run (no NumPy or no build/awd)");
     {  // the per-run derivatives alone: recorded once and replayed, against the eager graph of every step
         Model m = landscape_model("TwoValley", 2000, 2, [&](const Var& th, const Var&) { return two_valley_loss(th, tv.params); });
         for (int r = 0; r < 2000; ++r) m.theta()[2 * r] = r % 2 == 0 ? 0.01 : -0.01, m.theta()[2 * r + 1] = 5.0;

@@ -109,7 +109,7 @@ def check(awd):
             ok &= good
             print(f"valley Delta {delta}: drift awd {v_awd:.5f} +- {se_awd:.5f}, numpy {v_np:.5f} +- {se_np:.5f}, "
                   f"|z| {z:.2f} {'ok' if good else 'DISAGREE'}")
-    print("agree" if ok else "DISAGREE")
+    print("numpy_check=" + ("agree" if ok else "DISAGREE"))
     return 0 if ok else 1
 
 
