@@ -59,7 +59,7 @@ const RunDerivatives& RunDerivativesPlan::operator()(const Tensor* x) {
     const auto& runs = dynamic_cast<const LandscapeRuns&>(model_.root());
     const int R = runs.runs, D = runs.dims;
     if (!step_) {  // the same ops as run_derivatives, returned as Vars: losses, gradient, Hessian columns
-        std::vector<Var> inputs{variable(model_.theta())};
+        std::vector<Var> inputs{variable_view(model_.theta())};  // read in place: run() copies nothing
         if (x) inputs.push_back(constant(*x));
         const bool with_hessian = with_hessian_;
         const Model& model = model_;
