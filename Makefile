@@ -242,7 +242,7 @@ mer-paper: deps-runtime data $(BUILD)/awd
 	sh experiments/mer/mer_runs.sh paper runs/mer > runs/mer/tasks.tsv
 	$(BUILD)/awd continual-table --tasks runs/mer/tasks.tsv --jobs 2 --runs runs/mer --out experiments/mer/results $(MER_ENGINE)
 
-bench: deps-bench data $(BUILD)/bench
+bench: deps-bench data $(BUILD)/bench $(BUILD)/awd
 	$(BUILD)/bench --peers ../shared/peers
 
 clean:

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "autodiff/autodiff.h"
+#include "autodiff/tape.h"
 
 namespace awd {
 
@@ -46,6 +47,21 @@ Var checked_constant(Tensor t) {
     return Var(std::move(n));
 }
 
+// True when no one but v holds its node (and the plan being recorded, which keeps every node made).
+bool sole_owner(const Var& v) {
+    long kept = 0;
+    if (g_tape) kept = std::find(g_tape->nodes.rbegin(), g_tape->nodes.rend(), v.shared()) != g_tape->nodes.rend();
+    return v.shared().use_count() == 1 + kept;
+}
+
+// Appends the in-place work of a backward pass without a graph to the plan being recorded, if any.
+void tape_step(TapeStep::Kind kind, double* dst, const double* src, size_t n) {
+    if (!g_tape || n == 0) return;
+    TapeStep s;
+    s.kind = kind, s.dst = dst, s.src = src, s.n = n;
+    g_tape->steps.push_back(s);
+}
+
 // One backward pass. Cotangents live in `cotangents`, indexed by Node::slot. A flat input
 // reached only through views (a model's theta) gets an uninitialised buffer: each window's first
 // contribution is copied in, and what no view wrote is zeroed once at the end, so the buffer is
@@ -67,6 +83,7 @@ struct BackwardPass {
     // s[k] = c[k], or s[k] += c[k], for k < n; true when every value written is finite.
     template <bool add>
     static bool write_checked(double* __restrict s, const double* __restrict c, size_t n) {
+        tape_step(add ? TapeStep::Kind::Accumulate : TapeStep::Kind::Copy, s, c, n);
         uint64_t bad = 0;
         for (size_t k = 0; k < n; ++k) {
             const double v = add ? s[k] + c[k] : c[k];
@@ -96,10 +113,10 @@ struct BackwardPass {
         size_t next = lo;
         for (const auto& [b, e] : w.written) {
             if (b >= hi) break;
-            if (b > next) std::fill(s + next, s + b, 0.0);
+            if (b > next) std::fill(s + next, s + b, 0.0), tape_step(TapeStep::Kind::Zero, s + next, nullptr, b - next);
             next = std::max(next, e);
         }
-        if (next < hi) std::fill(s + next, s + hi, 0.0);
+        if (next < hi) std::fill(s + next, s + hi, 0.0), tape_step(TapeStep::Kind::Zero, s + next, nullptr, hi - next);
         mark_written(w, lo, hi);
     }
 
@@ -117,9 +134,14 @@ struct BackwardPass {
     // buffer this pass owns, so no node is made per addition.
     void accumulate(Node* x, Var contribution) {
         if (x->slot < 0) {  // the first contribution; copied unless no one else holds it
-            const bool adopt = create_graph || (contribution.shared().use_count() == 1 && !contribution.value().data.is_view());
+            const bool adopt = create_graph || (sole_owner(contribution) && !contribution.value().data.is_view());
             x->slot = (int)cotangents.size();
-            cotangents.push_back(adopt ? std::move(contribution) : checked_constant(contribution.value()));
+            if (adopt) {
+                cotangents.push_back(std::move(contribution));
+            } else {
+                cotangents.push_back(checked_constant(contribution.value()));
+                tape_step(TapeStep::Kind::Copy, cotangents.back().node()->value.data.data(), contribution.value().data.data(), contribution.value().size());
+            }
             return;
         }
         Var& sum = cotangents[x->slot];
@@ -131,6 +153,7 @@ struct BackwardPass {
         double* __restrict s = sum.node()->value.data.data();  // a buffer of this pass: no one else's
         const double* __restrict c = contribution.value().data.data();
         for (size_t k = 0, n = contribution.value().size(); k < n; ++k) s[k] += c[k];
+        tape_step(TapeStep::Kind::Accumulate, s, c, contribution.value().size());
     }
 
     // The cotangent buffer of `flat`, made on first use, and whether [begin, end) of it is still
@@ -177,6 +200,12 @@ struct BackwardPass {
         double* s = window(W.node()->in[0].node(), begin, begin + n, fresh, w) + begin;
         Tensor target = Tensor::view(s, W.rows(), W.cols());
         gemm(g.value(), true, y.in[0].value(), false, target, 1.0, fresh ? 0.0 : 1.0);
+        if (g_tape) {
+            TapeStep step;
+            step.kind = TapeStep::Kind::GemmWindow, step.dst = s, step.g = g.node(), step.x = y.in[0].node();
+            step.rows = W.rows(), step.cols = W.cols(), step.flag = !fresh;
+            g_tape->steps.push_back(step);
+        }
         if (w) w->finite &= all_finite(s, n);
         return true;
     }
@@ -263,6 +292,11 @@ std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool cr
     }
     for (size_t i = 0; i < result.size(); ++i) {
         const Tensor& g = result[i].value();
+        if (g_tape) {
+            TapeStep step;
+            step.kind = TapeStep::Kind::Check, step.src = g.data.data(), step.n = g.size(), step.input = (int)i, step.node = result[i].node();
+            g_tape->steps.push_back(step);
+        }
         const auto& known = pass.checked_results;
         if (std::find(known.begin(), known.end(), result[i].node()) != known.end() || all_finite(g.data.data(), g.size())) continue;
         const auto bad = std::find_if(g.data.begin(), g.data.end(), [](double v) { return !std::isfinite(v); });

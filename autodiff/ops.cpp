@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "autodiff/autodiff.h"
+#include "autodiff/tape.h"
 
 namespace awd {
 
@@ -86,27 +87,31 @@ struct NodeAllocator {
     bool operator==(const NodeAllocator<U>&) const { return true; }
 };
 
-// Records the node when gradients are wanted and at least one input carries them. A view
-// always keeps its input: its values live there. Every result is scanned for NaN and Inf,
+// Makes the node of one op: its value (rows, cols) computed by evaluate() from `in`. The node keeps
+// its inputs when gradients are wanted and at least one input carries them, or while a plan is
+// being recorded (the replay recomputes it from them). Every result is scanned for NaN and Inf,
 // except inside a backward pass that grad() scans at its end instead.
-Var record(Op op, Inputs in, Tensor value, int a0 = 0, int a1 = 0, int a2 = 0, int a3 = 0) {
-    const double* v = value.data.data();
-    const bool checked = op == Op::View || !g_scan_op_results || all_finite(v, value.size());  // a view's values were checked where they came from
-    for (size_t k = 0, n = checked ? 0 : value.size(); k < n; ++k) {
-        if (!std::isfinite(v[k])) {
-            std::ostringstream why;
-            why << std::string(op_name(op)) << "(" << shapes_of(in) << "): result " << value.shape() << " has non-finite entry " << v[k]
-                << " at [" << k / value.cols << "," << k % value.cols << "]";
-            throw NonFiniteError(why.str());
-        }
-    }
+Var make(Op op, Inputs in, int rows, int cols, int a0 = 0, int a1 = 0, double c = 0.0, const std::vector<int>* index = nullptr) {
     auto n = new_node();
-    n->value = std::move(value);
     n->op = op;
-    n->attr[0] = a0, n->attr[1] = a1, n->attr[2] = a2, n->attr[3] = a3;
+    n->attr[0] = a0, n->attr[1] = a1, n->constant = c;
+    if (index) n->index = *index;
+    n->in = std::move(in);
+    n->value = Tensor::uninitialized(rows, cols);
+    evaluate(*n);
+    const double* v = n->value.data.data();
+    if (g_scan_op_results && !all_finite(v, n->value.size()))
+        for (size_t k = 0; k < n->value.size(); ++k)
+            if (!std::isfinite(v[k])) throw_non_finite(*n, k, v[k]);
     if (g_recording)
-        for (const Var& x : in) n->requires_grad = n->requires_grad || x.requires_grad();
-    if (n->requires_grad || op == Op::View) n->in = std::move(in);
+        for (const Var& x : n->in) n->requires_grad = n->requires_grad || x.requires_grad();
+    if (g_tape) {
+        TapeStep s;
+        s.kind = TapeStep::Kind::Evaluate, s.node = n.get(), s.scan = g_scan_op_results;
+        g_tape->steps.push_back(s);
+    } else if (!n->requires_grad) {
+        n->in = Inputs();
+    }
     return Var(std::move(n));
 }
 
@@ -119,34 +124,14 @@ Var leaf(Tensor t, bool requires_grad, const char* what) {
     return Var(std::move(n));
 }
 
-template <class F>
-Tensor map(const Tensor& x, F f) {
-    Tensor y = Tensor::uninitialized(x.rows, x.cols);
-    for (size_t k = 0; k < x.size(); ++k) y[k] = f(x[k]);
-    return y;
-}
-
-// Elementwise binary op with broadcasting of (1, C), (N, 1) and (1, 1) operands.
-template <class F>
-Tensor zip(Op op, const Var& va, const Var& vb, F f) {
+// The shape of an elementwise binary op's result: operands broadcast (1, C), (N, 1) and (1, 1).
+std::pair<int, int> broadcast_shape(Op op, const Var& va, const Var& vb) {
     const Tensor &a = va.value(), &b = vb.value();
     auto dim = [&](int p, int q) {
         if (p != q && p != 1 && q != 1) fail(op, {va, vb}, "shapes do not broadcast");
         return std::max(p, q);
     };
-    Tensor y = Tensor::uninitialized(dim(a.rows, b.rows), dim(a.cols, b.cols));
-    if (a.same_shape(b)) {
-        for (size_t k = 0; k < y.size(); ++k) y[k] = f(a[k], b[k]);
-    } else if (b.size() == 1) {
-        for (size_t k = 0; k < y.size(); ++k) y[k] = f(a[k], b[0]);
-    } else if (a.size() == 1) {
-        for (size_t k = 0; k < y.size(); ++k) y[k] = f(a[0], b[k]);
-    } else {
-        for (int i = 0; i < y.rows; ++i)
-            for (int j = 0; j < y.cols; ++j)
-                y(i, j) = f(a(a.rows == 1 ? 0 : i, a.cols == 1 ? 0 : j), b(b.rows == 1 ? 0 : i, b.cols == 1 ? 0 : j));
-    }
-    return y;
+    return {dim(a.rows, b.rows), dim(a.cols, b.cols)};
 }
 
 Var scalar_constant(double c) { return constant(Tensor::scalar(c)); }
@@ -167,7 +152,13 @@ const char* op_name(Op op) {
     return names[(int)op];
 }
 
-std::shared_ptr<Node> new_node() { return std::allocate_shared<Node>(NodeAllocator<Node>()); }
+thread_local Tape* g_tape = nullptr;
+
+std::shared_ptr<Node> new_node() {
+    auto n = std::allocate_shared<Node>(NodeAllocator<Node>());
+    if (g_tape) g_tape->nodes.push_back(n);
+    return n;
+}
 
 const Tensor& Var::value() const {
     if (!node_) throw std::logic_error("Var: use of an empty Var");
@@ -193,56 +184,267 @@ bool is_recording() { return g_recording; }
 NoGradGuard::NoGradGuard() : previous_(g_recording) { g_recording = false; }
 NoGradGuard::~NoGradGuard() { g_recording = previous_; }
 
-// ---- forward: value of each primitive ---------------------------------------------------
+// ---- forward kernels: the value of each primitive, computed into its node ------------------
+//
+// The eager ops below and a plan's replay (plan.h) both compute through evaluate(), so a replay
+// does the same operations in the same order as the eager op: the same bytes.
 
-Var operator+(const Var& a, const Var& b) { return record(Op::Add, {a, b}, zip(Op::Add, a, b, [](double p, double q) { return p + q; })); }
-Var operator-(const Var& a, const Var& b) { return record(Op::Sub, {a, b}, zip(Op::Sub, a, b, [](double p, double q) { return p - q; })); }
-Var operator*(const Var& a, const Var& b) { return record(Op::Mul, {a, b}, zip(Op::Mul, a, b, [](double p, double q) { return p * q; })); }
-Var operator/(const Var& a, const Var& b) { return record(Op::Div, {a, b}, zip(Op::Div, a, b, [](double p, double q) { return p / q; })); }
-Var maximum(const Var& a, const Var& b) { return record(Op::Maximum, {a, b}, zip(Op::Maximum, a, b, [](double p, double q) { return p >= q ? p : q; })); }
-Var minimum(const Var& a, const Var& b) { return record(Op::Minimum, {a, b}, zip(Op::Minimum, a, b, [](double p, double q) { return p <= q ? p : q; })); }
-Var operator-(const Var& a) { return record(Op::Neg, {a}, map(a.value(), [](double v) { return -v; })); }
-Var exp(const Var& x) { return record(Op::Exp, {x}, map(x.value(), [](double v) { return std::exp(v); })); }
-Var log(const Var& x) { return record(Op::Log, {x}, map(x.value(), [](double v) { return std::log(v); })); }
-Var sqrt(const Var& x) { return record(Op::Sqrt, {x}, map(x.value(), [](double v) { return std::sqrt(v); })); }
-Var abs(const Var& x) { return record(Op::Abs, {x}, map(x.value(), [](double v) { return std::fabs(v); })); }
-Var sign(const Var& x) { return record(Op::Sign, {x}, map(x.value(), [](double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0; })); }
-Var sin(const Var& x) { return record(Op::Sin, {x}, map(x.value(), [](double v) { return std::sin(v); })); }
-Var cos(const Var& x) { return record(Op::Cos, {x}, map(x.value(), [](double v) { return std::cos(v); })); }
-Var square(const Var& x) { return record(Op::Square, {x}, map(x.value(), [](double v) { return v * v; })); }
-Var transpose(const Var& x) { return record(Op::Transpose, {x}, transpose(x.value())); }
+namespace {
 
-Var pow(const Var& x, double c) {
-    Var y = record(Op::Pow, {x}, map(x.value(), [c](double v) { return std::pow(v, c); }));
-    y.node()->constant = c;
-    return y;
+// The arithmetic of the elementwise ops, one entry at a time; c is Pow's exponent.
+template <Op op>
+double unary_value(double v, double c) {
+    if constexpr (op == Op::Neg) return -v;
+    else if constexpr (op == Op::Exp) return std::exp(v);
+    else if constexpr (op == Op::Log) return std::log(v);
+    else if constexpr (op == Op::Sqrt) return std::sqrt(v);
+    else if constexpr (op == Op::Abs) return std::fabs(v);
+    else if constexpr (op == Op::Sign) return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0;
+    else if constexpr (op == Op::Pow) return std::pow(v, c);
+    else if constexpr (op == Op::Sin) return std::sin(v);
+    else if constexpr (op == Op::Cos) return std::cos(v);
+    else return v * v;  // Square
 }
 
-// map(x, f) with the activation a known at compile time inside f (f takes the kind as a
-// std::integral_constant): the table's per-element switch folds away and relu's loop vectorises.
+template <Op op>
+double binary_value(double p, double q) {
+    if constexpr (op == Op::Add) return p + q;
+    else if constexpr (op == Op::Sub) return p - q;
+    else if constexpr (op == Op::Mul) return p * q;
+    else if constexpr (op == Op::Div) return p / q;
+    else if constexpr (op == Op::Maximum) return p >= q ? p : q;
+    else return p <= q ? p : q;  // Minimum
+}
+
+// y[i] = f(a[i], b[i]) for i < count; an operand marked `one` has one entry, read for every i.
 template <class F>
-Tensor map_activation(Activation a, const Tensor& x, F f) {
-    using enum Activation;
-    switch (a) {
-        case Identity: return map(x, [&](double v) { return f(std::integral_constant<Activation, Identity>{}, v); });
-        case Relu: return map(x, [&](double v) { return f(std::integral_constant<Activation, Relu>{}, v); });
-        case Tanh: return map(x, [&](double v) { return f(std::integral_constant<Activation, Tanh>{}, v); });
-        case Sigmoid: return map(x, [&](double v) { return f(std::integral_constant<Activation, Sigmoid>{}, v); });
-        case Softplus: return map(x, [&](double v) { return f(std::integral_constant<Activation, Softplus>{}, v); });
+void entries(F f, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count) {
+    if (b_one) {
+        for (size_t i = 0; i < count; ++i) y[i] = f(a[i], b[0]);
+    } else if (a_one) {
+        for (size_t i = 0; i < count; ++i) y[i] = f(a[0], b[i]);
+    } else {
+        for (size_t i = 0; i < count; ++i) y[i] = f(a[i], b[i]);
     }
-    throw std::logic_error("map_activation: unknown activation");
 }
 
-Var activation(Activation a, const Var& z) {
-    return record(Op::Activation, {z}, map_activation(a, z.value(), [](auto kind, double v) { return activation_value(kind.value, v); }), (int)a);
+// Calls visit(f) with f(p, q) the entry function of n's elementwise op (a unary op ignores q),
+// known at compile time inside visit, so every loop over entries vectorises where it can.
+template <class V>
+void with_entry_function(const Node& n, V&& visit) {
+    const double c = n.constant;
+    const int order = n.attr[1];
+    auto activation_visit = [&](auto kind) {
+        if (n.op == Op::Activation) return visit([](double p, double) { return activation_value(decltype(kind)::value, p); });
+        return visit([order](double p, double) { return activation_derivative(decltype(kind)::value, order, p); });
+    };
+    using enum Activation;
+    switch (n.op) {
+        case Op::Add: return visit([](double p, double q) { return binary_value<Op::Add>(p, q); });
+        case Op::Sub: return visit([](double p, double q) { return binary_value<Op::Sub>(p, q); });
+        case Op::Mul: return visit([](double p, double q) { return binary_value<Op::Mul>(p, q); });
+        case Op::Div: return visit([](double p, double q) { return binary_value<Op::Div>(p, q); });
+        case Op::Maximum: return visit([](double p, double q) { return binary_value<Op::Maximum>(p, q); });
+        case Op::Minimum: return visit([](double p, double q) { return binary_value<Op::Minimum>(p, q); });
+        case Op::Neg: return visit([c](double p, double) { return unary_value<Op::Neg>(p, c); });
+        case Op::Exp: return visit([c](double p, double) { return unary_value<Op::Exp>(p, c); });
+        case Op::Log: return visit([c](double p, double) { return unary_value<Op::Log>(p, c); });
+        case Op::Sqrt: return visit([c](double p, double) { return unary_value<Op::Sqrt>(p, c); });
+        case Op::Abs: return visit([c](double p, double) { return unary_value<Op::Abs>(p, c); });
+        case Op::Sign: return visit([c](double p, double) { return unary_value<Op::Sign>(p, c); });
+        case Op::Pow: return visit([c](double p, double) { return unary_value<Op::Pow>(p, c); });
+        case Op::Sin: return visit([c](double p, double) { return unary_value<Op::Sin>(p, c); });
+        case Op::Cos: return visit([c](double p, double) { return unary_value<Op::Cos>(p, c); });
+        case Op::Square: return visit([c](double p, double) { return unary_value<Op::Square>(p, c); });
+        case Op::Activation:
+        case Op::ActivationDerivative:
+            switch ((Activation)n.attr[0]) {
+                case Identity: return activation_visit(std::integral_constant<Activation, Identity>{});
+                case Relu: return activation_visit(std::integral_constant<Activation, Relu>{});
+                case Tanh: return activation_visit(std::integral_constant<Activation, Tanh>{});
+                case Sigmoid: return activation_visit(std::integral_constant<Activation, Sigmoid>{});
+                case Softplus: return activation_visit(std::integral_constant<Activation, Softplus>{});
+            }
+            break;
+        default: break;
+    }
+    throw std::logic_error(std::string("with_entry_function: ") + op_name(n.op) + " is not elementwise");
 }
+
+// How an elementwise node reads its operands: a of its shape, b of its shape or of one entry (or
+// a of one entry). False for the general broadcast of a (1, C) with an (N, 1), read in full.
+bool entrywise(const Node& n, bool& a_one, bool& b_one) {
+    a_one = b_one = false;
+    if (n.in.size() < 2) return true;
+    const Tensor &a = n.in[0].value(), &b = n.in[1].value();
+    if (a.same_shape(b)) return true;
+    b_one = b.size() == 1, a_one = !b_one && a.size() == 1;
+    return a_one || b_one;
+}
+
+// Every entry of an elementwise node, whatever its operands' broadcast.
+template <class F>
+void all_entries(const Node& n, Tensor& y, F f) {
+    bool a_one, b_one;
+    const Tensor& a = n.in[0].value();
+    const Tensor& b = n.in.size() > 1 ? n.in[1].value() : a;
+    if (entrywise(n, a_one, b_one)) return entries(f, a.data.data(), a_one, b.data.data(), b_one, y.data.data(), y.size());
+    for (int i = 0; i < y.rows; ++i)
+        for (int j = 0; j < y.cols; ++j) y(i, j) = f(a(a.rows == 1 ? 0 : i, a.cols == 1 ? 0 : j), b(b.rows == 1 ? 0 : i, b.cols == 1 ? 0 : j));
+}
+
+auto wins_function(bool larger) {
+    return [larger](double p, double q) { return (larger ? p >= q : p <= q) ? 1.0 : 0.0; };
+}
+
+}  // namespace
+
+bool is_elementwise(Op op) {
+    switch (op) {
+        case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Maximum: case Op::Minimum: case Op::Neg: case Op::Exp:
+        case Op::Log: case Op::Sqrt: case Op::Abs: case Op::Sign: case Op::Pow: case Op::Sin: case Op::Cos: case Op::Square:
+        case Op::Activation: case Op::ActivationDerivative:
+            return true;
+        default:
+            return false;
+    }
+}
+
+bool reads_entrywise(const Node& n) {
+    bool a_one, b_one;
+    return is_elementwise(n.op) && entrywise(n, a_one, b_one);
+}
+
+void evaluate_block(const Node& n, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count) {
+    with_entry_function(n, [&](auto f) { entries(f, a, a_one, b ? b : a, b_one, y, count); });
+}
+
+void evaluate_wins_block(bool larger, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count) {
+    entries(wins_function(larger), a, a_one, b, b_one, y, count);
+}
+
+void evaluate_wins(Node& n) { all_entries(n, n.value, wins_function(n.attr[0])); }
+
+void evaluate(Node& n) {
+    Tensor& y = n.value;
+    if (n.op == Op::Leaf || n.op == Op::View) return;  // a view's values live in its input
+    if (is_elementwise(n.op)) return with_entry_function(n, [&](auto f) { all_entries(n, y, f); });
+    const Tensor& X = n.in[0].value();
+    const int r0 = n.attr[0], c0 = n.attr[1];
+    switch (n.op) {
+        case Op::MatMul: gemm(X, n.attr[0], n.in[1].value(), n.attr[1], y); return;
+        case Op::Linear: {  // y = b broadcast over the rows, then y += x W^T: one GEMM with beta = 1
+            const bool bias = n.in.size() == 3;
+            for (int i = 0; bias && i < y.rows; ++i) std::memcpy(&y.data[(size_t)i * y.cols], n.in[2].value().data.data(), sizeof(double) * y.cols);
+            gemm(X, false, n.in[1].value(), true, y, 1.0, bias ? 1.0 : 0.0);
+            return;
+        }
+        case Op::Sum: {
+            const int axis = n.attr[0];
+            y.data.assign(y.size(), 0.0);
+            for (int i = 0; i < X.rows; ++i)
+                for (int j = 0; j < X.cols; ++j) y(axis == 1 ? i : 0, axis == 0 ? j : 0) += X(i, j);
+            return;
+        }
+        case Op::Broadcast:
+            for (int i = 0; i < y.rows; ++i)
+                for (int j = 0; j < y.cols; ++j) y(i, j) = X(X.rows == 1 ? 0 : i, X.cols == 1 ? 0 : j);
+            return;
+        case Op::Transpose:
+            for (int i = 0; i < X.rows; ++i)
+                for (int j = 0; j < X.cols; ++j) y(j, i) = X(i, j);
+            return;
+        case Op::Reshape: std::copy_n(X.data.data(), y.size(), y.data.data()); return;  // the same values in the same (row-major) order
+        case Op::Slice:
+            for (int i = 0; i < y.rows; ++i)
+                for (int j = 0; j < y.cols; ++j) y(i, j) = X(r0 + i, c0 + j);
+            return;
+        case Op::Pad:
+            y.data.assign(y.size(), 0.0);
+            for (int i = 0; i < X.rows; ++i)
+                for (int j = 0; j < X.cols; ++j) y(r0 + i, c0 + j) = X(i, j);
+            return;
+        case Op::Concat: {
+            const Tensor& B = n.in[1].value();
+            const bool rows = n.attr[0] == 0;
+            for (int i = 0; i < X.rows; ++i)
+                for (int j = 0; j < X.cols; ++j) y(i, j) = X(i, j);
+            for (int i = 0; i < B.rows; ++i)
+                for (int j = 0; j < B.cols; ++j) y(rows ? X.rows + i : i, rows ? j : X.cols + j) = B(i, j);
+            return;
+        }
+        case Op::GatherRows:
+            for (size_t r = 0; r < n.index.size(); ++r)
+                std::memcpy(&y.data[r * X.cols], &X.data[(size_t)n.index[r] * X.cols], sizeof(double) * X.cols);
+            return;
+        case Op::ScatterRows:  // the adjoint of gather_rows: rows of X added into zeros at `index`
+            y.data.assign(y.size(), 0.0);
+            for (size_t r = 0; r < n.index.size(); ++r)
+                for (int j = 0; j < X.cols; ++j) y(n.index[r], j) += X((int)r, j);
+            return;
+        case Op::Embed:  // the adjoint of view: X placed at `offset` of zeros
+            y.data.assign(y.size(), 0.0);
+            std::memcpy(&y.data[n.attr[0]], X.data.data(), sizeof(double) * X.size());
+            return;
+        case Op::LogSoftmax:
+            for (int i = 0; i < X.rows; ++i) {
+                const double* z = &X.data[(size_t)i * X.cols];
+                const double normaliser = log_sum_exp(z, X.cols);
+                for (int j = 0; j < X.cols; ++j) y(i, j) = z[j] - normaliser;
+            }
+            return;
+        case Op::Softmax:
+            for (int i = 0; i < X.rows; ++i) {
+                double m = X(i, 0), s = 0.0;
+                for (int j = 1; j < X.cols; ++j) m = std::max(m, X(i, j));
+                for (int j = 0; j < X.cols; ++j) s += (y(i, j) = std::exp(X(i, j) - m));
+                for (int j = 0; j < X.cols; ++j) y(i, j) /= s;
+            }
+            return;
+        case Op::CrossEntropy: {
+            double total = 0.0;
+            for (int i = 0; i < X.rows; ++i) total += log_sum_exp(&X.data[(size_t)i * X.cols], X.cols) - X(i, n.index[i]);
+            y[0] = total / X.rows;
+            return;
+        }
+        default: throw std::logic_error(std::string("evaluate: no forward kernel for ") + op_name(n.op));
+    }
+}
+
+void throw_non_finite(const Node& n, size_t k, double v) {
+    std::ostringstream why;
+    why << std::string(op_name(n.op)) << "(" << shapes_of(n.in) << "): result " << n.value.shape() << " has non-finite entry " << v << " at ["
+        << k / n.value.cols << "," << k % n.value.cols << "]";
+    throw NonFiniteError(why.str());
+}
+
+// ---- forward: each primitive's checks and the shape of its value -----------------------------
+
+Var operator+(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Add, a, b); return make(Op::Add, {a, b}, r, c); }
+Var operator-(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Sub, a, b); return make(Op::Sub, {a, b}, r, c); }
+Var operator*(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Mul, a, b); return make(Op::Mul, {a, b}, r, c); }
+Var operator/(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Div, a, b); return make(Op::Div, {a, b}, r, c); }
+Var maximum(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Maximum, a, b); return make(Op::Maximum, {a, b}, r, c); }
+Var minimum(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Minimum, a, b); return make(Op::Minimum, {a, b}, r, c); }
+Var operator-(const Var& a) { return make(Op::Neg, {a}, a.rows(), a.cols()); }
+Var exp(const Var& x) { return make(Op::Exp, {x}, x.rows(), x.cols()); }
+Var log(const Var& x) { return make(Op::Log, {x}, x.rows(), x.cols()); }
+Var sqrt(const Var& x) { return make(Op::Sqrt, {x}, x.rows(), x.cols()); }
+Var abs(const Var& x) { return make(Op::Abs, {x}, x.rows(), x.cols()); }
+Var sign(const Var& x) { return make(Op::Sign, {x}, x.rows(), x.cols()); }
+Var sin(const Var& x) { return make(Op::Sin, {x}, x.rows(), x.cols()); }
+Var cos(const Var& x) { return make(Op::Cos, {x}, x.rows(), x.cols()); }
+Var square(const Var& x) { return make(Op::Square, {x}, x.rows(), x.cols()); }
+Var pow(const Var& x, double c) { return make(Op::Pow, {x}, x.rows(), x.cols(), 0, 0, c); }
+Var transpose(const Var& x) { return make(Op::Transpose, {x}, x.cols(), x.rows()); }
+
+Var activation(Activation a, const Var& z) { return make(Op::Activation, {z}, z.rows(), z.cols(), (int)a); }
 
 Var activation_derivative(Activation a, int order, const Var& z) {
     if (order < 1 || order > 3)
         fail(Op::ActivationDerivative, {z}, std::string("derivative of order ") + std::to_string(order) + " of " + activation_name(a) +
                                                 " is not in the table (orders 1 to 3)");
-    return record(Op::ActivationDerivative, {z},
-                  map_activation(a, z.value(), [order](auto kind, double v) { return activation_derivative(kind.value, order, v); }), (int)a, order);
+    return make(Op::ActivationDerivative, {z}, z.rows(), z.cols(), (int)a, order);
 }
 
 Var tanh(const Var& x) { return activation(Activation::Tanh, x); }
@@ -255,113 +457,65 @@ Var matmul(const Var& a, const Var& b, bool ta, bool tb) {
     const Tensor &A = a.value(), &B = b.value();
     if ((ta ? A.rows : A.cols) != (tb ? B.cols : B.rows))
         fail(Op::MatMul, {a, b}, std::string("inner dimensions differ") + (ta ? " (first transposed)" : "") + (tb ? " (second transposed)" : ""));
-    return record(Op::MatMul, {a, b}, matmul(A, B, ta, tb), ta, tb);
+    return make(Op::MatMul, {a, b}, ta ? A.cols : A.rows, tb ? B.rows : B.cols, ta, tb);
 }
 
 Var linear(const Var& x, const Var& W, const Var& b) {
     const Tensor &X = x.value(), &Wt = W.value();
     Inputs in = b ? Inputs{x, W, b} : Inputs{x, W};
     if (X.cols != Wt.cols) fail(Op::Linear, in, "input has " + std::to_string(X.cols) + " features, the weight expects " + std::to_string(Wt.cols));
-    const int n = X.rows, n_out = Wt.rows;
-    Tensor y = Tensor::uninitialized(n, n_out);
-    if (b) {  // y = b broadcast over the rows, then y += x W^T: one GEMM with beta = 1
-        const Tensor& B = b.value();
-        if (B.rows != 1 || B.cols != n_out) fail(Op::Linear, in, "bias is not (1 x " + std::to_string(n_out) + ")");
-        for (int i = 0; i < n; ++i) std::memcpy(&y.data[(size_t)i * n_out], B.data.data(), sizeof(double) * n_out);
-    }
-    gemm(X, false, Wt, true, y, 1.0, b ? 1.0 : 0.0);
-    return record(Op::Linear, std::move(in), std::move(y));
+    if (b && (b.rows() != 1 || b.cols() != Wt.rows)) fail(Op::Linear, in, "bias is not (1 x " + std::to_string(Wt.rows) + ")");
+    return make(Op::Linear, std::move(in), X.rows, Wt.rows);
 }
 
 Var sum(const Var& x, int axis) {
-    const Tensor& X = x.value();
     if (axis < -1 || axis > 1) fail(Op::Sum, {x}, "axis " + std::to_string(axis) + " is not -1, 0 or 1");
-    Tensor y(axis == 1 ? X.rows : 1, axis == 0 ? X.cols : 1);
-    for (int i = 0; i < X.rows; ++i)
-        for (int j = 0; j < X.cols; ++j) y(axis == 1 ? i : 0, axis == 0 ? j : 0) += X(i, j);
-    return record(Op::Sum, {x}, std::move(y), axis);
+    return make(Op::Sum, {x}, axis == 1 ? x.rows() : 1, axis == 0 ? x.cols() : 1, axis);
 }
 
 Var broadcast_to(const Var& x, int rows, int cols) {
-    const Tensor& X = x.value();
-    if ((X.rows != rows && X.rows != 1) || (X.cols != cols && X.cols != 1)) fail(Op::Broadcast, {x}, "cannot broadcast to " + dims(rows, cols));
-    Tensor y = Tensor::uninitialized(rows, cols);
-    for (int i = 0; i < rows; ++i)
-        for (int j = 0; j < cols; ++j) y(i, j) = X(X.rows == 1 ? 0 : i, X.cols == 1 ? 0 : j);
-    return record(Op::Broadcast, {x}, std::move(y));
+    if ((x.rows() != rows && x.rows() != 1) || (x.cols() != cols && x.cols() != 1)) fail(Op::Broadcast, {x}, "cannot broadcast to " + dims(rows, cols));
+    return make(Op::Broadcast, {x}, rows, cols);
 }
 
 Var reshape(const Var& x, int rows, int cols) {
     if (rows < 0 || cols < 0 || (size_t)rows * cols != x.value().size()) fail(Op::Reshape, {x}, "cannot reshape to " + dims(rows, cols));
-    Tensor y = Tensor::uninitialized(rows, cols);  // the same values in the same (row-major) order
-    std::copy_n(x.value().data.data(), y.size(), y.data.data());
-    return record(Op::Reshape, {x}, std::move(y));
+    return make(Op::Reshape, {x}, rows, cols);
 }
 
 Var slice(const Var& x, int r0, int c0, int rows, int cols) {
-    const Tensor& X = x.value();
-    if (r0 < 0 || c0 < 0 || rows <= 0 || cols <= 0 || r0 + rows > X.rows || c0 + cols > X.cols)
+    if (r0 < 0 || c0 < 0 || rows <= 0 || cols <= 0 || r0 + rows > x.rows() || c0 + cols > x.cols())
         fail(Op::Slice, {x}, "block at (" + std::to_string(r0) + "," + std::to_string(c0) + ") of shape " + dims(rows, cols) + " is out of range");
-    Tensor y = Tensor::uninitialized(rows, cols);
-    for (int i = 0; i < rows; ++i)
-        for (int j = 0; j < cols; ++j) y(i, j) = X(r0 + i, c0 + j);
-    return record(Op::Slice, {x}, std::move(y), r0, c0);
+    return make(Op::Slice, {x}, rows, cols, r0, c0);
 }
 
 Var pad(const Var& x, int rows, int cols, int r0, int c0) {
-    const Tensor& X = x.value();
-    if (r0 < 0 || c0 < 0 || r0 + X.rows > rows || c0 + X.cols > cols)
+    if (r0 < 0 || c0 < 0 || r0 + x.rows() > rows || c0 + x.cols() > cols)
         fail(Op::Pad, {x}, "does not fit in " + dims(rows, cols) + " at (" + std::to_string(r0) + "," + std::to_string(c0) + ")");
-    Tensor y(rows, cols);
-    for (int i = 0; i < X.rows; ++i)
-        for (int j = 0; j < X.cols; ++j) y(r0 + i, c0 + j) = X(i, j);
-    return record(Op::Pad, {x}, std::move(y), r0, c0);
+    return make(Op::Pad, {x}, rows, cols, r0, c0);
 }
 
 Var concat(const Var& a, const Var& b, int axis) {
     const Tensor &A = a.value(), &B = b.value();
     if (axis != 0 && axis != 1) fail(Op::Concat, {a, b}, "axis " + std::to_string(axis) + " is not 0 or 1");
     if (axis == 0 ? A.cols != B.cols : A.rows != B.rows) fail(Op::Concat, {a, b}, axis == 0 ? "column counts differ" : "row counts differ");
-    Tensor y = Tensor::uninitialized(axis == 0 ? A.rows + B.rows : A.rows, axis == 0 ? A.cols : A.cols + B.cols);
-    for (int i = 0; i < A.rows; ++i)
-        for (int j = 0; j < A.cols; ++j) y(i, j) = A(i, j);
-    for (int i = 0; i < B.rows; ++i)
-        for (int j = 0; j < B.cols; ++j) y(axis == 0 ? A.rows + i : i, axis == 0 ? j : A.cols + j) = B(i, j);
-    return record(Op::Concat, {a, b}, std::move(y), axis);
+    return make(Op::Concat, {a, b}, axis == 0 ? A.rows + B.rows : A.rows, axis == 0 ? A.cols : A.cols + B.cols, axis);
 }
 
 Var gather_rows(const Var& x, const std::vector<int>& rows) {
-    const Tensor& X = x.value();
-    Tensor y = Tensor::uninitialized((int)rows.size(), X.cols);
-    for (size_t r = 0; r < rows.size(); ++r) {
-        if (rows[r] < 0 || rows[r] >= X.rows)
+    for (size_t r = 0; r < rows.size(); ++r)
+        if (rows[r] < 0 || rows[r] >= x.rows())
             fail(Op::GatherRows, {x}, "row " + std::to_string(rows[r]) + " (entry " + std::to_string(r) + ") is out of range");
-        std::memcpy(&y.data[r * X.cols], &X.data[(size_t)rows[r] * X.cols], sizeof(double) * X.cols);
-    }
-    Var v = record(Op::GatherRows, {x}, std::move(y));
-    v.node()->index = rows;
-    return v;
+    return make(Op::GatherRows, {x}, (int)rows.size(), x.cols(), 0, 0, 0.0, &rows);
 }
 
 namespace {
 
 // The adjoint of gather_rows: rows of g added into a (rows, C) tensor of zeros at `index`.
-Var scatter_rows(const Var& g, const std::vector<int>& index, int rows) {
-    const Tensor& G = g.value();
-    Tensor y(rows, G.cols);
-    for (size_t r = 0; r < index.size(); ++r)
-        for (int j = 0; j < G.cols; ++j) y(index[r], j) += G((int)r, j);
-    Var v = record(Op::ScatterRows, {g}, std::move(y));
-    v.node()->index = index;
-    return v;
-}
+Var scatter_rows(const Var& g, const std::vector<int>& index, int rows) { return make(Op::ScatterRows, {g}, rows, g.cols(), 0, 0, 0.0, &index); }
 
 // The adjoint of view: g placed at `offset` of a flat (rows, cols) tensor of zeros.
-Var embed(const Var& g, int rows, int cols, int offset) {
-    Tensor y(rows, cols);
-    std::memcpy(&y.data[offset], g.value().data.data(), sizeof(double) * g.value().size());
-    return record(Op::Embed, {g}, std::move(y), offset);
-}
+Var embed(const Var& g, int rows, int cols, int offset) { return make(Op::Embed, {g}, rows, cols, offset); }
 
 }  // namespace
 
@@ -369,47 +523,28 @@ Var view(const Var& flat, int offset, int rows, int cols) {
     Tensor& F = flat.node()->value;
     if (offset < 0 || rows <= 0 || cols <= 0 || (size_t)offset + (size_t)rows * cols > F.size())
         fail(Op::View, {flat}, "window of " + dims(rows, cols) + " at offset " + std::to_string(offset) + " is out of range");
-    return record(Op::View, {flat}, Tensor::view(F.data.data() + offset, rows, cols), offset);
+    auto n = new_node();  // not scanned: its values were checked where they came from
+    n->op = Op::View, n->attr[0] = offset;
+    n->value = Tensor::view(F.data.data() + offset, rows, cols);
+    n->requires_grad = g_recording && flat.requires_grad();
+    n->in = {flat};  // always kept: its values live there
+    return Var(std::move(n));
 }
 
-Var log_softmax(const Var& logits) {
-    const Tensor& Z = logits.value();
-    Tensor y = Tensor::uninitialized(Z.rows, Z.cols);
-    for (int i = 0; i < Z.rows; ++i) {
-        const double* z = &Z.data[(size_t)i * Z.cols];
-        const double normaliser = log_sum_exp(z, Z.cols);
-        for (int j = 0; j < Z.cols; ++j) y(i, j) = z[j] - normaliser;
-    }
-    return record(Op::LogSoftmax, {logits}, std::move(y));
-}
-
-Var softmax(const Var& logits) {
-    const Tensor& Z = logits.value();
-    Tensor y = Tensor::uninitialized(Z.rows, Z.cols);
-    for (int i = 0; i < Z.rows; ++i) {
-        double m = Z(i, 0), s = 0.0;
-        for (int j = 1; j < Z.cols; ++j) m = std::max(m, Z(i, j));
-        for (int j = 0; j < Z.cols; ++j) s += (y(i, j) = std::exp(Z(i, j) - m));
-        for (int j = 0; j < Z.cols; ++j) y(i, j) /= s;
-    }
-    return record(Op::Softmax, {logits}, std::move(y));
-}
+Var log_softmax(const Var& logits) { return make(Op::LogSoftmax, {logits}, logits.rows(), logits.cols()); }
+Var softmax(const Var& logits) { return make(Op::Softmax, {logits}, logits.rows(), logits.cols()); }
 
 Var cross_entropy(const Var& logits, const std::vector<int>& labels) {
     const Tensor& Z = logits.value();
     if ((int)labels.size() != Z.rows)
         throw std::invalid_argument("cross_entropy: " + std::to_string(labels.size()) + " labels for logits " + Z.shape());
-    double total = 0.0;
-    for (int i = 0; i < Z.rows; ++i) {
+    for (int i = 0; i < Z.rows; ++i)
         if (labels[i] < 0 || labels[i] >= Z.cols)
             throw std::invalid_argument("cross_entropy: label " + std::to_string(labels[i]) + " of row " + std::to_string(i) +
                                         " is outside [0, " + std::to_string(Z.cols) + ") for logits " + Z.shape());
-        total += log_sum_exp(&Z.data[(size_t)i * Z.cols], Z.cols) - Z(i, labels[i]);
-    }
-    Var v = record(Op::CrossEntropy, {logits}, Tensor::scalar(total / Z.rows));
-    v.node()->index = labels;
-    return v;
+    return make(Op::CrossEntropy, {logits}, 1, 1, 0, 0, 0.0, &labels);
 }
+
 
 // ---- composites: built from the primitives, so their derivatives come for free -------------
 
@@ -446,8 +581,22 @@ namespace {
 
 // 1 where the first argument wins the comparison (ties included), else 0: a constant, since
 // the derivative of a comparison is zero almost everywhere.
+// While a plan is recorded the constant keeps a and b and is recomputed at each replay.
 Var wins(const Var& a, const Var& b, bool larger) {
-    return constant(zip(larger ? Op::Maximum : Op::Minimum, a, b, [larger](double p, double q) { return (larger ? p >= q : p <= q) ? 1.0 : 0.0; }));
+    auto [rows, cols] = broadcast_shape(larger ? Op::Maximum : Op::Minimum, a, b);
+    auto n = new_node();
+    n->in = {a, b};
+    n->attr[0] = larger;
+    n->value = Tensor::uninitialized(rows, cols);
+    evaluate_wins(*n);
+    if (g_tape) {
+        TapeStep s;
+        s.kind = TapeStep::Kind::Wins, s.node = n.get(), s.flag = larger;
+        g_tape->steps.push_back(s);
+    } else {
+        n->in = Inputs();
+    }
+    return Var(std::move(n));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <string>
@@ -19,6 +20,26 @@ inline double best_seconds(int repeats, const std::function<void()>& f) {
     }
     return best;
 }
+
+// Best CPU seconds of this thread over `repeats` runs of f: on a machine shared with other jobs,
+// a ratio of CPU times is steadier than one of wall times.
+inline double best_cpu_seconds(int repeats, const std::function<void()>& f) {
+    auto now = [] {
+        timespec t{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return t.tv_sec + 1e-9 * t.tv_nsec;
+    };
+    double best = 1e300;
+    for (int r = 0; r < repeats; ++r) {
+        const double t0 = now();
+        f();
+        best = std::min(best, now() - t0);
+    }
+    return best;
+}
+
+// GFLOP/s of one n = 2000 dgemm through product(): the machine's measured peak (bench_hessian.cpp).
+double machine_dgemm_gflops();
 
 // Runs `/usr/bin/python3 <peers dir>/<script> <args>` and parses the key=value pairs of its
 // last line. Empty when the peer cannot run (no PyTorch); the caller prints that, not a ratio.

@@ -192,6 +192,7 @@ TEST_CASE("the README's own-model example is the file make builds, and it fits i
     CHECK(o.status == 0);
     // the data are 2 sin(1.5 x): training must find a = 2, b = 1.5
     CHECK(o.output.find("a = 2.000000, b = 1.500000") != std::string::npos);
+    CHECK(o.output.find("replayed gradient == eager: yes") != std::string::npos);
 }
 
 TEST_CASE("a dead network: the Hessian says so instead of drawing an empty figure, duality refuses naming the dead layer") {

@@ -5,7 +5,10 @@
 // ops; its scalar output's gradient and Hessian are checked against finite differences.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include "autodiff/finite_differences.h"
+#include "autodiff/plan.h"
 
 using namespace awd;
 
@@ -164,5 +167,48 @@ TEST_CASE("random expression graphs: gradients and Hessians against finite diffe
         CHECK(difference_against(gradient(f, theta), central_difference_gradient(f, theta), 1e-300) <= 1e-7);
         CHECK(difference_against(H, central_difference_hessian(f, theta), 1e-3) <= 1e-8);
         CHECK(symmetry_residual(H) <= 1e-15);
+    }
+}
+
+TEST_CASE("random expression graphs: a recorded plan replays value, gradient and Hessian rows byte for byte, fused or not") {
+    int total_parameters = 0;
+    for (const auto& [r, c] : kLeafShapes) total_parameters += r * c;
+    for (uint64_t seed = 1; seed <= 40; ++seed) {
+        CAPTURE(seed);
+        const Program program(seed, 12);
+        std::mt19937_64 rng(2000 + seed);
+        std::vector<Tensor> weights;
+        for (size_t k = kLeafShapes.size(); k < program.shapes.size(); ++k)
+            weights.push_back(random_tensor(program.shapes[k].first, program.shapes[k].second, rng));
+        // f, its gradient (a graph), and every row of the Hessian (one backward pass each)
+        const Plan::Function fn = [&](const std::vector<Var>& in) {
+            std::vector<Var> v = program.run(in[0]);
+            Var f = constant(Tensor::scalar(0.0));
+            for (size_t k = 0; k < weights.size(); ++k) f = f + sum(constant(weights[k]) * v[kLeafShapes.size() + k]);
+            const Var g = grad(f, {in[0]}, true)[0];
+            std::vector<Var> out{f, g};
+            Tensor e(total_parameters, 1);
+            for (int i = 0; i < total_parameters; ++i) {
+                e[i] = 1.0;
+                out.push_back(grad(g, {in[0]}, false, constant(e))[0]);
+                e[i] = 0.0;
+            }
+            return out;
+        };
+        for (bool fuse : {true, false}) {
+            CAPTURE(fuse);
+            const Var theta = variable(random_tensor(total_parameters, 1, rng));
+            Plan plan = Plan::record(fn, {theta}, {fuse});
+            for (int trial = 0; trial < 2; ++trial) {
+                const Tensor next = random_tensor(total_parameters, 1, rng);
+                plan.run({&next});
+                const std::vector<Var> expected = fn({variable(next)});
+                REQUIRE(plan.outputs() == expected.size());
+                for (size_t k = 0; k < expected.size(); ++k) {
+                    const Tensor &got = plan.output(k), &want = expected[k].value();
+                    CHECK((got.same_shape(want) && std::memcmp(got.data.data(), want.data.data(), sizeof(double) * got.size()) == 0));
+                }
+            }
+        }
     }
 }

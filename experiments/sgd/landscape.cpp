@@ -55,6 +55,39 @@ RunDerivatives run_derivatives(Model& model, const Var& x, bool with_hessian) {
     return out;
 }
 
+const RunDerivatives& RunDerivativesPlan::operator()(const Tensor* x) {
+    const auto& runs = dynamic_cast<const LandscapeRuns&>(model_.root());
+    const int R = runs.runs, D = runs.dims;
+    if (!step_) {  // the same ops as run_derivatives, returned as Vars: losses, gradient, Hessian columns
+        std::vector<Var> inputs{variable_view(model_.theta())};  // read in place: run() copies nothing
+        if (x) inputs.push_back(constant(*x));
+        const bool with_hessian = with_hessian_;
+        const Model& model = model_;
+        step_ = std::make_unique<Captured>(
+            [&model, with_hessian, R, D](const std::vector<Var>& in) {
+                const Var t = in[0];
+                const Var L = model.forward_at(t, in.size() > 1 ? in[1] : Var());
+                if (!with_hessian) return std::vector<Var>{L, grad(sum(L), {t})[0]};
+                const Var g = grad(sum(L), {t}, true)[0];
+                std::vector<Var> out{L, g};
+                const Var g_rows = reshape(g, R, D);
+                for (int j = 0; j < D; ++j) out.push_back(grad(sum(slice(g_rows, 0, j, R, 1)), {t})[0]);
+                return out;
+            },
+            std::move(inputs));
+        if (with_hessian_) out_.hessian = Tensor(R, D * D);
+    }
+    const Plan& plan = x ? step_->run({&model_.theta(), x}) : step_->run({&model_.theta()});
+    out_.loss = plan.output(0);
+    model_.gradient() = plan.output(1);
+    for (int j = 0; with_hessian_ && j < D; ++j) {
+        const Tensor& column = plan.output(2 + j);
+        for (int r = 0; r < R; ++r)
+            for (int k = 0; k < D; ++k) out_.hessian(r, j * D + k) = column[(size_t)r * D + k];
+    }
+    return out_;
+}
+
 Eigen2 eigen2(const Sym2& H) {
     const double mid = 0.5 * (H.a + H.c), half_gap = std::hypot(0.5 * (H.a - H.c), H.b);
     const double phi = 0.5 * std::atan2(2 * H.b, H.a - H.c);  // angle of the top eigenvector

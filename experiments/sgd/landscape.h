@@ -12,9 +12,11 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "autodiff/autodiff.h"
+#include "autodiff/plan.h"
 #include "nn/model.h"
 
 namespace awd {
@@ -43,6 +45,21 @@ struct RunDerivatives {
     Tensor hessian;
 };
 RunDerivatives run_derivatives(Model& model, const Var& x, bool with_hessian);
+
+// run_derivatives recorded at the first call and replayed at the next (autodiff/plan.h): the same
+// bytes, with no graph built and nothing allocated per step. x: per-run data or null; a new
+// shape of x records again.
+class RunDerivativesPlan {
+public:
+    RunDerivativesPlan(Model& model, bool with_hessian) : model_(model), with_hessian_(with_hessian) {}
+    const RunDerivatives& operator()(const Tensor* x);
+
+private:
+    Model& model_;
+    bool with_hessian_;
+    std::unique_ptr<Captured> step_;
+    RunDerivatives out_;
+};
 
 // A symmetric 2 x 2 matrix [[a, b], [b, c]].
 struct Sym2 {

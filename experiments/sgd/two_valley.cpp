@@ -116,8 +116,9 @@ void run_cell(const TwoValleyConfig& c, size_t index, TwoValleyCell& cell) {
     };
     record_trace(0);
     const double scale = std::sqrt(2 * cell.sigma);
+    RunDerivativesPlan derivatives(model, hessian);
     for (long step = 1; step <= c.steps; ++step) {
-        const RunDerivatives d = run_derivatives(model, Var(), hessian);
+        const RunDerivatives& d = derivatives(nullptr);
         double* g = model.gradient().data.data();
         for (int r = 0; r < R; ++r) {
             double xi_x = 0, xi_y = 0;

@@ -68,7 +68,8 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
     Model gd = landscape_model("Valley", 1, 2, loss);
     Optimizer gd_step(OptimizerConfig{}, gd);
     gd.theta()[0] = c.x0, gd.theta()[1] = y_start;
-    const Var all_samples = minibatch ? constant(Tensor(1, M, samples)) : Var();
+    const Tensor all_samples = minibatch ? Tensor(1, M, samples) : Tensor();
+    RunDerivativesPlan derivatives(model, false), gd_derivatives(gd, false);
     Tensor targets(R, minibatch ? c.batch : 1, 0.0);  // Langevin: the valley floor y = 0
     const double sd_along = std::sqrt(2 * cell.D_along / cell.eta), sd_across = std::sqrt(2 * cell.D_across / cell.eta);
     std::vector<char> dead(R, 0);
@@ -88,7 +89,7 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
     for (long step = 1; step <= steps; ++step) {
         if (minibatch)
             for (double& t : targets.data) t = samples[rng.index(samples.size())];
-        run_derivatives(model, constant_view(targets), false);
+        derivatives(&targets);
         double* g = model.gradient().data.data();
         for (int r = 0; r < R; ++r) {
             double xi_x = 0, xi_y = 0;
@@ -116,7 +117,7 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
                 cell.histogram[std::min(bins - 1, std::max(0, (int)((x - lo) / (hi - lo) * bins)))] += 1;
         }
         if (minibatch) {
-            run_derivatives(gd, all_samples, false);
+            gd_derivatives(&all_samples);
             gd_step.step(cell.eta);
         }
         if (step % c.trace_every == 0 || step == steps) record_trace(step);

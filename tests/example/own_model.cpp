@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "analysis/spectrum.h"
+#include "autodiff/plan.h"
 #include "optim/train.h"
 
 using namespace awd;
@@ -32,4 +33,20 @@ int main() {
     const Tensor H = hessian([&](const Var& t) { return loss(model.forward_at(t, constant(data.X)), data.y); }, model.theta());
     const EigenPairs e = symmetric_eigen(H, false);
     std::printf("a = %.6f, b = %.6f; Hessian eigenvalues %.6f %.6f\n", model.theta()[0], model.theta()[1], e.values[0], e.values[1]);
+    // The full-batch loss and gradient recorded once, then replayed at new parameters with no graph
+    // built (autodiff/plan.h, autodiff/CAPTURE.md): the same bytes as the eager gradient.
+    Tensor theta(2, 1, std::vector<double>{1.0, 1.45});
+    Captured step = capture(
+        [&](const std::vector<Var>& in) {
+            const Var L = mse(model.forward_at(in[0], in[1]), constant(target));
+            return std::vector<Var>{L, grad(L, {in[0]})[0]};
+        },
+        {variable(theta), constant(data.X)});
+    for (int k = 0; k < 300; ++k) {  // full-batch gradient descent
+        const Tensor& g = step.run({&theta, &data.X}).output(1);
+        for (int i = 0; i < 2; ++i) theta[i] -= 0.1 * g[i];
+    }
+    const Tensor eager = gradient([&](const Var& t) { return mse(model.forward_at(t, constant(data.X)), constant(target)); }, theta);
+    const bool same = step.run({&theta, &data.X}).output(1).data == eager.data;
+    std::printf("replayed descent from (1, 1.45): a = %.4f, b = %.4f; replayed gradient == eager: %s\n", theta[0], theta[1], same ? "yes" : "no");
 }
