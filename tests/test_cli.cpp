@@ -184,10 +184,10 @@ TEST_CASE("awd sweep: unknown parameters and values that are not numbers are ref
     CHECK(o.output.find("--values: '0.1,fast': 'fast' is not a number") != std::string::npos);
 }
 
-TEST_CASE("the README's own-model example is the file make builds, and it fits its data") {
-    const std::string source = read_file("tests/example/own_model.cpp"), readme = read_file("README.md");
+TEST_CASE("nn/README.md's own-model example is the file make builds, and it fits its data") {
+    const std::string source = read_file("tests/example/own_model.cpp"), readme = read_file("nn/README.md");
     const std::string from = source.substr(source.find("// y = a sin(b x)"));
-    CHECK(readme.find(from) != std::string::npos);  // the README quotes the file from the model on
+    CHECK(readme.find(from) != std::string::npos);  // nn/README.md quotes the file from the model on
     const Outcome o = run_command("build/example_own_model");
     CHECK(o.status == 0);
     // the data are 2 sin(1.5 x): training must find a = 2, b = 1.5
