@@ -20,17 +20,21 @@ struct Demo {
     std::string root, folder;
     Demo() {
         static int counter = 0;
-        root = (std::filesystem::temp_directory_path() / ("awd-claims-" + std::to_string(getpid()) + "-" + std::to_string(counter++))).string();
+        root = (std::filesystem::temp_directory_path() /
+                ("awd-claims-" + std::to_string(getpid()) + "-" + std::to_string(counter++)))
+                   .string();
         folder = root + "/demo";
         make_directories(folder + "/results");
         write_file_atomically(folder + "/results/r.json", R"({"a": {"b": 2.5, "list": [1, 3]}, "text": "x"})");
-        write_file_atomically(folder + "/results/r.csv", "part,lr,score\nring,0.1,0.75\nring,0.2,\ngrid,0.1,1.5\ngrid,0.1,1.6\n");
+        write_file_atomically(folder + "/results/r.csv",
+                              "part,lr,score\nring,0.1,0.75\nring,0.2,\ngrid,0.1,1.5\ngrid,0.1,1.6\n");
     }
     ~Demo() { std::filesystem::remove_all(root); }
 };
 
 std::string claims_text(const std::string& claim_body) {
-    return R"({"paper": "Demo 2026", "claims": [{"id": "demo-one", "claim": "a claim", "quantity": "a number", )" + claim_body + "}]}";
+    return R"({"paper": "Demo 2026", "claims": [{"id": "demo-one", "claim": "a claim", "quantity": "a number", )" +
+           claim_body + "}]}";
 }
 
 Claim parse_one(const std::string& claim_body, const std::string& folder = "experiments/demo") {
@@ -82,28 +86,37 @@ TEST_CASE("claims: every op holds on its side of the edge and fails on the other
 TEST_CASE("claims: a JSON pointer and a CSV row are read; a missing file, key, row or column is not measured") {
     Demo d;
     const std::string tail = R"(, "expected": {"op": ">", "value": 2})";
-    ClaimResult r = measure_claim(parse_one(R"("source": {"file": "results/r.json", "pointer": "/a/b"})" + tail), d.folder);
+    ClaimResult r =
+        measure_claim(parse_one(R"("source": {"file": "results/r.json", "pointer": "/a/b"})" + tail), d.folder);
     CHECK(r.status == ClaimStatus::Held);
     CHECK(r.measured == 2.5);
     r = measure_claim(parse_one(R"("source": {"file": "results/r.json", "pointer": "/a/list/0"})" + tail), d.folder);
     CHECK(r.status == ClaimStatus::Failed);
     CHECK(r.measured == 1.0);
-    r = measure_claim(parse_one(R"("source": {"file": "results/r.csv", "where": {"part": "grid", "lr": "0.1", "score": "1.5"}, "column": "score"})" + tail), d.folder);
+    r = measure_claim(
+        parse_one(
+            R"("source": {"file": "results/r.csv", "where": {"part": "grid", "lr": "0.1", "score": "1.5"}, )"
+            R"("column": "score"})" +
+            tail),
+        d.folder);
     CHECK(r.status == ClaimStatus::Failed);
     CHECK(r.measured == 1.5);
-    r = measure_claim(parse_one(R"("source": {"file": "results/r.csv", "where": {"part": "ring", "lr": "0.1"}, "column": "score"})" + tail), d.folder);
+    r = measure_claim(
+        parse_one(R"("source": {"file": "results/r.csv", "where": {"part": "ring", "lr": "0.1"}, "column": "score"})" +
+                  tail),
+        d.folder);
     CHECK(r.measured == 0.75);
 
     const char* missing[] = {
-        R"({"file": "results/none.json", "pointer": "/a/b"})",                          // missing file
-        R"({"file": "results/r.json", "pointer": "/a/c"})",                              // missing key
-        R"({"file": "results/r.json", "pointer": "/a/list/2"})",                         // index past the end
-        R"({"file": "results/r.json", "pointer": "/a/list/x"})",                         // a key into an array
-        R"({"file": "results/r.json", "pointer": "/text"})",                             // not a number
+        R"({"file": "results/none.json", "pointer": "/a/b"})",    // missing file
+        R"({"file": "results/r.json", "pointer": "/a/c"})",       // missing key
+        R"({"file": "results/r.json", "pointer": "/a/list/2"})",  // index past the end
+        R"({"file": "results/r.json", "pointer": "/a/list/x"})",  // a key into an array
+        R"({"file": "results/r.json", "pointer": "/text"})",      // not a number
         R"({"file": "results/r.csv", "where": {"part": "ring", "lr": "0.3"}, "column": "score"})",  // missing row
         R"({"file": "results/r.csv", "where": {"part": "ring", "lr": "0.2"}, "column": "score"})",  // empty cell
-        R"({"file": "results/r.csv", "where": {"part": "ring"}, "column": "accuracy"})",             // missing column
-        R"({"file": "results/r.csv", "where": {"seed": "1"}, "column": "score"})",                   // missing where column
+        R"({"file": "results/r.csv", "where": {"part": "ring"}, "column": "accuracy"})",            // missing column
+        R"({"file": "results/r.csv", "where": {"seed": "1"}, "column": "score"})",  // missing where column
     };
     for (const char* source : missing) {
         CAPTURE(source);
@@ -115,7 +128,9 @@ TEST_CASE("claims: a JSON pointer and a CSV row are read; a missing file, key, r
 
 TEST_CASE("claims: a CSV `where` that matches two rows is an error naming the file, claim and lines") {
     Demo d;
-    const Claim c = parse_one(R"("source": {"file": "results/r.csv", "where": {"part": "grid", "lr": "0.1"}, "column": "score"}, "expected": {"op": ">", "value": 1})");
+    const Claim c = parse_one(
+        R"("source": {"file": "results/r.csv", "where": {"part": "grid", "lr": "0.1"}, "column": "score"}, )"
+        R"("expected": {"op": ">", "value": 1})");
     try {
         measure_claim(c, d.folder);
         FAIL("two matching rows were accepted");
@@ -140,18 +155,24 @@ TEST_CASE("claims: a malformed claims file is an error naming the file, the clai
         {claims_text(source + R"(, "expected": {"op": "between", "range": [2, 1]})"), "demo-one", "expected.range"},
         {claims_text(source + R"(, "expected": {"op": "between", "value": 1})"), "demo-one", "expected.value"},
         {claims_text(source + R"(, "expected": {"op": "within", "value": 1})"), "demo-one", "expected.tolerance"},
-        {claims_text(source + R"(, "expected": {"op": "within", "value": 1, "tolerance": 0.1, "rel_tolerance": 0.1})"), "demo-one", "expected.tolerance"},
+        {claims_text(source + R"(, "expected": {"op": "within", "value": 1, "tolerance": 0.1, "rel_tolerance": 0.1})"),
+         "demo-one", "expected.tolerance"},
         {claims_text(source), "demo-one", "expected"},
         {claims_text(ok_expected), "demo-one", "source"},
         {claims_text(R"("source": {"file": "results/r.json"}, )" + ok_expected), "demo-one", "source"},
         {claims_text(R"("source": {"pointer": "/a"}, )" + ok_expected), "demo-one", "source.file"},
-        {claims_text(R"("source": {"file": "r.json", "pointer": "a/b"}, )" + ok_expected), "demo-one", "source.pointer"},
-        {claims_text(R"("source": {"file": "r.csv", "where": {"lr": 0.1}, "column": "score"}, )" + ok_expected), "demo-one", "source.where.lr"},
+        {claims_text(R"("source": {"file": "r.json", "pointer": "a/b"}, )" + ok_expected), "demo-one",
+         "source.pointer"},
+        {claims_text(R"("source": {"file": "r.csv", "where": {"lr": 0.1}, "column": "score"}, )" + ok_expected),
+         "demo-one", "source.where.lr"},
         {claims_text(R"("source": {"file": "r.csv", "where": {"lr": "0.1"}}, )" + ok_expected), "demo-one", "source"},
         {claims_text(source + ", " + ok_expected + R"(, "authors": [1])"), "demo-one", "authors"},
         {claims_text(source + ", " + ok_expected + R"(, "figur": "x.png")"), "demo-one", "figur"},
-        {R"({"paper": "Demo", "claims": [{"id": "other-one", "claim": "c", "quantity": "q", )" + source + ", " + ok_expected + "}]}", "#1", "id"},
-        {R"({"paper": "Demo", "claims": [{"id": "demo-one", "quantity": "q", )" + source + ", " + ok_expected + "}]}", "demo-one", "claim"},
+        {R"({"paper": "Demo", "claims": [{"id": "other-one", "claim": "c", "quantity": "q", )" + source + ", " +
+             ok_expected + "}]}",
+         "#1", "id"},
+        {R"({"paper": "Demo", "claims": [{"id": "demo-one", "quantity": "q", )" + source + ", " + ok_expected + "}]}",
+         "demo-one", "claim"},
         {R"({"paper": "Demo", "claims": []})", "", "claims"},
         {R"({"claims": [1]})", "", "paper"},
     };
@@ -163,8 +184,9 @@ TEST_CASE("claims: a malformed claims file is an error naming the file, the clai
         CHECK(what.find("field \"" + c.field + "\"") != std::string::npos);
         if (!c.claim.empty()) CHECK(what.find("claim " + c.claim + ":") != std::string::npos);
     }
-    const std::string twice = R"({"paper": "Demo", "claims": [{"id": "demo-one", "claim": "c", "quantity": "q", )" + source + ", " + ok_expected +
-                              R"(}, {"id": "demo-one", "claim": "c", "quantity": "q", )" + source + ", " + ok_expected + "}]}";
+    const std::string twice = R"({"paper": "Demo", "claims": [{"id": "demo-one", "claim": "c", "quantity": "q", )" +
+                              source + ", " + ok_expected + R"(}, {"id": "demo-one", "claim": "c", "quantity": "q", )" +
+                              source + ", " + ok_expected + "}]}";
     CHECK(error_of(twice).find("used twice") != std::string::npos);
     CHECK(error_of("{not json").find("not valid JSON") != std::string::npos);
 }
@@ -172,13 +194,17 @@ TEST_CASE("claims: a malformed claims file is an error naming the file, the clai
 TEST_CASE("claims: the report flags a failed claim without a cause and links figures relative to itself") {
     Demo d;
     const std::string text = R"({"paper": "Demo 2026", "claims": [
-        {"id": "demo-held", "claim": "b is large", "quantity": "b", "source": {"file": "results/r.json", "pointer": "/a/b"},
+        {"id": "demo-held", "claim": "b is large", "quantity": "b",
+         "source": {"file": "results/r.json", "pointer": "/a/b"},
          "expected": {"op": ">", "value": 2}, "authors": 2.4, "figure": "results/b.png"},
-        {"id": "demo-failed-known", "claim": "b is small", "quantity": "b", "source": {"file": "results/r.json", "pointer": "/a/b"},
+        {"id": "demo-failed-known", "claim": "b is small", "quantity": "b",
+         "source": {"file": "results/r.json", "pointer": "/a/b"},
          "expected": {"op": "<", "value": 2}, "cause": "the known cause"},
-        {"id": "demo-failed-unknown", "claim": "b is tiny", "quantity": "b", "source": {"file": "results/r.json", "pointer": "/a/b"},
+        {"id": "demo-failed-unknown", "claim": "b is tiny", "quantity": "b",
+         "source": {"file": "results/r.json", "pointer": "/a/b"},
          "expected": {"op": "<", "value": 1}, "figure": "results/b.png"},
-        {"id": "demo-missing", "claim": "c exists", "quantity": "c", "source": {"file": "results/r.json", "pointer": "/c"},
+        {"id": "demo-missing", "claim": "c exists", "quantity": "c",
+         "source": {"file": "results/r.json", "pointer": "/c"},
          "expected": {"op": ">", "value": 0}}]})";
     write_file_atomically(d.folder + "/claims.json", text);
     const PaperClaims paper = read_claims_file(d.folder);

@@ -20,29 +20,34 @@ struct OpName {
     ClaimOp op;
     const char* name;
 };
-const OpName kOps[] = {{ClaimOp::Greater, ">"},       {ClaimOp::GreaterEqual, ">="}, {ClaimOp::Less, "<"},
-                       {ClaimOp::LessEqual, "<="},    {ClaimOp::Between, "between"}, {ClaimOp::Within, "within"}};
+const OpName kOps[] = {{ClaimOp::Greater, ">"},    {ClaimOp::GreaterEqual, ">="}, {ClaimOp::Less, "<"},
+                       {ClaimOp::LessEqual, "<="}, {ClaimOp::Between, "between"}, {ClaimOp::Within, "within"}};
 
 struct StatusName {
     ClaimStatus status;
     const char* name;
 };
-const StatusName kStatuses[] = {{ClaimStatus::Held, "held"}, {ClaimStatus::Failed, "failed"}, {ClaimStatus::NotMeasured, "not measured"}};
+const StatusName kStatuses[] = {
+    {ClaimStatus::Held, "held"}, {ClaimStatus::Failed, "failed"}, {ClaimStatus::NotMeasured, "not measured"}};
 
 // Errors name the file, the claim (by id once it is known, else by index) and the field.
 struct Context {
     std::string path, claim;
     [[noreturn]] void fail(const std::string& field, const std::string& what) const {
-        throw std::runtime_error(path + ": " + (claim.empty() ? "" : "claim " + claim + ": ") + "field \"" + field + "\": " + what);
+        throw std::runtime_error(path + ": " + (claim.empty() ? "" : "claim " + claim + ": ") + "field \"" + field +
+                                 "\": " + what);
     }
 };
 
-void only_keys(const nlohmann::json& object, const std::set<std::string>& allowed, const Context& ctx, const std::string& field) {
+void only_keys(const nlohmann::json& object, const std::set<std::string>& allowed, const Context& ctx,
+               const std::string& field) {
     for (auto it = object.begin(); it != object.end(); ++it)
-        if (!allowed.count(it.key())) ctx.fail(field.empty() ? it.key() : field + "." + it.key(), "unknown field (a misspelling?)");
+        if (!allowed.count(it.key()))
+            ctx.fail(field.empty() ? it.key() : field + "." + it.key(), "unknown field (a misspelling?)");
 }
 
-std::string required_string(const nlohmann::json& object, const std::string& key, const Context& ctx, const std::string& field) {
+std::string required_string(const nlohmann::json& object, const std::string& key, const Context& ctx,
+                            const std::string& field) {
     if (!object.contains(key)) ctx.fail(field, "missing");
     const nlohmann::json& v = object.at(key);
     if (!v.is_string() || v.get<std::string>().empty()) ctx.fail(field, "must be a non-empty string, is " + v.dump());
@@ -54,7 +59,8 @@ std::string optional_string(const nlohmann::json& object, const std::string& key
     return required_string(object, key, ctx, key);
 }
 
-double required_number(const nlohmann::json& object, const std::string& key, const Context& ctx, const std::string& field) {
+double required_number(const nlohmann::json& object, const std::string& key, const Context& ctx,
+                       const std::string& field) {
     if (!object.contains(key)) ctx.fail(field, "missing");
     const nlohmann::json& v = object.at(key);
     if (!v.is_number() || !std::isfinite(v.get<double>())) ctx.fail(field, "must be a finite number, is " + v.dump());
@@ -81,10 +87,13 @@ ClaimExpected parse_expected(const nlohmann::json& e, const Context& ctx) {
         only_keys(e, {"op", "value", "tolerance", "rel_tolerance"}, ctx, "expected");
         x.value = required_number(e, "value", ctx, "expected.value");
         const bool absolute = e.contains("tolerance"), relative = e.contains("rel_tolerance");
-        if (absolute == relative) ctx.fail("expected.tolerance", "within needs exactly one of \"tolerance\" and \"rel_tolerance\"");
+        if (absolute == relative)
+            ctx.fail("expected.tolerance", "within needs exactly one of \"tolerance\" and \"rel_tolerance\"");
         x.relative = relative;
-        x.tolerance = required_number(e, relative ? "rel_tolerance" : "tolerance", ctx, relative ? "expected.rel_tolerance" : "expected.tolerance");
-        if (x.tolerance < 0) ctx.fail(relative ? "expected.rel_tolerance" : "expected.tolerance", "must not be negative");
+        x.tolerance = required_number(e, relative ? "rel_tolerance" : "tolerance", ctx,
+                                      relative ? "expected.rel_tolerance" : "expected.tolerance");
+        if (x.tolerance < 0)
+            ctx.fail(relative ? "expected.rel_tolerance" : "expected.tolerance", "must not be negative");
     } else {
         only_keys(e, {"op", "value"}, ctx, "expected");
         x.value = required_number(e, "value", ctx, "expected.value");
@@ -93,11 +102,13 @@ ClaimExpected parse_expected(const nlohmann::json& e, const Context& ctx) {
 }
 
 void parse_source(const nlohmann::json& s, Claim& c, const Context& ctx) {
-    if (!s.is_object()) ctx.fail("source", "must be an object with \"file\" and \"pointer\" (JSON) or \"where\" and \"column\" (CSV)");
+    if (!s.is_object())
+        ctx.fail("source", "must be an object with \"file\" and \"pointer\" (JSON) or \"where\" and \"column\" (CSV)");
     only_keys(s, {"file", "pointer", "where", "column"}, ctx, "source");
     c.file = required_string(s, "file", ctx, "source.file");
     if (s.contains("pointer")) {
-        if (s.contains("where") || s.contains("column")) ctx.fail("source", "either \"pointer\" (JSON) or \"where\" and \"column\" (CSV), not both");
+        if (s.contains("where") || s.contains("column"))
+            ctx.fail("source", "either \"pointer\" (JSON) or \"where\" and \"column\" (CSV), not both");
         if (!s.at("pointer").is_string()) ctx.fail("source.pointer", "must be a string, is " + s.at("pointer").dump());
         c.pointer = s.at("pointer").get<std::string>();
         try {
@@ -107,11 +118,15 @@ void parse_source(const nlohmann::json& s, Claim& c, const Context& ctx) {
         }
         return;
     }
-    if (!s.contains("where") || !s.contains("column")) ctx.fail("source", "needs \"pointer\" (JSON) or both \"where\" and \"column\" (CSV)");
+    if (!s.contains("where") || !s.contains("column"))
+        ctx.fail("source", "needs \"pointer\" (JSON) or both \"where\" and \"column\" (CSV)");
     const nlohmann::json& w = s.at("where");
-    if (!w.is_object() || w.empty()) ctx.fail("source.where", "must be a non-empty object of column: cell strings, is " + w.dump());
+    if (!w.is_object() || w.empty())
+        ctx.fail("source.where", "must be a non-empty object of column: cell strings, is " + w.dump());
     for (auto it = w.begin(); it != w.end(); ++it) {
-        if (!it.value().is_string()) ctx.fail("source.where." + it.key(), "must be a string (cells are compared as text), is " + it.value().dump());
+        if (!it.value().is_string())
+            ctx.fail("source.where." + it.key(),
+                     "must be a string (cells are compared as text), is " + it.value().dump());
         c.where.emplace_back(it.key(), it.value().get<std::string>());
     }
     c.column = required_string(s, "column", ctx, "source.column");
@@ -173,7 +188,8 @@ PaperClaims parse_claims(const std::string& text, const std::string& path, const
     PaperClaims p;
     p.folder = folder;
     p.paper = required_string(j, "paper", ctx, "paper");
-    if (!j.contains("claims") || !j.at("claims").is_array() || j.at("claims").empty()) ctx.fail("claims", "must be a non-empty array of claims");
+    if (!j.contains("claims") || !j.at("claims").is_array() || j.at("claims").empty())
+        ctx.fail("claims", "must be a non-empty array of claims");
     const std::string prefix = std::filesystem::path(folder).filename().string() + "-";
     const std::regex kebab("[a-z0-9]+(-[a-z0-9]+)*");
     std::set<std::string> ids;
@@ -184,7 +200,8 @@ PaperClaims parse_claims(const std::string& text, const std::string& path, const
         Claim c;
         c.id = required_string(e, "id", ctx, "id");
         if (!std::regex_match(c.id, kebab) || c.id.rfind(prefix, 0) != 0)
-            ctx.fail("id", "\"" + c.id + "\" must be kebab-case and start with the paper folder's name, \"" + prefix + "\"");
+            ctx.fail("id",
+                     "\"" + c.id + "\" must be kebab-case and start with the paper folder's name, \"" + prefix + "\"");
         if (!ids.insert(c.id).second) ctx.fail("id", "\"" + c.id + "\" is used twice");
         ctx.claim = c.id;
         only_keys(e, {"id", "claim", "quantity", "source", "expected", "authors", "figure", "cause"}, ctx, "");
@@ -196,7 +213,8 @@ PaperClaims parse_claims(const std::string& text, const std::string& path, const
         c.expected = parse_expected(e.at("expected"), ctx);
         if (e.contains("authors")) {
             c.authors = e.at("authors");
-            if (!c.authors.is_number() && !c.authors.is_string()) ctx.fail("authors", "must be a number or a text, is " + c.authors.dump());
+            if (!c.authors.is_number() && !c.authors.is_string())
+                ctx.fail("authors", "must be a number or a text, is " + c.authors.dump());
         }
         c.figure = optional_string(e, "figure", ctx);
         c.cause = optional_string(e, "cause", ctx);
@@ -217,7 +235,8 @@ bool claim_holds(const ClaimExpected& e, double m) {
         case ClaimOp::Less: return m < e.value;
         case ClaimOp::LessEqual: return m <= e.value;
         case ClaimOp::Between: return e.low <= m && m <= e.high;
-        case ClaimOp::Within: return std::abs(m - e.value) <= (e.relative ? e.tolerance * std::abs(e.value) : e.tolerance);
+        case ClaimOp::Within:
+            return std::abs(m - e.value) <= (e.relative ? e.tolerance * std::abs(e.value) : e.tolerance);
     }
     return false;
 }
@@ -227,7 +246,8 @@ std::string expected_text(const ClaimExpected& e) {
         if (o.op != e.op) continue;
         if (e.op == ClaimOp::Between) return "between " + number_text(e.low) + " and " + number_text(e.high);
         if (e.op == ClaimOp::Within)
-            return "within " + number_text(e.value) + " +- " + (e.relative ? number_text(100 * e.tolerance) + "%" : number_text(e.tolerance));
+            return "within " + number_text(e.value) + " +- " +
+                   (e.relative ? number_text(100 * e.tolerance) + "%" : number_text(e.tolerance));
         return std::string(o.name) + " " + number_text(e.value);
     }
     throw std::logic_error("expected_text: an op without a name");
@@ -281,12 +301,15 @@ ClaimResult measure_claim(const Claim& c, const std::string& folder) {
             for (const auto& [k, cell] : keys) match = match && k < (long)cells.size() && cells[k] == cell;
             if (!match) continue;
             if (found_line > 0)
-                throw std::runtime_error(path + ": claim " + c.id + ": field \"source.where\" matches two rows (lines " + std::to_string(found_line) +
-                                         " and " + std::to_string(line_number) + "); it must select exactly one");
+                throw std::runtime_error(path + ": claim " + c.id +
+                                         ": field \"source.where\" matches two rows (lines " +
+                                         std::to_string(found_line) + " and " + std::to_string(line_number) +
+                                         "); it must select exactly one");
             found_line = line_number;
             found_cell = target < (long)cells.size() ? cells[target] : "";
         }
-        if (found_line == 0) return {ClaimStatus::NotMeasured, 0, c.file + " has no row " + source_text(c).substr(c.file.size() + 1)};
+        if (found_line == 0)
+            return {ClaimStatus::NotMeasured, 0, c.file + " has no row " + source_text(c).substr(c.file.size() + 1)};
         size_t used = 0;
         try {
             value = std::stod(found_cell, &used);
@@ -294,26 +317,33 @@ ClaimResult measure_claim(const Claim& c, const std::string& folder) {
             used = 0;
         }
         if (found_cell.empty() || used != found_cell.size())
-            return {ClaimStatus::NotMeasured, 0, c.file + " line " + std::to_string(found_line) + ": " + c.column + " is not a number: \"" + found_cell + "\""};
+            return {ClaimStatus::NotMeasured, 0,
+                    c.file + " line " + std::to_string(found_line) + ": " + c.column + " is not a number: \"" +
+                        found_cell + "\""};
     }
     if (!std::isfinite(value)) return {ClaimStatus::NotMeasured, value, source_text(c) + " is not finite"};
     return {claim_holds(c.expected, value) ? ClaimStatus::Held : ClaimStatus::Failed, value, ""};
 }
 
-std::string claims_report(const std::vector<PaperClaims>& papers, const std::vector<std::vector<ClaimResult>>& results, const std::string& report_dir) {
+std::string claims_report(const std::vector<PaperClaims>& papers, const std::vector<std::vector<ClaimResult>>& results,
+                          const std::string& report_dir) {
     std::ostringstream md;
     md << "# Claims\n\n"
-          "Generated by `awd claims` (`make claims`) from the committed results: every claim of every paper, the number that\n"
-          "measures it (read from the result file its paper's make target writes) and what the paper expects. Do not edit by hand.\n\n"
+          "Generated by `awd claims` (`make claims`) from the committed results: every claim of every paper, the "
+          "number that\n"
+          "measures it (read from the result file its paper's make target writes) and what the paper expects. Do not "
+          "edit by hand.\n\n"
           "| paper | claims | held | failed | not measured |\n|---|---|---|---|---|\n";
     for (size_t p = 0; p < papers.size(); ++p) {
         std::map<ClaimStatus, int> count;
         for (const ClaimResult& r : results[p]) ++count[r.status];
-        md << "| " << cell_text(papers[p].paper) << " | " << papers[p].claims.size() << " | " << count[ClaimStatus::Held] << " | "
-           << count[ClaimStatus::Failed] << " | " << count[ClaimStatus::NotMeasured] << " |\n";
+        md << "| " << cell_text(papers[p].paper) << " | " << papers[p].claims.size() << " | "
+           << count[ClaimStatus::Held] << " | " << count[ClaimStatus::Failed] << " | "
+           << count[ClaimStatus::NotMeasured] << " |\n";
     }
     // links relative to the report, so they work on a Git host
-    const std::filesystem::path base = std::filesystem::absolute(report_dir.empty() ? "." : report_dir).lexically_normal();
+    const std::filesystem::path base =
+        std::filesystem::absolute(report_dir.empty() ? "." : report_dir).lexically_normal();
     auto link_to = [&](const std::string& folder, const std::string& file) {
         return (std::filesystem::absolute(folder) / file).lexically_normal().lexically_relative(base).generic_string();
     };
@@ -321,8 +351,10 @@ std::string claims_report(const std::vector<PaperClaims>& papers, const std::vec
         const PaperClaims& paper = papers[p];
         const std::string claims_link = link_to(paper.folder, "claims.json");
         md << "\n## " << paper.paper << "\n\n"
-           << "Claims from [" << claims_link << "](" << claims_link << "); sources relative to " << paper.folder << ".\n\n"
-           << "| claim | quantity (source) | measured | expected | authors | status | cause |\n|---|---|---|---|---|---|---|\n";
+           << "Claims from [" << claims_link << "](" << claims_link << "); sources relative to " << paper.folder
+           << ".\n\n"
+           << "| claim | quantity (source) | measured | expected | authors | status | cause "
+              "|\n|---|---|---|---|---|---|---|\n";
         std::vector<std::string> figures;
         std::map<std::string, std::string> figure_claims;
         for (size_t k = 0; k < paper.claims.size(); ++k) {
@@ -332,11 +364,16 @@ std::string claims_report(const std::vector<PaperClaims>& papers, const std::vec
             if (r.status == ClaimStatus::Failed && cause.empty()) cause = "**cause not investigated**";
             if (r.status == ClaimStatus::NotMeasured) cause = r.note + (cause.empty() ? "" : "; " + cause);
             if (r.status == ClaimStatus::Held) cause = c.cause;
-            const std::string authors = c.authors.is_null() ? "" : c.authors.is_string() ? c.authors.get<std::string>() : number_text(c.authors.get<double>());
-            const std::string status = r.status == ClaimStatus::Failed ? std::string("**failed**") : claim_status_name(r.status);
-            md << "| `" << c.id << "`: " << cell_text(c.claim) << " | " << cell_text(c.quantity) << " (`" << cell_text(source_text(c)) << "`) | "
-               << (r.status == ClaimStatus::NotMeasured ? "-" : number_text(r.measured)) << " | " << expected_text(c.expected) << " | "
-               << cell_text(authors) << " | " << status << " | " << cell_text(cause) << " |\n";
+            const std::string authors = c.authors.is_null()     ? ""
+                                        : c.authors.is_string() ? c.authors.get<std::string>()
+                                                                : number_text(c.authors.get<double>());
+            const std::string status =
+                r.status == ClaimStatus::Failed ? std::string("**failed**") : claim_status_name(r.status);
+            md << "| `" << c.id << "`: " << cell_text(c.claim) << " | " << cell_text(c.quantity) << " (`"
+               << cell_text(source_text(c)) << "`) | "
+               << (r.status == ClaimStatus::NotMeasured ? "-" : number_text(r.measured)) << " | "
+               << expected_text(c.expected) << " | " << cell_text(authors) << " | " << status << " | "
+               << cell_text(cause) << " |\n";
             if (c.figure.empty()) continue;
             if (!figure_claims.count(c.figure)) figures.push_back(c.figure);
             figure_claims[c.figure] += (figure_claims[c.figure].empty() ? "" : ", ") + ("`" + c.id + "`");

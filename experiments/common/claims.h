@@ -19,21 +19,21 @@ enum class ClaimOp { Greater, GreaterEqual, Less, LessEqual, Between, Within };
 
 struct ClaimExpected {
     ClaimOp op = ClaimOp::Greater;
-    double value = 0;           // >, >=, <, <=, within
-    double low = 0, high = 0;   // between: [low, high]
-    double tolerance = 0;       // within: |measured - value| <= tolerance (absolute) ...
-    bool relative = false;      // ... or <= tolerance |value| (rel_tolerance)
+    double value = 0;          // >, >=, <, <=, within
+    double low = 0, high = 0;  // between: [low, high]
+    double tolerance = 0;      // within: |measured - value| <= tolerance (absolute) ...
+    bool relative = false;     // ... or <= tolerance |value| (rel_tolerance)
 };
 
 struct Claim {
     std::string id, claim, quantity;
-    std::string file;                                         // relative to the paper folder
-    std::string pointer;                                      // JSON: an RFC 6901 pointer ...
-    std::vector<std::pair<std::string, std::string>> where;   // ... or CSV: cells that select one row,
-    std::string column;                                       //     and the column read from it
+    std::string file;                                        // relative to the paper folder
+    std::string pointer;                                     // JSON: an RFC 6901 pointer ...
+    std::vector<std::pair<std::string, std::string>> where;  // ... or CSV: cells that select one row,
+    std::string column;                                      //     and the column read from it
     ClaimExpected expected;
-    nlohmann::json authors;                                   // null when the authors published no value
-    std::string figure, cause;                                // optional
+    nlohmann::json authors;     // null when the authors published no value
+    std::string figure, cause;  // optional
 };
 
 struct PaperClaims {

@@ -18,7 +18,8 @@ void run(const std::string& root, const std::string& out) {
     if (!std::filesystem::is_directory(root)) throw std::runtime_error("--root " + root + " is not a folder");
     std::vector<std::string> folders;
     for (const auto& entry : std::filesystem::directory_iterator(root))
-        if (entry.is_directory() && file_exists(entry.path().string() + "/claims.json")) folders.push_back(entry.path().generic_string());
+        if (entry.is_directory() && file_exists(entry.path().string() + "/claims.json"))
+            folders.push_back(entry.path().generic_string());
     if (folders.empty()) throw std::runtime_error("no claims files (" + root + "/*/claims.json)");
     std::sort(folders.begin(), folders.end());
     std::vector<PaperClaims> papers;
@@ -28,7 +29,9 @@ void run(const std::string& root, const std::string& out) {
         papers.push_back(read_claims_file(folder));
         results.emplace_back();
         for (const Claim& c : papers.back().claims) {
-            if (owner.count(c.id)) throw std::runtime_error(folder + "/claims.json: claim " + c.id + ": field \"id\": also used in " + owner[c.id]);
+            if (owner.count(c.id))
+                throw std::runtime_error(folder + "/claims.json: claim " + c.id + ": field \"id\": also used in " +
+                                         owner[c.id]);
             owner[c.id] = folder + "/claims.json";
             results.back().push_back(measure_claim(c, folder));
         }
@@ -39,8 +42,9 @@ void run(const std::string& root, const std::string& out) {
     for (size_t p = 0; p < papers.size(); ++p) {
         std::map<ClaimStatus, int> count;
         for (const ClaimResult& r : results[p]) ++count[r.status];
-        std::printf("%-12s %2zu claims: %2d held, %2d failed, %2d not measured\n", papers[p].folder.c_str(), papers[p].claims.size(),
-                    count[ClaimStatus::Held], count[ClaimStatus::Failed], count[ClaimStatus::NotMeasured]);
+        std::printf("%-12s %2zu claims: %2d held, %2d failed, %2d not measured\n", papers[p].folder.c_str(),
+                    papers[p].claims.size(), count[ClaimStatus::Held], count[ClaimStatus::Failed],
+                    count[ClaimStatus::NotMeasured]);
         for (size_t k = 0; k < papers[p].claims.size(); ++k)
             if (results[p][k].status == ClaimStatus::Failed && papers[p].claims[k].cause.empty())
                 std::printf("  %s: failed, cause not investigated\n", papers[p].claims[k].id.c_str());
@@ -51,8 +55,10 @@ void run(const std::string& root, const std::string& out) {
 }  // namespace
 
 void add_claims_command(CLI::App& app) {
-    auto root = std::make_shared<std::string>("experiments"), out = std::make_shared<std::string>("experiments/CLAIMS.md");
-    CLI::App* cmd = app.add_subcommand("claims", "the claims scorecard: every paper's claims against its committed results, one Markdown report");
+    auto root = std::make_shared<std::string>("experiments"),
+         out = std::make_shared<std::string>("experiments/CLAIMS.md");
+    CLI::App* cmd = app.add_subcommand(
+        "claims", "the claims scorecard: every paper's claims against its committed results, one Markdown report");
     cmd->add_option("--root", *root, "folder whose subfolders hold claims.json")->capture_default_str();
     cmd->add_option("--out", *out, "the report")->capture_default_str();
     cmd->callback([root, out] { run(*root, *out); });
