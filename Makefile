@@ -12,6 +12,8 @@
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
 #   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), under 20 minutes on 2 idle cores
+#   make claims     the claims scorecard: every paper's claims against its committed results, into experiments/CLAIMS.md
+#   make papers     every paper's results at default size, then the scorecard
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
@@ -52,7 +54,6 @@ BENCH_PACKAGES   := python3-torch
 # For the Python package's tests, the notebook and the results pages (make test).
 TEST_PACKAGES    := python3-pytest python3-matplotlib jupyter-nbconvert python3-nbformat python3-ipykernel chromium
 
-.PHONY: all test slurm-test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean test-install lib install pages FORCE deps-test
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -203,8 +204,8 @@ run: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd duality --model runs/reference --layer 1
 
 # The A-W experiments (THEORY section 4): every sweep, 2 seeds per value, on the MNIST digits and
-# on Fashion-MNIST, then the Results tables and figures in experiments/results (about 17 minutes
-# on 2 cores). Finished runs in runs/ are reused, so an interrupted run resumes.
+# on Fashion-MNIST, then the Results tables and figures in experiments/aw/results (26 minutes on 2
+# idle cores: 1,572 s, issue 20). Finished runs in runs/ are reused, so an interrupted run resumes.
 SWEEPS := lr batch init dropout wd noise size width
 define sweeps
 	@for p in $(SWEEPS); do \
@@ -213,13 +214,17 @@ define sweeps
 	  echo "  $(1) $$p: $$(( $$(date +%s) - start )) s" >> runs/times.txt; \
 	done
 endef
+# The machine, its BLAS kernel and the times go beside the results, in experiments/aw/results/run.txt.
 experiments: deps-runtime data $(BUILD)/awd
-	@mkdir -p runs; rm -f runs/times.txt
+	@mkdir -p runs; rm -f runs/times.txt; date +%s > runs/start.txt
 	$(call sweeps,mnist)
 	$(call sweeps,fashion)
 	$(BUILD)/awd overview --data mnist
 	$(BUILD)/awd overview --data fashion
-	@echo "time per sweep:"; cat runs/times.txt
+	@{ echo "machine: $$(lscpu | sed -n 's/^Model name: *//p'), $$(nproc) cores; OPENBLAS_CORETYPE=$${OPENBLAS_CORETYPE:-unset}"; \
+	  echo "finished $$(date -u '+%Y-%m-%d %H:%M UTC'); load average at the end: $$(cut -d' ' -f1-3 /proc/loadavg)"; \
+	  echo "wall time: $$(( $$(date +%s) - $$(cat runs/start.txt) )) s"; echo "time per sweep:"; cat runs/times.txt; } \
+	  | tee experiments/aw/results/run.txt
 
 # The effective GAN model (THEORY section 6): collapse score against g2/g1 on the ring of 8
 # Gaussians (14 ratios x 4 discriminator rates x 10 seeds), a coarse mnist100 phase diagram
@@ -242,6 +247,22 @@ mer-paper: deps-runtime data $(BUILD)/awd
 	sh experiments/mer/mer_runs.sh paper runs/mer > runs/mer/tasks.tsv
 	$(BUILD)/awd continual-table --tasks runs/mer/tasks.tsv --jobs 2 --runs runs/mer --out experiments/mer/results $(MER_ENGINE)
 
+# The claims scorecard (experiments/*/claims.json against the committed results) into experiments/CLAIMS.md.
+claims: $(BUILD)/awd
+	$(BUILD)/awd claims --root experiments --out experiments/CLAIMS.md
+
+# Every paper's results at default size, then the scorecard. Time on 2 cores, the sum of the parts'
+# measured times: experiments 26 min (1,572 s, idle machine, issue 20), sgd-paper about 17 min
+# (estimated from its CPU time in a loaded run: experiments/sgd/README.md), gan-paper 1.5 min (89 s,
+# idle), mer-paper about 65 min (estimated from its CPU time in a loaded run: experiments/mer/README.md):
+# about 110 minutes on 2 idle cores; several hours when the machine is shared.
+papers:
+	$(MAKE) --no-print-directory experiments
+	$(MAKE) --no-print-directory sgd-paper
+	$(MAKE) --no-print-directory gan-paper
+	$(MAKE) --no-print-directory mer-paper
+	$(MAKE) --no-print-directory claims
+
 bench: deps-bench data $(BUILD)/bench $(BUILD)/awd
 	$(BUILD)/bench --peers ../shared/peers
 
@@ -259,6 +280,8 @@ AWD_LANDSCAPE := $(BUILD)/awd landscape --threads 2
 TWO_VALLEY_ETAS := 0.01,0.0129155,0.016681,0.0215443,0.0278256,0.0359381,0.0464159,0.0599484,0.0774264,0.1
 TWO_VALLEY_GRID := --model two-valley --eta $(TWO_VALLEY_ETAS) --sigma $(TWO_VALLEY_ETAS) --y0 5 --steps 20000
 TWO_VALLEY_LINE := --model two-valley --eta 0.01 --sigma 0.005,0.01,0.02,0.035,0.05,0.1,0.2 --y0 1 --steps 100000 --trace-every 1000
+# The summaries the claims read (experiments/sgd/claims.json) are copied into experiments/sgd/results.
+SGD_SUMMARIES := valley-langevin valley-isotropic valley-stationary valley-minibatch valley-stability two-valley-grid two-valley-line two-valley-h2
 sgd-paper: deps-runtime $(BUILD)/awd
 	@mkdir -p $(SGD)
 	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 10 --delta 1e-3,2e-3,5e-3,1e-2,2e-2 --runs 1000 --steps 10000 --out $(SGD)/valley-langevin
@@ -271,6 +294,8 @@ sgd-paper: deps-runtime $(BUILD)/awd
 	$(AWD_LANDSCAPE) $(TWO_VALLEY_LINE) --runs 2000 --out $(SGD)/two-valley-line
 	$(AWD_LANDSCAPE) --model two-valley --noise hessian-squared --eta 0.01 --sigma 0.001,0.003,0.01,0.03 --y0 5 --runs 2000 --steps 20000 --out $(SGD)/two-valley-h2
 	$(MAKE) --no-print-directory sgd-networks
+	@for d in $(SGD_SUMMARIES); do cp $(SGD)/$$d/summary.json experiments/sgd/results/$$d.json || exit 1; done
+	cp $(SGD_NETS)/flatness.json experiments/sgd/results/networks-flatness.json
 
 # Real networks: MLP 784-50-50-10 relu (He normal weights, zero biases) on 100 MNIST digits per
 # class, plain SGD for 100/lr steps; at each solution `awd sgd-noise`. A subset of the issue's

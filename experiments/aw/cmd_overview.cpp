@@ -1,6 +1,9 @@
 // cmd_overview.cpp: `awd overview`, the Results of all sweeps of one data set: a table of which
 // determinant moved and where the gap went, against THEORY section 4's expectations, and two
-// figures (the trends of every sweep; every run's measured gap against its estimates).
+// figures (the trends of every sweep; every run's measured gap against its estimates), and the
+// same numbers as DATA-trends.json for the claims scorecard (experiments/aw/claims.json), with the
+// worst identity residual and verification errors over every run's duality.json.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
@@ -8,6 +11,7 @@
 #include <sstream>
 
 #include "nn/files.h"
+#include "experiments/common/json_file.h"
 #include "experiments/common/commands.h"
 #include "experiments/common/plot.h"
 #include "experiments/aw/sweep.h"
@@ -53,6 +57,24 @@ std::string axis_label(const std::string& param) {
     return it == labels.end() ? param : it->second;
 }
 
+nlohmann::json trend_json(const Trend& t) {
+    if (!t.defined) return nullptr;
+    return {{"spearman", t.spearman}, {"first_mean", t.first_mean}, {"last_mean", t.last_mean}, {"relative_change", t.relative_change}};
+}
+
+// The worst of each check over the analysed runs of a sweep, read from each run's duality.json.
+struct Checks {
+    double identity_residual = 0, verify_double_u = 0, verify_long_double_u = 0, min_ratio = INFINITY;
+    int runs = 0;
+    void add(const std::string& duality_json) {
+        const nlohmann::json d = nlohmann::json::parse(read_file(duality_json));
+        const double r = d.at("identity_residual"), v = d.at("verify_double_u"), vl = d.at("verify_long_double_u");
+        identity_residual = std::max(identity_residual, std::abs(r)), verify_double_u = std::max(verify_double_u, v);
+        verify_long_double_u = std::max(verify_long_double_u, vl), min_ratio = std::min(min_ratio, vl > 0 ? v / vl : INFINITY);
+        ++runs;
+    }
+};
+
 void run(const std::string& data, const std::string& root, const std::string& out) {
     if (!file_exists(root)) throw std::runtime_error("--root " + root + " does not exist");
     const std::vector<std::string> stale = stale_temporaries(root);
@@ -67,6 +89,8 @@ void run(const std::string& data, const std::string& root, const std::string& ou
              "|---|---|---|---|---|---|---|\n";
     std::string plots;
     int panel = 0;
+    nlohmann::json sweeps = nlohmann::json::object();
+    Checks checks;
     for (const Expectation& e : kExpected) {
         const std::string path = root + "/sweep-" + data + "-" + e.param + "/sweep.csv";
         if (!file_exists(path)) {
@@ -83,6 +107,33 @@ void run(const std::string& data, const std::string& root, const std::string& ou
         }
         const Trend gap = trend(rows, &SweepRow::gap), sg = trend(rows, &SweepRow::sum_sigma_g), sw = trend(rows, &SweepRow::sum_sigma_w);
         const Trend dual = trend(rows, &SweepRow::mean_dW_norm);
+        int capped = 0;
+        std::vector<std::string> value_list;
+        for (const SweepRow& r : rows) {
+            capped += r.status == "max_epochs";
+            if (r.seed == 0) value_list.push_back(r.value);
+            if (r.analysed) checks.add(root + "/sweep-" + data + "-" + e.param + "/" + e.param + "=" + r.value + "/seed" + std::to_string(r.seed) + "/duality.json");
+        }
+        sweeps[e.param] = {{"values", value_list},
+                           {"runs", rows.size()},
+                           {"converged", converged},
+                           {"max_epochs", capped},
+                           {"gap", trend_json(gap)},
+                           {"sum_sigma_g", trend_json(sg)},
+                           {"sum_sigma_w", trend_json(sw)},
+                           {"mean_dW_norm", trend_json(dual)},
+                           {"weight_norm", trend_json(trend(rows, &SweepRow::weight_norm))},
+                           {"test_accuracy", trend_json(trend(rows, &SweepRow::test_accuracy))},
+                           {"train_loss", trend_json(trend(rows, &SweepRow::train_loss))},
+                           {"statement", e.statement}};
+        // the same trends over the runs that met the stop rule: whether runs stopped at the epoch cap drive a trend
+        std::vector<SweepRow> converged_rows;
+        for (const SweepRow& r : rows)
+            if (r.status == "converged") converged_rows.push_back(r);
+        sweeps[e.param]["converged_only"] = {{"gap", trend_json(trend(converged_rows, &SweepRow::gap))},
+                                             {"sum_sigma_g", trend_json(trend(converged_rows, &SweepRow::sum_sigma_g))},
+                                             {"sum_sigma_w", trend_json(trend(converged_rows, &SweepRow::sum_sigma_w))},
+                                             {"mean_dW_norm", trend_json(trend(converged_rows, &SweepRow::mean_dW_norm))}};
         table << "| " << e.param << " (" << values << ") | " << converged << "/" << rows.size() << " | " << verdict(e.gap, gap) << " | " << verdict(e.sigma_g, sg) << " | " << verdict(e.sigma_w, sw)
               << " | " << verdict(e.dual_norm, dual) << " | " << e.statement << " |\n";
         // per value: mean over seeds of each quantity relative to its mean at the first value
@@ -120,6 +171,15 @@ void run(const std::string& data, const std::string& root, const std::string& ou
     const std::string md = "Results on " + data + " (" + root + "): direction as the swept value grows (Spearman's rho over all runs, change of the mean from the "
                            "first value to the last); converged: runs that met the stop rule within the epoch limit\n\n" + table.str();
     write_file_atomically(out + "/" + data + "-trends.md", md);
+    write_json_file(out + "/" + data + "-trends.json",
+                    {{"data", data},
+                     {"sweeps", sweeps},
+                     {"all_runs",
+                      {{"analysed", checks.runs},
+                       {"max_identity_residual", checks.identity_residual},
+                       {"max_verify_double_u", checks.verify_double_u},
+                       {"max_verify_long_double_u", checks.verify_long_double_u},
+                       {"min_verify_ratio", std::isfinite(checks.min_ratio) ? nlohmann::json(checks.min_ratio) : nlohmann::json()}}}});
     std::printf("%s", md.c_str());
     if (panel == 0) return;
     // the data blocks go first, as script text: plot_png's data blocks are named pairs, these are many

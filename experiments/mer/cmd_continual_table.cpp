@@ -3,6 +3,7 @@
 // size), and RA(MER) - RA(ER) against the memory size (paired by seed) as CSV and a figure.
 // With --tasks (the lines of mer_runs.sh) it first runs the runs that are missing, here or as a
 // Slurm job array whose report job is this command with --report-only (experiments/common/engine.h).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -48,8 +49,18 @@ void table(const std::string& runs_dir, const std::string& out) {
         groups[{c.at("stream"), method, memories}].by_seed[c.at("seed").get<uint64_t>()] = s;
     }
     if (groups.empty()) throw std::runtime_error("no runs (folders with summary.json) in " + runs_dir);
-    std::ostringstream table;
+    std::ostringstream table, numbers;
     table << "| stream | method | memories | seeds | RA (%) | LA (%) | BTI (%) |\n|---|---|---|---|---|---|---|\n";
+    // the same numbers as fractions for the claims (experiments/mer/claims.json), with each row's RA
+    // above online SGD's on the same stream (empty when the stream has no online run)
+    numbers << "stream,method,memories,seeds,RA_mean,RA_std,LA_mean,LA_std,BTI_mean,BTI_std,RA_minus_online\n";
+    std::map<std::string, double> online_ra;
+    for (const auto& [key, runs] : groups) {
+        if (std::get<1>(key) != "online") continue;
+        std::vector<double> ra;
+        for (const auto& [seed, s] : runs.by_seed) ra.push_back(s["RA"]);
+        online_ra[std::get<0>(key)] = seed_stats(ra).mean;
+    }
     for (const auto& [key, runs] : groups) {
         std::vector<double> ra, la, bti;
         std::string seeds;
@@ -58,8 +69,16 @@ void table(const std::string& runs_dir, const std::string& out) {
             seeds += (seeds.empty() ? "" : ",") + std::to_string(seed);
         }
         const int m = std::get<2>(key);
+        const SeedStats r = seed_stats(ra), l = seed_stats(la), b = seed_stats(bti);
+        std::string seeds_in_csv = seeds;  // a CSV cell: "1 2"
+        std::replace(seeds_in_csv.begin(), seeds_in_csv.end(), ',', ' ');
         table << "| " << std::get<0>(key) << " | " << std::get<1>(key) << " | " << (m < 0 ? "-" : std::to_string(m)) << " | " << seeds << " | "
-              << pct(seed_stats(ra)) << " | " << pct(seed_stats(la)) << " | " << pct(seed_stats(bti), true) << " |\n";
+              << pct(r) << " | " << pct(l) << " | " << pct(b, true) << " |\n";
+        const auto online = online_ra.find(std::get<0>(key));
+        numbers << std::get<0>(key) << ',' << std::get<1>(key) << ',' << (m < 0 ? "-" : std::to_string(m)) << ',' << seeds_in_csv << ',' << r.mean << ','
+                << r.std << ',' << l.mean << ',' << l.std << ',' << b.mean << ',' << b.std << ',';
+        if (online != online_ra.end()) numbers << r.mean - online->second;
+        numbers << '\n';
     }
     // RA(MER) - RA(ER) per stream and memory size, over the seeds both have
     std::ostringstream gap, data;
@@ -79,6 +98,7 @@ void table(const std::string& runs_dir, const std::string& out) {
     }
     make_directories(out);
     write_file_atomically(out + "/table.md", table.str());
+    write_file_atomically(out + "/table.csv", numbers.str());
     write_file_atomically(out + "/gap.csv", gap.str());
     std::string plots;
     std::vector<std::pair<std::string, std::string>> named;
@@ -145,7 +165,7 @@ void add_continual_table_command(CLI::App& app) {
     auto o = std::make_shared<TableOptions>();
     CLI::App* cmd = app.add_subcommand("continual-table", "table (mean +- std of RA, LA, BTI) and MER-ER gap from a folder of awd continual runs");
     cmd->add_option("--runs", o->runs, "folder whose subfolders are awd continual runs")->capture_default_str();
-    cmd->add_option("--out", o->out, "where table.md, gap.csv and gap.png go")->capture_default_str();
+    cmd->add_option("--out", o->out, "where table.md, table.csv, gap.csv and gap.png go")->capture_default_str();
     cmd->add_option("--tasks", o->tasks, "first run the runs of this list that are missing (NAME <tab> COMMAND per line, see mer_runs.sh) into RUNS/NAME");
     cmd->add_option("--jobs", o->jobs, "with --tasks, local engine: runs at a time")->check(integer_in(1, 1024))->capture_default_str();
     add_engine_options(cmd, o->engine);

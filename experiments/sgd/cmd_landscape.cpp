@@ -234,6 +234,10 @@ void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engi
     for (const auto& cell : cells) list.push_back(cell_json(cell));
     if (cells.size() == 1) summary.update(list[0]);
     summary["cells"] = list;
+    int agree = 0;  // cells whose P_flat is within 3 standard errors of the Kramers prediction
+    for (const auto& cell : cells) agree += std::abs(cell.P_flat - cell.kramers_P_flat) <= 3 * cell.P_flat_stderr;
+    summary["kramers_within_3_stderr"] = agree;
+    summary["kramers_within_3_stderr_fraction"] = (double)agree / cells.size();
     write_json_file(folder.path + "/summary.json", with_provenance(summary));
     std::ostringstream csv;
     csv << "eta,sigma,step,fraction_flat,mean_y,kramers_P_flat\n";
@@ -319,7 +323,13 @@ void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::
         }
         const LogLogFit fit = loglog_fit(a, v, e);
         if (fit.ok) summary.update({{"drift_loglog_slope", fit.slope}, {"drift_loglog_slope_stderr", fit.slope_stderr}});
-        const std::string x_label = minibatch ? "η / B (learning rate per sample)" : "Δ (noise across the valley)";
+        std::vector<double> a_reached, t, t_stderr;  // time to the flat end against the noise, over the cells where runs got there
+        for (size_t k = 0; k < a.size(); ++k)
+            if (cells[k].reached_fraction > 0)
+                a_reached.push_back(a[k]), t.push_back(cells[k].mean_time_to_flat), t_stderr.push_back(cells[k].time_to_flat_stderr);
+        const LogLogFit time_fit = loglog_fit(a_reached, t, t_stderr);
+        if (time_fit.ok) summary.update({{"time_to_flat_loglog_slope", time_fit.slope}, {"time_to_flat_loglog_slope_stderr", time_fit.slope_stderr}});
+                const std::string x_label = minibatch ? "η / B (learning rate per sample)" : "Δ (noise across the valley)";
         char title[160];
         std::snprintf(title, sizeof title, "valley (%s): drift toward the flat end, log-log slope %.3f ± %.3f", o.drive.c_str(), fit.slope, fit.slope_stderr);
         plot_png(dir + "/drift_vs_noise.png",
@@ -344,6 +354,9 @@ void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::
             data << o.deltas[j] << ' ' << best << '\n';
         }
         summary["stability"] = limits;
+        // below 1: the largest stable learning rate falls as the noise grows
+        const double first = limits.front()["largest_stable_eta"], last = limits.back()["largest_stable_eta"];
+        if (first > 0) summary["largest_stable_eta_ratio_last_to_first_Delta"] = last / first;
         plot_png(dir + "/stability.png",
                  "set title 'valley (" + o.drive + "): largest stable learning rate (no run diverged)'\nset xlabel 'Δ'\nset ylabel 'η_{max}'\n"
                  "set logscale x\nset grid\nplot $d using 1:2 with linespoints pt 7 lw 2 title 'measured'",
