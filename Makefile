@@ -54,6 +54,7 @@ BENCH_PACKAGES   := python3-torch
 # For the Python package's tests, the notebook and the results pages (make test).
 TEST_PACKAGES    := python3-pytest python3-matplotlib jupyter-nbconvert python3-nbformat python3-ipykernel chromium
 
+.PHONY: all test test-install lib install pages FORCE slurm-test sanitize fuzz run bench claims papers experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-test deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
