@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "autodiff/product.h"
+#include "autodiff/tensor.h"
 #include "bench/bench.h"
 
 namespace awd::bench {

@@ -511,6 +511,45 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
             {"time_to_converge_mean", t_mean}, {"time_to_converge_per_seed", t_all}};
 }
 
+// Numbers the claims read that compare two measured values (claims.json compares one value with
+// a constant): recomputed from whatever parts gan_paper.json holds.
+nlohmann::json derived(const nlohmann::json& report) {
+    nlohmann::json d = nlohmann::json::object();
+    auto number = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };
+    if (report.contains("transition")) {
+        const auto& tp = report["transition"]["transition_point"];
+        if (tp.size() > 1 && tp.front().is_number() && tp.back().is_number())
+            d["ring8_transition_growth"] = tp.back().get<double>() / tp.front().get<double>();
+    }
+    if (report.contains("damping")) {
+        const auto& t = report["damping"]["time_to_converge_mean"];
+        const auto& alpha = report["damping"]["alpha"];
+        size_t best = 0;
+        for (size_t k = 0; k < t.size(); ++k)
+            if (t[k].is_number() && (!t[best].is_number() || t[k].get<double>() < t[best].get<double>())) best = k;
+        if (t.size() > 0 && t[best].is_number()) {
+            d["damping_fastest_alpha"] = alpha[best];
+            d["damping_fastest_alpha_is_interior"] = best > 0 && best + 1 < t.size() ? 1 : 0;
+            if (t[0].is_number()) d["damping_speedup_over_alpha_0"] = t[0].get<double>() / t[best].get<double>();
+        }
+    }
+    if (report.contains("mnist"))
+        for (const auto& [name, setting] : report["mnist"]["settings"].items()) {
+            if (!setting.is_object() || !setting.contains("transition_point")) continue;
+            const auto& tp = setting["transition_point"];
+            const double first = tp.empty() ? NAN : number(tp.front()), last = tp.empty() ? NAN : number(tp.back());
+            if (first > 0 && last > 0) d["mnist_" + name + "_phi_star_growth"] = last / first;
+        }
+    if (report.contains("spectral") && report["spectral"].contains("ring8")) {
+        const auto& r = report["spectral"]["ring8"];
+        const double relu = number(r["relu"]["position"]), tanh = number(r["tanh"]["position"]);
+        const double wr = number(r["relu"]["width"]), wt = number(r["tanh"]["width"]);
+        if (relu > 0 && tanh > 0) d["ring8_position_relu_over_tanh"] = relu / tanh;
+        if (wr > 0 && wt > 0) d["ring8_width_tanh_over_relu"] = wt / wr;
+    }
+    return d;
+}
+
 void run(const PaperOptions& o) {
     keep_heap_between_steps();
     set_threads(1);
@@ -527,10 +566,18 @@ void run(const PaperOptions& o) {
         else if (part == "mnist") j = mnist_part(o.out, o);
         else if (part == "damping") j = damping_part(o.out, o);
         else if (part == "spectral") j = spectral_part(o.out, o);
+        else if (part == "derived") {
+            report["derived"] = derived(report);
+            write_json_file(report_path, report);
+            continue;
+        }
         else throw CLI::ValidationError("--parts", "unknown part '" + part + "' (expected transition, mnist, damping or spectral)");
         j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         j["threads"] = o.threads;
+        if (part == "mnist")  // the part rewrote gan_paper.json as it went; keep what other parts wrote since
+            report = nlohmann::json::parse(read_file(report_path));
         report[part] = j;
+        report["derived"] = derived(report);
         write_json_file(report_path, report);
         std::printf("  %s done in %.0f s\n", part.c_str(), j["seconds"].get<double>());
     }
@@ -542,7 +589,8 @@ void add_gan_paper_command(CLI::App& app) {
     auto o = std::make_shared<PaperOptions>();
     CLI::App* cmd = app.add_subcommand("gan-paper", "the effective GAN model's figures: collapse transition, MNIST phase diagram, critical damping");
     cmd->add_option("--out", o->out, "output folder")->capture_default_str();
-    cmd->add_option("--parts", o->parts, "comma-separated: transition, mnist, damping")->capture_default_str();
+    cmd->add_option("--parts", o->parts, "comma-separated: transition, mnist, damping, spectral (derived: only recompute the derived numbers)")
+        ->capture_default_str();
     cmd->add_option("--seeds", o->seeds, "seeds per point of the low-dimensional transition")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--threads", o->threads, "runs in parallel")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--mnist-settings", o->mnist_settings, "mnist100 settings compared: authors, per-sample, earlier")->capture_default_str();
