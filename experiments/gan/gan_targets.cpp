@@ -5,8 +5,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
-
 #include "nn/data.h"
 #include "nn/files.h"
 
@@ -94,22 +92,10 @@ Tensor first_mnist_training_images(const std::string& dir, const std::vector<int
         if (wanted[c] == 0) continue;
         const std::string path = dir + "/" + std::to_string(c) + ".json";
         if (!file_exists(path)) throw std::runtime_error("MNIST digits not found: no " + path + " (run `make data`)");
-        nlohmann::json doc;
-        try {
-            doc = nlohmann::json::parse(read_file(path));
-        } catch (const nlohmann::json::exception& e) {
-            throw std::runtime_error(path + ": not valid JSON (" + e.what() + ")");
-        }
-        if (!doc.contains("data") || !doc["data"].is_array()) throw std::runtime_error(path + ": no array \"data\"");
-        const auto& data = doc["data"];
-        if (data.size() < (size_t)wanted[c] * pixels)
-            throw std::runtime_error(path + ": \"data\" holds " + std::to_string(data.size() / pixels) + " images of class " + std::to_string(c) +
+        by_class[c] = read_npm_digit_file(path);
+        if (by_class[c].size() < (size_t)wanted[c] * pixels)
+            throw std::runtime_error(path + ": holds " + std::to_string(by_class[c].size() / pixels) + " images of class " + std::to_string(c) +
                                      ", fewer than the " + std::to_string(wanted[c]) + " needed");
-        for (size_t k = 0; k < (size_t)wanted[c] * pixels; ++k) {
-            if (!data[k].is_number() || data[k].get<double>() < 0.0 || data[k].get<double>() > 1.0)
-                throw std::runtime_error(path + ": entry " + std::to_string(k) + " of \"data\" is not a pixel value in [0, 1]");
-            by_class[c].push_back(data[k].get<double>());
-        }
     }
     Tensor X((int)labels.size(), pixels);
     std::vector<int> taken(10, 0);
