@@ -8,7 +8,7 @@
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
-#   make gan-paper  the effective GAN model's figures (THEORY section 6), about 1.5 minutes on 2 idle cores
+#   make gan-paper  the effective GAN model's figures (experiments/gan/README.md), about 30 minutes on 2 idle cores (estimated)
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
 #   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), under 20 minutes on 2 idle cores
@@ -227,14 +227,16 @@ experiments: deps-runtime data $(BUILD)/awd
 	  echo "wall time: $$(( $$(date +%s) - $$(cat runs/start.txt) )) s"; echo "time per sweep:"; cat runs/times.txt; } \
 	  | tee experiments/aw/results/run.txt
 
-# The effective GAN model (THEORY section 6): collapse score against g2/g1 on the ring of 8
-# Gaussians (14 ratios x 4 discriminator rates x 10 seeds), a coarse mnist100 phase diagram
-# (5 ratios x 3 rates), critical damping (8 penalty strengths x 3 seeds); in runs/gan-paper.
+# The effective GAN model (experiments/gan/README.md): the ring8 transition (14 ratios x 4 rates x
+# 10 seeds), the mnist100 transition point by bisection for the authors' preset, the preset with
+# the per-sample penalty and the project's earlier settings (4 rates, 3 seeds, T = 200: the
+# preset's 20 critic steps per generator step cost about 0.2 s a step), critical damping, and the
+# ReLU/tanh comparison; into experiments/gan/results.
 gan-paper: deps-runtime data $(BUILD)/awd
-	$(BUILD)/awd gan-paper --out runs/gan-paper --threads 2
-# The full mnist100 grid (11 ratios x 6 rates x 3 seeds), a separate job: about 6 minutes on 2 idle cores.
+	$(BUILD)/awd gan-paper --out experiments/gan/results --threads 2 --mnist-seeds 3 --mnist-steps 200 --mnist-rounds 1
+# The authors' T = 1000 on 6 rates with 5 bisection rounds, 3 seeds: several hours on 2 cores.
 gan-paper-full: deps-runtime data $(BUILD)/awd
-	$(BUILD)/awd gan-paper --parts mnist --full --out runs/gan-paper-full --threads 2
+	$(BUILD)/awd gan-paper --parts mnist --full --out experiments/gan/results-full --threads 2
 # Continual learning (THEORY section 7, issue 14): the runs of experiments/mer_runs.sh, two at a
 # time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
 # MER_ENGINE="--engine slurm --slurm-args ..." runs them as a Slurm job array (experiments/common/SLURM.md).

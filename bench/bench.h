@@ -47,6 +47,9 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args);
 // The same for a script of this repository (path relative to the repository root).
 std::map<std::string, std::string> run_peer_script(const std::string& script_and_args);
 
+// The machine's dgemm rate (n = 2000, through product(), at the current thread count), GFLOP/s.
+double machine_dgemm_gflops();
+
 // Sections of `make bench`, one per workload family.
 void bench_steps();
 void bench_autodiff();

@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include "autodiff/product.h"
+#include "autodiff/tensor.h"
 #include "bench/bench.h"
 
 namespace awd::bench {
@@ -33,6 +35,13 @@ std::map<std::string, std::string> run_peer_script(const std::string& script_and
         if (eq != std::string::npos) result[field.substr(0, eq)] = field.substr(eq + 1);
     }
     return result;
+}
+
+double machine_dgemm_gflops() {
+    const int n = 2000;
+    Tensor A(n, n, 1.0), B(n, n, 0.5), C;
+    const double t = best_seconds(3, [&] { gemm(A, false, B, false, C); });
+    return 2.0 * n * n * n / t / 1e9;
 }
 
 std::map<std::string, std::string> run_peer(const std::string& script_and_args) {

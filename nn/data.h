@@ -53,6 +53,9 @@ struct Split {
 };
 
 Split load_data(const DataConfig& config);
+// The pixels (in [0, 1], 784 per image, in the file's order) of one class file DIR/c.json of the
+// npm digits; a malformed file is an error naming it.
+std::vector<double> read_npm_digit_file(const std::string& path);
 
 // Average pooling of square images stored one per row: (N, side^2) -> (N, (side/factor)^2).
 Tensor average_pool(const Tensor& images, int side, int factor);

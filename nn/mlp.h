@@ -54,6 +54,21 @@ struct Mlp {
     const double* b(int l) const { return spec.bias ? theta().data.data() + spec.bias_offset(l) : nullptr; }
 };
 
+// A GAN discriminator (critic): Sequential(Dense, Act, [Dropout], ..., Dense) from input_dim
+// through the hidden widths to one output f(x), PyTorch's default initialisation from rng.
+// Every hidden layer has a bias; the output layer has one only when output_bias. Dropout with
+// probability `dropout` acts on the activity of hidden layer `dropout_after` (1 = the first),
+// in training-mode forward passes only. theta is in PyTorch's parameter order.
+struct DiscriminatorSpec {
+    int input_dim = 1;
+    std::vector<int> hidden = {64, 64};
+    Activation activation = Activation::Relu;
+    double dropout = 0.0;
+    int dropout_after = 1;
+    bool output_bias = true;
+};
+Model make_discriminator(const DiscriminatorSpec& spec, Rng& rng);
+
 // The activities of an evaluation-mode forward pass, read off the graph (the outputs of the
 // Sequential's children), so they are exactly what training computes: z[l] (N, n_l) for
 // l = 1..L (z[L] is the output f) and a[l] = phi(z[l]) for l = 1..L-1; a[0] is X.

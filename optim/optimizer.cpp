@@ -2,6 +2,7 @@
 #include "optim/optimizer.h"
 #include "autodiff/names.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -29,6 +30,8 @@ Optimizer::Optimizer(const OptimizerConfig& config, Model& model) : config_(conf
     const size_t n_params = model.size();
     if (config.kind != OptimizerKind::Sgd || config.momentum != 0.0) first_.assign(n_params, 0.0);
     if (config.kind != OptimizerKind::Sgd) second_.assign(n_params, 0.0);
+    if (config.amsgrad && config.kind == OptimizerKind::Sgd) throw std::invalid_argument("amsgrad needs Adam or AdamW");
+    if (config.amsgrad) second_max_.assign(n_params, 0.0);
     if (config.nesterov && (config.kind != OptimizerKind::Sgd || config.momentum <= 0.0))
         throw std::invalid_argument("Nesterov momentum needs SGD with momentum > 0");
 }
@@ -54,6 +57,15 @@ void Optimizer::step(double lr) {
     const double b1 = config_.beta1, b2 = config_.beta2;
     const double bias1 = 1.0 - std::pow(b1, (double)steps_), bias2 = 1.0 - std::pow(b2, (double)steps_);
     const double step_size = lr / bias1, sqrt_bias2 = std::sqrt(bias2);
+    if (config_.amsgrad) {
+        for (size_t k = 0; k < n; ++k) {
+            first_[k] = b1 * first_[k] + (1.0 - b1) * g[k];
+            second_[k] = b2 * second_[k] + (1.0 - b2) * g[k] * g[k];
+            second_max_[k] = std::max(second_max_[k], second_[k]);
+            theta[k] -= step_size * (first_[k] / (std::sqrt(second_max_[k]) / sqrt_bias2 + config_.eps));
+        }
+        return;
+    }
     for (size_t k = 0; k < n; ++k) {
         first_[k] = b1 * first_[k] + (1.0 - b1) * g[k];
         second_[k] = b2 * second_[k] + (1.0 - b2) * g[k] * g[k];

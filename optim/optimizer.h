@@ -5,6 +5,7 @@
 //   Adam:  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
 //          theta -= (lr / (1 - b1^t)) (m / (sqrt(v) / sqrt(1 - b2^t) + eps))
 //   AdamW: Adam after theta *= 1 - lr beta (decoupled decay)
+//   amsgrad (Adam, AdamW): vmax = max(vmax, v) replaces v in the denominator
 // All of them act on a Model: its flat theta and the gradient backward() left beside it.
 // Weight decay acts on every parameter, as PyTorch's does:
 //   l2:        loss += beta/2 |theta|^2         (gradient += beta theta; "coupled")
@@ -36,6 +37,7 @@ struct OptimizerConfig {
     double momentum = 0.0;
     bool nesterov = false;
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    bool amsgrad = false;  // Adam, AdamW: PyTorch's amsgrad = True
 };
 
 class Optimizer {
@@ -48,6 +50,7 @@ private:
     OptimizerConfig config_;
     Model& model_;
     std::vector<double> first_, second_;  // momentum buffer or Adam's m; Adam's v
+    std::vector<double> second_max_;      // amsgrad: the largest v so far
     long steps_ = 0;
 };
 

@@ -1,4 +1,4 @@
-// test_gan.cpp: the effective GAN model (analysis/gan.h): the kernel step in its limits and
+// test_gan.cpp: the effective GAN model (experiments/gan/gan.h): the kernel step in its limits and
 // against the loop it replaces, the order parameters on assignments with known scores, and the
 // discriminator's gradients (objective, double-backward penalty, particle gradient) against
 // central finite differences of the values; then `awd gan` end to end: its files and its errors.
@@ -47,7 +47,9 @@ Tensor backward_gradient(Model& D, const Var& loss) {
 
 Model random_discriminator(int d, Activation a, uint64_t seed) {
     Rng rng(seed);
-    Model D = make_discriminator(d, {6, 5}, a, rng);
+    DiscriminatorSpec spec;
+    spec.input_dim = d, spec.hidden = {6, 5}, spec.activation = a;
+    Model D = make_discriminator(spec, rng);
     for (double& v : D.theta().data) v *= 2;  // sizeable second derivatives
     return D;
 }
@@ -113,11 +115,49 @@ TEST_CASE("order parameters: nearest target by Euclidean and cosine distance, sp
     CHECK(order_parameters(rigid, t).spread == doctest::Approx(1.0));
 }
 
-TEST_CASE("targets: the mixtures, mnist100 (10 per class, normalised), unknown names refused") {
+TEST_CASE("targets: mnist100 is the first 100 training images, read from the class files through the label list") {
+    // the issue's list of the first 100 MNIST training labels
+    const std::string issue = "5 0 4 1 9 2 1 3 1 4 3 5 3 6 1 7 2 8 6 9 4 0 9 1 1 2 4 3 2 7 3 8 6 9 0 5 6 0 7 6 1 8 7 9 3 9 8 5 9 3 3 0 7 4 9 8 0 9 4 "
+                              "1 4 4 6 0 4 5 6 1 0 0 1 7 1 6 3 0 2 1 1 7 9 0 2 6 7 8 3 9 0 4 6 7 4 6 8 0 7 8 3 1";
+    for (int i = 0; i < 100; ++i) CHECK(kFirst100MnistLabels[i] == issue[2 * i] - '0');
+    // fake class files: pixel 0 of entry k of class c is (10 c + k) / 255, pixel 1 is c / 255
+    const std::string dir = std::filesystem::temp_directory_path() / ("awd-gan-digits-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    for (int c = 0; c < 10; ++c) {
+        nlohmann::json data = nlohmann::json::array();
+        for (int k = 0; k < 15; ++k)
+            for (int p = 0; p < 784; ++p) data.push_back(p == 0 ? (10 * c + k) / 255.0 : p == 1 ? c / 255.0 : 0.0);
+        write_file_atomically(dir + "/" + std::to_string(c) + ".json", nlohmann::json{{"data", data}}.dump());
+    }
+    const std::vector<int> labels(std::begin(kFirst100MnistLabels), std::end(kFirst100MnistLabels));
+    const Tensor X = first_mnist_training_images(dir, labels);
+    REQUIRE(X.rows == 100);
+    // by hand: image 0 is the first 5, image 11 the second 5 (labels 5 0 4 1 9 2 1 3 1 4 3 5), image 35 the third
+    CHECK(X(0, 0) * 255 == doctest::Approx(50));
+    CHECK(X(11, 0) * 255 == doctest::Approx(51));
+    CHECK(X(35, 0) * 255 == doctest::Approx(52));
+    CHECK(X(3, 0) * 255 == doctest::Approx(10));  // the first 1
+    CHECK(X(6, 0) * 255 == doctest::Approx(11));  // the second 1
+    std::vector<int> seen(10, 0);
+    for (int i = 0; i < 100; ++i) {
+        CHECK(X(i, 1) * 255 == doctest::Approx(labels[i]));
+        CHECK(X(i, 0) * 255 == doctest::Approx(10 * labels[i] + seen[labels[i]]++));
+    }
+    // a class file too short for the list is an error naming it
+    write_file_atomically(dir + "/1.json", nlohmann::json{{"data", std::vector<double>(784 * 3, 0.0)}}.dump());
+    CHECK_THROWS_WITH(first_mnist_training_images(dir, labels), doctest::Contains("1.json"));
+    std::filesystem::remove_all(dir);
+    // the project's digits: 100 images, their class counts those of the label list, normalised
+    const GanTarget m = make_target("mnist100");
+    CHECK(m.size() == 100);
+    CHECK(m.points.data != make_target("mnist100-balanced").points.data);
+}
+
+TEST_CASE("targets: the mixtures, mnist100-balanced (10 per class, normalised), unknown names refused") {
     CHECK(make_target("ring8").size() == 8);
     CHECK(make_target("grid25").size() == 25);
     CHECK(make_target("gauss1d").dim() == 1);
-    const GanTarget m = make_target("mnist100");
+    const GanTarget m = make_target("mnist100-balanced");
     CHECK(m.size() == 100);
     CHECK(m.dim() == 784);
     CHECK(m.cosine);
@@ -125,7 +165,7 @@ TEST_CASE("targets: the mixtures, mnist100 (10 per class, normalised), unknown n
     for (double v : m.points.data) lo = std::min(lo, v), hi = std::max(hi, v);
     CHECK(lo == doctest::Approx(-0.1307 / 0.3081));
     CHECK(hi == doctest::Approx((1 - 0.1307) / 0.3081));
-    CHECK(make_target("mnist100").points.data == m.points.data);  // a fixed draw
+    CHECK(make_target("mnist100-balanced").points.data == m.points.data);  // a fixed draw
     CHECK_THROWS_WITH_AS(make_target("ring9"), doctest::Contains("--target"), std::invalid_argument);
     Rng rng(3);
     Tensor samples;
@@ -174,6 +214,175 @@ TEST_CASE("discriminator: the penalty on both sets is the mean over their union,
                 CHECK(G(i, j) == doctest::Approx((gain(h) - gain(-h)) / (2 * h)).epsilon(1e-7));
             }
     }
+}
+
+TEST_CASE("penalty: per-sample and batch-mean scalings against finite differences in x and in theta") {
+    for (Activation a : {Activation::Tanh, Activation::Relu}) {
+        CAPTURE(activation_name(a));
+        Model D = random_discriminator(3, a, 17);
+        Rng rng(8);
+        const Tensor X = normal_tensor(7, 3, rng);
+        // per sample: (1/B) sum_m |grad_x f(x_m)|^2 with grad_x f by central differences of f in x
+        double by_differences = 0;
+        const double h = 1e-6;
+        for (int m = 0; m < X.rows; ++m)
+            for (int j = 0; j < X.cols; ++j) {
+                Tensor up(1, 3, {X(m, 0), X(m, 1), X(m, 2)}), down = up;
+                up(0, j) += h, down(0, j) -= h;
+                const double g = (D.forward(constant(up)).value().item() - D.forward(constant(down)).value().item()) / (2 * h);
+                by_differences += g * g / X.rows;
+            }
+        const double per_sample = gradient_penalty(D, X, PenaltyScale::PerSample).value().item();
+        const double batch_mean = gradient_penalty(D, X, PenaltyScale::BatchMean).value().item();
+        CHECK(per_sample == doctest::Approx(by_differences).epsilon(1e-7));
+        CHECK(batch_mean == doctest::Approx(by_differences / (X.rows * X.rows)).epsilon(1e-7));
+        for (PenaltyScale scale : {PenaltyScale::PerSample, PenaltyScale::BatchMean}) {
+            CAPTURE(penalty_scale_name(scale));
+            const Tensor analytic = backward_gradient(D, gradient_penalty(D, X, scale));
+            const Tensor numeric = finite_difference_in_theta(D, [&] { return gradient_penalty(D, X, scale).value().item(); });
+            CHECK(relative_difference(analytic, numeric) < 1e-7);
+            CHECK(frobenius_norm(analytic) > 1e-6);
+            const Tensor Q = normal_tensor(5, 3, rng);
+            const Tensor g = backward_gradient(D, critic_loss(D, X, Q, GanObjective::Wasserstein, 1.25, PenaltyOn::Particles, scale).loss);
+            const Tensor fd = finite_difference_in_theta(
+                D, [&] { return critic_loss(D, X, Q, GanObjective::Wasserstein, 1.25, PenaltyOn::Particles, scale).loss.value().item(); });
+            CHECK(relative_difference(g, fd) < 1e-7);
+        }
+    }
+    CHECK(parse_penalty_scale("batch-mean") == PenaltyScale::BatchMean);
+    CHECK_THROWS_WITH(parse_penalty_scale("mean"), doctest::Contains("per-sample"));
+}
+
+TEST_CASE("end states: each rule on a constructed particle set") {
+    const GanTarget ring = make_target("ring8");  // R = 2
+    Rng rng(12);
+    Tensor Q0 = normal_tensor(16, 2, rng);
+    for (double& v : Q0.data) v *= 0.1;  // a start of spread about 0.14
+    const double spread0 = order_parameters(Q0, ring).spread;
+    // two particles on every mode: separated
+    Tensor spread_out(16, 2);
+    for (int i = 0; i < 16; ++i) spread_out(i, 0) = ring.points(i % 8, 0), spread_out(i, 1) = ring.points(i % 8, 1);
+    OrderParameters o = order_parameters(spread_out, ring, &Q0);
+    CHECK(o.collapse == doctest::Approx(0).epsilon(1e-12));
+    CHECK(o.end_state == EndState::Separated);
+    // the start cloud moved rigidly onto mode 0: the score says collapsed, the shape never changed
+    Tensor rigid = Q0;
+    for (int i = 0; i < 16; ++i) rigid(i, 0) += 2;
+    o = order_parameters(rigid, ring, &Q0);
+    CHECK(o.collapse > std::log(8.0) / 2);
+    CHECK(o.shape_change == doctest::Approx(0).epsilon(1e-12));
+    CHECK(o.spread == doctest::Approx(spread0));
+    CHECK(o.end_state == EndState::NeverSeparated);
+    // every particle on mode 0 within 0.01, from a start of spread 0.14: collapsed
+    Tensor onto(16, 2);
+    for (int i = 0; i < 16; ++i) onto(i, 0) = 2 + 0.01 * rng.normal(), onto(i, 1) = 0.01 * rng.normal();
+    o = order_parameters(onto, ring, &Q0);
+    CHECK(o.collapse == doctest::Approx(std::log(8.0)));
+    CHECK(o.shape_change > 0.5 * spread0);
+    CHECK(o.end_state == EndState::Collapsed);
+    // the centroid 30 away (> 10 R = 20), the particles spread: ran away, whatever the score
+    Tensor away = spread_out;
+    for (int i = 0; i < 16; ++i) away(i, 0) += 30;
+    o = order_parameters(away, ring, &Q0);
+    CHECK(o.centroid_norm == doctest::Approx(30));
+    CHECK(o.end_state == EndState::RanAway);
+    // the rule's thresholds themselves
+    CHECK(classify_end_state(1.0, 8, 19.9, 2, 1, 1) == EndState::Separated);   // 1.0 < ln(8)/2 = 1.04
+    CHECK(classify_end_state(1.1, 8, 19.9, 2, 0.49, 1) == EndState::NeverSeparated);
+    CHECK(classify_end_state(1.1, 8, 19.9, 2, 0.51, 1) == EndState::Collapsed);
+    CHECK(classify_end_state(0.0, 8, 20.1, 2, 1, 1) == EndState::RanAway);
+    CHECK(std::string(end_state_name(EndState::NeverSeparated)) == "never separated");
+}
+
+TEST_CASE("dynamics: with a fresh optimizer each generator step's critic step equals a new optimizer's first step") {
+    // a point set (its data are all its points) and no dropout: the critic's gradient is reproducible
+    Rng rng(21);
+    const std::string file = std::filesystem::temp_directory_path() / ("awd-gan-points-" + std::to_string(getpid()) + ".npy");
+    write_npy(file, normal_tensor(6, 3, rng));
+    const GanTarget t = make_target("points:" + file);
+    std::filesystem::remove(file);
+    for (bool fresh : {true, false}) {
+        CAPTURE(fresh);
+        GanConfig c;
+        c.particles = 6, c.hidden = {8, 7}, c.lr_d = 1e-2, c.lr_g = 0.05, c.weight_decay = 1e-3, c.objective = GanObjective::Wasserstein;
+        c.penalty = 0.5, c.penalty_on = PenaltyOn::Particles, c.optimizer.kind = OptimizerKind::Adam, c.optimizer.amsgrad = true;
+        c.fresh_optimizer = fresh;
+        GanDynamics run(t, c, coupling_kernel(6, 1, 0.3));
+        for (int k = 0; k < 3; ++k) run.step();
+        // by hand: the critic's gradient at the state before step 4, and a brand new optimizer's first step
+        Model copy = run.discriminator();
+        const CriticTerms terms = critic_loss(copy, t.points, run.particles(), c.objective, c.penalty, c.penalty_on);
+        copy.backward(terms.loss);
+        apply_weight_decay(copy, WeightDecay::L2, c.weight_decay, c.lr_d);
+        Optimizer first(c.optimizer, copy);
+        first.step(c.lr_d);
+        run.step();
+        if (fresh) CHECK(run.discriminator().theta().data == copy.theta().data);
+        else CHECK(relative_difference(run.discriminator().theta(), copy.theta()) > 1e-6);  // Adam's moments carry over
+    }
+}
+
+TEST_CASE("dynamics: d_steps_first critic steps before the first generator step, d_steps after") {
+    const GanTarget t = make_target("ring8");
+    GanConfig c;
+    c.particles = 4, c.hidden = {5}, c.lr_d = 1e-2, c.lr_g = 0.01, c.d_steps = 2, c.d_steps_first = 7, c.seed = 3;
+    GanConfig one_by_one = c;
+    one_by_one.d_steps = 1, one_by_one.d_steps_first = 0;
+    // with SGD and the particles held still (lr_g 0), 7 + 2 critic steps are 9 steps of one critic step each
+    c.lr_g = one_by_one.lr_g = 0;
+    GanDynamics a(t, c, coupling_kernel(4, 1, 0)), b(t, one_by_one, coupling_kernel(4, 1, 0));
+    a.step(), a.step();
+    for (int k = 0; k < 9; ++k) b.step();
+    CHECK(a.discriminator().theta().data == b.discriminator().theta().data);
+    CHECK(a.steps_done() == 2);
+}
+
+TEST_CASE("optimizer: amsgrad against a hand computation, and unlike Adam when v falls") {
+    DiscriminatorSpec spec;
+    spec.input_dim = 1, spec.hidden = {}, spec.output_bias = true;  // f = w x + b: two parameters
+    Rng rng(1);
+    OptimizerConfig config;
+    config.kind = OptimizerKind::Adam, config.amsgrad = true;  // b1 0.9, b2 0.999, eps 1e-8
+    Model ams = make_discriminator(spec, rng), adam = ams;
+    ams.theta()[0] = 0.5, ams.theta()[1] = -0.25, adam.theta() = ams.theta();
+    Optimizer o(config, ams);
+    OptimizerConfig plain = config;
+    plain.amsgrad = false;
+    Optimizer p(plain, adam);
+    const double lr = 0.1, g1[2] = {1.0, -2.0}, g2[2] = {0.01, 3.0};
+    ams.gradient() = Tensor(2, 1, {g1[0], g1[1]}), adam.gradient() = ams.gradient();
+    o.step(lr), p.step(lr);
+    ams.gradient() = Tensor(2, 1, {g2[0], g2[1]}), adam.gradient() = ams.gradient();
+    o.step(lr), p.step(lr);
+    // by hand, parameter 0: m1 = 0.1, v1 = 0.001; step 1 moves by lr exactly (m^ = g, v^ = g^2):
+    // 0.5 - 0.1 * 1 / (1 + 1e-8). m2 = 0.09 + 0.001 = 0.091, v2 = 0.000999 + 1e-7 = 0.0009991 < v1, so vmax = 0.001;
+    // step 2: lr / (1 - 0.81) * m2 / (sqrt(vmax) / sqrt(1 - 0.998001) + 1e-8)
+    const double w1 = 0.5 - 0.1 * 1.0 / (1.0 + 1e-8);
+    const double w2 = w1 - 0.1 / (1 - 0.81) * 0.091 / (std::sqrt(0.001) / std::sqrt(1 - 0.998001) + 1e-8);
+    CHECK(ams.theta()[0] == doctest::Approx(w2).epsilon(1e-13));
+    const double w2_adam = w1 - 0.1 / (1 - 0.81) * 0.091 / (std::sqrt(0.0009991) / std::sqrt(1 - 0.998001) + 1e-8);
+    CHECK(adam.theta()[0] == doctest::Approx(w2_adam).epsilon(1e-13));
+    // parameter 1: v2 = 0.999 * 0.004 + 0.001 * 9 = 0.012996 > v1: amsgrad and Adam agree
+    CHECK(ams.theta()[1] == doctest::Approx(adam.theta()[1]).epsilon(1e-15));
+    config.kind = OptimizerKind::Sgd;
+    CHECK_THROWS_AS(Optimizer(config, ams), std::invalid_argument);
+}
+
+TEST_CASE("discriminator: the authors' critic 784-64-1024-64-1 has no output bias and drops out after the 1024 layer in training only") {
+    DiscriminatorSpec spec;
+    spec.input_dim = 784, spec.hidden = {64, 1024, 64}, spec.dropout = 0.2, spec.dropout_after = 2, spec.output_bias = false;
+    Rng rng(2);
+    const Model D = make_discriminator(spec, rng);
+    CHECK(D.size() == (size_t)(784 * 64 + 64 + 64 * 1024 + 1024 + 1024 * 64 + 64 + 64));
+    CHECK(D.parameters().back().name == "7.weight");  // Dense Act Dense Act Dropout Dense Act Dense
+    CHECK(D.describe().find("Dropout") != std::string::npos);
+    const Tensor X = normal_tensor(3, 784, rng);
+    Rng masks(4);
+    CHECK(D.forward(constant(X)).value().data == D.forward(constant(X)).value().data);
+    CHECK(D.forward(constant(X), masks).value().data != D.forward(constant(X)).value().data);
+    spec.dropout_after = 3;
+    spec.hidden = {4, 4};
+    CHECK_THROWS_WITH(make_discriminator(spec, rng), doctest::Contains("not a hidden layer"));
 }
 
 TEST_CASE("dynamics: a non-finite step throws naming the step and keeps the last good state") {
@@ -236,8 +445,61 @@ TEST_CASE("awd gan: a short ring8 run writes summary.json, trajectory.csv, parti
         for (int j = 0; j < 2; ++j) CHECK(end(i, j) - start(i, j) == doctest::Approx(end(0, j) - start(0, j)).epsilon(1e-9));
     CHECK(std::fabs(end(0, 0) - start(0, 0)) + std::fabs(end(0, 1) - start(0, 1)) > 1e-4);
     CHECK(read_file(out + "/trajectory.csv").rfind("step,collapse_score,mean_min_distance,spread,energy_distance", 0) == 0);
+    CHECK(read_file(out + "/trajectory.csv").find(",centroid_norm,shape_change,end_state\n") != std::string::npos);
+    CHECK(s["end_state"] == "never separated");  // g2 = g1: the cloud moved rigidly
+    CHECK(s["spread"].get<double>() == doctest::Approx(s["start_spread"].get<double>()));
     if (s["snapshots"].size() > 0) CHECK(read_file(out + "/particles_step40.png").rfind("\x89PNG", 0) == 0);
     std::filesystem::remove_all(out);
+}
+
+TEST_CASE("awd gan: the defaults show the transition on ring8: g2/g1 = 0.98 collapses, g2 = 0 spreads") {
+    const std::string out = scratch("defaults");
+    auto score = [&](const std::string& g2) {
+        const Outcome o = run_awd("gan --target ring8 --snapshots 0 --g2 " + g2 + " --out " + out);
+        REQUIRE_MESSAGE(o.status == 0, o.output);
+        return nlohmann::json::parse(read_file(out + "/summary.json"))["collapse_score"].get<double>();
+    };
+    CHECK(score("0.98") > 1.5);
+    CHECK(score("0") < 0.5);
+    std::filesystem::remove_all(out);
+}
+
+TEST_CASE("awd gan: --preset authors sets the authors' mnist100 setup, explicit flags override it") {
+    const std::string out = scratch("preset");
+    Outcome o = run_awd("gan --preset authors --steps 1 --d-steps-first 2 --d-steps 1 --hidden 16,32,8 --g2 0.5 --snapshots 0 --out " + out);
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    const nlohmann::json s = nlohmann::json::parse(read_file(out + "/summary.json"));
+    CHECK(s["target"] == "mnist100");
+    CHECK(s["particles"] == 100);
+    CHECK(s["lr_g"] == 1e-4);
+    CHECK(s["init_std"] == 0.5);
+    CHECK(s["objective"] == "wasserstein");
+    CHECK(s["penalty"] == 1.25);
+    CHECK(s["penalty_on"] == "particles");
+    CHECK(s["penalty_scale"] == "batch-mean");
+    CHECK(s["dropout"] == 0.2);
+    CHECK(s["dropout_after"] == 2);
+    CHECK(s["output_bias"] == false);
+    CHECK(s["optimizer_d"] == "adam");
+    CHECK(s["amsgrad"] == true);
+    CHECK(s["fresh_optimizer_d"] == true);
+    CHECK(s["weight_decay"] == 1e-4);
+    CHECK(s["assignment_distance"] == "cosine");
+    // given explicitly: kept
+    CHECK(s["d_steps_first"] == 2);
+    CHECK(s["d_steps"] == 1);
+    CHECK(s["discriminator"] == nlohmann::json({16, 32, 8}));
+    CHECK(s["g2"] == 0.5);
+    CHECK(run_awd("gan --preset friends --steps 1 --out " + out).status == 2);
+    std::filesystem::remove_all(out);
+    // --assign cosine on a point set
+    write_npy(out + "-points.npy", Tensor(2, 2, {1, 0, 0, 1}));
+    o = run_awd("gan --target points:" + out + "-points.npy --assign cosine --steps 1 --particles 4 --hidden 4 --snapshots 0 --out " + out);
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    CHECK(nlohmann::json::parse(read_file(out + "/summary.json"))["assignment_distance"] == "cosine");
+    CHECK(run_awd("gan --assign manhattan --steps 1 --out " + out).status == 2);
+    std::filesystem::remove_all(out);
+    std::filesystem::remove(out + "-points.npy");
 }
 
 TEST_CASE("awd gan: bad flags exit 2 naming the flag; a non-finite run stops naming the step and keeps its last good state") {

@@ -1,8 +1,10 @@
-// cmd_gan.cpp: `awd gan`, one run of the effective GAN model (THEORY section 6): N particles
-// coupled by K = g1 I + g2 (1 1^T - I) (or a kernel file) against an MLP discriminator.
+// cmd_gan.cpp: `awd gan`, one run of the effective GAN model (experiments/gan/README.md): N
+// particles coupled by K = g1 I + g2 (1 1^T - I) (or a kernel file) against an MLP discriminator.
+// `--preset authors` sets the authors' mnist100 setup (authors_mnist100_config); flags given
+// explicitly override it.
 //
 // The run folder (written aside as DIR.partial, then renamed) holds summary.json (final order
-// parameters and every setting), trajectory.csv (order parameters over time), particles.npy
+// parameters, the end state and every setting), trajectory.csv (order parameters over time), particles.npy
 // (final, (N, d)), particles_start.npy, and PNG figures: particles_stepT.png snapshots and
 // trajectory.png. A run whose state becomes non-finite keeps its last good state, writes the
 // folder with the step that failed in summary.json, and exits 1 naming that step.
@@ -12,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 
 #include "experiments/gan/gan.h"
@@ -27,13 +30,56 @@ namespace awd {
 
 namespace {
 
+// The defaults show the collapse transition on the low-dimensional targets within the default
+// steps: g2/g1 = 0.98 collapses, g2 = 0 spreads (measured in the README).
 struct GanOptions {
-    std::string target = "ring8", kernel, out, objective = "gan", penalty_on = "data", hidden = "64,64", activation = "relu", optimizer = "sgd";
-    int particles = 100, d_steps = 1, steps = 1000, batch = 0, record_every = 10, snapshots = 4, threads = 1;
-    double g1 = 1, g2 = 0.5, lr_g = 1e-4, lr_d = 1e-3, penalty = 0, weight_decay = 0, momentum = 0, init_std = 0.1;
-    bool allow_g2_above_g1 = false;
+    std::string preset, target = "ring8", kernel, out, objective = "gan", penalty_on = "data", penalty_scale = "per-sample", hidden = "64,64",
+                        activation = "relu", optimizer = "sgd", assign;
+    int particles = 100, d_steps = 1, d_steps_first = 0, dropout_after = 1, steps = 2000, batch = 0, record_every = 10, snapshots = 4, threads = 1;
+    double g1 = 1, g2 = 0.5, lr_g = 0.01, lr_d = 0.01, penalty = 0, weight_decay = 0, momentum = 0, init_std = 0.1, dropout = 0;
+    bool allow_g2_above_g1 = false, output_bias = true, amsgrad = false, fresh_optimizer = false;
     uint64_t seed = 0;
 };
+
+std::string joined(const std::vector<int>& widths) {
+    std::string s;
+    for (size_t k = 0; k < widths.size(); ++k) s += (k ? "," : "") + std::to_string(widths[k]);
+    return s;
+}
+
+// --preset authors: every option the authors' setup fixes, unless its flag was given.
+void apply_preset(GanOptions& o, const CLI::App& cmd) {
+    if (o.preset.empty()) return;
+    if (o.preset != "authors") throw CLI::ValidationError("--preset", "unknown preset '" + o.preset + "' (expected authors)");
+    const GanConfig a = authors_mnist100_config();
+    const std::pair<const char*, std::function<void()>> settings[] = {
+        {"--target", [&] { o.target = "mnist100"; }},
+        {"--particles", [&] { o.particles = a.particles; }},
+        {"--g1", [&] { o.g1 = a.g1; }},
+        {"--lr-g", [&] { o.lr_g = a.lr_g; }},
+        {"--lr-d", [&] { o.lr_d = a.lr_d; }},
+        {"--d-steps", [&] { o.d_steps = a.d_steps; }},
+        {"--d-steps-first", [&] { o.d_steps_first = a.d_steps_first; }},
+        {"--penalty", [&] { o.penalty = a.penalty; }},
+        {"--penalty-on", [&] { o.penalty_on = penalty_on_name(a.penalty_on); }},
+        {"--penalty-scale", [&] { o.penalty_scale = penalty_scale_name(a.penalty_scale); }},
+        {"--objective", [&] { o.objective = gan_objective_name(a.objective); }},
+        {"--hidden", [&] { o.hidden = joined(a.hidden); }},
+        {"--activation", [&] { o.activation = activation_name(a.activation); }},
+        {"--dropout", [&] { o.dropout = a.dropout; }},
+        {"--dropout-after", [&] { o.dropout_after = a.dropout_after; }},
+        {"--output-bias", [&] { o.output_bias = a.output_bias; }},
+        {"--optimizer-d", [&] { o.optimizer = optimizer_name(a.optimizer.kind); }},
+        {"--amsgrad", [&] { o.amsgrad = a.optimizer.amsgrad; }},
+        {"--fresh-optimizer-d", [&] { o.fresh_optimizer = a.fresh_optimizer; }},
+        {"--weight-decay", [&] { o.weight_decay = a.weight_decay; }},
+        {"--init-std", [&] { o.init_std = a.init_std; }},
+        {"--steps", [&] { o.steps = 1000; }},
+        {"--g2", [&] { o.g2 = a.g2; }},
+    };
+    for (const auto& [flag, set] : settings)
+        if (cmd.count(flag) == 0) set();
+}
 
 std::vector<int> parse_widths(const std::string& text) {
     std::vector<int> widths;
@@ -60,7 +106,17 @@ GanConfig checked_config(const GanOptions& o) {
     GanConfig c;
     c.particles = o.particles, c.g1 = o.g1, c.g2 = o.g2, c.lr_g = o.lr_g, c.lr_d = o.lr_d, c.d_steps = o.d_steps;
     c.weight_decay = o.weight_decay, c.penalty = o.penalty, c.batch = o.batch, c.init_std = o.init_std, c.seed = o.seed;
+    c.d_steps_first = o.d_steps_first, c.dropout = o.dropout, c.dropout_after = o.dropout_after, c.output_bias = o.output_bias;
+    c.fresh_optimizer = o.fresh_optimizer, c.optimizer.amsgrad = o.amsgrad;
     c.hidden = parse_widths(o.hidden);
+    if (c.dropout > 0 && (c.dropout_after < 1 || c.dropout_after > (int)c.hidden.size()))
+        throw CLI::ValidationError("--dropout-after", std::to_string(c.dropout_after) + " is not a hidden layer of --hidden " + o.hidden + " (1.." +
+                                                          std::to_string(c.hidden.size()) + ")");
+    try {
+        c.penalty_scale = parse_penalty_scale(o.penalty_scale);
+    } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("--penalty-scale", e.what());
+    }
     try {
         c.objective = parse_gan_objective(o.objective);
     } catch (const std::invalid_argument& e) {
@@ -82,6 +138,7 @@ GanConfig checked_config(const GanOptions& o) {
         throw CLI::ValidationError("--optimizer-d", e.what());
     }
     c.optimizer.momentum = o.momentum;
+    if (c.optimizer.amsgrad && c.optimizer.kind == OptimizerKind::Sgd) throw CLI::ValidationError("--amsgrad", "amsgrad needs --optimizer-d adam or adamw");
     return c;
 }
 
@@ -105,24 +162,29 @@ nlohmann::json settings_json(const GanOptions& o, const GanConfig& c, const GanT
             {"assignment_distance", t.cosine ? "cosine" : "euclidean"}, {"particles", c.particles},
             {"kernel", o.kernel.empty() ? nlohmann::json("g1 I + g2 (11^T - I)") : nlohmann::json(o.kernel)}, {"g1", c.g1}, {"g2", c.g2},
             {"g2_over_g1", c.g1 != 0 ? c.g2 / c.g1 : 0.0}, {"lr_g", c.lr_g}, {"lr_d", c.lr_d}, {"d_steps", c.d_steps},
-            {"weight_decay", c.weight_decay}, {"penalty", c.penalty}, {"penalty_on", penalty_on_name(c.penalty_on)},
+            {"d_steps_first", c.d_steps_first}, {"weight_decay", c.weight_decay}, {"penalty", c.penalty},
+            {"penalty_on", penalty_on_name(c.penalty_on)}, {"penalty_scale", penalty_scale_name(c.penalty_scale)},
             {"objective", gan_objective_name(c.objective)}, {"discriminator", c.hidden}, {"activation", activation_name(c.activation)},
-            {"optimizer_d", optimizer_name(c.optimizer.kind)}, {"momentum_d", c.optimizer.momentum}, {"batch", c.batch},
-            {"init_std", c.init_std}, {"steps", o.steps}, {"seed", o.seed}, {"record_every", o.record_every}, {"threads", o.threads}};
+            {"dropout", c.dropout}, {"dropout_after", c.dropout_after}, {"output_bias", c.output_bias},
+            {"optimizer_d", optimizer_name(c.optimizer.kind)}, {"amsgrad", c.optimizer.amsgrad}, {"fresh_optimizer_d", c.fresh_optimizer},
+            {"momentum_d", c.optimizer.momentum}, {"batch", c.batch}, {"init_std", c.init_std}, {"steps", o.steps}, {"seed", o.seed},
+            {"record_every", o.record_every}, {"threads", o.threads}, {"preset", o.preset.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.preset)}};
 }
 
 void write_trajectory_csv(const std::string& path, const std::vector<GanRecord>& trajectory) {
     std::ostringstream csv;
     csv.precision(12);
-    csv << "step,collapse_score,mean_min_distance,spread,energy_distance,occupied_targets,objective,penalty\n";
+    csv << "step,collapse_score,mean_min_distance,spread,energy_distance,occupied_targets,objective,penalty,centroid_norm,shape_change,end_state\n";
     for (const GanRecord& r : trajectory)
         csv << r.step << ',' << r.order.collapse << ',' << r.order.mean_min_distance << ',' << r.order.spread << ',' << r.order.energy << ','
-            << r.order.occupied << ',' << r.objective << ',' << r.penalty << '\n';
+            << r.order.occupied << ',' << r.objective << ',' << r.penalty << ',' << r.order.centroid_norm << ',' << r.order.shape_change << ','
+            << end_state_name(r.order.end_state) << '\n';
     write_file_atomically(path, csv.str());
 }
 
-void run(const GanOptions& o) {
+void run(GanOptions o, const CLI::App& cmd) {
     keep_heap_between_steps();
+    apply_preset(o, cmd);
     const GanConfig config = checked_config(o);
     const Tensor kernel = checked_kernel(o);
     GanTarget target;
@@ -130,6 +192,11 @@ void run(const GanOptions& o) {
         target = make_target(o.target);
     } catch (const std::invalid_argument& e) {
         throw CLI::ValidationError("--target", e.what());
+    }
+    if (!o.assign.empty()) {
+        if (o.assign != "cosine" && o.assign != "euclidean")
+            throw CLI::ValidationError("--assign", "'" + o.assign + "' is not a distance (expected cosine or euclidean)");
+        target.cosine = o.assign == "cosine";
     }
     set_threads(o.threads);
     const std::string out = o.out.empty() ? "runs/gan-" + std::filesystem::path(o.target).filename().string() : o.out;
@@ -163,7 +230,7 @@ void run(const GanOptions& o) {
     if (terminal) std::fprintf(stderr, "\n");
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // the final state: recorded again when the run stopped between records
-    const OrderParameters final_order = order_parameters(dynamics.particles(), target);
+    const OrderParameters final_order = order_parameters(dynamics.particles(), target, &dynamics.start());
 
     write_npy(partial + "/particles.npy", dynamics.particles());
     write_npy(partial + "/discriminator_theta.npy", dynamics.discriminator().theta());
@@ -172,15 +239,18 @@ void run(const GanOptions& o) {
     nlohmann::json summary = settings_json(o, config, target);
     summary.update({{"collapse_score", final_order.collapse}, {"max_collapse_score", std::log((double)target.size())},
                     {"mean_min_distance", final_order.mean_min_distance}, {"spread", final_order.spread},
+                    {"start_spread", order_parameters(dynamics.start(), target).spread}, {"centroid_norm", final_order.centroid_norm},
+                    {"shape_change", final_order.shape_change}, {"end_state", end_state_name(final_order.end_state)},
                     {"energy_distance", final_order.energy}, {"occupied_targets", final_order.occupied}, {"steps_done", dynamics.steps_done()},
                     {"status", outcome.error.empty() ? "finished" : "stopped"}, {"seconds", seconds}, {"snapshots", snapshots}});
     if (!outcome.error.empty()) summary["error"] = outcome.error;
     write_json_file(partial + "/summary.json", with_provenance(summary));
     std::filesystem::remove_all(out);
     std::filesystem::rename(partial, out);
-    std::printf("  %d steps in %.2f s: collapse score %.4f of ln K = %.4f, %d of %d targets occupied, mean min distance %.4g, energy distance %.4g\n",
+    std::printf("  %d steps in %.2f s: collapse score %.4f of ln K = %.4f, %d of %d targets occupied, mean min distance %.4g, energy distance %.4g\n"
+                "  spread %.4g, centroid norm %.4g, end state: %s\n",
                 dynamics.steps_done(), seconds, final_order.collapse, std::log((double)target.size()), final_order.occupied, target.size(),
-                final_order.mean_min_distance, final_order.energy);
+                final_order.mean_min_distance, final_order.energy, final_order.spread, final_order.centroid_norm, end_state_name(final_order.end_state));
     if (!outcome.error.empty()) throw std::runtime_error(outcome.error + "; the last good state is in " + out);
 }
 
@@ -189,8 +259,11 @@ void run(const GanOptions& o) {
 
 void add_gan_command(CLI::App& app) {
     auto o = std::make_shared<GanOptions>();
-    CLI::App* cmd = app.add_subcommand("gan", "the effective GAN model: N coupled particles against an MLP discriminator (THEORY section 6)");
-    cmd->add_option("--target", o->target, "gauss1d | ring8 | grid25 | mnist100 | points:FILE.npy (rows are target points)")->capture_default_str();
+    CLI::App* cmd = app.add_subcommand("gan", "the effective GAN model: N coupled particles against an MLP discriminator (experiments/gan/README.md)");
+    cmd->add_option("--preset", o->preset, "authors: the authors' mnist100 setup (explicit flags override it)");
+    cmd->add_option("--target", o->target, "gauss1d | ring8 | grid25 | mnist100 (the first 100 training images) | mnist100-balanced | points:FILE.npy")
+        ->capture_default_str();
+    cmd->add_option("--assign", o->assign, "distance for the nearest target: cosine | euclidean (default: cosine for MNIST, else euclidean)");
     cmd->add_option("--particles", o->particles, "number of particles N")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--g1", o->g1, "kernel self coupling")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--g2", o->g2, "kernel cross coupling (<= g1 unless --allow-g2-above-g1)")->check(real_in(-kNoLimit, kNoLimit))->capture_default_str();
@@ -199,12 +272,22 @@ void add_gan_command(CLI::App& app) {
     cmd->add_option("--lr-g", o->lr_g, "particle learning rate eta_G")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--lr-d", o->lr_d, "discriminator learning rate")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--d-steps", o->d_steps, "discriminator steps per generator step")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--d-steps-first", o->d_steps_first, "discriminator steps before the first generator step (0: --d-steps)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
     cmd->add_option("--penalty", o->penalty, "gradient regulariser alpha E|grad_x D|^2")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--penalty-on", o->penalty_on, "samples the penalty averages over: data | particles | both")->capture_default_str();
+    cmd->add_option("--penalty-scale", o->penalty_scale, "per-sample | batch-mean (the gradient of the batch's mean f: 1/B^2 of per-sample)")
+        ->capture_default_str();
     cmd->add_option("--objective", o->objective, "gan (log D) | wasserstein (E_data D - E_particles D)")->capture_default_str();
     cmd->add_option("--hidden", o->hidden, "discriminator hidden widths, e.g. 64,64")->capture_default_str();
     cmd->add_option("--activation", o->activation, "discriminator activation: relu | tanh | sigmoid | softplus | identity")->capture_default_str();
+    cmd->add_option("--dropout", o->dropout, "dropout probability in critic steps")->check(real_in(0, 1, Ends::HighOpen))->capture_default_str();
+    cmd->add_option("--dropout-after", o->dropout_after, "the hidden layer dropout follows (1 = the first)")->capture_default_str();
+    cmd->add_option("--output-bias", o->output_bias, "the discriminator's output layer has a bias (true | false)")->capture_default_str();
     cmd->add_option("--optimizer-d", o->optimizer, "discriminator optimizer: sgd | adam | adamw")->capture_default_str();
+    cmd->add_option("--amsgrad", o->amsgrad, "Adam's amsgrad variant (true | false)")->capture_default_str();
+    cmd->add_option("--fresh-optimizer-d", o->fresh_optimizer, "a new discriminator optimizer at every generator step (true | false)")
+        ->capture_default_str();
     cmd->add_option("--momentum-d", o->momentum, "discriminator SGD momentum")->check(CLI::Range(0.0, 0.999999))->capture_default_str();
     cmd->add_option("--weight-decay", o->weight_decay, "discriminator weight decay (added to its gradient)")->check(real_in(0, kNoLimit))->capture_default_str();
     cmd->add_option("--batch", o->batch, "data samples per discriminator step (0: N; point sets use all points)")->check(CLI::NonNegativeNumber)->capture_default_str();
@@ -215,7 +298,7 @@ void add_gan_command(CLI::App& app) {
     cmd->add_option("--threads", o->threads, "threads for matrix products")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of the particles, the discriminator and the data samples")->capture_default_str();
     cmd->add_option("--out", o->out, "run folder (default runs/gan-TARGET)");
-    cmd->callback([o] { run(*o); });
+    cmd->callback([o, cmd] { run(*o, *cmd); });
 }
 
 }  // namespace awd

@@ -1,16 +1,23 @@
-// cmd_gan_paper.cpp: `awd gan-paper`, the figures of the effective GAN model (THEORY section 6):
+// cmd_gan_paper.cpp: `awd gan-paper`, the figures of the effective GAN model (experiments/gan/README.md):
 //   1. transition: collapse score against g2/g1 on the 2-D ring of 8 Gaussians, for several
 //      discriminator learning rates, seeds averaged (mean +- standard error), and the transition
 //      point (where the mean crosses ln(K)/2) against lrD;
-//   2. mnist: the same phase diagram on 100 MNIST digits (784 dimensions), coarse by default;
+//   2. mnist: the transition point on the first 100 MNIST training images (784 dimensions)
+//      against lrD, located by bisection in g2/g1, for the authors' preset, the preset with the
+//      per-sample penalty and the project's earlier settings, with the end states of every seed;
 //   3. damping: energy distance to the target against time for several penalty strengths alpha,
-//      and the time to converge (the first record after which it stays below a threshold).
+//      and the time to converge (the first record after which it stays below a threshold);
+//   4. spectral: the ring8 and mnist100 transitions with a ReLU and a tanh discriminator (the
+//      frequency principle: their width and position).
 // Runs go in parallel on --threads worker threads (BLAS single-threaded in each); every run is
 // seeded, so the results do not depend on the thread count. Outputs: CSV + PNG per part and
 // gan_paper.json with every setting and the measured numbers, in --out.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <tuple>
 #include <cmath>
 #include <cstdio>
 #include <mutex>
@@ -30,8 +37,8 @@ namespace awd {
 namespace {
 
 struct PaperOptions {
-    std::string out = "runs/gan-paper", parts = "transition,mnist,damping";
-    int threads = 2, seeds = 10;
+    std::string out = "runs/gan-paper", parts = "transition,mnist,damping,spectral", mnist_settings = "authors,per-sample,earlier";
+    int threads = 2, seeds = 10, mnist_seeds = 3, mnist_steps = 1000, mnist_rounds = 3;
     bool full = false;
 };
 
@@ -80,10 +87,12 @@ std::string errors_of(const std::vector<Job>& jobs) {
 }
 
 nlohmann::json config_json(const GanConfig& c, const GanTarget& t, int steps) {
-    return {{"target", t.name}, {"particles", c.particles}, {"g1", c.g1}, {"lr_g", c.lr_g}, {"d_steps", c.d_steps},
+    return {{"target", t.name}, {"particles", c.particles}, {"g1", c.g1}, {"lr_g", c.lr_g}, {"d_steps", c.d_steps}, {"d_steps_first", c.d_steps_first},
             {"weight_decay", c.weight_decay}, {"penalty", c.penalty}, {"penalty_on", penalty_on_name(c.penalty_on)},
-            {"objective", gan_objective_name(c.objective)}, {"discriminator", c.hidden}, {"activation", activation_name(c.activation)},
-            {"optimizer_d", optimizer_name(c.optimizer.kind)}, {"init_std", c.init_std}, {"steps", steps}};
+            {"penalty_scale", penalty_scale_name(c.penalty_scale)}, {"objective", gan_objective_name(c.objective)}, {"discriminator", c.hidden},
+            {"activation", activation_name(c.activation)}, {"dropout", c.dropout}, {"dropout_after", c.dropout_after}, {"output_bias", c.output_bias},
+            {"optimizer_d", optimizer_name(c.optimizer.kind)}, {"amsgrad", c.optimizer.amsgrad}, {"fresh_optimizer_d", c.fresh_optimizer},
+            {"init_std", c.init_std}, {"steps", steps}};
 }
 
 // Collapse score against g2/g1 for every lrD: a grid of jobs, averaged over seeds.
@@ -184,19 +193,257 @@ nlohmann::json transition_part(const std::string& out, const PaperOptions& o) {
     return j;
 }
 
+// ---- mnist100: where the transition sits, per setting and lrD, by bisection ----------------
+
+// A setting of the mnist100 comparison: the authors' preset, the preset with the per-sample
+// penalty, and the project's earlier settings.
+struct MnistSetting {
+    std::string name, description;
+    GanConfig base;
+};
+
+std::vector<MnistSetting> mnist_settings() {
+    const GanConfig authors = authors_mnist100_config();
+    GanConfig per_sample = authors;
+    per_sample.penalty_scale = PenaltyScale::PerSample;
+    GanConfig earlier;
+    earlier.particles = 100, earlier.g1 = 1, earlier.lr_g = 1.0, earlier.weight_decay = 1e-4, earlier.penalty = 1.25, earlier.hidden = {64, 64};
+    earlier.optimizer.kind = OptimizerKind::Adam, earlier.init_std = 0.1;
+    return {{"authors", "the authors' preset (penalty lambda/B^2 per particle)", authors},
+            {"per-sample", "the preset with the per-sample penalty lambda", per_sample},
+            {"earlier", "the project's earlier settings (lr_g 1, log-D critic 784-64-64-1, R1 on data, 1 critic step, start 0.1)", earlier}};
+}
+
+// One evaluated cell: g2/g1, the seeds' final scores and end states.
+struct Cell {
+    double ratio;
+    std::vector<double> scores;
+    std::vector<EndState> states;
+    double mean() const { return seed_stats(scores).mean; }
+};
+
+struct Located {
+    std::vector<Cell> cells;  // in the order evaluated
+    double point = -1;        // interpolated g2/g1 where the seed mean crosses ln K / 2
+    std::string verdict;      // "bracketed", "below LO" or "above HI"
+};
+
+// For each (setting, lrD): the mean score at g2/g1 = lo and hi, then `rounds` bisections of the
+// bracket in log g2/g1; every round runs all open (setting, lrD) pairs' seeds at once. The point
+// is interpolated in log g2/g1 within the last bracket.
+// on_round sees the state after every round (the points of open pairs still -1), for partial results.
+using Grid = std::vector<std::vector<Located>>;
+Grid locate_transitions(const GanTarget& target, const std::vector<MnistSetting>& settings, const std::vector<double>& lr_d, int seeds, int steps,
+                        int rounds, double lo, double hi, int threads, const std::function<void(const Grid&, bool)>& on_round) {
+    const double half = std::log((double)target.size()) / 2;
+    std::vector<std::vector<Located>> out(settings.size(), std::vector<Located>(lr_d.size()));
+    std::vector<std::vector<std::pair<double, double>>> bracket(settings.size(), std::vector<std::pair<double, double>>(lr_d.size(), {lo, hi}));
+    auto evaluate = [&](const std::vector<std::tuple<size_t, size_t, double>>& wanted, const std::string& what) {
+        std::vector<Job> jobs;
+        for (const auto& [a, b, ratio] : wanted)
+            for (int s = 0; s < seeds; ++s) {
+                GanConfig c = settings[a].base;
+                c.lr_d = lr_d[b], c.g2 = ratio * c.g1, c.seed = (uint64_t)s;
+                jobs.push_back({&target, c, steps, steps, {}});
+            }
+        run_jobs(jobs, threads, what);
+        if (const std::string e = errors_of(jobs); !e.empty()) std::fprintf(stderr, "  runs that stopped early (their last good state counts):\n%s", e.c_str());
+        std::vector<Cell> cells;
+        for (size_t k = 0; k < wanted.size(); ++k) {
+            Cell c{std::get<2>(wanted[k]), {}, {}};
+            for (int s = 0; s < seeds; ++s) {
+                const OrderParameters& o = jobs[k * seeds + s].outcome.trajectory.back().order;
+                c.scores.push_back(o.collapse), c.states.push_back(o.end_state);
+            }
+            out[std::get<0>(wanted[k])][std::get<1>(wanted[k])].cells.push_back(c);
+            cells.push_back(c);
+        }
+        return cells;
+    };
+    std::vector<std::tuple<size_t, size_t, double>> ends;
+    for (size_t a = 0; a < settings.size(); ++a)
+        for (size_t b = 0; b < lr_d.size(); ++b) ends.push_back({a, b, lo}), ends.push_back({a, b, hi});
+    const std::vector<Cell> first = evaluate(ends, "mnist100 brackets");
+    std::vector<std::vector<char>> open(settings.size(), std::vector<char>(lr_d.size(), 0));
+    for (size_t k = 0; k < ends.size(); k += 2) {
+        const size_t a = std::get<0>(ends[k]), b = std::get<1>(ends[k]);
+        Located& l = out[a][b];
+        if (first[k].mean() >= half) l.verdict = "below " + std::to_string(lo).substr(0, 5), l.point = lo;
+        else if (first[k + 1].mean() < half) l.verdict = "above " + std::to_string(hi).substr(0, 5), l.point = hi;
+        else l.verdict = "bracketed", open[a][b] = 1;
+    }
+    on_round(out, false);
+    for (int r = 0; r < rounds; ++r) {
+        std::vector<std::tuple<size_t, size_t, double>> mids;
+        for (size_t a = 0; a < settings.size(); ++a)
+            for (size_t b = 0; b < lr_d.size(); ++b)
+                if (open[a][b]) mids.push_back({a, b, std::sqrt(bracket[a][b].first * bracket[a][b].second)});
+        if (mids.empty()) break;
+        const std::vector<Cell> cells = evaluate(mids, "mnist100 bisection " + std::to_string(r + 1) + "/" + std::to_string(rounds));
+        for (size_t k = 0; k < mids.size(); ++k) {
+            auto& [blo, bhi] = bracket[std::get<0>(mids[k])][std::get<1>(mids[k])];
+            (cells[k].mean() >= half ? bhi : blo) = std::get<2>(mids[k]);
+        }
+        on_round(out, false);
+    }
+    for (size_t a = 0; a < settings.size(); ++a)
+        for (size_t b = 0; b < lr_d.size(); ++b) {
+            if (!open[a][b]) continue;
+            const auto [blo, bhi] = bracket[a][b];
+            double ylo = 0, yhi = 0;
+            for (const Cell& c : out[a][b].cells) {
+                if (c.ratio == blo) ylo = c.mean();
+                if (c.ratio == bhi) yhi = c.mean();
+            }
+            const double t = (half - ylo) / (yhi - ylo);
+            out[a][b].point = std::exp(std::log(blo) + t * (std::log(bhi) - std::log(blo)));
+        }
+    on_round(out, true);
+    return out;
+}
+
+nlohmann::json mnist_results(const std::string& out, const GanTarget& target, const std::vector<MnistSetting>& settings, const Grid& located,
+                             const std::vector<double>& lr_d, int seeds, int steps, int rounds, double lo, double hi) {
+    std::ostringstream csv, points, cells;
+    csv.precision(10), points.precision(10), cells.precision(10);
+    csv << "setting,lr_d,g2_over_g1,collapse_mean,collapse_standard_error,seeds,separated,never_separated,ran_away,collapsed\n";
+    nlohmann::json j = {{"lr_d", lr_d}, {"seeds", seeds}, {"steps", steps}, {"bisection_rounds", rounds}, {"bracket", {lo, hi}},
+                        {"level", std::log((double)target.size()) / 2}, {"settings", nlohmann::json::object()}};
+    std::string point_plot = "plot ", cell_plot = "plot ";
+    int index = 0;
+    for (size_t a = 0; a < settings.size(); ++a) {
+        nlohmann::json sj = {{"description", settings[a].description}, {"config", config_json(settings[a].base, target, steps)},
+                             {"transition_point", nlohmann::json::array()}, {"verdict", nlohmann::json::array()}, {"cells", nlohmann::json::array()}};
+        std::map<std::string, int> high_states;  // end states of the seeds that scored >= ln K / 2
+        for (size_t b = 0; b < lr_d.size(); ++b) {
+            const Located& l = located[a][b];
+            sj["transition_point"].push_back(l.point);
+            sj["verdict"].push_back(l.verdict);
+            if (l.point > 0) points << lr_d[b] << ' ' << l.point << '\n';
+            std::vector<Cell> sorted = l.cells;
+            std::sort(sorted.begin(), sorted.end(), [](const Cell& x, const Cell& y) { return x.ratio < y.ratio; });
+            for (const Cell& c : sorted) {
+                const SeedStats st = seed_stats(c.scores);
+                int counts[4] = {0, 0, 0, 0};
+                nlohmann::json states = nlohmann::json::array();
+                for (size_t s = 0; s < c.states.size(); ++s) {
+                    ++counts[(int)c.states[s]];
+                    states.push_back(end_state_name(c.states[s]));
+                    if (c.scores[s] >= std::log((double)target.size()) / 2) ++high_states[end_state_name(c.states[s])];
+                }
+                csv << settings[a].name << ',' << lr_d[b] << ',' << c.ratio << ',' << st.mean << ',' << st.standard_error << ',' << seeds << ','
+                    << counts[(int)EndState::Separated] << ',' << counts[(int)EndState::NeverSeparated] << ',' << counts[(int)EndState::RanAway] << ','
+                    << counts[(int)EndState::Collapsed] << '\n';
+                sj["cells"].push_back({{"lr_d", lr_d[b]}, {"g2_over_g1", c.ratio}, {"collapse_mean", st.mean}, {"collapse_standard_error", st.standard_error},
+                                       {"scores", c.scores}, {"end_states", states}});
+                cells << c.ratio << ' ' << st.mean << ' ' << st.standard_error << '\n';
+            }
+            cells << "\n\n";
+            char title[96];
+            std::snprintf(title, sizeof title, "%s, lrD %.2g", settings[a].name.c_str(), lr_d[b]);
+            cell_plot += std::string(index ? ", " : "") + "$c index " + std::to_string(index) + " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lc " +
+                         std::to_string(a + 1) + " dt " + std::to_string(b + 1) + " title '" + title + "'";
+            ++index;
+        }
+        points << "\n\n";
+        sj["end_states_of_collapsed_seeds"] = high_states;
+        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) + " with linespoints lw 2 pt 7 title '" + settings[a].name + "'";
+        j["settings"][settings[a].name] = sj;
+    }
+    // the authors' published transition, as read off their runs (issue 21): about 0.5 near lrD 1e-4, 0.9 near 1e-3
+    point_plot += ", $authors with points pt 6 ps 2 lw 2 lc rgb 'black' title 'authors (approximate)'";
+    write_file_atomically(out + "/mnist.csv", csv.str());
+    plot_png(out + "/mnist.png",
+             "set title 'mnist100: collapse score at T = " + std::to_string(steps) + " (mean +- s.e., " + std::to_string(seeds) +
+                 " seeds), cells the bisection evaluated'\nset xlabel 'g2 / g1'\nset ylabel 'ln K - H(p)'\nset logscale x\nset grid\nset key outside right\n" +
+                 cell_plot,
+             {{"c", cells.str()}}, 1200, 600);
+    plot_png(out + "/mnist_point.png",
+             "set title 'mnist100: transition point phi* (mean score crosses ln(K)/2) against lrD'\nset xlabel 'discriminator learning rate lrD'\n"
+             "set ylabel 'g2 / g1 at the transition'\nset logscale xy\nset yrange [0.005:1.5]\nset grid\nset key outside right\n" + point_plot,
+             {{"p", points.str()}, {"authors", "1e-4 0.5\n1e-3 0.9\n"}}, 1000, 550);
+    return j;
+}
+
 nlohmann::json mnist_part(const std::string& out, const PaperOptions& o) {
     static const GanTarget target = make_target("mnist100");
-    GanConfig base;
-    base.particles = 100, base.g1 = 1, base.lr_g = 1.0, base.weight_decay = 1e-4, base.penalty = 1.25, base.hidden = {64, 64};
-    base.optimizer.kind = OptimizerKind::Adam, base.init_std = 0.1;
-    const int steps = 1000, seeds = o.full ? 3 : 1;
-    std::vector<double> ratios = {0}, lr_d = log_spaced(1e-4, 2.6e-3, o.full ? 6 : 3);
-    for (double r : log_spaced(0.01, 0.977, o.full ? 10 : 4)) ratios.push_back(r);
-    const PhaseDiagram d = phase_diagram(target, base, ratios, lr_d, seeds, steps, o.threads, "phase diagram (mnist100)");
-    write_phase_diagram(out, "mnist", d, target, seeds);
-    nlohmann::json j = phase_json(d);
-    j["settings"] = config_json(base, target, steps);
-    j["seeds"] = seeds;
+    const std::vector<MnistSetting> all = mnist_settings();
+    std::vector<MnistSetting> settings;
+    std::stringstream names(o.mnist_settings);
+    for (std::string name; std::getline(names, name, ',');) {
+        bool found = false;
+        for (const MnistSetting& m : all)
+            if (m.name == name) settings.push_back(m), found = true;
+        if (!found) throw CLI::ValidationError("--mnist-settings", "unknown setting '" + name + "' (expected authors, per-sample or earlier)");
+    }
+    const int seeds = o.mnist_seeds, steps = o.mnist_steps, rounds = o.full ? 5 : o.mnist_rounds;
+    const std::vector<double> lr_d = log_spaced(1e-4, 2.6e-3, o.full ? 6 : 4);
+    const double lo = 0.01, hi = 0.977;
+    nlohmann::json result;
+    const auto t0 = std::chrono::steady_clock::now();
+    // every round rewrites the part's files and its entry in gan_paper.json ("complete": false until the last)
+    auto write = [&](const Grid& located, bool complete) {
+        result = mnist_results(out, target, settings, located, lr_d, seeds, steps, rounds, lo, hi);
+        result["complete"] = complete;
+        result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const std::string report_path = out + "/gan_paper.json";
+        nlohmann::json report = file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
+        report["mnist"] = result;
+        write_json_file(report_path, report);
+    };
+    locate_transitions(target, settings, lr_d, seeds, steps, rounds, lo, hi, o.threads, write);
+    return result;
+}
+
+// ---- the frequency principle: the transition against the discriminator's activation -------
+
+// Width and position of a transition curve: where the mean score crosses 1/4, 1/2 and 3/4 of ln K.
+nlohmann::json transition_shape(const PhaseDiagram& d, size_t a, double ln_k) {
+    std::vector<double> means;
+    for (const SeedStats& x : d.score[a]) means.push_back(x.mean);
+    const double q1 = crossing(d.ratios, means, ln_k / 4), q2 = crossing(d.ratios, means, ln_k / 2), q3 = crossing(d.ratios, means, 3 * ln_k / 4);
+    auto or_none = [](double v) { return v >= 0 ? nlohmann::json(v) : nlohmann::json("none"); };
+    return {{"position", or_none(q2)}, {"quarter", or_none(q1)}, {"three_quarters", or_none(q3)},
+            {"width", q1 >= 0 && q3 >= 0 ? nlohmann::json(q3 - q1) : nlohmann::json("none")}};
+}
+
+nlohmann::json spectral_part(const std::string& out, const PaperOptions& o) {
+    const std::vector<Activation> families = {Activation::Relu, Activation::Tanh};
+    nlohmann::json j = {{"activations", {"relu", "tanh"}}};
+    // ring8: the transition part's setting at lrD 0.01
+    {
+        static const GanTarget target = make_target("ring8");
+        const std::vector<double> ratios = {0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 0.98};
+        nlohmann::json part = {{"g2_over_g1", ratios}, {"lr_d", 0.01}, {"seeds", o.seeds}};
+        for (Activation act : families) {
+            GanConfig base = mixture_base();
+            base.activation = act;
+            const PhaseDiagram d = phase_diagram(target, base, ratios, {0.01}, o.seeds, 2000, o.threads, std::string("ring8, ") + activation_name(act));
+            write_phase_diagram(out, std::string("spectral_ring8_") + activation_name(act), d, target, o.seeds);
+            nlohmann::json one = transition_shape(d, 0, std::log((double)target.size()));
+            one["collapse_mean"] = phase_json(d)["collapse_mean"][0];
+            part[activation_name(act)] = one;
+            part["settings"] = config_json(base, target, 2000);
+        }
+        j["ring8"] = part;
+    }
+    // mnist100: the project's earlier settings (the preset's cost rules a grid of it out here), lrD 1e-3
+    {
+        static const GanTarget target = make_target("mnist100");
+        const std::vector<double> ratios = {0, 0.01, 0.02, 0.03, 0.046, 0.06, 0.077, 0.1, 0.128, 0.212};
+        nlohmann::json part = {{"g2_over_g1", ratios}, {"lr_d", 1e-3}, {"seeds", 2}};
+        for (Activation act : families) {
+            GanConfig base = mnist_settings()[2].base;
+            base.activation = act;
+            const PhaseDiagram d = phase_diagram(target, base, ratios, {1e-3}, 2, 1000, o.threads, std::string("mnist100, ") + activation_name(act));
+            write_phase_diagram(out, std::string("spectral_mnist_") + activation_name(act), d, target, 2);
+            nlohmann::json one = transition_shape(d, 0, std::log((double)target.size()));
+            one["collapse_mean"] = phase_json(d)["collapse_mean"][0];
+            part[activation_name(act)] = one;
+            part["settings"] = config_json(base, target, 1000);
+        }
+        j["mnist100"] = part;
+    }
     return j;
 }
 
@@ -264,6 +511,45 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
             {"time_to_converge_mean", t_mean}, {"time_to_converge_per_seed", t_all}};
 }
 
+// Numbers the claims read that compare two measured values (claims.json compares one value with
+// a constant): recomputed from whatever parts gan_paper.json holds.
+nlohmann::json derived(const nlohmann::json& report) {
+    nlohmann::json d = nlohmann::json::object();
+    auto number = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };
+    if (report.contains("transition")) {
+        const auto& tp = report["transition"]["transition_point"];
+        if (tp.size() > 1 && tp.front().is_number() && tp.back().is_number())
+            d["ring8_transition_growth"] = tp.back().get<double>() / tp.front().get<double>();
+    }
+    if (report.contains("damping")) {
+        const auto& t = report["damping"]["time_to_converge_mean"];
+        const auto& alpha = report["damping"]["alpha"];
+        size_t best = 0;
+        for (size_t k = 0; k < t.size(); ++k)
+            if (t[k].is_number() && (!t[best].is_number() || t[k].get<double>() < t[best].get<double>())) best = k;
+        if (t.size() > 0 && t[best].is_number()) {
+            d["damping_fastest_alpha"] = alpha[best];
+            d["damping_fastest_alpha_is_interior"] = best > 0 && best + 1 < t.size() ? 1 : 0;
+            if (t[0].is_number()) d["damping_speedup_over_alpha_0"] = t[0].get<double>() / t[best].get<double>();
+        }
+    }
+    if (report.contains("mnist"))
+        for (const auto& [name, setting] : report["mnist"]["settings"].items()) {
+            if (!setting.is_object() || !setting.contains("transition_point")) continue;
+            const auto& tp = setting["transition_point"];
+            const double first = tp.empty() ? NAN : number(tp.front()), last = tp.empty() ? NAN : number(tp.back());
+            if (first > 0 && last > 0) d["mnist_" + name + "_phi_star_growth"] = last / first;
+        }
+    if (report.contains("spectral") && report["spectral"].contains("ring8")) {
+        const auto& r = report["spectral"]["ring8"];
+        const double relu = number(r["relu"]["position"]), tanh = number(r["tanh"]["position"]);
+        const double wr = number(r["relu"]["width"]), wt = number(r["tanh"]["width"]);
+        if (relu > 0 && tanh > 0) d["ring8_position_relu_over_tanh"] = relu / tanh;
+        if (wr > 0 && wt > 0) d["ring8_width_tanh_over_relu"] = wt / wr;
+    }
+    return d;
+}
+
 void run(const PaperOptions& o) {
     keep_heap_between_steps();
     set_threads(1);
@@ -279,10 +565,19 @@ void run(const PaperOptions& o) {
         if (part == "transition") j = transition_part(o.out, o);
         else if (part == "mnist") j = mnist_part(o.out, o);
         else if (part == "damping") j = damping_part(o.out, o);
-        else throw CLI::ValidationError("--parts", "unknown part '" + part + "' (expected transition, mnist or damping)");
+        else if (part == "spectral") j = spectral_part(o.out, o);
+        else if (part == "derived") {
+            report["derived"] = derived(report);
+            write_json_file(report_path, report);
+            continue;
+        }
+        else throw CLI::ValidationError("--parts", "unknown part '" + part + "' (expected transition, mnist, damping or spectral)");
         j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         j["threads"] = o.threads;
+        if (part == "mnist")  // the part rewrote gan_paper.json as it went; keep what other parts wrote since
+            report = nlohmann::json::parse(read_file(report_path));
         report[part] = j;
+        report["derived"] = derived(report);
         write_json_file(report_path, report);
         std::printf("  %s done in %.0f s\n", part.c_str(), j["seconds"].get<double>());
     }
@@ -294,10 +589,16 @@ void add_gan_paper_command(CLI::App& app) {
     auto o = std::make_shared<PaperOptions>();
     CLI::App* cmd = app.add_subcommand("gan-paper", "the effective GAN model's figures: collapse transition, MNIST phase diagram, critical damping");
     cmd->add_option("--out", o->out, "output folder")->capture_default_str();
-    cmd->add_option("--parts", o->parts, "comma-separated: transition, mnist, damping")->capture_default_str();
+    cmd->add_option("--parts", o->parts, "comma-separated: transition, mnist, damping, spectral (derived: only recompute the derived numbers)")
+        ->capture_default_str();
     cmd->add_option("--seeds", o->seeds, "seeds per point of the low-dimensional transition")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--threads", o->threads, "runs in parallel")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_flag("--full", o->full, "the full mnist100 grid (11 g2/g1 x 6 lrD x 3 seeds) instead of the coarse one");
+    cmd->add_option("--mnist-settings", o->mnist_settings, "mnist100 settings compared: authors, per-sample, earlier")->capture_default_str();
+    cmd->add_option("--mnist-seeds", o->mnist_seeds, "seeds per mnist100 cell")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--mnist-steps", o->mnist_steps, "generator steps T of an mnist100 run")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--mnist-rounds", o->mnist_rounds, "bisection rounds locating each mnist100 transition")->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_flag("--full", o->full, "mnist100 on 6 lrD values with 5 bisection rounds instead of 4 and --mnist-rounds");
     cmd->callback([o] { run(*o); });
 }
 
