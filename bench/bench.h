@@ -26,6 +26,9 @@ std::map<std::string, std::string> run_peer(const std::string& script_and_args);
 // The same for a script of this repository (path relative to the repository root).
 std::map<std::string, std::string> run_peer_script(const std::string& script_and_args);
 
+// The machine's dgemm GFLOP/s (n = 2000, through product()), quoted beside the figures.
+double machine_dgemm_gflops();
+
 // Sections of `make bench`, one per workload family.
 void bench_steps();
 void bench_autodiff();
@@ -35,5 +38,6 @@ void bench_duality();
 void bench_gan();
 void bench_landscape();
 void bench_continual();
+void bench_rl();
 
 }  // namespace awd::bench

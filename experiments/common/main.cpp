@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     awd::add_sgd_noise_command(app);
     awd::add_continual_command(app);
     awd::add_continual_table_command(app);
+    awd::add_rl_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
