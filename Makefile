@@ -8,6 +8,7 @@
 #   make gan-paper  the effective GAN model's figures (THEORY section 6), about 1.5 minutes on 2 idle cores
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
+#   make mer-rl-paper  continual RL: Catcher and Flappy Bird x DQN, DQN-ER, DQN-MER x 3 seeds (MER README), < 60 minutes on 2 idle cores
 #   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), under 20 minutes on 2 idle cores
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
@@ -47,7 +48,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper mer-rl-paper data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -166,6 +167,13 @@ mer-paper: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer
 	sh experiments/mer/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
 	$(BUILD)/awd continual-table --runs runs/mer --out experiments/mer/results
+
+# The MER paper's reinforcement-learning half (issue 25): the runs of experiments/mer/rl_runs.sh, two at a time.
+mer-rl-paper: deps-runtime $(BUILD)/awd
+	$(call install,python3-matplotlib)
+	@mkdir -p runs/mer-rl
+	sh experiments/mer/rl_runs.sh runs/mer-rl | xargs -P 2 -d '\n' -n 1 sh -c
+	/usr/bin/python3 experiments/mer/rl_table.py runs/mer-rl experiments/mer/results/rl
 
 bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers

@@ -42,13 +42,13 @@ const char* rl_method_name(RlMethod m);
 struct DqnConfig {
     RlMethod method = RlMethod::DqnMer;
     int hidden = 100, depth = 2;
-    double lr = 0.01, discount = 0.99;
+    double lr = 0.05, discount = 0.95;
     int memories = 10000, replay = 15;  // buffer size; draws per update (k - 1)
     int batches = 2;                    // dqn-mer: s
     double beta = 0.1, gamma = 1.0;     // dqn-mer: Reptile interpolations
-    int target_every = 500;             // frames between target-network refreshes
+    int target_every = 200;             // frames between target-network refreshes
     double epsilon_start = 1.0, epsilon_end = 0.05;
-    int epsilon_frames = 10000;         // linear decay over the first this many frames
+    int epsilon_frames = 5000;          // linear decay over the first this many frames
     uint64_t seed = 1;
 };
 
@@ -56,9 +56,9 @@ double epsilon_at(const DqnConfig& c, uint64_t frame);  // frame counted from 0 
 
 struct StreamSettings {
     GameSchedule schedule;
-    int frames_per_version = 20000;
+    int frames_per_version = 30000;
     int eval_episodes = 5, eval_frames = 1000;  // greedy episodes per version, each cut at eval_frames
-    int curve_every = 2000;                     // a learning-curve row every this many frames
+    int curve_every = 3000;                     // a learning-curve row every this many frames
     int curve_episodes = 2;
 };
 
