@@ -11,6 +11,7 @@
 #   make gan-paper  the effective GAN model's figures (experiments/gan/README.md), about 30 minutes on 2 idle cores (estimated)
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
+#   make mer-rl-paper  continual RL: Catcher and Flappy Bird x DQN, DQN-ER, DQN-MER x 3 seeds (MER README), < 60 minutes on 2 idle cores
 #   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), under 20 minutes on 2 idle cores
 #   make claims     the claims scorecard: every paper's claims against its committed results, into experiments/CLAIMS.md
 #   make papers     every paper's results at default size, then the scorecard
@@ -54,7 +55,7 @@ BENCH_PACKAGES   := python3-torch
 # For the Python package's tests, the notebook and the results pages (make test).
 TEST_PACKAGES    := python3-pytest python3-matplotlib jupyter-nbconvert python3-nbformat python3-ipykernel chromium
 
-.PHONY: all test test-install lib install pages FORCE slurm-test sanitize fuzz run bench claims papers experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-test deps-bench deps-npm clean
+.PHONY: all test test-install lib install pages FORCE slurm-test sanitize fuzz run bench claims papers experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-test deps-bench deps-npm clean mer-rl-paper
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -249,6 +250,14 @@ mer-paper: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer
 	sh experiments/mer/mer_runs.sh paper runs/mer > runs/mer/tasks.tsv
 	$(BUILD)/awd continual-table --tasks runs/mer/tasks.tsv --jobs 2 --runs runs/mer --out experiments/mer/results $(MER_ENGINE)
+
+# The MER paper's reinforcement-learning half (issue 25): the runs of experiments/mer/rl_runs.sh, two at a time.
+mer-rl-paper: deps-runtime $(BUILD)/awd
+	$(call install,python3-matplotlib)
+	@mkdir -p runs/mer-rl
+	sh experiments/mer/rl_runs.sh runs/mer-rl | xargs -P 2 -d '\n' -n 1 sh -c
+	/usr/bin/python3 experiments/mer/rl_table.py runs/mer-rl experiments/mer/results/rl
+
 
 # The claims scorecard (experiments/*/claims.json against the committed results) into experiments/CLAIMS.md.
 claims: $(BUILD)/awd

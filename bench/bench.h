@@ -59,5 +59,6 @@ void bench_duality();
 void bench_gan();
 void bench_landscape();
 void bench_continual();
+void bench_rl();
 
 }  // namespace awd::bench

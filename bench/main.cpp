@@ -80,7 +80,7 @@ void print_peak_memory(bool since_reset) {
 
 }  // namespace awd::bench
 
-// usage: bench [--peers DIR] [--only SECTION ...]; sections: steps autodiff training hessian duality gan landscape continual
+// usage: bench [--peers DIR] [--only SECTION ...]; sections: steps autodiff training hessian duality gan landscape continual rl
 int main(int argc, char** argv) {
     std::set<std::string> only;
     for (int k = 1; k + 1 < argc; ++k) {
@@ -90,10 +90,10 @@ int main(int argc, char** argv) {
     const std::pair<const char*, void (*)()> sections[] = {
         {"steps", awd::bench::bench_steps}, {"autodiff", awd::bench::bench_autodiff}, {"training", awd::bench::bench_training},
         {"hessian", awd::bench::bench_hessian}, {"duality", awd::bench::bench_duality}, {"gan", awd::bench::bench_gan}, {"landscape", awd::bench::bench_landscape},
-        {"continual", awd::bench::bench_continual}};
+        {"continual", awd::bench::bench_continual}, {"rl", awd::bench::bench_rl}};
     for (const std::string& name : only)
         if (std::none_of(std::begin(sections), std::end(sections), [&](const auto& s) { return name == s.first; })) {
-            std::fprintf(stderr, "bench: --only %s: no such section (steps autodiff training hessian duality gan landscape continual)\n", name.c_str());
+            std::fprintf(stderr, "bench: --only %s: no such section (steps autodiff training hessian duality gan landscape continual rl)\n", name.c_str());
             return 2;
         }
     try {

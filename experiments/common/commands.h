@@ -18,5 +18,6 @@ void add_sgd_noise_command(CLI::App& app);
 void add_continual_command(CLI::App& app);
 void add_continual_table_command(CLI::App& app);
 void add_claims_command(CLI::App& app);
+void add_rl_command(CLI::App& app);
 
 }  // namespace awd

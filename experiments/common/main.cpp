@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     awd::add_continual_command(app);
     awd::add_continual_table_command(app);
     awd::add_claims_command(app);
+    awd::add_rl_command(app);
     awd::add_run_options(app, argc, argv);
     try {
         app.parse(argc, argv);

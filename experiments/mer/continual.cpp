@@ -256,6 +256,16 @@ void remember(ContinualState& state, int t, int i, int y, const double* x, Rng& 
 
 }  // namespace
 
+void mer_update(Model& net, int batches, double beta, double gamma, MerScratch& scratch, const std::function<void(int batch)>& batch_steps) {
+    if (gamma != 1.0) save(net.theta(), scratch.theta_a);
+    for (int b = 0; b < batches; ++b) {
+        if (beta != 1.0) save(net.theta(), scratch.theta_w);
+        batch_steps(b);
+        interpolate(net.theta(), scratch.theta_w, beta);
+    }
+    interpolate(net.theta(), scratch.theta_a, gamma);
+}
+
 ContinualState initial_state(const ContinualConfig& c, const TaskStream& stream) {
     ContinualState state;
     Rng init(stream_seed(c.seed, 0));
@@ -297,10 +307,8 @@ void observe(const ContinualConfig& c, const TaskStream& stream, ContinualState&
             remember(state, t, i, y, x, rng);
             break;
         }
-        case Method::Mer: {
-            if (c.gamma != 1.0) save(net.theta(), s.theta_a);
-            for (int b = 0; b < c.batches; ++b) {
-                if (c.beta != 1.0) save(net.theta(), s.theta_w);
+        case Method::Mer:
+            mer_update(net, c.batches, c.beta, c.gamma, s.mer, [&](int) {
                 const std::vector<int>& slots = draw(c, state, c.replay, rng);
                 example_gradient(net, x, y, inputs, s.label);
                 sgd.step(c.lr);
@@ -308,12 +316,9 @@ void observe(const ContinualConfig& c, const TaskStream& stream, ContinualState&
                     example_gradient(net, state.memory.input(slot), state.memory.label[slot], inputs, s.label);
                     sgd.step(c.lr);
                 }
-                interpolate(net.theta(), s.theta_w, c.beta);
-            }
-            interpolate(net.theta(), s.theta_a, c.gamma);
+            });
             remember(state, t, i, y, x, rng);
             break;
-        }
         case Method::Ewc:
             ewc_gradient(c, state, net, x, y, inputs);
             sgd.step(c.lr);

@@ -64,6 +64,16 @@ std::vector<double> gem_project(const Tensor& G, const std::vector<double>& g, d
 // of the cross-entropy, each one backward pass through net (its gradient() is overwritten).
 std::vector<double> ewc_fisher(Model& net, const Tensor& X, const std::vector<int>& labels);
 
+// ---- MER's update -------------------------------------------------------------------------
+// Reptile around a caller's within-batch steps: theta_a = theta; for each of `batches` batches
+// theta_w = theta, batch_steps(b) (the caller's SGD steps on batch b), theta = theta_w + beta
+// (theta - theta_w); at the end theta = theta_a + gamma (theta - theta_a). Used by `awd
+// continual` (single-example cross-entropy steps) and `awd rl` (Q-learning steps).
+struct MerScratch {
+    std::vector<double> theta_a, theta_w;
+};
+void mer_update(Model& net, int batches, double beta, double gamma, MerScratch& scratch, const std::function<void(int batch)>& batch_steps);
+
 // ---- methods ------------------------------------------------------------------------------
 struct ContinualConfig {
     Method method = Method::Mer;
@@ -91,7 +101,8 @@ struct ContinualState {
     struct Scratch {  // buffers only, not part of a checkpoint
         Tensor batch;                     // ER's (k, inputs) batch
         std::vector<int> labels, label;   // its labels; one example's label
-        std::vector<double> theta_a, theta_w, x;
+        MerScratch mer;
+        std::vector<double> x;
         std::vector<int> order;
     } scratch;
 };
