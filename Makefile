@@ -181,7 +181,7 @@ claims: $(BUILD)/awd
 # parts: experiments 26 min (1,572 s measured on the idle machine, issue 20), sgd-paper about 17 min
 # (estimated from the CPU time of a loaded run, 34 min user), gan-paper 1.5 min (89 s measured, idle),
 # mer-paper about 65 min (estimated from the CPU time of a loaded run, 124 min user), claims < 1 s:
-# about 110 minutes. On the shared machine (load average 13-25) the MNIST half of experiments alone
+# about 110 minutes. On the shared machine (load average 13-25) the first six MNIST sweeps alone
 # took 84 minutes of wall time for 12 minutes of CPU (experiments/aw/results/run.txt).
 papers:
 	$(MAKE) --no-print-directory experiments
