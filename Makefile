@@ -263,11 +263,12 @@ mer-rl-paper: deps-runtime $(BUILD)/awd
 claims: $(BUILD)/awd
 	$(BUILD)/awd claims --root experiments --out experiments/CLAIMS.md
 
-# Every paper's results at default size, then the scorecard. Time on 2 cores, the sum of the parts'
-# measured times: experiments 26 min (1,572 s, idle machine, issue 20), sgd-paper about 17 min
-# (estimated from its CPU time in a loaded run: experiments/sgd/README.md), gan-paper 1.5 min (89 s,
-# idle), mer-paper about 65 min (estimated from its CPU time in a loaded run: experiments/mer/README.md):
-# about 110 minutes on 2 idle cores; several hours when the machine is shared.
+# Every paper's results at default size, then the scorecard. Time on 2 idle cores, the sum of the
+# parts: experiments 26 min (1,572 s measured on the idle machine, issue 20), sgd-paper about 17 min
+# (estimated from the CPU time of a loaded run, 34 min user), gan-paper 1.5 min (89 s measured, idle),
+# mer-paper about 65 min (estimated from the CPU time of a loaded run, 124 min user), claims < 1 s:
+# about 110 minutes. On the shared machine (load average 13-25) the first six MNIST sweeps alone
+# took 84 minutes of wall time for 12 minutes of CPU (experiments/aw/results/run.txt).
 papers:
 	$(MAKE) --no-print-directory experiments
 	$(MAKE) --no-print-directory sgd-paper

@@ -112,7 +112,8 @@ void run(const std::string& data, const std::string& root, const std::string& ou
         for (const SweepRow& r : rows) {
             capped += r.status == "max_epochs";
             if (r.seed == 0) value_list.push_back(r.value);
-            if (r.analysed) checks.add(root + "/sweep-" + data + "-" + e.param + "/" + e.param + "=" + r.value + "/seed" + std::to_string(r.seed) + "/duality.json");
+            if (r.analysed) checks.add(root + "/sweep-" + data + "-" + e.param + "/" + e.param + "=" + r.value + "/seed" + std::to_string(r.seed) +
+                                    "/duality-layer1/duality.json");
         }
         sweeps[e.param] = {{"values", value_list},
                            {"runs", rows.size()},
