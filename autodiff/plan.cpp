@@ -95,7 +95,7 @@ void touched_ranges(const TapeStep& s, std::vector<Range>& ranges) {
             ranges.push_back({s.dst, (size_t)s.rows * s.cols, true});
             return;
         case K::Check: ranges.push_back({s.src, s.n, false}); return;
-        default: return;  // Copy, Accumulate and Zero of one entry: elementwise_ranges gave 0 for n = 0 only
+        default: return;  // Copy, Accumulate, Zero: always elementwise (above)
     }
 }
 
@@ -371,8 +371,9 @@ Plan Plan::record(const Function& fn, const std::vector<Var>& inputs, PlanOption
     stand_ins.resize(inputs.size());
     for (const std::shared_ptr<Node>& n : tape.nodes) {
         Var in[3];
-        for (size_t k = 0; k < n->in.size(); ++k) in[k] = stand_in(n->in[k]);
-        n->in = n->in.size() == 3 ? Inputs(in[0], in[1], in[2]) : n->in.size() == 2 ? Inputs(in[0], in[1]) : n->in.size() == 1 ? Inputs(in[0]) : Inputs();
+        const size_t count = n->in.size();
+        for (size_t k = 0; k < count; ++k) in[k] = stand_in(n->in[k]);
+        n->in = count == 3 ? Inputs(in[0], in[1], in[2]) : count == 2 ? Inputs(in[0], in[1]) : count == 1 ? Inputs(in[0]) : Inputs();
     }
     for (const Var& v : outputs) s.outputs.push_back(stand_in(v));
     for (size_t k = 0; k < inputs.size(); ++k) {
