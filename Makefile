@@ -4,6 +4,7 @@
 #   make test       installs what is missing, builds, runs the whole test suite
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
+#   make same-bytes the same short commands with BASE's build (default ca4682c) and this tree's give the same bytes
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
 #   make gan-paper  the effective GAN model's figures (THEORY section 6), about 1.5 minutes on 2 idle cores
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
@@ -47,7 +48,7 @@ BUILD_PACKAGES   := g++ make libopenblas-dev liblapacke-dev doctest-dev zlib1g-d
 RUNTIME_PACKAGES := dataset-fashion-mnist python3-numpy gnuplot-nox
 BENCH_PACKAGES   := python3-torch
 
-.PHONY: all test sanitize fuzz run bench experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
+.PHONY: all test sanitize fuzz run bench same-bytes experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-bench deps-npm clean
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -166,6 +167,13 @@ mer-paper: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer
 	sh experiments/mer/mer_runs.sh paper runs/mer | xargs -P 2 -d '\n' -n 1 sh -c
 	$(BUILD)/awd continual-table --runs runs/mer --out experiments/mer/results
+
+# Behaviour unchanged: builds BASE (git archive) under build/same-bytes, runs a fixed list of short
+# commands with both programs and compares the output folders byte for byte, timing fields aside
+# (tests/same_bytes.sh names them). A few minutes on 2 cores once both builds are cached.
+BASE ?= ca4682c
+same-bytes: deps-runtime data
+	CXX="$(CXX)" sh tests/same_bytes.sh $(BASE)
 
 bench: deps-bench data $(BUILD)/bench
 	$(BUILD)/bench --peers ../shared/peers
