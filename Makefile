@@ -7,14 +7,16 @@
 #   make pages      index.html in every results folder (every figure and table)
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
+#   make same-bytes the same short commands with BASE's build (default ca4682c) and this tree's give the same bytes
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
 #   make gan-paper  the effective GAN model's figures (experiments/gan/README.md), about 30 minutes on 2 idle cores (estimated)
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
-#   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
+#   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into experiments/mer/results
 #   make mer-rl-paper  continual RL: Catcher and Flappy Bird x DQN, DQN-ER, DQN-MER x 3 seeds (MER README), < 60 minutes on 2 idle cores
-#   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), under 20 minutes on 2 idle cores
+#   make sgd-paper  SGD on toy landscapes and real networks (experiments/sgd/README.md), under 20 minutes on 2 idle cores
 #   make claims     the claims scorecard: every paper's claims against its committed results, into experiments/CLAIMS.md
 #   make papers     every paper's results at default size, then the scorecard
+#   make same-bytes the same commands with the same seeds write the same bytes as BASE (default: before the layout move)
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
@@ -55,7 +57,7 @@ BENCH_PACKAGES   := python3-torch
 # For the Python package's tests, the notebook and the results pages (make test).
 TEST_PACKAGES    := python3-pytest python3-matplotlib jupyter-nbconvert python3-nbformat python3-ipykernel chromium
 
-.PHONY: all test test-install lib install pages FORCE slurm-test sanitize fuzz run bench claims papers experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-test deps-bench deps-npm clean mer-rl-paper
+.PHONY: all test test-install lib install pages FORCE slurm-test sanitize fuzz run bench claims papers experiments gan-paper gan-paper-full sgd-paper sgd-networks mer-quick mer-paper data deps deps-runtime deps-test deps-bench deps-npm clean mer-rl-paper same-bytes
 
 all: $(BUILD)/awd $(BUILD)/tests
 
@@ -205,7 +207,7 @@ run: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd train --no-bias --out runs/reference
 	$(BUILD)/awd duality --model runs/reference --layer 1
 
-# The A-W experiments (THEORY section 4): every sweep, 2 seeds per value, on the MNIST digits and
+# The A-W experiments (experiments/aw/README.md): every sweep, 2 seeds per value, on the MNIST digits and
 # on Fashion-MNIST, then the Results tables and figures in experiments/aw/results (26 minutes on 2
 # idle cores: 1,572 s, issue 20). Finished runs in runs/ are reused, so an interrupted run resumes.
 SWEEPS := lr batch init dropout wd noise size width
@@ -238,7 +240,7 @@ gan-paper: deps-runtime data $(BUILD)/awd
 # The authors' T = 1000 on 6 rates with 5 bisection rounds, 3 seeds: several hours on 2 cores.
 gan-paper-full: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --parts mnist --full --out experiments/gan/results-full --threads 2
-# Continual learning (THEORY section 7, issue 14): the runs of experiments/mer_runs.sh, two at a
+# Continual learning (experiments/mer/README.md): the runs of experiments/mer/mer_runs.sh, two at a
 # time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
 # MER_ENGINE="--engine slurm --slurm-args ..." runs them as a Slurm job array (experiments/common/SLURM.md).
 mer-quick: deps-runtime data $(BUILD)/awd
@@ -276,15 +278,22 @@ papers:
 	$(MAKE) --no-print-directory mer-paper
 	$(MAKE) --no-print-directory claims
 
+# Behaviour unchanged: builds BASE (git archive) under build/same-bytes, runs a fixed list of short
+# commands with both programs and compares the output folders byte for byte, timing fields aside
+# (tests/same_bytes.sh names them). A few minutes on 2 cores once both builds are cached.
+BASE ?= ca4682c
+same-bytes: deps-runtime data
+	CXX="$(CXX)" sh tests/same_bytes.sh $(BASE)
+
 bench: deps-bench data $(BUILD)/bench $(BUILD)/awd
-	$(BUILD)/bench --peers ../shared/peers
+	$(BUILD)/bench --peers bench
 
 clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/san/tests/fuzz/main.d $(BUILD)/obj/tests/example/own_model.d
 
-# SGD as landscape-dependent regularisation (THEORY section 5): the degenerate valley and the
+# SGD as landscape-dependent regularisation (experiments/sgd/README.md): the degenerate valley and the
 # two-valley model, every figure in runs/sgd-paper (README, "SGD on toy landscapes"). The two-valley
 # grid is the paper's: (eta, sigma) in logspace(-2, -1, 10)^2, 2000 runs per cell, 2 x 10^4 steps
 # (about 20 minutes of CPU, cells on both cores); the P_flat line 2000 runs per sigma.

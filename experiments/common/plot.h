@@ -1,4 +1,5 @@
 // plot.h: figures through gnuplot (Debian's gnuplot-nox), when it is installed.
+// Is not: a plotting library: gnuplot does the drawing.
 //
 // A figure is a gnuplot script plus named data blocks, sent to gnuplot on a pipe. Each figure is
 // written three times: NAME.png (for screens and the READMEs), NAME.svg and NAME.pdf (vector, for

@@ -1,4 +1,4 @@
-// gan_targets.h: what the GAN particles are pulled towards (THEORY section 6), and the order
+// gan_targets.h: what the GAN particles are pulled towards (experiments/gan/README.md), and the order
 // parameters that say how the particles have spread over it.
 //
 // A target is a finite set of K points in R^d: the centres of a Gaussian mixture (with a common
