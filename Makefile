@@ -6,10 +6,10 @@
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make same-bytes the same short commands with BASE's build (default ca4682c) and this tree's give the same bytes
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
-#   make gan-paper  the effective GAN model's figures (THEORY section 6), about 1.5 minutes on 2 idle cores
+#   make gan-paper  the effective GAN model's figures (experiments/gan/README.md), about 1.5 minutes on 2 idle cores
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into the README's Results
-#   make sgd-paper  SGD on toy landscapes and real networks (THEORY section 5), under 20 minutes on 2 idle cores
+#   make sgd-paper  SGD on toy landscapes and real networks (experiments/sgd/README.md), under 20 minutes on 2 idle cores
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
@@ -129,7 +129,7 @@ run: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd train --no-bias --out runs/reference
 	$(BUILD)/awd duality --model runs/reference --layer 1
 
-# The A-W experiments (THEORY section 4): every sweep, 2 seeds per value, on the MNIST digits and
+# The A-W experiments (experiments/aw/README.md): every sweep, 2 seeds per value, on the MNIST digits and
 # on Fashion-MNIST, then the Results tables and figures in experiments/results (about 17 minutes
 # on 2 cores). Finished runs in runs/ are reused, so an interrupted run resumes.
 SWEEPS := lr batch init dropout wd noise size width
@@ -148,7 +148,7 @@ experiments: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd overview --data fashion
 	@echo "time per sweep:"; cat runs/times.txt
 
-# The effective GAN model (THEORY section 6): collapse score against g2/g1 on the ring of 8
+# The effective GAN model (experiments/gan/README.md): collapse score against g2/g1 on the ring of 8
 # Gaussians (14 ratios x 4 discriminator rates x 10 seeds), a coarse mnist100 phase diagram
 # (5 ratios x 3 rates), critical damping (8 penalty strengths x 3 seeds); in runs/gan-paper.
 gan-paper: deps-runtime data $(BUILD)/awd
@@ -156,7 +156,7 @@ gan-paper: deps-runtime data $(BUILD)/awd
 # The full mnist100 grid (11 ratios x 6 rates x 3 seeds), a separate job: about 6 minutes on 2 idle cores.
 gan-paper-full: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --parts mnist --full --out runs/gan-paper-full --threads 2
-# Continual learning (THEORY section 7, issue 14): the runs of experiments/mer_runs.sh, two at a
+# Continual learning (experiments/mer/README.md): the runs of experiments/mer/mer_runs.sh, two at a
 # time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
 mer-quick: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer-quick
@@ -176,14 +176,14 @@ same-bytes: deps-runtime data
 	CXX="$(CXX)" sh tests/same_bytes.sh $(BASE)
 
 bench: deps-bench data $(BUILD)/bench
-	$(BUILD)/bench --peers ../shared/peers
+	$(BUILD)/bench --peers bench
 
 clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(BUILD)/san/tests/fuzz/main.d $(BUILD)/obj/tests/example/own_model.d
 
-# SGD as landscape-dependent regularisation (THEORY section 5): the degenerate valley and the
+# SGD as landscape-dependent regularisation (experiments/sgd/README.md): the degenerate valley and the
 # two-valley model, every figure in runs/sgd-paper (README, "SGD on toy landscapes"). The two-valley
 # grid is the paper's: (eta, sigma) in logspace(-2, -1, 10)^2, 2000 runs per cell, 2 x 10^4 steps
 # (about 20 minutes of CPU, cells on both cores); the P_flat line 2000 runs per sigma.

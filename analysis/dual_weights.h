@@ -1,6 +1,7 @@
-// dual_weights.h: the activity-weight duality of one dense layer (THEORY section 1), in any
+// dual_weights.h: the activity-weight duality of one dense layer (experiments/aw/README.md), in any
 // floating-point type T (double, long double), with plain loops so that both precisions run
 // the same operations in the same order.
+// Is not: the analysis over many pairs (duality.h) or its verification (verify.h).
 //
 // For layer l with weights W (n_out, n_in), inputs x, x' with activities a = a^l(x),
 // a' = a^l(x') and da = a' - a, any dW with dW a = W da gives (W + dW) a = W a', so

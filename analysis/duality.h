@@ -1,4 +1,5 @@
-// duality.h: the A-W duality analysis of one layer (THEORY sections 1 to 3).
+// duality.h: the A-W duality analysis of one layer (experiments/aw/README.md).
+// Is not: the dual weights of one pair (dual_weights.h), the pairing (pairing.h) or the Hessian (hessian.h).
 //
 // Each test sample x'_k is paired with a same-label training sample x_n(k). The minimal dual
 // weights dW_k of layer l carry the training sample's activity to the test sample's, so

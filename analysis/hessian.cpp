@@ -13,10 +13,11 @@ namespace awd {
 
 std::vector<size_t> layer_indices(const MlpSpec& spec, int layer, bool with_bias) {
     if (layer < 0 || layer >= spec.layers())
-        throw std::invalid_argument("layer " + std::to_string(layer) + " is out of range: " + spec.arch() + " has layers 0.." +
-                                    std::to_string(spec.layers() - 1));
+        throw std::invalid_argument("layer " + std::to_string(layer) + " is out of range: " + spec.arch() +
+                                    " has layers 0.." + std::to_string(spec.layers() - 1));
     const size_t begin = spec.weight_offset(layer);
-    const size_t end = begin + (size_t)spec.n_out(layer) * spec.n_in(layer) + (with_bias && spec.bias ? spec.n_out(layer) : 0);
+    const size_t end =
+        begin + (size_t)spec.n_out(layer) * spec.n_in(layer) + (with_bias && spec.bias ? spec.n_out(layer) : 0);
     std::vector<size_t> idx(end - begin);
     for (size_t k = 0; k < idx.size(); ++k) idx[k] = begin + k;
     return idx;
@@ -34,15 +35,18 @@ void check_indices(const MlpSpec& spec, const std::vector<size_t>& indices) {
     if (indices.empty()) throw std::invalid_argument("hessian: empty parameter subset");
     for (size_t k = 0; k < indices.size(); ++k)
         if (indices[k] >= spec.n_params() || (k && indices[k] <= indices[k - 1]))
-            throw std::invalid_argument("hessian: parameter subset must be sorted, unique and below " + std::to_string(spec.n_params()));
+            throw std::invalid_argument("hessian: parameter subset must be sorted, unique and below " +
+                                        std::to_string(spec.n_params()));
 }
 
 void check_data(const Mlp& net, const Tensor& X, const std::vector<int>& labels) {
     if (X.rows == 0) throw std::invalid_argument("hessian: no samples");
     if (X.cols != net.spec.widths[0])
-        throw std::invalid_argument("hessian: data has " + std::to_string(X.cols) + " inputs per sample, " + net.spec.arch() + " expects " +
-                                    std::to_string(net.spec.widths[0]));
-    if ((int)labels.size() != X.rows) throw std::invalid_argument("hessian: " + std::to_string(labels.size()) + " labels for " + std::to_string(X.rows) + " samples");
+        throw std::invalid_argument("hessian: data has " + std::to_string(X.cols) + " inputs per sample, " +
+                                    net.spec.arch() + " expects " + std::to_string(net.spec.widths[0]));
+    if ((int)labels.size() != X.rows)
+        throw std::invalid_argument("hessian: " + std::to_string(labels.size()) + " labels for " +
+                                    std::to_string(X.rows) + " samples");
 }
 
 // Per-sample first- and second-order quantities of one chunk of samples, from the output down
@@ -59,37 +63,25 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
     const int L = s.layers(), c = X.rows, C = s.widths.back();
     so.act = mlp_activities(net, X);
     so.delta.assign(L + 1, Tensor()), so.G.assign(L + 1, Tensor()), so.d1.assign(L + 1, Tensor());
-    // the loss: delta^L = dl/df and G^L = d^2 l / df^2 of each sample
+    // the loss: delta^L = dl/df and G^L = d^2 l / df^2 of each sample, from the loss itself (nn/loss.h)
     const Tensor& f = so.act.z[L];
     Tensor& dL = so.delta[L];
     dL = Tensor(c, C);
     so.G[L] = Tensor(c, C * C);
-    std::vector<double> p(C);
-    for (int n = 0; n < c; ++n) {
-        double* g = &so.G[L].data[(size_t)n * C * C];
-        if (s.loss == Loss::MeanSquaredError) {  // l = (1/C) sum (f - t)^2
-            for (int k = 0; k < C; ++k) dL(n, k) = 2.0 * (f(n, k) - (k == labels[n])) / C, g[k * C + k] = 2.0 / C;
-            continue;
-        }
-        double top = f(n, 0), total = 0.0;  // cross-entropy: delta = p - onehot, G = diag(p) - p p^T
-        for (int k = 1; k < C; ++k) top = std::max(top, f(n, k));
-        for (int k = 0; k < C; ++k) total += (p[k] = std::exp(f(n, k) - top));
-        for (int k = 0; k < C; ++k) p[k] /= total, dL(n, k) = p[k] - (k == labels[n]);
-        for (int i = 0; i < C; ++i) {
-            double others = 0.0;  // 1 - p_i without the cancellation when p is nearly one-hot
-            for (int k = 0; k < C; ++k) others += k == i ? 0.0 : p[k];
-            for (int k = 0; k < C; ++k) g[i * C + k] = i == k ? p[i] * others : -p[i] * p[k];
-        }
-    }
-    // backward: delta^r = D_r W^r^T delta^{r+1};  G^r = D_r W^r^T G^{r+1} W^r D_r + diag(phi''(z^r) * W^r^T delta^{r+1})
+    for (int n = 0; n < c; ++n)
+        sample_loss_derivatives(s.loss, &f.data[(size_t)n * C], C, labels[n], &dL.data[(size_t)n * C],
+                                &so.G[L].data[(size_t)n * C * C]);
+    // backward: delta^r = D_r W^r^T delta^{r+1};
+    //           G^r = D_r W^r^T G^{r+1} W^r D_r + diag(phi''(z^r) * W^r^T delta^{r+1})
     for (int r = L - 1; r >= std::max(lowest + 1, 1); --r) {
         const int n_out = s.n_out(r), n_in = s.n_in(r);  // z^{r+1} = W^r a^r: W^r is (n_{r+1}, n_r)
         const double* W = net.W(r);
         Tensor back = Tensor::uninitialized(c, n_in);  // W^r^T delta^{r+1} per sample = da^r
-        product(false, false, c, n_in, n_out, 1.0, so.delta[r + 1].data.data(), n_out, W, n_in, 0.0, back.data.data(), n_in);
+        product(false, false, c, n_in, n_out, 1.0, so.delta[r + 1].data.data(), n_out, W, n_in, 0.0, back.data.data(),
+                n_in);
         const Tensor& z = so.act.z[r];
         // written in full below: uninitialised, from the pool (a fresh zero-filled array is page
-        // faults and a memset, which took half of the time)
+        // faults and a memset, a large part of the cost)
         so.d1[r] = Tensor::uninitialized(c, n_in);
         so.delta[r] = Tensor::uninitialized(c, n_in);
         so.G[r] = Tensor::uninitialized(c, n_in * n_in);
@@ -102,7 +94,8 @@ void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int l
             for (int i = 0; i < n_in; ++i) so.d1[r](n, i) = activation_derivative(s.activation, 1, z(n, i));
             for (int i = 0; i < n_in; ++i) {
                 for (int k = 0; k < n_in; ++k) g[i * n_in + k] *= so.d1[r](n, i) * so.d1[r](n, k);
-                if (!hessian_is_zero(s.activation)) g[i * n_in + i] += activation_derivative(s.activation, 2, z(n, i)) * back(n, i);
+                if (!hessian_is_zero(s.activation))
+                    g[i * n_in + i] += activation_derivative(s.activation, 2, z(n, i)) * back(n, i);
                 so.delta[r](n, i) = so.d1[r](n, i) * back(n, i);
             }
         }
@@ -114,7 +107,8 @@ Tensor augmented_input(const Mlp& net, const Tensor& X, const SecondOrder& so, i
     const Tensor& a = l == 0 ? X : so.act.a[l];
     if (!net.spec.bias) return Tensor::read_only_view(a.data.data(), a.rows, a.cols);  // no copy
     Tensor out(a.rows, a.cols + 1, 1.0);
-    for (int n = 0; n < a.rows; ++n) std::copy(&a.data[(size_t)n * a.cols], &a.data[(size_t)(n + 1) * a.cols], &out.data[(size_t)n * out.cols]);
+    for (int n = 0; n < a.rows; ++n)
+        std::copy(&a.data[(size_t)n * a.cols], &a.data[(size_t)(n + 1) * a.cols], &out.data[(size_t)n * out.cols]);
     return out;
 }
 
@@ -149,7 +143,8 @@ void diagonal_block(const Tensor& A, const Tensor& G, int n, Tensor& T, HessianS
 }
 
 // Adds the (l, m) block, l < m, over a chunk into R (d_l, n_{l+1} n_{m+1} d_m).
-void cross_block(const Mlp& net, const SecondOrder& so, const Tensor& Al, const Tensor& Am, int l, int m, Tensor& R, HessianStats& st) {
+void cross_block(const Mlp& net, const SecondOrder& so, const Tensor& Al, const Tensor& Am, int l, int m, Tensor& R,
+                 HessianStats& st) {
     const MlpSpec& s = net.spec;
     const int c = Al.rows, nl = s.n_out(l), nm = s.n_out(m), dm = Am.cols, n_m = s.n_in(m);
     const int cols = nl * nm * dm;
@@ -169,7 +164,8 @@ void cross_block(const Mlp& net, const SecondOrder& so, const Tensor& Al, const 
         }
         // C = G^{m+1} W^m K (n_{m+1}, n_{l+1})
         product(false, false, nm, nl, n_m, 1.0, net.W(m), n_m, K.data(), nl, 0.0, WK.data(), nl);
-        product(false, false, nm, nl, nm, 1.0, &so.G[m + 1].data[(size_t)n * nm * nm], nm, WK.data(), nl, 0.0, C.data(), nl);
+        product(false, false, nm, nl, nm, 1.0, &so.G[m + 1].data[(size_t)n * nm * nm], nm, WK.data(), nl, 0.0, C.data(),
+                nl);
         // E[i, k, q] = a~^m_q C[k, i] + delta^{m+1}_k K[q, i]   (K's row q = n_m, the bias input, is 0)
         double* e = &E.data[(size_t)n * cols];
         const double* am = &Am.data[(size_t)n * dm];
@@ -188,14 +184,16 @@ void cross_block(const Mlp& net, const SecondOrder& so, const Tensor& Al, const 
 
 }  // namespace
 
-Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices, HessianStats* stats) {
+Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices,
+                    HessianStats* stats) {
     const MlpSpec& s = net.spec;
     check_indices(s, indices);
     check_data(net, X, labels);
     Layout layout;
     for (int l = 0; l < s.layers(); ++l) {
         const size_t begin = s.weight_offset(l), end = begin + s.layer_size(l);
-        if (std::lower_bound(indices.begin(), indices.end(), begin) != std::lower_bound(indices.begin(), indices.end(), end)) {
+        if (std::lower_bound(indices.begin(), indices.end(), begin) !=
+            std::lower_bound(indices.begin(), indices.end(), end)) {
             layout.layers.push_back(l), layout.base.push_back(layout.size);
             layout.size += s.layer_size(l);
         }
@@ -204,8 +202,8 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
     // Equal chunks of samples, small enough that the packed per-sample rows stay within ~1 MB
     // (but at least 32 rows, so the products stay matrix products): each chunk reuses the
     // (pooled) buffers of the one before, so little fresh memory is touched. Fresh memory is
-    // expensive: each page faults in (on a VM, ~3 ms per MB). 1 MB measured best (W2 block:
-    // first call 0.11 s, against 0.14 s at 4 MB and 0.45 s with one chunk of all samples).
+    // expensive: each page faults in. 1 MB measured faster than larger chunks and than one
+    // chunk of all samples.
     size_t widest = 1;
     for (int a = 0; a < blocks; ++a)
         for (int b = a; b < blocks; ++b) {
@@ -213,7 +211,8 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
             const size_t dl = s.n_in(l) + s.bias, dm = s.n_in(m) + s.bias, nl = s.n_out(l);
             widest = std::max(widest, a == b ? dl * (dl + 1) / 2 + nl * (nl + 1) / 2 : nl * s.n_out(m) * dm);
         }
-    const size_t most = std::clamp<size_t>((1u << 20) / (8 * widest), 32, (size_t)std::max(32, X.rows)), chunks = (X.rows + most - 1) / most;
+    const size_t most = std::clamp<size_t>((1u << 20) / (8 * widest), 32, (size_t)std::max(32, X.rows)),
+                 chunks = (X.rows + most - 1) / most;
     const int chunk = (int)((X.rows + chunks - 1) / chunks);
 
     HessianStats st;
@@ -221,14 +220,16 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
     SecondOrder so;
     for (int start = 0; start < X.rows; start += chunk) {
         const int rows = std::min(chunk, X.rows - start);
-        const Tensor Xc = Tensor::read_only_view(&X.data[(size_t)start * X.cols], rows, X.cols);  // the chunk's samples, in place
+        const Tensor Xc =
+            Tensor::read_only_view(&X.data[(size_t)start * X.cols], rows, X.cols);  // the chunk's samples, in place
         second_order_pass(net, Xc, labels.data() + start, layout.layers[0], so);
         std::vector<Tensor> A(blocks);
         for (int a = 0; a < blocks; ++a) A[a] = augmented_input(net, Xc, so, layout.layers[a]);
         for (int a = 0; a < blocks; ++a) {
             const int l = layout.layers[a];
             diagonal_block(A[a], so.G[l + 1], s.n_out(l), partial[(size_t)a * blocks + a], st);
-            for (int b = a + 1; b < blocks; ++b) cross_block(net, so, A[a], A[b], l, layout.layers[b], partial[(size_t)a * blocks + b], st);
+            for (int b = a + 1; b < blocks; ++b)
+                cross_block(net, so, A[a], A[b], l, layout.layers[b], partial[(size_t)a * blocks + b], st);
         }
     }
     // scatter the packed blocks into the (work x work) matrix, divided by N, mirrored
@@ -255,7 +256,8 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
                 for (int i = 0; i < nl; ++i)
                     for (int k = 0; k < nm; ++k)
                         for (int q = 0; q < dm; ++q) {
-                            const size_t row = base + local_index(s, l, i, j), col = layout.base[b] + local_index(s, m, k, q);
+                            const size_t row = base + local_index(s, l, i, j),
+                                         col = layout.base[b] + local_index(s, m, k, q);
                             H(row, col) = H(col, row) = R(j, ((size_t)i * nm + k) * dm + q) * inv_n;
                         }
         }
@@ -266,7 +268,8 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
     for (size_t k = 0; k < indices.size(); ++k) {
         for (int a = 0; a < blocks; ++a) {
             const size_t begin = s.weight_offset(layout.layers[a]);
-            if (indices[k] >= begin && indices[k] < begin + s.layer_size(layout.layers[a])) at[k] = layout.base[a] + indices[k] - begin;
+            if (indices[k] >= begin && indices[k] < begin + s.layer_size(layout.layers[a]))
+                at[k] = layout.base[a] + indices[k] - begin;
         }
     }
     Tensor out((int)indices.size(), (int)indices.size());
@@ -286,7 +289,8 @@ OutputCurvature layer_output_curvature(const Mlp& net, const Tensor& X, const st
 namespace {
 
 // The mean loss as a function of the subset theta[indices], the rest held at net.theta.
-Var subset_loss(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices, const Var& sub) {
+Var subset_loss(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices,
+                const Var& sub) {
     const size_t p = net.spec.n_params();
     // theta = fixed part + scatter(sub): built with pad/slice so it stays differentiable
     Tensor fixed = net.theta();
@@ -303,7 +307,8 @@ Var subset_loss(const Mlp& net, const Tensor& X, const std::vector<int>& labels,
 
 }  // namespace
 
-Tensor hessian_plain(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices) {
+Tensor hessian_plain(const Mlp& net, const Tensor& X, const std::vector<int>& labels,
+                     const std::vector<size_t>& indices) {
     check_indices(net.spec, indices);
     check_data(net, X, labels);
     Tensor sub((int)indices.size(), 1);
@@ -311,7 +316,8 @@ Tensor hessian_plain(const Mlp& net, const Tensor& X, const std::vector<int>& la
     return hessian([&](const Var& t) { return subset_loss(net, X, labels, indices, t); }, sub);
 }
 
-HessianVectorProduct::HessianVectorProduct(const Mlp& net, const Tensor& X, const std::vector<int>& labels, std::vector<size_t> indices)
+HessianVectorProduct::HessianVectorProduct(const Mlp& net, const Tensor& X, const std::vector<int>& labels,
+                                           std::vector<size_t> indices)
     : indices_(std::move(indices)), n_params_(net.spec.n_params()) {
     check_indices(net.spec, indices_);
     check_data(net, X, labels);
@@ -323,7 +329,8 @@ HessianVectorProduct::HessianVectorProduct(const Mlp& net, const Tensor& X, cons
 
 std::vector<double> HessianVectorProduct::operator()(const std::vector<double>& v) const {
     if (v.size() != indices_.size())
-        throw std::invalid_argument("hvp: vector has " + std::to_string(v.size()) + " entries, the subset " + std::to_string(indices_.size()));
+        throw std::invalid_argument("hvp: vector has " + std::to_string(v.size()) + " entries, the subset " +
+                                    std::to_string(indices_.size()));
     return grad(gradient_, {theta_}, false, constant(Tensor((int)v.size(), 1, v)))[0].value().data.to_vector();
 }
 
@@ -337,7 +344,9 @@ double physical_memory_bytes() { return (double)sysconf(_SC_PHYS_PAGES) * (doubl
 void check_memory(double bytes, double limit, const std::string& what) {
     if (bytes <= limit) return;
     char msg[512];
-    std::snprintf(msg, sizeof msg, "%s needs %.2f GB, over the memory limit of %.2f GB (default: half the physical memory; --memory-limit sets it)",
+    std::snprintf(msg, sizeof msg,
+                  "%s needs %.2f GB, over the memory limit of %.2f GB (default: half the physical memory; "
+                  "--memory-limit sets it)",
                   what.c_str(), bytes / 1e9, limit / 1e9);
     throw std::runtime_error(msg);
 }

@@ -1,4 +1,5 @@
 // hessian.h: exact Hessians of an MLP's mean loss with respect to any subset of theta.
+// Is not: the eigen-decomposition (spectrum.h) or the loss's own derivatives (nn/loss.h).
 //
 // Two paths, equal in exact arithmetic and held equal (<= 1e-12 relative) by the tests:
 // - plain: the autodiff's reverse-over-reverse, one backward pass through the gradient graph

@@ -1,6 +1,5 @@
 // pairing.cpp: same-label nearest neighbours through one GEMM per label.
 #include "analysis/pairing.h"
-#include "autodiff/names.h"
 
 #include <map>
 #include <stdexcept>
@@ -9,13 +8,6 @@
 #include "nn/random.h"
 
 namespace awd {
-
-Pairing parse_pairing(const std::string& name) {
-    const Pairing all[] = {Pairing::Nearest, Pairing::Random, Pairing::Activity};
-    return parse_name(name, all, pairing_name, "pairing");
-}
-
-const char* pairing_name(Pairing p) { return p == Pairing::Nearest ? "nearest" : p == Pairing::Random ? "random" : "activity"; }
 
 namespace {
 

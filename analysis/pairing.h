@@ -1,5 +1,6 @@
-// pairing.h: pairing each test sample with a training sample of the same label (THEORY
-// section 2), as the A-W duality needs.
+// pairing.h: pairing each test sample with a training sample of the same label
+// (experiments/aw/README.md), as the A-W duality needs.
+// Is not: the dual weights or the analysis (duality.h).
 //
 // nearest:  the nearest same-label training sample in raw input space (Euclidean, k = 1,
 //           training samples may be reused): the authors' reference choice.
@@ -14,17 +15,22 @@
 #include <vector>
 
 #include "autodiff/tensor.h"
+#include "autodiff/names.h"
 
 namespace awd {
 
 enum class Pairing { Nearest, Random, Activity };
-Pairing parse_pairing(const std::string& name);  // nearest | random | activity
-const char* pairing_name(Pairing p);
+inline constexpr Named<Pairing> kPairingNames[] = {
+    {Pairing::Nearest, "nearest"}, {Pairing::Random, "random"}, {Pairing::Activity, "activity"}
+};
+static_assert(in_enum_order(kPairingNames));
+inline Pairing parse_pairing(const std::string& name) { return parse_name(name, kPairingNames, "pairing"); }
+inline const char* pairing_name(Pairing value) { return name_of(kPairingNames, value); }
 
 // For each test row k, the index of its training partner. `train_points` / `test_points` are the
 // spaces the distance is measured in (inputs, or activities for Pairing::Activity). Throws when a
 // test label has no training sample.
-std::vector<int> pair_samples(Pairing pairing, const Tensor& train_points, const std::vector<int>& train_labels, const Tensor& test_points,
-                              const std::vector<int>& test_labels, uint64_t seed);
+std::vector<int> pair_samples(Pairing pairing, const Tensor& train_points, const std::vector<int>& train_labels,
+                              const Tensor& test_points, const std::vector<int>& test_labels, uint64_t seed);
 
 }  // namespace awd

@@ -41,32 +41,6 @@ NoiseCovariance noise_covariance(const Tensor& G, int top_k) {
     return c;
 }
 
-namespace {
-
-std::vector<double> ranks(const std::vector<double>& v) {
-    std::vector<size_t> order(v.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-    std::vector<double> r(v.size());
-    for (size_t i = 0; i < order.size();) {
-        size_t j = i;
-        while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
-        for (size_t k = i; k <= j; ++k) r[order[k]] = 0.5 * (i + j);  // ties share the average rank
-        i = j + 1;
-    }
-    return r;
-}
-
-}  // namespace
-
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-    const std::vector<double> ra = ranks(a), rb = ranks(b);
-    const double n = (double)a.size(), mean = (n - 1) / 2;
-    double sab = 0, saa = 0, sbb = 0;
-    for (size_t i = 0; i < a.size(); ++i) sab += (ra[i] - mean) * (rb[i] - mean), saa += (ra[i] - mean) * (ra[i] - mean), sbb += (rb[i] - mean) * (rb[i] - mean);
-    return sab / std::sqrt(saa * sbb);
-}
-
 PowerLawFit fit_power_law(const std::vector<double>& h, const std::vector<double>& c) {
     std::vector<double> x, y;
     for (size_t i = 0; i < h.size(); ++i)
@@ -74,7 +48,8 @@ PowerLawFit fit_power_law(const std::vector<double>& h, const std::vector<double
     PowerLawFit fit;
     fit.points = (int)x.size();
     if (fit.points < 3) return fit;
-    const double n = fit.points, mx = std::accumulate(x.begin(), x.end(), 0.0) / n, my = std::accumulate(y.begin(), y.end(), 0.0) / n;
+    const double n = fit.points, mx = std::accumulate(x.begin(), x.end(), 0.0) / n,
+                 my = std::accumulate(y.begin(), y.end(), 0.0) / n;
     double sxx = 0, sxy = 0;
     for (size_t i = 0; i < x.size(); ++i) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
     fit.exponent = sxy / sxx;

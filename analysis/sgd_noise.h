@@ -1,5 +1,6 @@
 // sgd_noise.h: the SGD noise of a real network from exact per-sample gradients, set against its
-// exact Hessian (THEORY section 5 on real networks).
+// exact Hessian (experiments/sgd/README.md, real networks).
+// Is not: the toy landscapes (experiments/sgd/) or the Spearman statistic (rank_correlation.h).
 //
 // Per-sample gradients come from nn/per_sample.h (one backward pass per sample through grad()).
 // The noise covariance of minibatch SGD with batch B (drawn with replacement) is C / B with
@@ -21,9 +22,6 @@ struct NoiseCovariance {
     double trace = 0;
 };
 NoiseCovariance noise_covariance(const Tensor& G, int top_k);
-
-// Spearman rank correlation (average ranks for ties).
-double spearman(const std::vector<double>& a, const std::vector<double>& b);
 
 struct PowerLawFit {
     double exponent = 0, exponent_stderr = 0, prefactor = 0;

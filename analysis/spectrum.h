@@ -1,4 +1,5 @@
 // spectrum.h: eigen-decompositions of symmetric matrices, dense and matrix-free.
+// Is not: the Hessian itself (hessian.h) or its products (autodiff's hvp).
 //
 // Dense: LAPACK's symmetric divide-and-conquer driver dsyevd (never a general eigensolver).
 // Matrix-free, from Hessian-vector products only, for Hessians too big to store:

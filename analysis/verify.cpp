@@ -1,6 +1,5 @@
 // verify.cpp: both sides of the duality in T, and their rounding-error normalisation.
 #include "analysis/verify.h"
-#include "autodiff/names.h"
 
 #include <cmath>
 #include <limits>
@@ -9,15 +8,6 @@
 #include "analysis/dual_weights.h"
 
 namespace awd {
-
-DualVariant parse_dual_variant(const std::string& name) {
-    const DualVariant all[] = {DualVariant::Minimal, DualVariant::Family, DualVariant::BiasAbsorbed};
-    return parse_name(name, all, dual_variant_name, "dual variant");
-}
-
-const char* dual_variant_name(DualVariant v) {
-    return v == DualVariant::Minimal ? "minimal" : v == DualVariant::Family ? "family" : "bias";
-}
 
 namespace {
 

@@ -1,4 +1,5 @@
 // verify.h: checking the A-W duality to machine precision, in double and in long double.
+// Is not: the dual weights' construction (dual_weights.h) or the statistics over pairs (duality.h).
 //
 // For one pair (x, x') and layer l, the two sides of the identity are computed in T from the
 // activities a = a^l(x), a' = a^l(x'):
@@ -19,12 +20,19 @@
 #include <vector>
 
 #include "nn/mlp.h"
+#include "autodiff/names.h"
 
 namespace awd {
 
 enum class DualVariant { Minimal, Family, BiasAbsorbed };
-DualVariant parse_dual_variant(const std::string& name);  // minimal | family | bias
-const char* dual_variant_name(DualVariant v);
+inline constexpr Named<DualVariant> kDualVariantNames[] = {
+    {DualVariant::Minimal, "minimal"}, {DualVariant::Family, "family"}, {DualVariant::BiasAbsorbed, "bias"}
+};
+static_assert(in_enum_order(kDualVariantNames));
+inline DualVariant parse_dual_variant(const std::string& name) {
+    return parse_name(name, kDualVariantNames, "dual variant");
+}
+inline const char* dual_variant_name(DualVariant value) { return name_of(kDualVariantNames, value); }
 
 struct Discrepancy {  // in units of double's u, normalised by the condition of the sums
     double preactivation = 0, output = 0, loss = 0;
@@ -40,7 +48,7 @@ struct PairCheck {
 // The identity holds exactly for whatever vectors a, a' are, so they enter both precisions as
 // the same exact numbers; everything from layer l up is computed in double and in long double.
 // For DualVariant::Family, M (n_out x n_in, row-major) is the free matrix of the solution.
-PairCheck verify_pair(const Mlp& net, int layer, const std::vector<double>& a, const std::vector<double>& a_prime, int label,
-                      DualVariant variant, const std::vector<double>* M = nullptr);
+PairCheck verify_pair(const Mlp& net, int layer, const std::vector<double>& a, const std::vector<double>& a_prime,
+                      int label, DualVariant variant, const std::vector<double>* M = nullptr);
 
 }  // namespace awd

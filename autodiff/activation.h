@@ -3,6 +3,7 @@
 // identity), which is what makes a Hessian's residual terms drop out (BackPACK's
 // `hessian_is_zero`). The graph ops `activation` and `activation_derivative` (ops.cpp) and
 // the layer-structured Hessian (analysis/) both read this table; nothing else defines them.
+// Is not: the graph ops that use it (ops.cpp) or a layer (nn/model.h).
 //
 // Templates, so the A-W duality check runs the same code in double and long double.
 // y = phi(z) is recomputed where a derivative needs it (tanh' = 1 - y^2).
@@ -12,12 +13,18 @@
 #include <cmath>
 #include <string>
 
+#include "autodiff/names.h"
+
 namespace awd {
 
 enum class Activation { Identity, Relu, Tanh, Sigmoid, Softplus };
-
-Activation parse_activation(const std::string& name);  // "relu", "tanh", ...; throws otherwise
-const char* activation_name(Activation a);
+inline constexpr Named<Activation> kActivationNames[] = {
+    {Activation::Identity, "identity"}, {Activation::Relu, "relu"}, {Activation::Tanh, "tanh"},
+    {Activation::Sigmoid, "sigmoid"}, {Activation::Softplus, "softplus"}
+};
+static_assert(in_enum_order(kActivationNames));
+inline Activation parse_activation(const std::string& name) { return parse_name(name, kActivationNames, "activation"); }
+inline const char* activation_name(Activation value) { return name_of(kActivationNames, value); }
 
 // phi'' = 0 everywhere (relu: almost everywhere; its kink is a set of measure zero).
 constexpr bool hessian_is_zero(Activation a) { return a == Activation::Identity || a == Activation::Relu; }

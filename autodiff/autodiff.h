@@ -1,4 +1,5 @@
 // autodiff.h: reverse-mode automatic differentiation on 2-D tensors, to any order.
+// Is not: the tensor type (tensor.h), the matrix products (product.h) or any model (nn/).
 //
 // A Var is a node of a computation graph: its value, the op that made it and the Vars it was
 // made from. grad() walks the graph backwards and applies each op's vector-Jacobian product
@@ -98,7 +99,7 @@ struct Node {
 };
 
 // A new, empty graph node. Nodes come from a per-thread list of freed node blocks: a small step
-// builds and drops dozens of nodes, and malloc and free took a fifth of its time.
+// builds and drops dozens of nodes, and malloc and free per node would be a large part of it.
 std::shared_ptr<Node> new_node();
 
 Var variable(Tensor t);  // a leaf to differentiate with respect to

@@ -2,6 +2,7 @@
 // `awd check-hessian`). Central differences of the function value (for gradients) and of the
 // analytic gradient (for Hessians), plus seeded random tensors. Nothing here uses the
 // second-order code it checks.
+// Is not: a derivative used for training; a reference only.
 #pragma once
 
 #include <random>

@@ -18,8 +18,8 @@ thread_local unsigned g_pass = 0;  // numbers the backward passes, to mark visit
 
 // Nodes that carry gradients, ordered so that every node comes after its inputs. The entries
 // point at the Vars inside the graph (an op's inputs, and `output`), which the caller's output
-// keeps alive: no reference count is touched, and for a toy model's step those atomic counts
-// were most of the backward pass.
+// keeps alive: no reference count is touched, as those atomic counts would dominate the
+// backward pass of a small model.
 std::vector<const Var*> topological_order(const Var& output, unsigned pass) {
     std::vector<const Var*> order;
     std::vector<std::pair<const Var*, size_t>> stack;  // (node, index of the next input to visit)
@@ -166,8 +166,8 @@ struct BackwardPass {
     }
 
     // Linear's weight gradient g^T x, written by one product straight into the flat gradient
-    // when the weight is a view of it: no (n_out, n_in) temporary and no copy (for one example,
-    // that copy was a sixth of a step). Returns false when the weight is not such a view.
+    // when the weight is a view of it: no (n_out, n_in) temporary and no copy (for one example that
+    // copy is a large part of a step). Returns false when the weight is not such a view.
     bool linear_weight_into_flat(const Node& y, const Var& g) {
         const Var& W = y.in[1];
         if (W.node()->op != Op::View || !W.requires_grad() || !W.node()->in[0].requires_grad()) return false;

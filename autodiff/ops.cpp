@@ -159,13 +159,51 @@ Tensor one_hot(const std::vector<int>& labels, int classes) {
 
 }  // namespace
 
+// The name of each op, keyed by the op itself (not by position, so the order of the enum cannot
+// mislabel an error). -Wswitch is an error here: an op added to the enum without a name does not compile.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch"
 const char* op_name(Op op) {
-    static const char* names[] = {"leaf", "add", "sub", "mul", "div", "neg", "matmul", "linear", "exp", "log", "sqrt", "abs",
-                                  "sign", "pow", "sin", "cos", "activation", "activation_derivative", "maximum", "minimum",
-                                  "square", "sum", "broadcast_to", "transpose", "reshape", "slice", "pad", "concat",
-                                  "gather_rows", "scatter_rows", "view", "embed", "log_softmax", "softmax", "cross_entropy"};
-    return names[(int)op];
+    switch (op) {
+        case Op::Leaf: return "leaf";
+        case Op::Add: return "add";
+        case Op::Sub: return "sub";
+        case Op::Mul: return "mul";
+        case Op::Div: return "div";
+        case Op::Neg: return "neg";
+        case Op::MatMul: return "matmul";
+        case Op::Linear: return "linear";
+        case Op::Exp: return "exp";
+        case Op::Log: return "log";
+        case Op::Sqrt: return "sqrt";
+        case Op::Abs: return "abs";
+        case Op::Sign: return "sign";
+        case Op::Pow: return "pow";
+        case Op::Sin: return "sin";
+        case Op::Cos: return "cos";
+        case Op::Activation: return "activation";
+        case Op::ActivationDerivative: return "activation_derivative";
+        case Op::Maximum: return "maximum";
+        case Op::Minimum: return "minimum";
+        case Op::Square: return "square";
+        case Op::Sum: return "sum";
+        case Op::Broadcast: return "broadcast_to";
+        case Op::Transpose: return "transpose";
+        case Op::Reshape: return "reshape";
+        case Op::Slice: return "slice";
+        case Op::Pad: return "pad";
+        case Op::Concat: return "concat";
+        case Op::GatherRows: return "gather_rows";
+        case Op::ScatterRows: return "scatter_rows";
+        case Op::View: return "view";
+        case Op::Embed: return "embed";
+        case Op::LogSoftmax: return "log_softmax";
+        case Op::Softmax: return "softmax";
+        case Op::CrossEntropy: return "cross_entropy";
+    }
+    throw std::logic_error("op_name: " + std::to_string((int)op) + " is not an Op");
 }
+#pragma GCC diagnostic pop
 
 std::shared_ptr<Node> new_node() { return std::allocate_shared<Node>(NodeAllocator<Node>()); }
 

@@ -1,4 +1,5 @@
 // parallel.h: independent jobs on a few worker threads.
+// Is not: the threads of one matrix product (product.h).
 //
 // Job i must write only its own outputs and draw only from its own random stream (seeded by i);
 // then the results do not depend on the thread count or on which thread ran which job (a job's

@@ -1,4 +1,5 @@
 // tensor.h: the one data type of the autodiff layer, a dense row-major matrix of doubles.
+// Is not: a graph node (autodiff.h) or an N-dimensional array.
 //
 // Two dimensions are enough for everything this project differentiates: a batch of samples
 // is (N, features), a weight is (n_out, n_in), a scalar is (1, 1), a flat parameter vector

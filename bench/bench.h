@@ -1,5 +1,6 @@
 // bench.h: small helpers shared by the benchmark sections: timing, and running a PyTorch peer
 // script in the same run so that a ratio means something on a noisy shared machine.
+// Is not: a test: nothing here fails on speed.
 #pragma once
 
 #include <chrono>

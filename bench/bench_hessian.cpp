@@ -1,4 +1,4 @@
-// bench_hessian.cpp: exact Hessians against PyTorch float64 (../shared/peers/torch_hessian.py)
+// bench_hessian.cpp: exact Hessians against PyTorch float64 (bench/torch_hessian.py)
 // in the same run, with the machine's dgemm GFLOP/s measured alongside.
 //   W1: full Hessian of MLP 64-32-10 tanh, cross-entropy, N = 1000, P = 2410 (goal >= 10x)
 //   W2: 900 x 900 layer-1 block of 784-30-30-10 relu no-bias, N = 4000 (goal >= 30x)

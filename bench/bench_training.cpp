@@ -1,5 +1,5 @@
 // bench_training.cpp: SGD training throughput (samples per second) against PyTorch float64
-// (../shared/peers/torch_train.py) on the peer's three workloads, same data recipe: inputs
+// (bench/torch_train.py) on the peer's three workloads, same data recipe: inputs
 // uniform in [0, 1), random labels, cross-entropy, plain SGD with lr 0.1.
 #include <cstdio>
 

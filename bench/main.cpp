@@ -16,7 +16,7 @@
 namespace awd::bench {
 
 namespace {
-std::string g_peers_dir = "../shared/peers";
+std::string g_peers_dir = "bench";
 }
 
 std::map<std::string, std::string> run_peer_script(const std::string& script_and_args) {

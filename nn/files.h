@@ -1,4 +1,5 @@
 // files.h: writing files atomically, and NumPy .npy arrays in and out.
+// Is not: a run folder's layout (experiments/common/run_folder.h).
 //
 // Every file the project writes goes through write_file_atomically: the bytes go to a
 // temporary file in the same folder, which is then renamed over the target, so a reader (or a

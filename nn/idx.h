@@ -1,4 +1,5 @@
 // idx.h: reader for the IDX format of the MNIST family (gzip-compressed or plain).
+// Is not: the choice of subsets (data.h).
 //
 // Layout: a 4-byte magic number (0, 0, type, number of dimensions), the dimensions as
 // big-endian 32-bit integers, then the values. Only unsigned bytes (type 0x08) occur in the

@@ -1,6 +1,5 @@
 // mlp.cpp: the MLP's parameter layout, its modules, initialisation.
 #include "nn/mlp.h"
-#include "autodiff/names.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,10 +8,10 @@
 
 namespace awd {
 
-MlpSpec MlpSpec::parse(const std::string& arch, Activation activation, bool bias, Loss loss) {
-    MlpSpec s{{}, activation, bias, loss};
-    std::stringstream in(arch);
-    for (std::string part; std::getline(in, part, '-');) {
+std::vector<int> parse_widths(const std::string& text, char separator, const std::string& what) {
+    std::vector<int> widths;
+    std::stringstream in(text);
+    for (std::string part; std::getline(in, part, separator);) {
         size_t used = 0;
         int width = 0;
         try {
@@ -21,10 +20,16 @@ MlpSpec MlpSpec::parse(const std::string& arch, Activation activation, bool bias
             used = 0;
         }
         if (used != part.size() || part.empty() || width <= 0)
-            throw std::invalid_argument("architecture '" + arch + "': '" + part + "' is not a positive width");
-        s.widths.push_back(width);
+            throw std::invalid_argument(what + " '" + text + "': '" + part + "' is not a positive width");
+        widths.push_back(width);
     }
-    if (s.widths.size() < 2) throw std::invalid_argument("architecture '" + arch + "': need at least two widths, e.g. 784-30-10");
+    return widths;
+}
+
+MlpSpec MlpSpec::parse(const std::string& arch, Activation activation, bool bias, Loss loss) {
+    MlpSpec s{parse_widths(arch, '-', "architecture"), activation, bias, loss};
+    if (s.widths.size() < 2)
+        throw std::invalid_argument("architecture '" + arch + "': need at least two widths, e.g. 784-30-10");
     if (loss == Loss::CrossEntropy && s.widths.back() < 2)
         throw std::invalid_argument("architecture '" + arch + "': cross-entropy needs at least 2 outputs");
     return s;
@@ -55,15 +60,17 @@ Model make_mlp(const MlpSpec& spec) {
         if (spec.dropout > 0 && spec.dropout_layer == l + 1) net->add<Dropout>(spec.dropout);
     }
     if (spec.dropout > 0 && (spec.dropout_layer < 1 || spec.dropout_layer >= spec.layers()))
-        throw std::invalid_argument("dropout: layer " + std::to_string(spec.dropout_layer) + " is not a hidden layer of " + spec.arch() +
-                                    " (1.." + std::to_string(spec.layers() - 1) + ")");
+        throw std::invalid_argument("dropout: layer " + std::to_string(spec.dropout_layer) +
+                                    " is not a hidden layer of " + spec.arch() + " (1.." +
+                                    std::to_string(spec.layers() - 1) + ")");
     return Model(std::move(net));
 }
 
 MlpActivities mlp_activities(const Mlp& net, const Tensor& X) {
     const auto& seq = dynamic_cast<const Sequential&>(net.model.root());
     NoGradGuard inference;
-    const std::vector<Var> trace = seq.forward_trace(constant_view(X), ForwardContext(variable(net.theta()), net.model.parameters(), nullptr));
+    const std::vector<Var> trace =
+        seq.forward_trace(constant_view(X), ForwardContext(variable(net.theta()), net.model.parameters(), nullptr));
     MlpActivities out;
     out.z.assign(net.spec.layers() + 1, Tensor());
     out.a.assign(net.spec.layers(), Tensor());
@@ -78,13 +85,6 @@ MlpActivities mlp_activities(const Mlp& net, const Tensor& X) {
 }
 
 // ---- initialisation ------------------------------------------------------------------------
-
-Init parse_init(const std::string& name) {
-    const Init all[] = {Init::PyTorch, Init::Glorot, Init::He};
-    return parse_name(name, all, init_name, "init");
-}
-
-const char* init_name(Init init) { return init == Init::PyTorch ? "pytorch" : init == Init::Glorot ? "glorot" : "he"; }
 
 void initialize(Model& model, Init init, double scale, Rng& rng) {
     const auto* seq = dynamic_cast<const Sequential*>(&model.root());
@@ -105,9 +105,11 @@ void initialize(Model& model, Init init, double scale, Rng& rng) {
         }
         if (!d->bias) continue;
         double* b = model.values(model.parameters()[d->bias_id]);
-        for (int o = 0; o < d->n_out; ++o) b[o] = init == Init::PyTorch ? scale * rng.uniform(-1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in)) : 0.0;
+        for (int o = 0; o < d->n_out; ++o)
+            b[o] = init == Init::PyTorch ? scale * rng.uniform(-1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in)) : 0.0;
     }
-    if (dense_layers == 0) throw std::invalid_argument("initialize: model " + model.describe() + " has no Dense layers in a Sequential");
+    if (dense_layers == 0)
+        throw std::invalid_argument("initialize: model " + model.describe() + " has no Dense layers in a Sequential");
 }
 
 }  // namespace awd

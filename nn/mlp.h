@@ -1,4 +1,5 @@
 // mlp.h: the multilayer perceptron, as a Sequential of modules, and its initialisation.
+// Is not: the module machinery (model.h) or training (optim/).
 //
 // Layer l maps a^l (n_l values) to z^{l+1} = W^l a^l + b^l, then a^{l+1} = phi(z^{l+1}); the last
 // layer has no activation. make_mlp builds Sequential(Dense, Act, [Dropout], Dense, ..., Dense),
@@ -16,8 +17,14 @@
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "nn/random.h"
+#include "autodiff/names.h"
 
 namespace awd {
+
+// The positive widths in `text`, separated by `separator`: "784-30-10" with '-' (an architecture),
+// "64,64" with ',' (hidden widths). Anything else throws std::invalid_argument naming `what`, the
+// text and the bad item. The one width parser: MlpSpec::parse and every width flag use it.
+std::vector<int> parse_widths(const std::string& text, char separator, const std::string& what);
 
 struct MlpSpec {
     std::vector<int> widths;  // n_0, n_1, ..., n_L
@@ -68,8 +75,10 @@ MlpActivities mlp_activities(const Mlp& net, const Tensor& X);
 // Every parameter is then multiplied by `scale` (the reference setup's init scale s). Applies to
 // every Dense layer of the model, in order (W, then b).
 enum class Init { PyTorch, Glorot, He };
-Init parse_init(const std::string& name);  // "pytorch", "glorot", "he"
-const char* init_name(Init init);
+inline constexpr Named<Init> kInitNames[] = {{Init::PyTorch, "pytorch"}, {Init::Glorot, "glorot"}, {Init::He, "he"}};
+static_assert(in_enum_order(kInitNames));
+inline Init parse_init(const std::string& name) { return parse_name(name, kInitNames, "init"); }
+inline const char* init_name(Init value) { return name_of(kInitNames, value); }
 void initialize(Model& model, Init init, double scale, Rng& rng);
 
 }  // namespace awd

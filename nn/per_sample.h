@@ -1,4 +1,5 @@
 // per_sample.h: the gradient of each sample's own loss, for any model.
+// Is not: the statistics built from the rows (analysis/sgd_noise.h, EWC).
 //
 // Row n of the result is d loss(f(x_n), y_n) / d theta: one backward pass per sample through
 // grad(), each sample read in place (a one-row view) and its gradient landing in the model's

@@ -1,6 +1,7 @@
 // random.h: the project's one random number generator. The engine is mt19937_64, whose
 // output the C++ standard fixes; the distributions are written here (not std::*_distribution,
 // whose algorithms vary between standard libraries), so a seed gives the same numbers anywhere.
+// Is not: a source of entropy: every stream is seeded.
 #pragma once
 
 #include <cmath>

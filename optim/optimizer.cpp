@@ -1,29 +1,10 @@
 // optimizer.cpp: the update rules, weight decay and learning-rate schedules.
 #include "optim/optimizer.h"
-#include "autodiff/names.h"
 
 #include <cmath>
 #include <stdexcept>
 
 namespace awd {
-
-OptimizerKind parse_optimizer(const std::string& name) {
-    const OptimizerKind all[] = {OptimizerKind::Sgd, OptimizerKind::Adam, OptimizerKind::AdamW};
-    return parse_name(name, all, optimizer_name, "optimizer");
-}
-
-const char* optimizer_name(OptimizerKind kind) {
-    return kind == OptimizerKind::Sgd ? "sgd" : kind == OptimizerKind::Adam ? "adam" : "adamw";
-}
-
-WeightDecay parse_weight_decay(const std::string& name) {
-    const WeightDecay all[] = {WeightDecay::L2, WeightDecay::Decoupled, WeightDecay::Norm};
-    return parse_name(name, all, weight_decay_name, "weight decay");
-}
-
-const char* weight_decay_name(WeightDecay kind) {
-    return kind == WeightDecay::L2 ? "l2" : kind == WeightDecay::Decoupled ? "decoupled" : "norm";
-}
 
 Optimizer::Optimizer(const OptimizerConfig& config, Model& model) : config_(config), model_(model) {
     const size_t n_params = model.size();
@@ -86,18 +67,13 @@ double clip_gradient_norm(Model& model, double max_norm) {
     return norm;
 }
 
-Schedule parse_schedule(const std::string& name) {
-    const Schedule all[] = {Schedule::Constant, Schedule::Step, Schedule::Cosine};
-    return parse_name(name, all, schedule_name, "learning-rate schedule");
-}
-
-const char* schedule_name(Schedule s) { return s == Schedule::Constant ? "constant" : s == Schedule::Step ? "step" : "cosine"; }
-
 double learning_rate(const ScheduleConfig& s, double base_lr, int epoch) {
     switch (s.kind) {
         case Schedule::Constant: return base_lr;
         case Schedule::Step: return base_lr * std::pow(s.gamma, epoch / std::max(1, s.step_epochs));
-        case Schedule::Cosine: return base_lr * 0.5 * (1.0 + std::cos(M_PI * std::min(epoch, s.total_epochs) / std::max(1, s.total_epochs)));
+        case Schedule::Cosine:
+            return base_lr * 0.5 *
+                (1.0 + std::cos(M_PI * std::min(epoch, s.total_epochs) / std::max(1, s.total_epochs)));
     }
     return base_lr;
 }

@@ -1,4 +1,5 @@
 // optimizer.h: first-order optimizers on the flat parameter vector, weight decay, schedules.
+// Is not: the sequence of one step (step.h) or the loop (train.h).
 //
 // The update rules follow PyTorch's (torch.optim.SGD, Adam, AdamW) operation for operation:
 //   SGD:   d = g; with momentum mu: buf = mu buf + d; d = nesterov ? g + mu buf : buf;  theta -= lr d
@@ -20,16 +21,26 @@
 #include <vector>
 
 #include "nn/model.h"
+#include "autodiff/names.h"
 
 namespace awd {
 
 enum class OptimizerKind { Sgd, Adam, AdamW };
+inline constexpr Named<OptimizerKind> kOptimizerNames[] = {
+    {OptimizerKind::Sgd, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}
+};
+static_assert(in_enum_order(kOptimizerNames));
+inline OptimizerKind parse_optimizer(const std::string& name) { return parse_name(name, kOptimizerNames, "optimizer"); }
+inline const char* optimizer_name(OptimizerKind value) { return name_of(kOptimizerNames, value); }
 enum class WeightDecay { L2, Decoupled, Norm };
-
-OptimizerKind parse_optimizer(const std::string& name);  // sgd | adam | adamw
-const char* optimizer_name(OptimizerKind kind);
-WeightDecay parse_weight_decay(const std::string& name);  // l2 | decoupled | norm
-const char* weight_decay_name(WeightDecay kind);
+inline constexpr Named<WeightDecay> kWeightDecayNames[] = {
+    {WeightDecay::L2, "l2"}, {WeightDecay::Decoupled, "decoupled"}, {WeightDecay::Norm, "norm"}
+};
+static_assert(in_enum_order(kWeightDecayNames));
+inline WeightDecay parse_weight_decay(const std::string& name) {
+    return parse_name(name, kWeightDecayNames, "weight decay");
+}
+inline const char* weight_decay_name(WeightDecay value) { return name_of(kWeightDecayNames, value); }
 
 struct OptimizerConfig {
     OptimizerKind kind = OptimizerKind::Sgd;
@@ -57,8 +68,14 @@ void apply_weight_decay(Model& model, WeightDecay kind, double beta, double lr);
 double clip_gradient_norm(Model& model, double max_norm);
 
 enum class Schedule { Constant, Step, Cosine };
-Schedule parse_schedule(const std::string& name);  // constant | step | cosine
-const char* schedule_name(Schedule s);
+inline constexpr Named<Schedule> kScheduleNames[] = {
+    {Schedule::Constant, "constant"}, {Schedule::Step, "step"}, {Schedule::Cosine, "cosine"}
+};
+static_assert(in_enum_order(kScheduleNames));
+inline Schedule parse_schedule(const std::string& name) {
+    return parse_name(name, kScheduleNames, "learning-rate schedule");
+}
+inline const char* schedule_name(Schedule value) { return name_of(kScheduleNames, value); }
 
 struct ScheduleConfig {
     Schedule kind = Schedule::Constant;

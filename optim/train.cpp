@@ -3,9 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstring>
 #include <stdexcept>
+
+#include "optim/step.h"
 
 namespace awd {
 
@@ -27,24 +28,16 @@ namespace {
 
 int outcome_steps(size_t samples, int batch) { return (int)((samples + batch - 1) / batch); }  // steps in an epoch
 
-// The name of the first parameter with a non-finite entry in theta, or "". The common case,
-// all finite, takes one pass that vectorises; the entry is looked for only when one is not.
-std::string first_non_finite(const Model& model) {
-    const Tensor& theta = model.theta();
-    if (all_finite(theta.data.data(), theta.size())) return "";
-    for (size_t k = 0; k < theta.size(); ++k)
-        if (!std::isfinite(theta[k])) return model.name_of(k);
-    return "";
-}
-
 }  // namespace
 
-EpochOutcome train_epoch(Model& model, const LossFunction& loss_fn, const Dataset& data, const TrainConfig& c, double lr, bool decay,
-                         Optimizer& optimizer, Rng& shuffle_rng, Rng& dropout_rng, StepScratch& s) {
+EpochOutcome train_epoch(Model& model, const LossFunction& loss_fn, const Dataset& data, const TrainConfig& c,
+                         double lr, bool decay, Optimizer& optimizer, Rng& shuffle_rng, Rng& dropout_rng,
+                         StepScratch& s) {
     const size_t n = data.size(), d = data.X.cols;
     s.order.resize(n);
     for (size_t i = 0; i < n; ++i) s.order[i] = i;
     shuffle_rng.shuffle(s.order);
+    const StepRule rule{decay ? c.weight_decay : 0.0, c.decay_kind, c.clip_norm};
     EpochOutcome out;
     int steps = 0;
     for (size_t start = 0; start < n; start += c.batch, ++steps) {
@@ -54,22 +47,17 @@ EpochOutcome train_epoch(Model& model, const LossFunction& loss_fn, const Datase
             std::memcpy(&s.batch.data[(size_t)r * d], &data.X.data[s.order[start + r] * d], d * sizeof(double));
             s.labels[r] = data.y[s.order[start + r]];
         }
-        double loss;
+        Var loss;
         try {
-            const Var loss_var = loss_fn(model.forward(constant_view(s.batch), dropout_rng), s.labels);
-            loss = loss_var.value().item();
-            model.backward(loss_var);
-        } catch (const NonFiniteError& e) {  // an op refused a non-finite value, or backward() found one in the gradient
+            loss = loss_fn(model.forward(constant_view(s.batch), dropout_rng), s.labels);
+        } catch (const NonFiniteError& e) {  // an op refused a non-finite value
             out.failed_step = steps, out.failure = e.what();
             return out;
         }
-        out.mean_loss += loss;
-        if (decay) apply_weight_decay(model, c.decay_kind, c.weight_decay, lr);
-        if (c.clip_norm > 0) clip_gradient_norm(model, c.clip_norm);
-        optimizer.step(lr);
-        const std::string bad = first_non_finite(model);
-        if (!bad.empty()) {
-            out.failed_step = steps, out.failure = "parameter " + bad + " became NaN or Inf";
+        out.mean_loss += loss.value().item();
+        out.failure = optimizer_step(model, optimizer, loss, lr, rule);
+        if (!out.failure.empty()) {
+            out.failed_step = steps;
             return out;
         }
     }
@@ -77,10 +65,11 @@ EpochOutcome train_epoch(Model& model, const LossFunction& loss_fn, const Datase
     return out;
 }
 
-TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& train_set, const Dataset& test_set, const TrainConfig& c,
-                  const std::function<void(const EpochRecord&, const Model&)>& on_epoch) {
+TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& train_set, const Dataset& test_set,
+                  const TrainConfig& c, const std::function<void(const EpochRecord&, const Model&)>& on_epoch) {
     if (c.batch <= 0) throw std::invalid_argument("batch size " + std::to_string(c.batch) + " is not positive");
-    if (c.max_epochs <= 0) throw std::invalid_argument("maximum epochs " + std::to_string(c.max_epochs) + " is not positive");
+    if (c.max_epochs <= 0)
+        throw std::invalid_argument("maximum epochs " + std::to_string(c.max_epochs) + " is not positive");
     if (!(c.lr > 0)) throw std::invalid_argument("learning rate " + std::to_string(c.lr) + " is not positive");
     if (train_set.size() == 0) throw std::invalid_argument("the training set is empty");
     const std::string bad = first_non_finite(model);
@@ -98,7 +87,8 @@ TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& trai
         r.epoch = epoch + 1;
         r.lr = learning_rate(c.schedule, c.lr, epoch);
         const bool decay = c.weight_decay > 0 && (c.decay_epochs == 0 || epoch < c.decay_epochs);
-        const EpochOutcome outcome = train_epoch(model, loss_fn, train_set, c, r.lr, decay, optimizer, shuffle_rng, dropout_rng, scratch);
+        const EpochOutcome outcome =
+            train_epoch(model, loss_fn, train_set, c, r.lr, decay, optimizer, shuffle_rng, dropout_rng, scratch);
         Evaluation tr, te;
         std::string what = outcome.failure;
         int step = outcome.failed_step + 1;
@@ -107,16 +97,17 @@ TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& trai
                 tr = evaluate(model, loss_fn, train_set.X, train_set.y);
                 if (test_set.size()) te = evaluate(model, loss_fn, test_set.X, test_set.y);
             } catch (const NonFiniteError& e) {  // after the epoch's last step
-                what = std::string("the evaluation after it failed: ") + e.what(), step = outcome_steps(train_set.size(), c.batch);
+                what = std::string("the evaluation after it failed: ") + e.what(),
+                step = outcome_steps(train_set.size(), c.batch);
             }
         }
         if (!what.empty()) {
             model.theta() = last_good;
             result.status = "diverged";
             result.failed_epoch = r.epoch, result.failed_step = step;
-            result.message = "diverged at epoch " + std::to_string(r.epoch) + ", step " + std::to_string(step) + " of " +
-                             std::to_string(outcome_steps(train_set.size(), c.batch)) + ": " + what + "; parameters restored to the end of epoch " +
-                             std::to_string(epoch);
+            result.message = "diverged at epoch " + std::to_string(r.epoch) + ", step " + std::to_string(step) +
+                " of " + std::to_string(outcome_steps(train_set.size(), c.batch)) + ": " + what +
+                "; parameters restored to the end of epoch " + std::to_string(epoch);
             break;
         }
         last_good = model.theta();
@@ -130,8 +121,9 @@ TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& trai
         }
     }
     if (result.message.empty())
-        result.message = result.status == "converged" ? "stop rule met after " + std::to_string(result.log.size()) + " epochs"
-                                                      : "reached the maximum of " + std::to_string(c.max_epochs) + " epochs";
+        result.message = result.status == "converged"
+            ? "stop rule met after " + std::to_string(result.log.size()) + " epochs"
+            : "reached the maximum of " + std::to_string(c.max_epochs) + " epochs";
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return result;
 }

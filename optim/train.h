@@ -1,8 +1,9 @@
 // train.h: minibatch training of any model with any loss, evaluation every epoch, the
 // reference stop rule, gradient clipping and divergence detection.
+// Is not: the papers' own loops (continual learning, the GAN), which live in experiments/.
 //
 // Each epoch shuffles the training set (seeded), walks it in minibatches (the last one may be
-// smaller): loss = loss_fn(model.forward(batch)), model.backward(loss), optimizer step. Then it
+// smaller): loss = loss_fn(model.forward(batch)), then one optimizer_step (step.h). Then it
 // evaluates the loss and accuracy on the whole training and test sets (evaluation mode, no
 // graph recorded). Training stops when the stop rule holds (training loss < stop_loss and
 // training accuracy > stop_accuracy), after max_epochs, or when a loss, gradient or parameter
@@ -69,11 +70,13 @@ struct EpochOutcome {
 };
 
 // One shuffled pass over `data`; stops at the first non-finite minibatch.
-EpochOutcome train_epoch(Model& model, const LossFunction& loss_fn, const Dataset& data, const TrainConfig& config, double lr,
-                         bool decay, Optimizer& optimizer, Rng& shuffle_rng, Rng& dropout_rng, StepScratch& scratch);
+EpochOutcome train_epoch(Model& model, const LossFunction& loss_fn, const Dataset& data, const TrainConfig& config,
+                         double lr, bool decay, Optimizer& optimizer, Rng& shuffle_rng, Rng& dropout_rng,
+                         StepScratch& scratch);
 
 // Trains model in place. on_epoch sees every finished good epoch (progress, checkpoints).
-TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& train_set, const Dataset& test_set, const TrainConfig& config,
+TrainResult train(Model& model, const LossFunction& loss_fn, const Dataset& train_set, const Dataset& test_set,
+                  const TrainConfig& config,
                   const std::function<void(const EpochRecord&, const Model&)>& on_epoch = {});
 
 }  // namespace awd

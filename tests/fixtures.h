@@ -1,4 +1,5 @@
 // fixtures.h: a random network with random data, the starting point of many tests.
+// Is not: a test: the tests that use it assert.
 #pragma once
 
 #include <string>

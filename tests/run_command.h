@@ -1,4 +1,5 @@
 // run_command.h: running the awd program from a test, as a user would, and capturing what it says.
+// Is not: a sandbox: the command runs through the shell, in the test's working directory.
 #pragma once
 
 #include <sys/wait.h>

@@ -14,8 +14,10 @@ import sys
 TIMING_KEYS = {"seconds", "stage_seconds", "seconds_hessian", "seconds_eigen", "gemm_gflops", "run_id"}
 # CSV columns that hold wall-clock measurements.
 TIMING_COLUMNS = {"seconds"}
-# Files that hold timings only.
+# Files that hold timings only, and console logs (a sweep's RUN.train.log and RUN.duality.log:
+# absolute paths, process ids and stage timings; the values they print are in the run's JSON).
 TIMING_FILES = {"times.txt"}
+CONSOLE_LOG_SUFFIX = ".log"
 
 
 def strip_json(value):
@@ -48,7 +50,7 @@ def main(base, head):
     timing_only = set()  # files whose bytes differ in timing fields only
     manifests = []
     for f in sorted(a & b):
-        if os.path.basename(f) in TIMING_FILES:
+        if os.path.basename(f) in TIMING_FILES or f.endswith(CONSOLE_LOG_SUFFIX):
             continue
         x = open(os.path.join(base, f), "rb").read()
         y = open(os.path.join(head, f), "rb").read()

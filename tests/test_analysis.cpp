@@ -1,4 +1,4 @@
-// test_analysis.cpp: the duality analysis (THEORY sections 2 and 3) against independent
+// test_analysis.cpp: the duality analysis (experiments/aw/README.md) against independent
 // computations: the identity's residual, the exact dual loss, the curvature form from H itself,
 // the per-sample Taylor terms from per-sample Hessians, the activity-weighted norm, pairing
 // against a brute-force search, dead layers, and the scaling of the dual weights with W.
@@ -50,7 +50,7 @@ TEST_CASE("the decomposition: identity to 1e-12, and every estimate against an i
         CHECK(std::fabs(r.gap_paired - (r.L_test - r.L_paired)) <= 1e-12 * (1 + r.L_test));
         CHECK(r.verify_double_u <= 8);
         CHECK(r.verify_long_double_u * 256 <= r.verify_double_u);
-        CHECK(std::fabs(r.activity_weighted_norm - r.mean_dW_norm) <= 1e-13 * r.mean_dW_norm);  // THEORY 3c
+        CHECK(std::fabs(r.activity_weighted_norm - r.mean_dW_norm) <= 1e-13 * r.mean_dW_norm);  // experiments/aw/README.md
 
         // independent references, pair by pair: H from the plain autodiff path, per-sample
         // gradients and Hessians of the training sample from the autodiff too
@@ -99,7 +99,7 @@ TEST_CASE("bias-absorbed dual weights: the identity holds with W and b moving to
                          std::invalid_argument);
 }
 
-TEST_CASE("scaling layer l's weights by s scales the dual weights by s (THEORY 3c)") {
+TEST_CASE("scaling layer l's weights by s scales the dual weights by s (experiments/aw/README.md)") {
     Trained t = trained_net(Activation::Relu, false);
     DualityOptions o;
     const DualityReport base = analyse_duality(t.net, t.split.train, t.split.test, o);

@@ -1,4 +1,4 @@
-// test_duality.cpp: the A-W duality (THEORY section 1). The dual weights' defining properties,
+// test_duality.cpp: the A-W duality (experiments/aw/README.md). The dual weights' defining properties,
 // and the identity f(x') = f(x; theta + dtheta) verified to a few units of rounding in double
 // and in long double, the latter about 2^11 times smaller: the residual is rounding.
 #include <doctest/doctest.h>

@@ -48,7 +48,8 @@ TEST_CASE("per-sample Hessians: each matches the plain path, and their mean is t
     const std::vector<size_t> all = all_indices(p.net.spec);
     Tensor mean((int)all.size(), (int)all.size());
     for (int n = 0; n < p.X.rows; ++n) {
-        const Tensor x(1, p.X.cols, std::vector<double>(&p.X.data[(size_t)n * p.X.cols], &p.X.data[(size_t)(n + 1) * p.X.cols]));
+        const Tensor x(1, p.X.cols,
+                       std::vector<double>(&p.X.data[(size_t)n * p.X.cols], &p.X.data[(size_t)(n + 1) * p.X.cols]));
         const Tensor Hn = hessian_fast(p.net, x, {p.y[n]}, all);
         CHECK(relative_difference(Hn, hessian_plain(p.net, x, {p.y[n]}, all)) <= 1e-14);
         for (size_t k = 0; k < mean.size(); ++k) mean[k] += Hn[k] / p.X.rows;
@@ -70,7 +71,9 @@ TEST_CASE("a one-layer identity MLP is softmax regression: the fast Hessian matc
         for (int c = 0; c < 3; ++c)
             for (int k = 0; k < 3; ++k)
                 for (int i = 0; i < 4; ++i)
-                    for (int j = 0; j < 4; ++j) reference(c * 4 + i, k * 4 + j) += (prob[c] * (c == k) - prob[c] * prob[k]) * p.X(n, i) * p.X(n, j) / 25;
+                    for (int j = 0; j < 4; ++j)
+                        reference(c * 4 + i, k * 4 + j) +=
+                            (prob[c] * (c == k) - prob[c] * prob[k]) * p.X(n, i) * p.X(n, j) / 25;
     }
     CHECK(relative_difference(H, reference) <= 1e-13);
 }
@@ -100,17 +103,46 @@ TEST_CASE("HVPs by the autodiff equal the fast Hessian times the vector, on a su
         std::vector<double> unit(idx.size(), 0.0);
         unit[e] = 1.0;
         const std::vector<double> column = hvp(unit);
-        for (size_t r = 0; r < idx.size(); ++r) CHECK(std::fabs(column[r] - H(r, e)) <= 1e-13 * (1 + std::fabs(H(r, e))));
+        for (size_t r = 0; r < idx.size(); ++r)
+            CHECK(std::fabs(column[r] - H(r, e)) <= 1e-13 * (1 + std::fabs(H(r, e))));
     }
 }
 
 TEST_CASE("bad requests: layer out of range, unsorted subset, data mismatch, memory over the limit") {
     const Problem p = random_problem("5-4-3", Activation::Relu, false, Loss::CrossEntropy, 4, 1, 2.0);
-    CHECK_THROWS_WITH_AS(layer_indices(p.net.spec, 2, false), doctest::Contains("layer 2 is out of range: 5-4-3 has layers 0..1"), std::invalid_argument);
-    CHECK_THROWS_WITH_AS(hessian_fast(p.net, p.X, p.y, {3, 2}), doctest::Contains("sorted, unique"), std::invalid_argument);
-    CHECK_THROWS_WITH_AS(hessian_fast(p.net, Tensor(4, 6, 0.0), p.y, {1}), doctest::Contains("6 inputs per sample, 5-4-3 expects 5"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(layer_indices(p.net.spec, 2, false),
+                         doctest::Contains("layer 2 is out of range: 5-4-3 has layers 0..1"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(hessian_fast(p.net, p.X, p.y, {3, 2}), doctest::Contains("sorted, unique"),
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(hessian_fast(p.net, Tensor(4, 6, 0.0), p.y, {1}),
+                         doctest::Contains("6 inputs per sample, 5-4-3 expects 5"), std::invalid_argument);
     CHECK(dense_hessian_bytes(1000, false) == 16e6);
     CHECK(dense_hessian_bytes(1000, true) == (5e6 + 6000 + 1) * 8);
     CHECK_THROWS_WITH_AS(check_memory(3e9, 1e9, "the 20000 x 20000 Hessian"),
-                         doctest::Contains("the 20000 x 20000 Hessian needs 3.00 GB, over the memory limit of 1.00 GB"), std::runtime_error);
+                         doctest::Contains("the 20000 x 20000 Hessian needs 3.00 GB, over the memory limit of 1.00 GB"),
+                         std::runtime_error);
+}
+
+TEST_CASE("each loss's own gradient and Hessian with respect to its input equal the autodiff's") {
+    const std::vector<double> outputs = {0.3, -1.2, 2.5, 0.0, 31.0};  // the last: softmax nearly one-hot
+    for (Loss loss : {Loss::CrossEntropy, Loss::MeanSquaredError})
+        for (int label : {0, 2, 4}) {
+            CAPTURE(loss_name(loss));
+            CAPTURE(label);
+            const int C = (int)outputs.size();
+            Tensor f(1, C);
+            for (int k = 0; k < C; ++k) f(0, k) = outputs[k];
+            std::vector<double> grad_f(C), hess(C * C);
+            sample_loss_derivatives(loss, f.data.data(), C, label, grad_f.data(), hess.data());
+            const std::vector<int> labels = {label};
+            const ScalarFunction l = [&](const Var& t) { return loss_graph(loss, t, labels); };
+            const Tensor g = awd::gradient(l, f), H = hessian(l, f);
+            for (int i = 0; i < C;
+                 ++i) {  // within 1e-13 of the O(1) entries (the reverse-over-reverse 1 - p_i cancels)
+                CHECK(grad_f[i] == doctest::Approx(g[i]).epsilon(1e-13));
+                for (int k = 0; k < C; ++k) CHECK(hess[i * C + k] == doctest::Approx(H(i, k)).epsilon(1e-13));
+            }
+            for (int i = 0; i < C; ++i)
+                for (int k = 0; k < C; ++k) CHECK(hess[i * C + k] == hess[k * C + i]);
+        }
 }

@@ -1,4 +1,4 @@
-// test_landscape.cpp: the toy landscapes of THEORY section 5 (analysis/landscape.h,
+// test_landscape.cpp: the toy landscapes of experiments/sgd/README.md (landscape.h,
 // two_valley.h, valley.h) and `awd landscape` as a user runs it.
 // References: high-precision values and the differential equation of Dawson's function,
 // finite differences, LAPACK, closed forms of the two-valley model, and the exact stationary
@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "analysis/rank_correlation.h"
 #include "analysis/sgd_noise.h"
 #include "analysis/spectrum.h"
 #include "experiments/sgd/two_valley.h"
@@ -30,8 +31,9 @@ using namespace awd;
 TEST_CASE("Dawson's function: high-precision values, and D' = 1 - 2 z D") {
     // 80-digit sums of the Taylor series (Python decimal), rounded to double
     const std::vector<std::pair<double, double>> reference = {
-        {0.5, 0.42443638350202229593}, {1, 0.53807950691276841914}, {2, 0.30134038892379196603}, {3, 0.17827103061055828734},
-        {4.5, 0.11408861022682498016}, {6.9, 0.073250120258635387546}, {7, 0.072180974658236292028}, {10, 0.050253847187598528033}};
+        {0.5, 0.42443638350202229593}, {1, 0.53807950691276841914},   {2, 0.30134038892379196603},
+        {3, 0.17827103061055828734},   {4.5, 0.11408861022682498016}, {6.9, 0.073250120258635387546},
+        {7, 0.072180974658236292028},  {10, 0.050253847187598528033}};
     for (const auto& [z, d] : reference) {
         CHECK(dawson(z) == doctest::Approx(d).epsilon(1e-13));
         CHECK(dawson(-z) == -dawson(z));
@@ -43,23 +45,29 @@ TEST_CASE("Dawson's function: high-precision values, and D' = 1 - 2 z D") {
     // erfi' = 2 / sqrt(pi) exp(z^2)
     for (double z : {0.2, 1.0, 2.5}) {
         const double h = 1e-5;
-        CHECK((erfi(z + h) - erfi(z - h)) / (2 * h) == doctest::Approx(2 / std::sqrt(M_PI) * std::exp(z * z)).epsilon(1e-8));
+        CHECK((erfi(z + h) - erfi(z - h)) / (2 * h) ==
+              doctest::Approx(2 / std::sqrt(M_PI) * std::exp(z * z)).epsilon(1e-8));
     }
 }
 
-TEST_CASE("Kramers rates: the overflow-free form equals eta / ((pi/2) f erfi(sqrt(dL/T))) with T from the noise shape") {
+TEST_CASE(
+    "Kramers rates: the overflow-free form equals eta / ((pi/2) f erfi(sqrt(dL/T))) with T from the noise shape") {
     const TwoValleyParams p;
     for (NoiseShape noise : {NoiseShape::ClippedHessian, NoiseShape::HessianSquared})
         for (int valley : {1, 2}) {
             const double y = 5, eta = 0.01, sigma = 0.05, f = p.flatness(valley, y);
-            const double T = noise == NoiseShape::ClippedHessian ? 2 * eta * sigma / f : eta * 2 * sigma * (2 / f) * (2 / f) / 2;  // eta Var(xi_x) / 2
+            const double T = noise == NoiseShape::ClippedHessian
+                ? 2 * eta * sigma / f
+                : eta * 2 * sigma * (2 / f) * (2 / f) / 2;  // eta Var(xi_x) / 2
             const double direct = eta / (M_PI / 2 * f * erfi(std::sqrt(p.barrier(y) / T)));
             CHECK(kramers_rate_per_step(p, valley, y, eta, sigma, noise) == doctest::Approx(direct).epsilon(1e-12));
         }
     CHECK(kramers_rate_per_step(p, 1, 5, 0.01, 0.1, NoiseShape::None) == 0);
 }
 
-TEST_CASE("H+ of a 2 x 2 symmetric matrix: PSD, equal to H where H is PSD, agrees with LAPACK; its square root squares to it") {
+TEST_CASE(
+    "H+ of a 2 x 2 symmetric matrix: PSD, equal to H where H is PSD, agrees with LAPACK; its square root squares to "
+    "it") {
     std::mt19937_64 rng(3);
     std::uniform_real_distribution<double> u(-2, 2);
     int indefinite = 0, definite = 0;
@@ -73,7 +81,8 @@ TEST_CASE("H+ of a 2 x 2 symmetric matrix: PSD, equal to H where H is PSD, agree
         Tensor reference(2, 2);  // sum over positive eigenvalues of lambda v v^T
         for (int i = 0; i < 2; ++i)
             for (int r = 0; r < 2; ++r)
-                for (int s = 0; s < 2; ++s) reference(r, s) += std::max(lapack.values[i], 0.0) * lapack.vectors(i, r) * lapack.vectors(i, s);
+                for (int s = 0; s < 2; ++s)
+                    reference(r, s) += std::max(lapack.values[i], 0.0) * lapack.vectors(i, r) * lapack.vectors(i, s);
         CHECK(std::abs(P.a - reference(0, 0)) < 1e-14);
         CHECK(std::abs(P.b - reference(0, 1)) < 1e-14);
         CHECK(std::abs(P.c - reference(1, 1)) < 1e-14);
@@ -109,7 +118,8 @@ AtPoints derivatives_at(const RunsLoss& loss, const Tensor& points, const Tensor
     return {d.loss, g, d.hessian};
 }
 AtPoints two_valley_at(const TwoValleyParams& p, const Tensor& points, bool with_hessian) {
-    return derivatives_at([&](const Var& th, const Var&) { return two_valley_loss(th, p); }, points, Tensor(), with_hessian);
+    return derivatives_at([&](const Var& th, const Var&) { return two_valley_loss(th, p); }, points, Tensor(),
+                          with_hessian);
 }
 
 }  // namespace
@@ -121,7 +131,8 @@ TEST_CASE("two-valley: batched per-run gradients and Hessians match single-run d
     for (int r = 0; r < 4; ++r) {
         const ScalarFunction single = [&](const Var& t) { return sum(two_valley_loss(reshape(t, 1, 2), p)); };
         const Tensor t(2, 1, {theta(r, 0), theta(r, 1)});
-        const Tensor g = central_difference_gradient(single, t), H = hessian(single, t), Hfd = central_difference_hessian(single, t);
+        const Tensor g = central_difference_gradient(single, t), H = hessian(single, t),
+                     Hfd = central_difference_hessian(single, t);
         for (int i = 0; i < 2; ++i) {
             CHECK(d.gradient(r, i) == doctest::Approx(g[i]).epsilon(1e-8));
             for (int j = 0; j < 2; ++j) {
@@ -149,7 +160,8 @@ TEST_CASE("two-valley: barrier, valley bottom and the slope along it (hand-writt
     }
 }
 
-TEST_CASE("two-valley runs: no noise keeps every run in its starting valley; with noise, same seed gives the same result") {
+TEST_CASE(
+    "two-valley runs: no noise keeps every run in its starting valley; with noise, same seed gives the same result") {
     TwoValleyConfig c;
     c.runs = 100, c.steps = 300, c.noise = NoiseShape::None;
     const std::vector<TwoValleyCell> quiet = run_two_valley(c);
@@ -172,11 +184,17 @@ TEST_CASE("parallel_for: every job runs once on any thread count; a job's except
         std::vector<int> runs(37, 0);
         parallel_for(runs.size(), threads, [&](size_t i) { runs[i] += 1; });
         CHECK(std::count(runs.begin(), runs.end(), 1) == 37);
-        CHECK_THROWS_WITH(parallel_for(10, threads, [](size_t i) { if (i == 3) throw std::runtime_error("job 3 failed"); }), "job 3 failed");
+        CHECK_THROWS_WITH(parallel_for(10, threads,
+                                       [](size_t i) {
+                                           if (i == 3) throw std::runtime_error("job 3 failed");
+                                       }),
+                          "job 3 failed");
     }
 }
 
-TEST_CASE("a landscape model: one step of the project's SGD moves every run by -eta times its own gradient; bad data names the module") {
+TEST_CASE(
+    "a landscape model: one step of the project's SGD moves every run by -eta times its own gradient; bad data names "
+    "the module") {
     const TwoValleyParams p;
     const Tensor start(3, 2, {0.3, 5.0, -0.2, 1.5, 0.05, 40.0});
     const AtPoints d = two_valley_at(p, start, false);
@@ -190,11 +208,14 @@ TEST_CASE("a landscape model: one step of the project's SGD moves every run by -
     for (size_t k = 0; k < 6; ++k) CHECK(m.theta()[k] == start[k] - 0.1 * d.gradient[k]);
     // the exact Hessian of the whole model is block diagonal: runs do not mix
     const Tensor H = hessian([&](const Var& t) { return sum(m.forward_at(t, Var())); }, m.theta());
-    const AtPoints moved = two_valley_at(p, Tensor(3, 2, std::vector<double>(m.theta().data.begin(), m.theta().data.end())), true);
+    const AtPoints moved =
+        two_valley_at(p, Tensor(3, 2, std::vector<double>(m.theta().data.begin(), m.theta().data.end())), true);
     for (int i = 0; i < 6; ++i)
         for (int j = 0; j < 6; ++j)
-            CHECK(std::abs(H(i, j) - (i / 2 == j / 2 ? moved.hessian(i / 2, 2 * (i % 2) + j % 2) : 0.0)) < 1e-13 * (1 + std::abs(H(i, j))));
-    Model v = landscape_model("Valley", 3, 2, [](const Var& th, const Var& t) { return valley_batch_loss(th, t, 1.0, 1.0); });
+            CHECK(std::abs(H(i, j) - (i / 2 == j / 2 ? moved.hessian(i / 2, 2 * (i % 2) + j % 2) : 0.0)) <
+                  1e-13 * (1 + std::abs(H(i, j))));
+    Model v =
+        landscape_model("Valley", 3, 2, [](const Var& th, const Var& t) { return valley_batch_loss(th, t, 1.0, 1.0); });
     try {
         v.forward(constant(Tensor(2, 5)));
         FAIL("per-run data with the wrong number of rows was accepted");
@@ -204,11 +225,15 @@ TEST_CASE("a landscape model: one step of the project's SGD moves every run by -
     }
 }
 
-TEST_CASE("Langevin on a quadratic: the stationary variance of y is the exact discrete-time value 2 eta D / (1 - (1 - eta lambda)^2)") {
+TEST_CASE(
+    "Langevin on a quadratic: the stationary variance of y is the exact discrete-time value 2 eta D / (1 - (1 - eta "
+    "lambda)^2)") {
     ValleyConfig c;  // ell huge: lambda(x) = lambda0 everywhere, y is an Ornstein-Uhlenbeck process
-    c.ell = 1e12, c.lambda0 = 1, c.etas = {0.5}, c.deltas = {0.01}, c.kappa = 1, c.runs = 4000, c.steps = 200, c.trace_every = 200;
+    c.ell = 1e12, c.lambda0 = 1, c.etas = {0.5}, c.deltas = {0.01}, c.kappa = 1, c.runs = 4000, c.steps = 200,
+    c.trace_every = 200;
     const std::vector<ValleyCell> cells = run_valley(c);
-    const double exact = 2 * 0.5 * 0.01 / (1 - 0.25);  // 0.01333; the continuous-time value Delta / lambda = 0.01 is 33% lower
+    const double exact =
+        2 * 0.5 * 0.01 / (1 - 0.25);  // 0.01333; the continuous-time value Delta / lambda = 0.01 is 33% lower
     const double measured = cells[0].trace.back()[3];  // mean y^2 over the runs at the last step
     CHECK(measured == doctest::Approx(exact).epsilon(0.07));  // 3 standard errors (sqrt(2 / 4000) = 2.2%)
 }
@@ -231,8 +256,9 @@ TEST_CASE("valley: per-sample gradients sum to the batch gradient, and match the
     const std::vector<double> y = valley_samples(c);
     const double x = 0.3, yy = 0.2, lambda0 = 1.7, ell = 0.8;
     const Tensor g = valley_per_sample_gradients(y, x, yy, lambda0, ell);
-    const AtPoints batch = derivatives_at([&](const Var& th, const Var& t) { return valley_batch_loss(th, t, lambda0, ell); }, Tensor(1, 2, {x, yy}),
-                                          Tensor(1, 30, y), false);
+    const AtPoints batch =
+        derivatives_at([&](const Var& th, const Var& t) { return valley_batch_loss(th, t, lambda0, ell); },
+                       Tensor(1, 2, {x, yy}), Tensor(1, 30, y), false);
     double sx = 0, sy = 0;
     const double lambda = lambda0 * std::exp(x / ell);
     for (int m = 0; m < 30; ++m) {
@@ -261,18 +287,21 @@ Outcome run_landscape(const std::string& args) {
 }
 
 std::string temp_dir(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("awd-landscape-" + std::to_string(getpid()) + "-" + name)).string();
+    return (std::filesystem::temp_directory_path() / ("awd-landscape-" + std::to_string(getpid()) + "-" + name))
+        .string();
 }
 
 }  // namespace
 
 TEST_CASE("awd landscape: fixed seed, same bytes; the files") {
     for (const char* model : {"--model two-valley --sigma 0.1,0.2", "--model valley --drive minibatch --batch 5"}) {
-        const std::string a = temp_dir("a"), b = temp_dir("b"), common = std::string(model) + " --runs 50 --steps 200 --seed 7 --trace-every 50 --out ";
+        const std::string a = temp_dir("a"), b = temp_dir("b"),
+                          common = std::string(model) + " --runs 50 --steps 200 --seed 7 --trace-every 50 --out ";
         REQUIRE(run_landscape(common + a).status == 0);
         REQUIRE(run_landscape(common + b).status == 0);
         CHECK(read_file(a + "/trace.csv") == read_file(b + "/trace.csv"));
-        nlohmann::json sa = nlohmann::json::parse(read_file(a + "/summary.json")), sb = nlohmann::json::parse(read_file(b + "/summary.json"));
+        nlohmann::json sa = nlohmann::json::parse(read_file(a + "/summary.json")),
+                       sb = nlohmann::json::parse(read_file(b + "/summary.json"));
         sa.erase("seconds"), sb.erase("seconds");
         CHECK(sa.dump() == sb.dump());
         CHECK(read_file(a + "/trace.png").rfind("\x89PNG", 0) == 0);
@@ -282,10 +311,13 @@ TEST_CASE("awd landscape: fixed seed, same bytes; the files") {
 
 TEST_CASE("awd landscape: bad flags exit 2 naming the flag; a diverging run says when and which runs") {
     const std::string out = " --out " + temp_dir("bad");
-    const std::vector<std::pair<std::string, std::string>> bad = {{"--model ravine", "--model"}, {"--model two-valley --sigma -1", "--sigma"},
-                                                                   {"--model two-valley --eta 0", "--eta"}, {"--model two-valley --eta nan", "--eta"},
-                                                                   {"--model two-valley --eta inf", "--eta"}, {"--model valley --delta inf", "--delta"},
-                                                                   {"--model valley --kappa 0.5", "--kappa"}};
+    const std::vector<std::pair<std::string, std::string>> bad = {{"--model ravine", "--model"},
+                                                                  {"--model two-valley --sigma -1", "--sigma"},
+                                                                  {"--model two-valley --eta 0", "--eta"},
+                                                                  {"--model two-valley --eta nan", "--eta"},
+                                                                  {"--model two-valley --eta inf", "--eta"},
+                                                                  {"--model valley --delta inf", "--delta"},
+                                                                  {"--model valley --kappa 0.5", "--kappa"}};
     for (const auto& [args, flag] : bad) {
         const Outcome o = run_landscape(args + out);
         CHECK_MESSAGE(o.status == 2, args);
@@ -301,7 +333,9 @@ TEST_CASE("awd landscape: bad flags exit 2 naming the flag; a diverging run says
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("per-sample gradients of an MLP: their mean is the batch gradient; the noise covariance from the Gram matrix equals the dense one") {
+TEST_CASE(
+    "per-sample gradients of an MLP: their mean is the batch gradient; the noise covariance from the Gram matrix "
+    "equals the dense one") {
     Mlp net(MlpSpec::parse("6-5-4-3", Activation::Relu, true));
     Rng rng(5);
     initialize(net.model, Init::He, 1.0, rng);
@@ -325,7 +359,8 @@ TEST_CASE("per-sample gradients of an MLP: their mean is the batch gradient; the
         CHECK(std::abs(mean - batch[p]) < 1e-14 * (1 + std::abs(batch[p])));
     }
     // sample 3 alone: the batch gradient of a one-sample batch
-    const Tensor one = grad(loss_at(Tensor(1, 6, std::vector<double>(&X(3, 0), &X(3, 0) + 6)), {y[3]}), {theta})[0].value();
+    const Tensor one =
+        grad(loss_at(Tensor(1, 6, std::vector<double>(&X(3, 0), &X(3, 0) + 6)), {y[3]}), {theta})[0].value();
     for (int p = 0; p < P; ++p) CHECK(std::abs(G(3, p) - one[p]) < 1e-14 * (1 + std::abs(one[p])));
     // dense C = (1/N) sum (g - gbar)(g - gbar)^T
     Tensor C(P, P);
@@ -350,6 +385,15 @@ TEST_CASE("Spearman correlation and the power-law fit on known cases") {
     CHECK(spearman({1, 2, 3, 4}, {10, 20, 30, 40}) == doctest::Approx(1.0));
     CHECK(spearman({1, 2, 3, 4}, {4, 3, 2, 1}) == doctest::Approx(-1.0));
     CHECK(spearman({1, 2, 3, 4, 5}, {2, 1, 4, 3, 5}) == doctest::Approx(0.8));  // 1 - 6 * 4 / (5 * 24)
+    // ties share the average rank: ranks of {5, 1, 5, 3} are {2.5, 0, 2.5, 1}
+    CHECK(ranks({5, 1, 5, 3}) == std::vector<double>{2.5, 0, 2.5, 1});
+    // ranks {0, 1, 2.5, 2.5} against {0, 1, 2, 3}: centred, sum of products 4.5 over sqrt(4.5 * 5)
+    CHECK(spearman({1, 2, 7, 7}, {1, 2, 3, 4}) == doctest::Approx(4.5 / std::sqrt(4.5 * 5.0)));
+    // a side without spread has no trend: 0, not the NaN of 0/0
+    CHECK(spearman({2, 2, 2}, {1, 2, 3}) == 0.0);
+    CHECK(spearman({1, 2, 3}, {4, 4, 4}) == 0.0);
+    CHECK(spearman({1}, {1}) == 0.0);
+    CHECK_THROWS_AS(spearman({1, 2}, {1, 2, 3}), std::invalid_argument);
     std::vector<double> h, c;
     for (int i = 1; i <= 20; ++i) h.push_back(0.1 * i), c.push_back(3.0 * std::pow(0.1 * i, 1.7));
     const PowerLawFit fit = fit_power_law(h, c);

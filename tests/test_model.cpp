@@ -18,17 +18,20 @@ using namespace awd;
 
 TEST_CASE("the Sequential MLP reproduces the retired hand-written path: loss, gradient, Hessian") {
     int combinations = 0;
-    for (Activation act : {Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid, Activation::Softplus}) {
+    for (Activation act :
+         {Activation::Identity, Activation::Relu, Activation::Tanh, Activation::Sigmoid, Activation::Softplus}) {
         for (Loss loss : {Loss::CrossEntropy, Loss::MeanSquaredError}) {
             for (bool bias : {false, true}) {
-                const std::string stem = std::string("tests/reference/") + activation_name(act) + "_" + loss_name(loss) + (bias ? "_bias" : "_nobias");
+                const std::string stem = std::string("tests/reference/") + activation_name(act) + "_" +
+                    loss_name(loss) + (bias ? "_bias" : "_nobias");
                 CAPTURE(stem);
                 Mlp net(MlpSpec::parse("5-4-3-3", act, bias, loss));
                 net.theta() = read_npy_matrix(stem + "_theta.npy");
                 const Tensor X = read_npy_matrix(stem + "_X.npy");
                 const std::vector<int64_t> y64 = read_npy_int64(stem + "_y.npy");
                 const std::vector<int> y(y64.begin(), y64.end());
-                const Tensor reference = read_npy_matrix(stem + "_loss_gradient.npy");  // (1 + P, 1): loss, then gradient
+                const Tensor reference =
+                    read_npy_matrix(stem + "_loss_gradient.npy");  // (1 + P, 1): loss, then gradient
                 const Tensor H_reference = read_npy_matrix(stem + "_hessian.npy");
 
                 const Var l = loss_graph(loss, net.model.forward(constant(X)), y);
@@ -37,7 +40,9 @@ TEST_CASE("the Sequential MLP reproduces the retired hand-written path: loss, gr
                 Tensor g_reference((int)net.model.size(), 1);
                 for (size_t k = 0; k < net.model.size(); ++k) g_reference[k] = reference[k + 1];
                 CHECK(relative_difference(net.model.gradient(), g_reference) <= 1e-14);
-                const Tensor H = hessian([&](const Var& t) { return loss_graph(loss, net.model.forward_at(t, constant(X)), y); }, net.theta());
+                const Tensor H =
+                    hessian([&](const Var& t) { return loss_graph(loss, net.model.forward_at(t, constant(X)), y); },
+                            net.theta());
                 CHECK(relative_difference(H, H_reference) <= 1e-14);
                 CHECK(relative_difference(hessian_fast(net, X, y, all_indices(net.spec)), H) <= 1e-13);
                 ++combinations;
@@ -53,22 +58,26 @@ TEST_CASE("parameters are named views of one flat buffer, in PyTorch's order") {
     Model m = make_mlp(spec);
     std::vector<std::string> names;
     for (const ParameterInfo& p : m.parameters()) names.push_back(p.name + p.shape() + "@" + std::to_string(p.offset));
-    CHECK(names == std::vector<std::string>{"0.weight(3 x 4)@0", "0.bias(1 x 3)@12", "3.weight(2 x 3)@15", "3.bias(1 x 2)@21"});
+    CHECK(names ==
+          std::vector<std::string>{"0.weight(3 x 4)@0", "0.bias(1 x 3)@12", "3.weight(2 x 3)@15", "3.bias(1 x 2)@21"});
     CHECK(m.size() == spec.n_params());
     m.values(m.parameter("3.bias"))[1] = 7.0;  // writing through a name changes theta, and the graph sees it
     CHECK(m.theta()[22] == 7.0);
     const Tensor out = m.forward(constant(Tensor(1, 4))).value();  // zero input: the output is the last bias
     CHECK(out[1] == 7.0);
-    CHECK_THROWS_WITH_AS(m.parameter("1.weight"), doctest::Contains("no parameter '1.weight' (it has 0.weight, 0.bias, 3.weight, 3.bias)"),
+    CHECK_THROWS_WITH_AS(m.parameter("1.weight"),
+                         doctest::Contains("no parameter '1.weight' (it has 0.weight, 0.bias, 3.weight, 3.bias)"),
                          std::invalid_argument);
 }
 
 TEST_CASE("a module fed the wrong shape names the module and both shapes") {
     Model m = make_mlp(MlpSpec::parse("4-3-2", Activation::Relu, false));
-    CHECK_THROWS_WITH_AS(m.forward(constant(Tensor(5, 6))), doctest::Contains("module 0 Dense(4 -> 3, no bias): input (5 x 6) has 6 features, expected 4"),
+    CHECK_THROWS_WITH_AS(m.forward(constant(Tensor(5, 6))),
+                         doctest::Contains("module 0 Dense(4 -> 3, no bias): input (5 x 6) has 6 features, expected 4"),
                          std::invalid_argument);
     CHECK_THROWS_WITH_AS(m.forward_at(variable(Tensor(3, 1)), constant(Tensor(5, 4))),
-                         doctest::Contains("flat parameters (3 x 1) do not hold its 18 parameters"), std::invalid_argument);
+                         doctest::Contains("flat parameters (3 x 1) do not hold its 18 parameters"),
+                         std::invalid_argument);
 }
 
 namespace {
@@ -110,4 +119,19 @@ TEST_CASE("a model defined in a test trains with train() and gets its exact Hess
     CHECK(r.status == "max_epochs");
     CHECK(std::fabs(m.theta()[1] - mean_y) <= 0.1 * std::fabs(y - mean_y));  // y moves to the mean of the samples
     CHECK(m.theta()[0] < 0.3);                          // and x drifts to where the valley is flatter
+}
+
+TEST_CASE("one width parser: architectures and hidden-width lists") {
+    CHECK(parse_widths("784-30-10", '-', "architecture") == std::vector<int>{784, 30, 10});
+    CHECK(parse_widths("64,64", ',', "--hidden") == std::vector<int>{64, 64});
+    CHECK(parse_widths("5", ',', "--hidden") == std::vector<int>{5});
+    CHECK_THROWS_WITH_AS(parse_widths("64,x", ',', "--hidden"), "--hidden '64,x': 'x' is not a positive width",
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(parse_widths("64,,3", ',', "--hidden"), "--hidden '64,,3': '' is not a positive width",
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(parse_widths("4-0-2", '-', "architecture"),
+                         "architecture '4-0-2': '0' is not a positive width", std::invalid_argument);
+    CHECK_THROWS_WITH_AS(MlpSpec::parse("4-3x-2", Activation::Relu, true),
+                         "architecture '4-3x-2': '3x' is not a positive width", std::invalid_argument);
+    CHECK(MlpSpec::parse("4-3-2", Activation::Relu, true).widths == parse_widths("4-3-2", '-', "architecture"));
 }

@@ -1,4 +1,5 @@
-// test_optimizers.cpp: optimizer steps against updates computed by hand, weight decay, schedules.
+// test_optimizers.cpp: optimizer steps against updates computed by hand, weight decay, schedules;
+// the enum name tables and the op names.
 //
 // The problem: f(theta) = (2 theta_1^2 + 0.5 theta_2^2) / 2, gradient (2 theta_1, 0.5 theta_2),
 // from theta = (1, -2), learning rate 0.1. The expected numbers are worked out in the comments.
@@ -7,7 +8,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
+#include "analysis/pairing.h"
+#include "analysis/verify.h"
+#include "experiments/mer/continual.h"
+#include "experiments/sgd/two_valley.h"
+#include "experiments/sgd/valley.h"
 #include "nn/mlp.h"
 #include "optim/optimizer.h"
 
@@ -84,7 +92,8 @@ TEST_CASE("Adam, two steps") {
     const double mm1 = 0.9 * 0.1 * 2.0 + 0.1 * g1, mm2 = 0.9 * 0.1 * -1.0 + 0.1 * g2;
     const double vv1 = 0.999 * 0.001 * 4.0 + 0.001 * g1 * g1, vv2 = 0.999 * 0.001 * 1.0 + 0.001 * g2 * g2;
     const double b1 = 1 - 0.9 * 0.9, b2 = 1 - 0.999 * 0.999;
-    const std::vector<double> textbook = {t1 - 0.1 * (mm1 / b1) / (std::sqrt(vv1 / b2) + 1e-8), t2 - 0.1 * (mm2 / b1) / (std::sqrt(vv2 / b2) + 1e-8)};
+    const std::vector<double> textbook = {t1 - 0.1 * (mm1 / b1) / (std::sqrt(vv1 / b2) + 1e-8),
+                                          t2 - 0.1 * (mm2 / b1) / (std::sqrt(vv2 / b2) + 1e-8)};
     const std::vector<double> got = run_steps(c, 2);
     check_close(got, textbook, 1e-14);  // PyTorch's operation order vs the textbook formula: rounding only
     check_close(got, {0.9 - 0.1 * m1 / s1, -1.9 - 0.1 * m2 / s2}, 1e-7);  // the hand-rounded numbers above
@@ -98,7 +107,8 @@ TEST_CASE("AdamW: decoupled decay shrinks theta by (1 - lr beta) before the Adam
 }
 
 TEST_CASE("weight decay gradients: l2 adds beta theta, norm adds beta theta / |theta| over all parameters") {
-    Model m = make_mlp(MlpSpec::parse("2-1-1", Activation::Identity, true, Loss::MeanSquaredError));  // W0 (1x2), b0, W1, b1
+    Model m =
+        make_mlp(MlpSpec::parse("2-1-1", Activation::Identity, true, Loss::MeanSquaredError));  // W0 (1x2), b0, W1, b1
     const std::vector<double> theta = {3.0, 4.0, 2.0, -1.0, 0.0};
     std::copy(theta.begin(), theta.end(), m.theta().data.begin());
     apply_weight_decay(m, WeightDecay::L2, 0.1, 0.5);
@@ -140,8 +150,53 @@ TEST_CASE("learning-rate schedules") {
 
 TEST_CASE("optimizer names and bad combinations") {
     CHECK(parse_optimizer("adamw") == OptimizerKind::AdamW);
-    CHECK_THROWS_WITH_AS(parse_optimizer("rmsprop"), doctest::Contains("unknown optimizer 'rmsprop'"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(parse_optimizer("rmsprop"), doctest::Contains("unknown optimizer 'rmsprop'"),
+                         std::invalid_argument);
     Model m = quadratic_at(1.0, 1.0);
-    CHECK_THROWS_WITH_AS(Optimizer(OptimizerConfig{OptimizerKind::Adam, 0.0, true}, m), doctest::Contains("Nesterov"), std::invalid_argument);
-    CHECK_THROWS_WITH_AS(parse_weight_decay("l1"), doctest::Contains("unknown weight decay 'l1'"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(Optimizer(OptimizerConfig{OptimizerKind::Adam, 0.0, true}, m), doctest::Contains("Nesterov"),
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(parse_weight_decay("l1"), doctest::Contains("unknown weight decay 'l1'"),
+                         std::invalid_argument);
+}
+
+// One table per enum (autodiff/names.h): every value's name parses back to the value, the
+// tables list the values in enum order, and an unknown name lists every known one.
+template <class E, size_t N>
+void check_round_trip(const Named<E> (&table)[N], const char* what) {
+    CAPTURE(what);
+    for (size_t k = 0; k < N; ++k) {
+        CHECK(static_cast<size_t>(table[k].value) == k);
+        CHECK(parse_name(table[k].name, table, what) == table[k].value);
+        CHECK(std::string(name_of(table, table[k].value)) == table[k].name);
+    }
+    CHECK_THROWS_AS(name_of(table, static_cast<E>(N)), std::logic_error);  // a value beyond its table
+}
+
+TEST_CASE("enum names: one table each, parse and name agree") {
+    check_round_trip(kActivationNames, "activation");
+    check_round_trip(kLossNames, "loss");
+    check_round_trip(kOptimizerNames, "optimizer");
+    check_round_trip(kWeightDecayNames, "weight decay");
+    check_round_trip(kScheduleNames, "schedule");
+    check_round_trip(kInitNames, "init");
+    check_round_trip(kPairingNames, "pairing");
+    check_round_trip(kDualVariantNames, "dual variant");
+    check_round_trip(kMethodNames, "method");
+    check_round_trip(kStreamNames, "stream");
+    check_round_trip(kNoiseShapeNames, "noise shape");
+    check_round_trip(kValleyDriveNames, "valley drive");
+    CHECK(std::string(activation_name(Activation::Softplus)) == "softplus");
+    CHECK(std::string(schedule_name(Schedule::Cosine)) == "cosine");
+    CHECK(std::string(init_name(Init::He)) == "he");
+    CHECK_THROWS_WITH_AS(parse_loss("hinge"), "unknown loss 'hinge' (expected ce or mse)", std::invalid_argument);
+    CHECK_THROWS_WITH_AS(parse_schedule("linear"),
+                         "unknown learning-rate schedule 'linear' (expected constant, step or cosine)",
+                         std::invalid_argument);
+}
+
+TEST_CASE("op names come from the op itself") {
+    CHECK(std::string(op_name(Op::Leaf)) == "leaf");
+    CHECK(std::string(op_name(Op::Broadcast)) == "broadcast_to");
+    CHECK(std::string(op_name(Op::CrossEntropy)) == "cross_entropy");
+    CHECK_THROWS_AS(op_name(static_cast<Op>(-1)), std::logic_error);
 }

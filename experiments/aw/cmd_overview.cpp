@@ -1,5 +1,5 @@
 // cmd_overview.cpp: `awd overview`, the Results of all sweeps of one data set: a table of which
-// determinant moved and where the gap went, against THEORY section 4's expectations, and two
+// determinant moved and where the gap went, against the paper's expectations (experiments/aw/README.md), and two
 // figures (the trends of every sweep; every run's measured gap against its estimates).
 #include <array>
 #include <cmath>
@@ -17,7 +17,7 @@ namespace awd {
 
 namespace {
 
-struct Expectation {  // sign THEORY section 4 states as the value grows: +1, -1, or 0 (nothing stated)
+struct Expectation {  // sign the paper states (experiments/aw/README.md) as the value grows: +1, -1, or 0 (nothing stated)
     const char* param;
     int gap, sigma_g, sigma_w, dual_norm;
     const char* statement;
@@ -54,7 +54,7 @@ void run(const std::string& data, const std::string& root, const std::string& ou
     }
     int found = 0;
     std::ostringstream table, trends, estimates;
-    table << "| swept (values) | converged | gap | sum sigma_g (sharpness) | sum sigma_w (size) | mean abs dW | THEORY section 4 |\n"
+    table << "| swept (values) | converged | gap | sum sigma_g (sharpness) | sum sigma_w (size) | mean abs dW | paper |\n"
              "|---|---|---|---|---|---|---|\n";
     std::string plots;
     int panel = 0;
@@ -130,7 +130,7 @@ void run(const std::string& data, const std::string& root, const std::string& ou
 void add_overview_command(CLI::App& app) {
     auto data = std::make_shared<std::string>("mnist"), root = std::make_shared<std::string>("runs"),
          out = std::make_shared<std::string>("experiments/aw/results");
-    CLI::App* cmd = app.add_subcommand("overview", "summarise every sweep of a data set: trends against THEORY section 4, two figures");
+    CLI::App* cmd = app.add_subcommand("overview", "summarise every sweep of a data set: trends against the paper's expectations (experiments/aw/README.md), two figures");
     cmd->add_option("--data", *data, "mnist | fashion")->capture_default_str();
     cmd->add_option("--root", *root, "folder holding the sweep-DATA-PARAM folders")->capture_default_str();
     cmd->add_option("--out", *out, "where the table and figures go")->capture_default_str();

@@ -1,4 +1,4 @@
-// sweep.h: one sweep of the A-W experiments (THEORY section 4): the reference setup trained for
+// sweep.h: one sweep of the A-W experiments (experiments/aw/README.md): the reference setup trained for
 // each value of one parameter and each seed, each run analysed at layer 1.
 //
 // Every run is the pair of commands a user would type, `awd train` then `awd duality`, started
@@ -28,7 +28,7 @@ struct SweepRow {  // one run: the columns of sweep.csv
     std::vector<double> sigma_g;  // per eigen-direction, from directions.csv, for the spectrum figure
 };
 
-// The paper's values (THEORY section 4), adapted where the data set cannot provide them.
+// The paper's values (experiments/aw/README.md), adapted where the data set cannot provide them.
 std::vector<std::string> default_values(const std::string& param, const std::string& data);
 // The `awd train` flags that set the parameter to a value.
 std::string train_flags(const std::string& param, const std::string& value);

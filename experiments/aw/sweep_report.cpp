@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "analysis/rank_correlation.h"
 #include "nn/files.h"
 #include "experiments/common/json_file.h"
 #include "experiments/common/plot.h"
@@ -32,28 +33,6 @@ std::string csv(const std::vector<SweepRow>& rows) {
         out << ',' << r.seconds << '\n';
     }
     return out.str();
-}
-
-std::vector<double> ranks(const std::vector<double>& v) {  // average ranks for ties
-    std::vector<size_t> order(v.size());
-    for (size_t i = 0; i < v.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
-    std::vector<double> r(v.size());
-    for (size_t i = 0; i < order.size();) {
-        size_t j = i;
-        while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
-        for (size_t k = i; k <= j; ++k) r[order[k]] = (i + j) / 2.0;
-        i = j + 1;
-    }
-    return r;
-}
-
-double spearman(const std::vector<double>& x, const std::vector<double>& y) {
-    const std::vector<double> rx = ranks(x), ry = ranks(y);
-    const double n = (double)x.size(), mean = (n - 1) / 2;
-    double sxy = 0, sxx = 0, syy = 0;
-    for (size_t i = 0; i < x.size(); ++i) sxy += (rx[i] - mean) * (ry[i] - mean), sxx += (rx[i] - mean) * (rx[i] - mean), syy += (ry[i] - mean) * (ry[i] - mean);
-    return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : 0.0;
 }
 
 struct Quantity {

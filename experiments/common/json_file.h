@@ -1,5 +1,6 @@
 // json_file.h: writing the JSON reports. nlohmann::json writes NaN and Inf as null, which would
 // hide a failed computation; every number is checked first, and the file is written atomically.
+// Is not: the run folder's writing as a unit (run_dir.h).
 #pragma once
 
 #include <cmath>

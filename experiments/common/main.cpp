@@ -1,5 +1,5 @@
-// main.cpp: the awd command-line program. Each subcommand lives in its own cmd_*.cpp and
-// registers itself here. Exit codes: 0 success, 1 an error from any layer (one clear line),
+// main.cpp: the awd command-line program. Each subcommand lives in its own cmd_*.cpp and is
+// listed once, in commands.h. Exit codes: 0 success, 1 an error from any layer (one clear line),
 // 2 a command line that does not parse or a flag outside its range (CLI11 names the flag).
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -10,18 +10,7 @@
 int main(int argc, char** argv) {
     CLI::App app{"awd: exact Hessians and the activity-weight duality of small MLPs"};
     app.require_subcommand(1);
-    awd::add_train_command(app);
-    awd::add_hessian_command(app);
-    awd::add_duality_command(app);
-    awd::add_sweep_command(app);
-    awd::add_overview_command(app);
-    awd::add_check_hessian_command(app);
-    awd::add_gan_command(app);
-    awd::add_gan_paper_command(app);
-    awd::add_landscape_command(app);
-    awd::add_sgd_noise_command(app);
-    awd::add_continual_command(app);
-    awd::add_continual_table_command(app);
+    for (auto add_command : awd::kCommands) add_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

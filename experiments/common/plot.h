@@ -1,4 +1,5 @@
 // plot.h: PNG figures through gnuplot (Debian's gnuplot-nox), when it is installed.
+// Is not: a plotting library: gnuplot does the drawing.
 //
 // A figure is a gnuplot script plus named data blocks, sent to gnuplot on a pipe; the PNG is
 // written to a temporary name and renamed, like every other output.

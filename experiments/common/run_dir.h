@@ -1,5 +1,6 @@
 // run_dir.h: a run folder written as a unit, its manifest, its writer's lock, and the
 // temporaries a killed writer leaves behind.
+// Is not: what a run folder holds (run_folder.h).
 //
 // A writer never touches the folder a reader might be reading. It takes the lock
 // `PARENT/.NAME.lock` (a POSIX record lock: released by the kernel when the process dies, so a

@@ -1,4 +1,5 @@
 // run_folder.h: what `awd train` leaves behind, and reading it back.
+// Is not: the atomic writing and locking (run_dir.h).
 //
 // A run folder holds
 //   checkpoint.bin             the network (binary, checksummed; see below)

@@ -1,4 +1,5 @@
 // seed_stats.h: the mean of a setting's runs over seeds, with their spread, for result tables.
+// Is not: a significance test.
 #pragma once
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// cmd_continual.cpp: `awd continual`, one method over one task stream (THEORY section 7) into a
+// cmd_continual.cpp: `awd continual`, one method over one task stream (experiments/mer/README.md) into a
 // run folder: summary.json (RA, LA, BTI and every setting), R.csv, curve.csv, continual.png.
 //
 // The folder is written aside in DIR.partial (with checkpoint.bin after every task) and renamed

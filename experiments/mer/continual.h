@@ -1,6 +1,7 @@
-// continual.h: continual learning over a task stream (THEORY section 7, issue 14): the
-// reservoir memory, the methods (online, ER, MER, EWC, GEM, independent), GEM's dual QP,
-// EWC's Fisher diagonal, the accuracy matrix R and its summaries RA, LA, BTI.
+// continual.h: continual learning over a task stream (experiments/mer/README.md): the methods
+// (online, ER, MER, EWC, GEM, independent), EWC's Fisher diagonal, the stream loop, the accuracy
+// matrix R and its summaries RA, LA, BTI, and the checkpoint. Is not: the reservoir memory
+// (reservoir.h) or GEM's QP (gem_qp.h).
 //
 // The learner is an ordinary Model (nn/mlp.h's make_mlp, Glorot-initialised): every gradient
 // is the autodiff's (model.backward on a cross-entropy graph), every update a plain-SGD
@@ -20,44 +21,21 @@
 #include "autodiff/tensor.h"
 #include "nn/mlp.h"
 #include "nn/random.h"
+#include "experiments/mer/gem_qp.h"
+#include "experiments/mer/reservoir.h"
 #include "experiments/mer/task_streams.h"
+#include "autodiff/names.h"
 
 namespace awd {
 
 enum class Method { Online, Er, Mer, Ewc, Gem, Independent };
-Method parse_method(const std::string& name);  // online | er | mer | ewc | gem | independent
-const char* method_name(Method m);
-
-// ---- reservoir memory ---------------------------------------------------------------------
-// Keep while not full; else draw p uniformly in [0, age] and replace slot p when p < size.
-// age counts every example offered so far. Items are (task, index in task) references plus
-// copies of the transformed inputs.
-struct Reservoir {
-    int capacity = 0, inputs = 0;
-    uint64_t age = 0;
-    std::vector<int> task, index, label;
-    std::vector<double> x;  // (size, inputs)
-
-    int size() const { return (int)label.size(); }
-    const double* input(int slot) const { return &x[(size_t)slot * inputs]; }
-    // The slot the offered example goes to, or -1 (it is dropped); advances age.
-    int offer(Rng& rng);
-    void store(int slot, int t, int i, int y, const double* in);
+inline constexpr Named<Method> kMethodNames[] = {
+    {Method::Online, "online"}, {Method::Er, "er"}, {Method::Mer, "mer"}, {Method::Ewc, "ewc"}, {Method::Gem, "gem"},
+    {Method::Independent, "independent"}
 };
-
-// ---- GEM's dual QP ------------------------------------------------------------------------
-// min_u 1/2 u^T P u + c^T u subject to u >= 0, P (n x n) symmetric positive definite, solved
-// exactly by an active-set method (Lawson-Hanson on the quadratic; each passive set is solved
-// by Cholesky). n is at most the number of tasks.
-std::vector<double> solve_nonnegative_qp(const Tensor& P, const std::vector<double>& c);
-// The largest violation of the KKT conditions of that problem at u: u >= 0, P u + c >= 0,
-// u_i (P u + c)_i = 0 (each relative to the size of the terms).
-double nonnegative_qp_kkt_violation(const Tensor& P, const std::vector<double>& c, const std::vector<double>& u);
-
-// GEM's projection of g (P values) against the memory gradients G (n x P, one per earlier task):
-// the dual min_v 1/2 v^T (G G^T + eps I) v + (G g)^T v, v >= margin (GEM's reference code;
-// u = v - margin makes it non-negative), then g~ = g + G^T v, so G g~ >= -eps v.
-std::vector<double> gem_project(const Tensor& G, const std::vector<double>& g, double margin, double eps);
+static_assert(in_enum_order(kMethodNames));
+inline Method parse_method(const std::string& name) { return parse_name(name, kMethodNames, "method"); }
+inline const char* method_name(Method value) { return name_of(kMethodNames, value); }
 
 // ---- EWC ----------------------------------------------------------------------------------
 // Diagonal Fisher: the mean over the examples (rows of X) of the squared per-example gradient
@@ -69,7 +47,7 @@ struct ContinualConfig {
     Method method = Method::Mer;
     int memories = 5120, replay = 100, batches = 10;  // replay = k - 1 draws from memory, batches = s
     double lr = 0.03, beta = 0.03, gamma = 1.0;
-    bool without_replacement = false;  // memory draws (THEORY: with replacement)
+    bool without_replacement = false;  // memory draws (the paper: with replacement)
     double ewc_lambda = 100.0;         // penalty (lambda / 2) sum_t sum_i F_t,i (theta_i - theta*_t,i)^2
     int fisher_examples = 200;         // first m examples of each finished task
     int gem_per_task = 256;            // GEM: the most recent this many examples of each task
@@ -103,7 +81,8 @@ void run_stream(const ContinualConfig& config, const TaskStream& stream, Continu
                 const std::function<bool(const ContinualState&)>& after_task);
 
 // The update of one incoming example i of task t (exposed for the tests): every method's step.
-void observe(const ContinualConfig& config, const TaskStream& stream, ContinualState& state, int t, const double* x, int y, int i, Rng& rng);
+void observe(const ContinualConfig& config, const TaskStream& stream, ContinualState& state, int t, const double* x,
+             int y, int i, Rng& rng);
 
 struct Summary {
     double RA = 0, LA = 0, BTI = 0;

@@ -6,19 +6,9 @@
 #include <stdexcept>
 
 #include "nn/data.h"
-#include "autodiff/names.h"
 #include "nn/random.h"
 
 namespace awd {
-
-StreamKind parse_stream(const std::string& name) {
-    const StreamKind all[] = {StreamKind::Rotations, StreamKind::Permutations, StreamKind::ManyPermutations};
-    return parse_name(name, all, stream_name, "stream");
-}
-
-const char* stream_name(StreamKind kind) {
-    return kind == StreamKind::Rotations ? "rotations" : kind == StreamKind::Permutations ? "permutations" : "many-permutations";
-}
 
 void rotate_image(const double* in, int side, double degrees, double* out) {
     const double c = (side - 1) / 2.0, angle = degrees * M_PI / 180.0, cs = std::cos(angle), sn = std::sin(angle);

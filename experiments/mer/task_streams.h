@@ -1,4 +1,5 @@
-// task_streams.h: the task streams of continual learning (THEORY section 7, issue 14).
+// task_streams.h: the task streams of continual learning (experiments/mer/README.md).
+// Is not: the learners or their methods (continual.h).
 //
 // A stream is T tasks over one image data set. Task t applies one fixed transformation to
 // every image: a rotation about the image centre by an angle drawn uniformly in
@@ -13,12 +14,18 @@
 #include <vector>
 
 #include "autodiff/tensor.h"
+#include "autodiff/names.h"
 
 namespace awd {
 
 enum class StreamKind { Rotations, Permutations, ManyPermutations };
-StreamKind parse_stream(const std::string& name);  // "rotations", "permutations", "many-permutations"
-const char* stream_name(StreamKind kind);
+inline constexpr Named<StreamKind> kStreamNames[] = {
+    {StreamKind::Rotations, "rotations"}, {StreamKind::Permutations, "permutations"},
+    {StreamKind::ManyPermutations, "many-permutations"}
+};
+static_assert(in_enum_order(kStreamNames));
+inline StreamKind parse_stream(const std::string& name) { return parse_name(name, kStreamNames, "stream"); }
+inline const char* stream_name(StreamKind value) { return name_of(kStreamNames, value); }
 
 // out(q) = in(c + R(-angle) (q - c)), bilinear, c = ((side-1)/2, (side-1)/2), angle in degrees,
 // counter-clockwise as the image is displayed (x = column to the right, y = row upwards).

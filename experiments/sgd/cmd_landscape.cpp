@@ -1,4 +1,4 @@
-// cmd_landscape.cpp: `awd landscape`, the toy landscapes of THEORY section 5: the two-valley
+// cmd_landscape.cpp: `awd landscape`, the toy landscapes (experiments/sgd/README.md): the two-valley
 // model (P_flat, freezing time, the Kramers prediction) and the degenerate valley (drift toward
 // the flat end, stationary distribution, SGD noise measured from per-sample gradients).
 // Every (eta, sigma) pair of a two-valley command is one cell, its runs one model; cells run in parallel.
@@ -338,7 +338,7 @@ void run_valley_command(const LandscapeOptions& o) {
 
 void add_landscape_command(CLI::App& app) {
     auto o = std::make_shared<LandscapeOptions>();
-    CLI::App* cmd = app.add_subcommand("landscape", "SGD on toy landscapes (THEORY section 5): the two-valley model and the degenerate valley");
+    CLI::App* cmd = app.add_subcommand("landscape", "SGD on toy landscapes (experiments/sgd/README.md): the two-valley model and the degenerate valley");
     cmd->add_option("--model", o->model, "two-valley | valley")->required()->check(CLI::IsMember({"two-valley", "valley"}));
     cmd->add_option("--out", o->out, "run folder to write")->required();
     cmd->add_option("--eta", o->etas, "learning rate(s), comma-separated: every (eta, sigma) pair is one cell")

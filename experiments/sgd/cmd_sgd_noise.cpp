@@ -1,5 +1,5 @@
 // cmd_sgd_noise.cpp: `awd sgd-noise`, SGD noise against the exact Hessian at a trained solution
-// (THEORY section 5 on real networks): the Hessian's top eigenvalues (Lanczos) and trace
+// (experiments/sgd/README.md, real networks): the Hessian's top eigenvalues (Lanczos) and trace
 // (Hutchinson), the noise covariance C from exact per-sample gradients, the overlap of their top
 // eigenvectors, and C_ii against H_ii as a power law. `--collect ROOT` gathers the runs of a grid
 // and reports flatness against lr/B with Spearman rank correlations.
@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "analysis/hessian.h"
+#include "analysis/rank_correlation.h"
 #include "analysis/sgd_noise.h"
 #include "analysis/spectrum.h"
 #include "autodiff/product.h"

@@ -1,6 +1,7 @@
-// landscape.h: what the toy-landscape experiments of THEORY section 5 share: a landscape as a
+// landscape.h: what the toy-landscape experiments (experiments/sgd/README.md) share: a landscape as a
 // model of many independent runs, their per-run derivatives, the clipped Hessian of a 2 x 2
 // symmetric matrix, and the Dawson function (for the Kramers escape rate, which needs erfi).
+// Is not: a network: the landscapes are closed-form losses of a few parameters per run.
 //
 // R runs of a D-parameter landscape are one Model whose one parameter "runs" (R, D) holds run r
 // in row r, so theta is the (R D, 1) flat buffer and the project's Optimizer steps every run at

@@ -41,17 +41,6 @@ Var two_valley_loss(const Var& theta, const TwoValleyParams& p) {
     return flat + left * (sharp - flat) + p.L_d * exp(-y / p.y_d) + p.x0 * p.x0 / p.f0;
 }
 
-NoiseShape parse_noise_shape(const std::string& name) {
-    if (name == "hessian") return NoiseShape::ClippedHessian;
-    if (name == "hessian-squared") return NoiseShape::HessianSquared;
-    if (name == "none") return NoiseShape::None;
-    throw std::invalid_argument("unknown noise shape '" + name + "' (hessian | hessian-squared | none)");
-}
-
-const char* noise_shape_name(NoiseShape s) {
-    return s == NoiseShape::ClippedHessian ? "hessian" : s == NoiseShape::HessianSquared ? "hessian-squared" : "none";
-}
-
 double valley_temperature(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise) {
     const double f = p.flatness(valley, y);
     return noise == NoiseShape::ClippedHessian ? 2 * eta * sigma / f : noise == NoiseShape::HessianSquared ? 4 * eta * sigma / (f * f) : 0.0;

@@ -1,6 +1,7 @@
 // two_valley.h: the two-valley model of Yang, Zhang, Ouyang, Tang & Tu (arXiv 2601.10962,
-// THEORY section 5), run as many independent SGD-like runs at once, and the Kramers
+// experiments/sgd/README.md), run as many independent SGD-like runs at once, and the Kramers
 // prediction of where they end.
+// Is not: the degenerate valley (valley.h).
 //
 // L(x, y) = x (x - g1(y)) / f1(y) + L0(y)  for x >= 0  (the flat valley, x1 > x2)
 //         = x (x + g2(y)) / f2(y) + L0(y)  for x < 0   (the sharp valley)
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/names.h"
 #include "experiments/sgd/landscape.h"
 
 namespace awd {
@@ -32,13 +34,20 @@ struct TwoValleyParams {
 Var two_valley_loss(const Var& theta, const TwoValleyParams& p);
 
 enum class NoiseShape { ClippedHessian, HessianSquared, None };
-NoiseShape parse_noise_shape(const std::string& name);  // "hessian" | "hessian-squared" | "none"
-const char* noise_shape_name(NoiseShape s);
+inline constexpr Named<NoiseShape> kNoiseShapeNames[] = {
+    {NoiseShape::ClippedHessian, "hessian"}, {NoiseShape::HessianSquared, "hessian-squared"},
+    {NoiseShape::None, "none"}
+};
+static_assert(in_enum_order(kNoiseShapeNames));
+inline NoiseShape parse_noise_shape(const std::string& name) {
+    return parse_name(name, kNoiseShapeNames, "noise shape");
+}
+inline const char* noise_shape_name(NoiseShape value) { return name_of(kNoiseShapeNames, value); }
 
 struct TwoValleyConfig {
     TwoValleyParams params;
     std::vector<double> etas{0.01}, sigmas{0.1};  // every (eta, sigma) pair is a cell
-    double y0 = 5, x_start = 0.01;               // runs start at (+x_start, y0) (even rows) and (-x_start, y0) (odd rows)
+    double y0 = 5, x_start = 0.01;  // runs start at (+x_start, y0) (even rows) and (-x_start, y0) (odd rows)
     int runs = 2000;                             // per cell
     long steps = 20000;
     int trace_every = 100;
@@ -50,7 +59,8 @@ struct TwoValleyConfig {
 struct TwoValleyCell {
     double eta = 0, sigma = 0;
     double P_flat = 0, P_flat_stderr = 0, diverged_fraction = 0;
-    double mean_freeze_time = 0, freeze_time_stderr = 0, mean_final_y = 0;  // freeze: last step whose update changed the sign of x
+    double mean_freeze_time = 0, freeze_time_stderr = 0,
+           mean_final_y = 0;  // freeze: last step whose update changed the sign of x
     long first_divergence_step = -1;
     std::vector<int> diverged_runs;              // run indices within the cell (first 20)
     // Kramers: the two-state master equation along the noiseless y(t), and its steady state at y0
@@ -66,8 +76,9 @@ std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& config);
 // The temperature of the x-motion in valley k: T = eta Var(xi_x) / 2 with Var(xi_x) = 2 sigma (2/f)
 // (noise 2 sigma H+) or 2 sigma (2/f)^2 (noise 2 sigma H^2): 2 eta sigma / f or 4 eta sigma / f^2.
 double valley_temperature(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise);
-// Kramers escape rate per step out of valley k at height y (THEORY section 5):
+// Kramers escape rate per step out of valley k at height y (experiments/sgd/README.md):
 // 1/tau = 1/((pi/2) f erfi(sqrt(dL / T))), time t = eta * step.
-double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise);
+double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, double eta, double sigma,
+                             NoiseShape noise);
 
 }  // namespace awd

@@ -10,13 +10,6 @@
 
 namespace awd {
 
-ValleyDrive parse_valley_drive(const std::string& name) {
-    if (name == "langevin") return ValleyDrive::Langevin;
-    if (name == "isotropic") return ValleyDrive::Isotropic;
-    if (name == "minibatch") return ValleyDrive::Minibatch;
-    throw std::invalid_argument("unknown valley drive '" + name + "' (langevin | isotropic | minibatch)");
-}
-
 std::vector<double> valley_samples(const ValleyConfig& c) {
     Rng rng(stream_seed(c.seed, 14));
     std::vector<double> y(c.samples);

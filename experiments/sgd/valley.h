@@ -1,6 +1,7 @@
-// valley.h: the degenerate valley of THEORY section 5, driven by Langevin noise or by true
+// valley.h: the degenerate valley (experiments/sgd/README.md), driven by Langevin noise or by true
 // minibatch SGD, many runs at once: the runs of a cell are one landscape model (landscape.h,
 // run r's parameters (x_r, y_r)) stepped by the project's SGD optimizer.
+// Is not: the two-valley model (two_valley.h).
 //
 // Samples y_mu (mu = 1..M); per-sample loss l_mu = 1/2 lambda(x) (y - y_mu)^2 with
 // lambda(x) = lambda0 exp(x / ell): x runs along the valley, small x is the flat end.
@@ -18,12 +19,20 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/names.h"
 #include "experiments/sgd/landscape.h"
 
 namespace awd {
 
 enum class ValleyDrive { Langevin, Isotropic, Minibatch };
-ValleyDrive parse_valley_drive(const std::string& name);  // "langevin" | "isotropic" | "minibatch"
+inline constexpr Named<ValleyDrive> kValleyDriveNames[] = {
+    {ValleyDrive::Langevin, "langevin"}, {ValleyDrive::Isotropic, "isotropic"}, {ValleyDrive::Minibatch, "minibatch"}
+};
+static_assert(in_enum_order(kValleyDriveNames));
+inline ValleyDrive parse_valley_drive(const std::string& name) {
+    return parse_name(name, kValleyDriveNames, "valley drive");
+}
+inline const char* valley_drive_name(ValleyDrive value) { return name_of(kValleyDriveNames, value); }
 
 struct ValleyConfig {
     ValleyDrive drive = ValleyDrive::Langevin;
