@@ -317,7 +317,7 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
         std::map<std::string, int> high_states;  // end states of the seeds that scored >= ln K / 2
         for (size_t b = 0; b < lr_d.size(); ++b) {
             const Located& l = located[a][b];
-            sj["transition_point"].push_back(l.point);
+            sj["transition_point"].push_back(l.point > 0 ? nlohmann::json(l.point) : nlohmann::json(nullptr));  // null: not located yet
             sj["verdict"].push_back(l.verdict);
             if (l.point > 0) points << lr_d[b] << ' ' << l.point << '\n';
             std::vector<Cell> sorted = l.cells;
