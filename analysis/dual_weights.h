@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "nn/mlp.h"
-#include "nn/mlp.h"
 
 namespace awd {
 
@@ -38,14 +37,16 @@ std::vector<T> activity(const Mlp& net, int layer, const double* x) {
 // The network from layer l up, applied to the activity a, with layer l's weights W_l (and bias
 // b_l, may be null when the net has none) in place of the trained ones. z1 receives z^{l+1}.
 template <class T>
-std::vector<T> forward_from(const Mlp& net, int layer, const std::vector<T>& a_in, const T* W_l, const T* b_l, std::vector<T>* z1 = nullptr) {
+std::vector<T> forward_from(const Mlp& net, int layer, const std::vector<T>& a_in, const T* W_l, const T* b_l,
+                            std::vector<T>* z1 = nullptr) {
     const MlpSpec& s = net.spec;
     std::vector<T> a = a_in;
     for (int l = layer; l < s.layers(); ++l) {
         std::vector<T> z(s.n_out(l));
         for (int i = 0; i < s.n_out(l); ++i) {
             T sum = l == layer ? (b_l ? b_l[i] : T(0)) : (net.b(l) ? T(net.b(l)[i]) : T(0));
-            for (int j = 0; j < s.n_in(l); ++j) sum += (l == layer ? W_l[(size_t)i * s.n_in(l) + j] : T(net.W(l)[(size_t)i * s.n_in(l) + j])) * a[j];
+            for (int j = 0; j < s.n_in(l); ++j)
+                sum += (l == layer ? W_l[(size_t)i * s.n_in(l) + j] : T(net.W(l)[(size_t)i * s.n_in(l) + j])) * a[j];
             z[i] = sum;
         }
         if (l == layer && z1) *z1 = z;
@@ -74,7 +75,8 @@ T squared_norm(const std::vector<T>& a) {
 
 // dW* = (W da) a^T / |a|^2, row-major (n_out, n_in). False (dW untouched) when a = 0.
 template <class T>
-bool minimal_dual(const T* W, int n_out, int n_in, const std::vector<T>& a, const std::vector<T>& da, std::vector<T>& dW) {
+bool minimal_dual(const T* W, int n_out, int n_in, const std::vector<T>& a, const std::vector<T>& da,
+                  std::vector<T>& dW) {
     const T norm2 = squared_norm(a);
     if (norm2 == T(0)) return false;
     const std::vector<T> s = weight_times(W, n_out, n_in, da);
@@ -86,7 +88,8 @@ bool minimal_dual(const T* W, int n_out, int n_in, const std::vector<T>& a, cons
 
 // The general solution with a given M (n_out, n_in): dW* + M (I - a a^T / |a|^2).
 template <class T>
-bool dual_with_M(const T* W, int n_out, int n_in, const std::vector<T>& a, const std::vector<T>& da, const std::vector<T>& M, std::vector<T>& dW) {
+bool dual_with_M(const T* W, int n_out, int n_in, const std::vector<T>& a, const std::vector<T>& da,
+                 const std::vector<T>& M, std::vector<T>& dW) {
     if (!minimal_dual(W, n_out, n_in, a, da, dW)) return false;
     const T norm2 = squared_norm(a);
     const std::vector<T> Ma = weight_times(M.data(), n_out, n_in, a);
@@ -97,7 +100,8 @@ bool dual_with_M(const T* W, int n_out, int n_in, const std::vector<T>& a, const
 
 // Bias absorbed: dW = (W da) a^T / (|a|^2 + 1), db = (W da) / (|a|^2 + 1). Always defined.
 template <class T>
-void bias_absorbed_dual(const T* W, int n_out, int n_in, const std::vector<T>& a, const std::vector<T>& da, std::vector<T>& dW, std::vector<T>& db) {
+void bias_absorbed_dual(const T* W, int n_out, int n_in, const std::vector<T>& a, const std::vector<T>& da,
+                        std::vector<T>& dW, std::vector<T>& db) {
     const T norm2 = squared_norm(a) + T(1);
     const std::vector<T> s = weight_times(W, n_out, n_in, da);
     dW.assign((size_t)n_out * n_in, T(0));

@@ -17,7 +17,8 @@ namespace {
 
 class StageClock {
 public:
-    explicit StageClock(std::vector<std::pair<std::string, double>>& out) : out_(out), t0_(std::chrono::steady_clock::now()) {}
+    explicit StageClock(std::vector<std::pair<std::string, double>>& out)
+        : out_(out), t0_(std::chrono::steady_clock::now()) {}
     void done(const std::string& stage) {
         const auto now = std::chrono::steady_clock::now();
         out_.push_back({stage, std::chrono::duration<double>(now - t0_).count()});
@@ -40,12 +41,15 @@ Forward forward_all(const Mlp& net, const Dataset& d, int layer) {
     const Tensor& f = act.z.back();
     const int C = net.spec.widths.back();
     Forward out;
-    for (int n = 0; n < d.X.rows; ++n) out.loss.push_back(sample_loss(net.spec.loss, &f.data[(size_t)n * C], C, d.y[n]));
+    for (int n = 0; n < d.X.rows; ++n)
+        out.loss.push_back(sample_loss(net.spec.loss, &f.data[(size_t)n * C], C, d.y[n]));
     out.activity = act.a[layer];
     return out;
 }
 
-std::vector<double> row_of(const Tensor& X, int n) { return std::vector<double>(&X.data[(size_t)n * X.cols], &X.data[(size_t)(n + 1) * X.cols]); }
+std::vector<double> row_of(const Tensor& X, int n) {
+    return std::vector<double>(&X.data[(size_t)n * X.cols], &X.data[(size_t)(n + 1) * X.cols]);
+}
 
 double mean_of(const std::vector<double>& v) {
     double s = 0;
@@ -59,13 +63,17 @@ DualityReport analyse_duality(const Mlp& net, const Dataset& train, const Datase
     const MlpSpec& s = net.spec;
     const int l = o.layer, n_out = s.n_out(l), n_in = s.n_in(l);
     layer_indices(s, l, false);  // range check with a clear message
-    if (o.variant == DualVariant::Family) throw std::invalid_argument("the decomposition uses the minimal dual (--variant minimal) or the bias-absorbed one (--variant bias)");
+    if (o.variant == DualVariant::Family)
+        throw std::invalid_argument(
+            "the decomposition uses the minimal dual (--variant minimal) or the bias-absorbed one (--variant bias)");
     const bool with_bias = o.variant == DualVariant::BiasAbsorbed;
-    if (with_bias && !s.bias) throw std::invalid_argument("--variant bias moves the bias with the weights, but " + s.arch() + " was trained without biases");
+    if (with_bias && !s.bias)
+        throw std::invalid_argument("--variant bias moves the bias with the weights, but " + s.arch() +
+                                    " was trained without biases");
     for (const Dataset* d : {&train, &test})
         if (d->X.cols != s.widths[0] || d->size() == 0)
-            throw std::invalid_argument("data with " + std::to_string(d->X.cols) + " inputs per sample and " + std::to_string(d->size()) +
-                                        " samples does not fit " + s.arch());
+            throw std::invalid_argument("data with " + std::to_string(d->X.cols) + " inputs per sample and " +
+                                        std::to_string(d->size()) + " samples does not fit " + s.arch());
     DualityReport r;
     r.layer = l;
     StageClock clock(r.stage_seconds);
@@ -94,19 +102,20 @@ DualityReport analyse_duality(const Mlp& net, const Dataset& train, const Datase
     Tensor paired_X((int)slot.size(), train.X.cols);
     std::vector<int> paired_y(slot.size());
     for (const auto& [n, row] : slot) {
-        std::copy(&train.X.data[(size_t)n * train.X.cols], &train.X.data[(size_t)(n + 1) * train.X.cols], &paired_X.data[(size_t)row * train.X.cols]);
+        std::copy(&train.X.data[(size_t)n * train.X.cols], &train.X.data[(size_t)(n + 1) * train.X.cols],
+                  &paired_X.data[(size_t)row * train.X.cols]);
         paired_y[row] = train.y[n];
     }
     const OutputCurvature curvature = layer_output_curvature(net, paired_X, paired_y, l);
 
     const std::vector<double> W(net.W(l), net.W(l) + (size_t)n_out * n_in);
     const std::vector<double> b = s.bias ? std::vector<double>(net.b(l), net.b(l) + n_out) : std::vector<double>();
-    std::vector<double> D;           // (K, P): the dual weights of the valid pairs, in the block's theta order
-    std::vector<double> secant;      // dl_k / |dW_k|^2
-    std::vector<int> valid;          // pair index of each row of D
+    std::vector<double> D;       // (K, P): the dual weights of the valid pairs, in the block's theta order
+    std::vector<double> secant;  // dl_k / |dW_k|^2
+    std::vector<int> valid;      // pair index of each row of D
     std::vector<double> paired_loss, dl, dual_dl, taylor;
     std::vector<double> dW, db;
-    double weighted = 0;             // sum_k |W da_k|^2 / |a_k|^2
+    double weighted = 0;  // sum_k |W da_k|^2 / |a_k|^2
     for (size_t k = 0; k < partner.size(); ++k) {
         const int n = partner[k];
         PairRecord rec{(int)k, n, test.y[k], false, 0, 0, 0, 0, 0, 0};
@@ -123,7 +132,8 @@ DualityReport analyse_duality(const Mlp& net, const Dataset& train, const Datase
         std::vector<double> W_tilde = W, b_tilde = b;
         for (size_t t = 0; t < dW.size(); ++t) W_tilde[t] += dW[t];
         for (size_t i = 0; i < db.size(); ++i) b_tilde[i] += db[i];
-        const std::vector<double> f = forward_from<double>(net, l, a, W_tilde.data(), b_tilde.empty() ? nullptr : b_tilde.data());
+        const std::vector<double> f =
+            forward_from<double>(net, l, a, W_tilde.data(), b_tilde.empty() ? nullptr : b_tilde.data());
         rec.dl = te.loss[k] - tr.loss[n];
         rec.dual_dl = sample_loss(s.loss, f.data(), s.widths.back(), train.y[n]) - tr.loss[n];
         // Taylor at the training sample: dW a~ = W da =: u, so grad . dW = delta . u and dW^T H_n dW = u^T G u
@@ -147,16 +157,19 @@ DualityReport analyse_duality(const Mlp& net, const Dataset& train, const Datase
         D.insert(D.end(), db.begin(), db.end());
         secant.push_back(norm2 > 0 ? rec.dl / norm2 : 0.0);
         valid.push_back((int)k);
-        paired_loss.push_back(tr.loss[n]), dl.push_back(rec.dl), dual_dl.push_back(rec.dual_dl), taylor.push_back(rec.taylor);
+        paired_loss.push_back(tr.loss[n]), dl.push_back(rec.dl), dual_dl.push_back(rec.dual_dl),
+            taylor.push_back(rec.taylor);
         r.mean_dW_norm += norm2;
         r.pairs.push_back(rec);
     }
     const int K = (int)valid.size();
     r.n_pairs = (int)partner.size(), r.n_skipped = r.n_pairs - K;
     if (K == 0)
-        throw std::runtime_error("every paired training sample has a zero activity at layer " + std::to_string(l) +
-                                 " (a dead layer): the minimal dual weights are undefined; try --variant bias on a net with biases");
-    r.L_paired = mean_of(paired_loss), r.gap_paired = mean_of(dl), r.exact_dual_loss = mean_of(dual_dl), r.taylor_estimate = mean_of(taylor);
+        throw std::runtime_error(
+            "every paired training sample has a zero activity at layer " + std::to_string(l) +
+            " (a dead layer): the minimal dual weights are undefined; try --variant bias on a net with biases");
+    r.L_paired = mean_of(paired_loss), r.gap_paired = mean_of(dl), r.exact_dual_loss = mean_of(dual_dl),
+    r.taylor_estimate = mean_of(taylor);
     r.mean_dW_norm = std::sqrt(r.mean_dW_norm / K);
     r.activity_weighted_norm = std::sqrt(weighted / K);
     clock.done("dual weights, losses, verification");
@@ -176,7 +189,8 @@ DualityReport analyse_duality(const Mlp& net, const Dataset& train, const Datase
             vw += dw * dw, vg += dg * dg, cov += dw * dg;
         }
         Direction& d = r.directions[i];
-        d.lambda = eig.values[i], d.mu_w = mw, d.mu_g = mg, d.sigma_w = std::sqrt(vw / K), d.sigma_g = std::sqrt(vg / K);
+        d.lambda = eig.values[i], d.mu_w = mw, d.mu_g = mg, d.sigma_w = std::sqrt(vw / K),
+        d.sigma_g = std::sqrt(vg / K);
         d.c = d.sigma_w > 0 && d.sigma_g > 0 ? (cov / K) / (d.sigma_w * d.sigma_g) : 0.0;
         d.contribution = d.mu_g * d.mu_w + d.c * d.sigma_g * d.sigma_w;
         r.identity_estimate += d.contribution;

@@ -31,7 +31,7 @@ struct DualityOptions {
     uint64_t seed = 0;                           // random pairing
 };
 
-struct Direction {  // one eigen-direction v_i of H
+struct Direction {                                                 // one eigen-direction v_i of H
     double lambda, mu_w, mu_g, sigma_w, sigma_g, c, contribution;  // contribution = mu_g mu_w + c sigma_g sigma_w
 };
 
@@ -46,7 +46,8 @@ struct DualityReport {
     size_t P = 0;  // parameters of the analysed block
     int n_pairs = 0, n_skipped = 0;
     double L_train = 0, L_test = 0, L_paired = 0, gap = 0, gap_paired = 0;
-    double identity_estimate = 0, identity_residual = 0, curvature_estimate = 0, taylor_estimate = 0, exact_dual_loss = 0;
+    double identity_estimate = 0, identity_residual = 0, curvature_estimate = 0, taylor_estimate = 0,
+           exact_dual_loss = 0;
     double verify_double_u = 0, verify_long_double_u = 0;
     double sum_sigma_w = 0, sum_sigma_g = 0, weight_norm = 0, activity_weighted_norm = 0, mean_dW_norm = 0;
     double top_eigenvalue = 0, trace = 0;

@@ -52,10 +52,10 @@ void check_data(const Mlp& net, const Tensor& X, const std::vector<int>& labels)
 // Per-sample first- and second-order quantities of one chunk of samples, from the output down
 // to layer `lowest` (the lowest parameter block wanted needs G and delta of z^{lowest+1}).
 struct SecondOrder {
-    MlpActivities act;                     // z[r], a[r] of the chunk
-    std::vector<Tensor> delta;             // delta[r] (c, n_r): dl/dz^r of each sample (not divided by N)
-    std::vector<Tensor> G;                 // G[r] (c, n_r * n_r): per sample the (n_r, n_r) d^2 l / dz^r dz^r
-    std::vector<Tensor> d1;                // d1[r] (c, n_r): phi'(z^r)
+    MlpActivities act;          // z[r], a[r] of the chunk
+    std::vector<Tensor> delta;  // delta[r] (c, n_r): dl/dz^r of each sample (not divided by N)
+    std::vector<Tensor> G;      // G[r] (c, n_r * n_r): per sample the (n_r, n_r) d^2 l / dz^r dz^r
+    std::vector<Tensor> d1;     // d1[r] (c, n_r): phi'(z^r)
 };
 
 void second_order_pass(const Mlp& net, const Tensor& X, const int* labels, int lowest, SecondOrder& so) {
@@ -118,8 +118,8 @@ inline size_t local_index(const MlpSpec& s, int l, int i, int j) {
 }
 
 struct Layout {
-    std::vector<int> layers;     // parameter blocks touched by the subset, ascending
-    std::vector<size_t> base;    // where each starts in the work matrix
+    std::vector<int> layers;   // parameter blocks touched by the subset, ascending
+    std::vector<size_t> base;  // where each starts in the work matrix
     size_t size = 0;
 };
 
@@ -264,7 +264,7 @@ Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& lab
     }
     if (stats) *stats = st;
     if (indices.size() == layout.size) return H;  // the subset is whole layer blocks
-    std::vector<size_t> at(indices.size());  // position of each wanted index in the work matrix
+    std::vector<size_t> at(indices.size());       // position of each wanted index in the work matrix
     for (size_t k = 0; k < indices.size(); ++k) {
         for (int a = 0; a < blocks; ++a) {
             const size_t begin = s.weight_offset(layout.layers[a]);

@@ -35,7 +35,8 @@ struct HessianStats {
 // unique), as a (K, K) matrix in that order. A single row of X gives a per-sample Hessian.
 Tensor hessian_fast(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices,
                     HessianStats* stats = nullptr);
-Tensor hessian_plain(const Mlp& net, const Tensor& X, const std::vector<int>& labels, const std::vector<size_t>& indices);
+Tensor hessian_plain(const Mlp& net, const Tensor& X, const std::vector<int>& labels,
+                     const std::vector<size_t>& indices);
 
 // Per-sample first and second derivatives of the loss with respect to the output z^{l+1} of
 // layer l: delta (N, n) and G, N blocks of (n, n). Layer l's per-sample gradient is then

@@ -14,15 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/tensor.h"
 #include "autodiff/names.h"
+#include "autodiff/tensor.h"
 
 namespace awd {
 
 enum class Pairing { Nearest, Random, Activity };
 inline constexpr Named<Pairing> kPairingNames[] = {
-    {Pairing::Nearest, "nearest"}, {Pairing::Random, "random"}, {Pairing::Activity, "activity"}
-};
+    {Pairing::Nearest, "nearest"}, {Pairing::Random, "random"}, {Pairing::Activity, "activity"}};
 static_assert(in_enum_order(kPairingNames));
 inline Pairing parse_pairing(const std::string& name) { return parse_name(name, kPairingNames, "pairing"); }
 inline const char* pairing_name(Pairing value) { return name_of(kPairingNames, value); }

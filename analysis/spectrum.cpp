@@ -31,7 +31,8 @@ std::vector<double> rademacher(size_t n, Rng& rng) {
 
 // Eigen-decomposition of the symmetric tridiagonal matrix (alpha on the diagonal, beta off
 // it), ascending, with eigenvectors as columns of `vectors` (m x m, row-major).
-void tridiagonal_eigen(const std::vector<double>& alpha, const std::vector<double>& beta, std::vector<double>& values, std::vector<double>& vectors) {
+void tridiagonal_eigen(const std::vector<double>& alpha, const std::vector<double>& beta, std::vector<double>& values,
+                       std::vector<double>& vectors) {
     const int m = (int)alpha.size();
     values = alpha;
     std::vector<double> off(beta.begin(), beta.begin() + std::max(m - 1, 0));
@@ -42,8 +43,9 @@ void tridiagonal_eigen(const std::vector<double>& alpha, const std::vector<doubl
 
 // m steps of Lanczos with full reorthogonalisation from the unit vector q0. Returns the basis;
 // alpha and beta receive the tridiagonal matrix. Stops early on an invariant subspace.
-std::vector<std::vector<double>> lanczos_basis(const LinearOperator& op, std::vector<double> q0, int m, std::vector<double>& alpha,
-                                               std::vector<double>& beta, const std::function<bool(int)>& done = {}) {
+std::vector<std::vector<double>> lanczos_basis(const LinearOperator& op, std::vector<double> q0, int m,
+                                               std::vector<double>& alpha, std::vector<double>& beta,
+                                               const std::function<bool(int)>& done = {}) {
     const size_t n = q0.size();
     std::vector<std::vector<double>> Q{std::move(q0)};
     alpha.clear(), beta.clear();
@@ -79,20 +81,26 @@ EigenPairs symmetric_eigen(const Tensor& A, bool with_vectors) {
     const size_t nn = (size_t)n * n;
     Tensor workspace = Tensor::uninitialized(1, (int)(with_vectors ? 1 + 6 * (size_t)n + 2 * nn : 2 * (size_t)n + 1));
     std::vector<lapack_int> iwork(with_vectors ? 3 + 5 * (size_t)n : 1);
-    const int info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, with_vectors ? 'V' : 'N', 'L', n, work.data.data(), n, w.data(),
-                                         workspace.data.data(), (lapack_int)workspace.size(), iwork.data(), (lapack_int)iwork.size());
-    if (info != 0) throw std::runtime_error("symmetric_eigen: LAPACK dsyevd failed (info " + std::to_string(info) + ")");
+    const int info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, with_vectors ? 'V' : 'N', 'L', n, work.data.data(), n,
+                                         w.data(), workspace.data.data(), (lapack_int)workspace.size(), iwork.data(),
+                                         (lapack_int)iwork.size());
+    if (info != 0)
+        throw std::runtime_error("symmetric_eigen: LAPACK dsyevd failed (info " + std::to_string(info) + ")");
     EigenPairs out;
     out.values.assign(w.rbegin(), w.rend());
     if (with_vectors) {  // ascending, eigenvector j contiguous (column j, column-major); we want descending rows
         out.vectors = Tensor::uninitialized(n, n);
-        for (int i = 0; i < n; ++i) std::copy_n(&work.data[(size_t)(n - 1 - i) * n], n, &out.vectors.data[(size_t)i * n]);
+        for (int i = 0; i < n; ++i)
+            std::copy_n(&work.data[(size_t)(n - 1 - i) * n], n, &out.vectors.data[(size_t)i * n]);
     }
     return out;
 }
 
-LanczosResult lanczos_top(const LinearOperator& op, size_t n, int k, int max_steps, double tolerance, uint64_t seed, bool with_vectors) {
-    if (k <= 0 || (size_t)k > n) throw std::invalid_argument("Lanczos: asked for " + std::to_string(k) + " eigenpairs of a " + std::to_string(n) + "-dimensional operator");
+LanczosResult lanczos_top(const LinearOperator& op, size_t n, int k, int max_steps, double tolerance, uint64_t seed,
+                          bool with_vectors) {
+    if (k <= 0 || (size_t)k > n)
+        throw std::invalid_argument("Lanczos: asked for " + std::to_string(k) + " eigenpairs of a " +
+                                    std::to_string(n) + "-dimensional operator");
     Rng rng(seed);
     std::vector<double> q(n);
     for (double& x : q) x = rng.normal();
@@ -105,12 +113,16 @@ LanczosResult lanczos_top(const LinearOperator& op, size_t n, int k, int max_ste
         tridiagonal_eigen(alpha, beta, theta, S);
         const double scale = std::max(std::fabs(theta[m - 1]), std::fabs(theta[0]));
         for (int i = 0; i < k; ++i)
-            if (beta[m - 1] * std::fabs(S[(size_t)(m - 1) * m + (m - 1 - i)]) > tolerance * std::max(scale, 1e-300)) return false;
+            if (beta[m - 1] * std::fabs(S[(size_t)(m - 1) * m + (m - 1 - i)]) > tolerance * std::max(scale, 1e-300))
+                return false;
         return true;
     };
-    const std::vector<std::vector<double>> Q = lanczos_basis(op, q, std::min<int>(max_steps, (int)n), alpha, beta, converged);
+    const std::vector<std::vector<double>> Q =
+        lanczos_basis(op, q, std::min<int>(max_steps, (int)n), alpha, beta, converged);
     const int m = (int)alpha.size();
-    if (m < k) throw std::runtime_error("Lanczos: the Krylov space has dimension " + std::to_string(m) + " < " + std::to_string(k) + " (start vector in an invariant subspace)");
+    if (m < k)
+        throw std::runtime_error("Lanczos: the Krylov space has dimension " + std::to_string(m) + " < " +
+                                 std::to_string(k) + " (start vector in an invariant subspace)");
     tridiagonal_eigen(alpha, beta, theta, S);
     LanczosResult r;
     r.steps = m;
@@ -126,7 +138,8 @@ LanczosResult lanczos_top(const LinearOperator& op, size_t n, int k, int max_ste
     return r;
 }
 
-double power_iteration(const LinearOperator& op, size_t n, int max_iterations, double tolerance, uint64_t seed, int* iterations) {
+double power_iteration(const LinearOperator& op, size_t n, int max_iterations, double tolerance, uint64_t seed,
+                       int* iterations) {
     Rng rng(seed);
     std::vector<double> v(n);
     for (double& x : v) x = rng.normal();
@@ -159,7 +172,8 @@ Estimate hutchinson_trace(const LinearOperator& op, size_t n, int samples, uint6
     return e;
 }
 
-SpectralDensity stochastic_lanczos_quadrature(const LinearOperator& op, size_t n, int vectors, int steps, uint64_t seed) {
+SpectralDensity stochastic_lanczos_quadrature(const LinearOperator& op, size_t n, int vectors, int steps,
+                                              uint64_t seed) {
     Rng rng(seed);
     SpectralDensity d;
     std::vector<double> alpha, beta, theta, S;

@@ -29,9 +29,9 @@ struct EigenPairs {
 EigenPairs symmetric_eigen(const Tensor& A, bool with_vectors);
 
 struct LanczosResult {
-    EigenPairs pairs;                // top k
-    std::vector<double> residuals;   // |H v - lambda v| for each returned pair
-    int steps = 0;                   // Lanczos steps taken (= HVPs)
+    EigenPairs pairs;               // top k
+    std::vector<double> residuals;  // |H v - lambda v| for each returned pair
+    int steps = 0;                  // Lanczos steps taken (= HVPs)
 };
 // The k largest eigenpairs of the n x n symmetric operator. Stops when every one of them has
 // residual <= tolerance * max(|lambda_1|, tiny), or after max_steps (at most n) steps.
@@ -40,7 +40,8 @@ LanczosResult lanczos_top(const LinearOperator& op, size_t n, int k, int max_ste
 
 // The eigenvalue of largest magnitude, by power iteration from a random start; stops when the
 // Rayleigh quotient changes by less than tolerance (relative) or after max_iterations.
-double power_iteration(const LinearOperator& op, size_t n, int max_iterations, double tolerance, uint64_t seed, int* iterations = nullptr);
+double power_iteration(const LinearOperator& op, size_t n, int max_iterations, double tolerance, uint64_t seed,
+                       int* iterations = nullptr);
 
 struct Estimate {
     double value = 0, standard_error = 0;
@@ -55,6 +56,7 @@ struct SpectralDensity {
     std::vector<double> nodes, weights;  // weights sum to 1
     double density_at(double lambda, double sigma) const;
 };
-SpectralDensity stochastic_lanczos_quadrature(const LinearOperator& op, size_t n, int vectors, int steps, uint64_t seed);
+SpectralDensity stochastic_lanczos_quadrature(const LinearOperator& op, size_t n, int vectors, int steps,
+                                              uint64_t seed);
 
 }  // namespace awd

@@ -22,8 +22,8 @@ struct TwoSides {
 };
 
 template <class T>
-TwoSides<T> both_sides(const Mlp& net, int layer, const std::vector<double>& a, const std::vector<double>& a_prime, int label,
-                       DualVariant variant, const std::vector<double>* M) {
+TwoSides<T> both_sides(const Mlp& net, int layer, const std::vector<double>& a, const std::vector<double>& a_prime,
+                       int label, DualVariant variant, const std::vector<double>* M) {
     const MlpSpec& s = net.spec;
     const int n_out = s.n_out(layer), n_in = s.n_in(layer), C = s.widths.back();
     TwoSides<T> t;
@@ -37,7 +37,9 @@ TwoSides<T> both_sides(const Mlp& net, int layer, const std::vector<double>& a, 
     if (variant == DualVariant::BiasAbsorbed) {
         bias_absorbed_dual(t.W.data(), n_out, n_in, t.a, t.da, dW, db);
     } else if (variant == DualVariant::Family) {
-        if (!M || M->size() != (size_t)n_out * n_in) throw std::invalid_argument("dual family: M must be " + std::to_string(n_out) + " x " + std::to_string(n_in));
+        if (!M || M->size() != (size_t)n_out * n_in)
+            throw std::invalid_argument("dual family: M must be " + std::to_string(n_out) + " x " +
+                                        std::to_string(n_in));
         if (!dual_with_M(t.W.data(), n_out, n_in, t.a, t.da, std::vector<T>(M->begin(), M->end()), dW)) return t;
     } else if (!minimal_dual(t.W.data(), n_out, n_in, t.a, t.da, dW)) {
         return t;
@@ -51,7 +53,8 @@ TwoSides<T> both_sides(const Mlp& net, int layer, const std::vector<double>& a, 
         for (int i = 0; i < n_out; ++i) t.b_tilde[i] += db[i];
     }
     t.f_prime = forward_from<T>(net, layer, t.a_prime, t.W.data(), t.b.empty() ? nullptr : t.b.data(), &t.z_prime);
-    t.f_tilde = forward_from<T>(net, layer, t.a, t.W_tilde.data(), t.b_tilde.empty() ? nullptr : t.b_tilde.data(), &t.z_tilde);
+    t.f_tilde =
+        forward_from<T>(net, layer, t.a, t.W_tilde.data(), t.b_tilde.empty() ? nullptr : t.b_tilde.data(), &t.z_tilde);
     t.loss_prime = sample_loss(s.loss, t.f_prime.data(), C, label);
     t.loss_tilde = sample_loss(s.loss, t.f_tilde.data(), C, label);
     return t;
@@ -74,18 +77,22 @@ DualTermSizes dual_term_sizes(const TwoSides<double>& t, DualVariant variant, co
         double s = 0, Ma = 0, Ma_terms = 0;  // |W da|_i and, for the family, (M a)_i with its term sizes
         for (int j = 0; j < n_in; ++j) s += std::fabs(t.W[(size_t)i * n_in + j] * t.da[j]);
         if (variant == DualVariant::Family)
-            for (int j = 0; j < n_in; ++j) Ma += (*M)[(size_t)i * n_in + j] * t.a[j], Ma_terms += std::fabs((*M)[(size_t)i * n_in + j] * t.a[j]);
+            for (int j = 0; j < n_in; ++j)
+                Ma += (*M)[(size_t)i * n_in + j] * t.a[j], Ma_terms += std::fabs((*M)[(size_t)i * n_in + j] * t.a[j]);
         for (int j = 0; j < n_in; ++j) {
             double& d = sizes.dW[(size_t)i * n_in + j];
             d = s * std::fabs(t.a[j]) / norm2;
-            if (variant == DualVariant::Family) d += std::fabs((*M)[(size_t)i * n_in + j]) + (std::fabs(Ma) + Ma_terms) * std::fabs(t.a[j]) / norm2;
+            if (variant == DualVariant::Family)
+                d += std::fabs((*M)[(size_t)i * n_in + j]) + (std::fabs(Ma) + Ma_terms) * std::fabs(t.a[j]) / norm2;
         }
         if (!sizes.db.empty()) sizes.db[i] = s / norm2;
     }
     return sizes;
 }
 
-double ratio(double difference, double bound) { return bound > 0 ? difference / (kUnitRoundoff * bound) : (difference == 0 ? 0.0 : INFINITY); }
+double ratio(double difference, double bound) {
+    return bound > 0 ? difference / (kUnitRoundoff * bound) : (difference == 0 ? 0.0 : INFINITY);
+}
 
 // First-order rounding bounds of both sides: at z^{l+1}, at the output f, and of the loss.
 struct Bounds {
@@ -96,7 +103,8 @@ struct Bounds {
 // A z within a few rounding errors (8 u E) of relu's kink may lie across it on the other side.
 constexpr double kKinkWindow = 8 * kUnitRoundoff;
 
-Bounds rounding_bounds(const Mlp& net, int layer, const TwoSides<double>& t, int label, DualVariant variant, const std::vector<double>* M) {
+Bounds rounding_bounds(const Mlp& net, int layer, const TwoSides<double>& t, int label, DualVariant variant,
+                       const std::vector<double>* M) {
     const MlpSpec& s = net.spec;
     const int n_out = s.n_out(layer), n_in = s.n_in(layer);
     const DualTermSizes sizes = dual_term_sizes(t, variant, M);
@@ -105,7 +113,8 @@ Bounds rounding_bounds(const Mlp& net, int layer, const TwoSides<double>& t, int
     for (int i = 0; i < n_out; ++i) {
         for (int j = 0; j < n_in; ++j) {  // W a', W da (inside dW), (W + dW) a with dW's own terms
             const size_t k = (size_t)i * n_in + j;
-            E[i] += std::fabs(t.W[k] * t.a_prime[j]) + std::fabs(t.W[k] * t.da[j]) + (std::fabs(t.W[k]) + sizes.dW[k]) * std::fabs(t.a[j]);
+            E[i] += std::fabs(t.W[k] * t.a_prime[j]) + std::fabs(t.W[k] * t.da[j]) +
+                (std::fabs(t.W[k]) + sizes.dW[k]) * std::fabs(t.a[j]);
         }
         if (!t.b.empty()) E[i] += 2 * std::fabs(t.b[i]);
         if (!sizes.db.empty()) E[i] += sizes.db[i];
@@ -119,7 +128,8 @@ Bounds rounding_bounds(const Mlp& net, int layer, const TwoSides<double>& t, int
             // relu has a kink at 0: when z is within its rounding bound of it, the other side may
             // sit across the kink, so the slope carried is relu's Lipschitz constant 1, not phi'(z)
             const bool near_kink = s.activation == Activation::Relu && std::fabs(z[j]) <= kKinkWindow * E[j];
-            Ea[j] = (near_kink ? 1.0 : std::fabs(activation_derivative(s.activation, 1, z[j]))) * E[j] + 2 * std::fabs(a[j]);
+            Ea[j] = (near_kink ? 1.0 : std::fabs(activation_derivative(s.activation, 1, z[j]))) * E[j] +
+                2 * std::fabs(a[j]);
         }
         std::vector<double> next(s.n_out(l), 0.0), En(s.n_out(l), 0.0);
         for (int i = 0; i < s.n_out(l); ++i) {
@@ -161,21 +171,23 @@ Discrepancy measure(const TwoSides<T>& t, const Bounds& b) {
     Discrepancy d;
     for (size_t i = 0; i < t.z_prime.size(); ++i)
         d.preactivation = std::max(d.preactivation, ratio((double)std::fabs(t.z_prime[i] - t.z_tilde[i]), b.z[i]));
-    for (size_t k = 0; k < t.f_prime.size(); ++k) d.output = std::max(d.output, ratio((double)std::fabs(t.f_prime[k] - t.f_tilde[k]), b.f[k]));
+    for (size_t k = 0; k < t.f_prime.size(); ++k)
+        d.output = std::max(d.output, ratio((double)std::fabs(t.f_prime[k] - t.f_tilde[k]), b.f[k]));
     d.loss = ratio((double)std::fabs(t.loss_prime - t.loss_tilde), b.loss);
     return d;
 }
 
 }  // namespace
 
-PairCheck verify_pair(const Mlp& net, int layer, const std::vector<double>& a, const std::vector<double>& a_prime, int label, DualVariant variant,
-                      const std::vector<double>* M) {
+PairCheck verify_pair(const Mlp& net, int layer, const std::vector<double>& a, const std::vector<double>& a_prime,
+                      int label, DualVariant variant, const std::vector<double>* M) {
     if (layer < 0 || layer >= net.spec.layers())
-        throw std::invalid_argument("layer " + std::to_string(layer) + " is out of range: " + net.spec.arch() + " has layers 0.." +
-                                    std::to_string(net.spec.layers() - 1));
+        throw std::invalid_argument("layer " + std::to_string(layer) + " is out of range: " + net.spec.arch() +
+                                    " has layers 0.." + std::to_string(net.spec.layers() - 1));
     if ((int)a.size() != net.spec.n_in(layer) || a_prime.size() != a.size())
-        throw std::invalid_argument("verify: activities of size " + std::to_string(a.size()) + " and " + std::to_string(a_prime.size()) +
-                                    " for layer " + std::to_string(layer) + " with " + std::to_string(net.spec.n_in(layer)) + " inputs");
+        throw std::invalid_argument("verify: activities of size " + std::to_string(a.size()) + " and " +
+                                    std::to_string(a_prime.size()) + " for layer " + std::to_string(layer) + " with " +
+                                    std::to_string(net.spec.n_in(layer)) + " inputs");
     PairCheck check;
     const TwoSides<double> d = both_sides<double>(net, layer, a, a_prime, label, variant, M);
     if (!d.defined) return check;

@@ -19,15 +19,14 @@
 
 #include <vector>
 
-#include "nn/mlp.h"
 #include "autodiff/names.h"
+#include "nn/mlp.h"
 
 namespace awd {
 
 enum class DualVariant { Minimal, Family, BiasAbsorbed };
 inline constexpr Named<DualVariant> kDualVariantNames[] = {
-    {DualVariant::Minimal, "minimal"}, {DualVariant::Family, "family"}, {DualVariant::BiasAbsorbed, "bias"}
-};
+    {DualVariant::Minimal, "minimal"}, {DualVariant::Family, "family"}, {DualVariant::BiasAbsorbed, "bias"}};
 static_assert(in_enum_order(kDualVariantNames));
 inline DualVariant parse_dual_variant(const std::string& name) {
     return parse_name(name, kDualVariantNames, "dual variant");

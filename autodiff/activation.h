@@ -18,10 +18,11 @@
 namespace awd {
 
 enum class Activation { Identity, Relu, Tanh, Sigmoid, Softplus };
-inline constexpr Named<Activation> kActivationNames[] = {
-    {Activation::Identity, "identity"}, {Activation::Relu, "relu"}, {Activation::Tanh, "tanh"},
-    {Activation::Sigmoid, "sigmoid"}, {Activation::Softplus, "softplus"}
-};
+inline constexpr Named<Activation> kActivationNames[] = {{Activation::Identity, "identity"},
+                                                         {Activation::Relu, "relu"},
+                                                         {Activation::Tanh, "tanh"},
+                                                         {Activation::Sigmoid, "sigmoid"},
+                                                         {Activation::Softplus, "softplus"}};
 static_assert(in_enum_order(kActivationNames));
 inline Activation parse_activation(const std::string& name) { return parse_name(name, kActivationNames, "activation"); }
 inline const char* activation_name(Activation value) { return name_of(kActivationNames, value); }

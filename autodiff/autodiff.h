@@ -29,9 +29,40 @@
 namespace awd {
 
 enum class Op {
-    Leaf, Add, Sub, Mul, Div, Neg, MatMul, Linear, Exp, Log, Sqrt, Abs, Sign, Pow, Sin, Cos,
-    Activation, ActivationDerivative, Maximum, Minimum, Square, Sum, Broadcast, Transpose,
-    Reshape, Slice, Pad, Concat, GatherRows, ScatterRows, View, Embed, LogSoftmax, Softmax,
+    Leaf,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Neg,
+    MatMul,
+    Linear,
+    Exp,
+    Log,
+    Sqrt,
+    Abs,
+    Sign,
+    Pow,
+    Sin,
+    Cos,
+    Activation,
+    ActivationDerivative,
+    Maximum,
+    Minimum,
+    Square,
+    Sum,
+    Broadcast,
+    Transpose,
+    Reshape,
+    Slice,
+    Pad,
+    Concat,
+    GatherRows,
+    ScatterRows,
+    View,
+    Embed,
+    LogSoftmax,
+    Softmax,
     CrossEntropy,
 };
 const char* op_name(Op op);
@@ -87,7 +118,7 @@ private:
 struct Node {
     Tensor value;
     Op op = Op::Leaf;
-    Inputs in;                   // the inputs the op was applied to
+    Inputs in;  // the inputs the op was applied to
     bool requires_grad = false;
     int attr[4] = {0, 0, 0, 0};  // Sum: axis; MatMul: transpose flags; Slice/Pad: offsets; View: offset, ...
     double constant = 0.0;       // Pow: the exponent
@@ -127,9 +158,9 @@ Var operator/(double c, const Var& a);
 
 Var exp(const Var& x);
 Var log(const Var& x);
-Var sqrt(const Var& x);       // the derivative at 0 is infinite: grad refuses it (non-finite)
-Var abs(const Var& x);        // derivative sign(x), taken as 0 at x = 0 (as PyTorch)
-Var sign(const Var& x);       // -1, 0, +1; its derivative is exactly zero
+Var sqrt(const Var& x);                  // the derivative at 0 is infinite: grad refuses it (non-finite)
+Var abs(const Var& x);                   // derivative sign(x), taken as 0 at x = 0 (as PyTorch)
+Var sign(const Var& x);                  // -1, 0, +1; its derivative is exactly zero
 Var pow(const Var& x, double exponent);  // x^c elementwise; x must be > 0 unless c is a whole number
 Var sin(const Var& x);
 Var cos(const Var& x);
@@ -143,8 +174,8 @@ Var activation(Activation a, const Var& z);
 Var activation_derivative(Activation a, int order, const Var& z);
 Var tanh(const Var& x);
 Var sigmoid(const Var& x);
-Var relu(const Var& x);      // derivative 0 at x = 0
-Var step(const Var& x);      // 1 where x > 0, else 0 (= relu'); its derivative is exactly zero
+Var relu(const Var& x);  // derivative 0 at x = 0
+Var step(const Var& x);  // 1 where x > 0, else 0 (= relu'); its derivative is exactly zero
 Var softplus(const Var& x);
 
 // C = op(A) op(B), op = transpose when the flag is set.
@@ -162,8 +193,8 @@ Var transpose(const Var& x);
 Var reshape(const Var& x, int rows, int cols);
 Var slice(const Var& x, int row0, int col0, int rows, int cols);
 Var pad(const Var& x, int rows, int cols, int row0, int col0);  // embed x in zeros (rows, cols)
-Var concat(const Var& a, const Var& b, int axis);  // axis 0: stack rows; 1: side by side
-Var gather_rows(const Var& x, const std::vector<int>& rows);  // (rows.size(), C); rows may repeat
+Var concat(const Var& a, const Var& b, int axis);               // axis 0: stack rows; 1: side by side
+Var gather_rows(const Var& x, const std::vector<int>& rows);    // (rows.size(), C); rows may repeat
 // A (rows, cols) window of a flat (P, 1) tensor starting at `offset`, sharing its values (no copy).
 // This is how a model's parameters are read out of its one flat buffer.
 Var view(const Var& flat, int offset, int rows, int cols);
@@ -211,8 +242,8 @@ private:
 // row-major flat position in theta.
 using ScalarFunction = std::function<Var(const Var&)>;
 Tensor gradient(const ScalarFunction& f, const Tensor& theta);
-Tensor hvp(const ScalarFunction& f, const Tensor& theta, const Tensor& v);   // H v, shape of theta
-Tensor hessian(const ScalarFunction& f, const Tensor& theta);                 // (P, P)
+Tensor hvp(const ScalarFunction& f, const Tensor& theta, const Tensor& v);         // H v, shape of theta
+Tensor hessian(const ScalarFunction& f, const Tensor& theta);                      // (P, P)
 Tensor hessian(const ScalarFunction& f, const Tensor& theta, int begin, int end);  // block [begin, end)^2
 
 }  // namespace awd

@@ -11,7 +11,7 @@
 namespace awd {
 
 std::array<Var, 3> vjp(const Var& y, const Var& g, unsigned skip);  // the derivative table, ops.cpp
-extern thread_local bool g_scan_op_results;        // ops.cpp
+extern thread_local bool g_scan_op_results;                         // ops.cpp
 
 namespace {
 
@@ -30,7 +30,8 @@ std::vector<const Var*> topological_order(const Var& output, unsigned pass) {
         auto& [v, next] = stack.back();
         if (next < v->node()->in.size()) {
             const Var& child = v->node()->in[next++];
-            if (child.requires_grad() && child.node()->visit != pass) child.node()->visit = pass, stack.push_back({&child, 0});
+            if (child.requires_grad() && child.node()->visit != pass)
+                child.node()->visit = pass, stack.push_back({&child, 0});
         } else {
             order.push_back(v);
             stack.pop_back();
@@ -103,7 +104,8 @@ struct BackwardPass {
         spans.insert(std::upper_bound(spans.begin(), spans.end(), std::make_pair(lo, hi)), {lo, hi});
         size_t kept = 0;  // merge overlapping or touching neighbours, in place
         for (size_t k = 1; k < spans.size(); ++k)
-            if (spans[k].first <= spans[kept].second) spans[kept].second = std::max(spans[kept].second, spans[k].second);
+            if (spans[k].first <= spans[kept].second)
+                spans[kept].second = std::max(spans[kept].second, spans[k].second);
             else spans[++kept] = spans[k];
         spans.resize(kept + 1);
     }
@@ -140,7 +142,8 @@ struct BackwardPass {
                 cotangents.push_back(std::move(contribution));
             } else {
                 cotangents.push_back(checked_constant(contribution.value()));
-                tape_step(TapeStep::Kind::Copy, cotangents.back().node()->value.data.data(), contribution.value().data.data(), contribution.value().size());
+                tape_step(TapeStep::Kind::Copy, cotangents.back().node()->value.data.data(),
+                          contribution.value().data.data(), contribution.value().size());
             }
             return;
         }
@@ -149,7 +152,7 @@ struct BackwardPass {
             sum = sum + contribution;
             return;
         }
-        complete(x, false);  // a whole-buffer add: the result gets scanned at the end
+        complete(x, false);                                    // a whole-buffer add: the result gets scanned at the end
         double* __restrict s = sum.node()->value.data.data();  // a buffer of this pass: no one else's
         const double* __restrict c = contribution.value().data.data();
         for (size_t k = 0, n = contribution.value().size(); k < n; ++k) s[k] += c[k];
@@ -168,11 +171,10 @@ struct BackwardPass {
         double* s = cotangents[flat->slot].node()->value.data.data();
         w = windows_of(flat), fresh = false;
         if (w) {
-            fresh = std::none_of(w->written.begin(), w->written.end(), [&](const auto& span) { return span.first < end && begin < span.second; });
-            if (fresh)
-                mark_written(*w, begin, end);
-            else
-                zero_unwritten(s, *w, begin, end);
+            fresh = std::none_of(w->written.begin(), w->written.end(),
+                                 [&](const auto& span) { return span.first < end && begin < span.second; });
+            if (fresh) mark_written(*w, begin, end);
+            else zero_unwritten(s, *w, begin, end);
         }
         return s;
     }
@@ -184,7 +186,8 @@ struct BackwardPass {
         bool fresh;
         Windows* w;
         double* s = window(flat, begin, begin + g.size(), fresh, w) + begin;
-        const bool finite = fresh ? write_checked<false>(s, g.data.data(), g.size()) : write_checked<true>(s, g.data.data(), g.size());
+        const bool finite =
+            fresh ? write_checked<false>(s, g.data.data(), g.size()) : write_checked<true>(s, g.data.data(), g.size());
         if (w) w->finite &= finite;
     }
 
@@ -294,17 +297,20 @@ std::vector<Var> grad(const Var& output, const std::vector<Var>& inputs, bool cr
         const Tensor& g = result[i].value();
         if (g_tape) {
             TapeStep step;
-            step.kind = TapeStep::Kind::Check, step.src = g.data.data(), step.n = g.size(), step.input = (int)i, step.node = result[i].node();
+            step.kind = TapeStep::Kind::Check, step.src = g.data.data(), step.n = g.size(), step.input = (int)i,
+            step.node = result[i].node();
             g_tape->steps.push_back(step);
         }
         const auto& known = pass.checked_results;
-        if (std::find(known.begin(), known.end(), result[i].node()) != known.end() || all_finite(g.data.data(), g.size())) continue;
+        if (std::find(known.begin(), known.end(), result[i].node()) != known.end() ||
+            all_finite(g.data.data(), g.size()))
+            continue;
         const auto bad = std::find_if(g.data.begin(), g.data.end(), [](double v) { return !std::isfinite(v); });
         BackwardPass(false).run(output, inputs, seed);  // again, each op scanning: throws naming the op that made it
         const size_t k = (size_t)(bad - g.data.begin());
         std::ostringstream why;
-        why << "grad: the gradient with respect to input " << i << " " << g.shape() << " has non-finite entry " << *bad << " at ["
-            << k / g.cols << "," << k % g.cols << "] (a sum of finite contributions overflowed)";
+        why << "grad: the gradient with respect to input " << i << " " << g.shape() << " has non-finite entry " << *bad
+            << " at [" << k / g.cols << "," << k % g.cols << "] (a sum of finite contributions overflowed)";
         throw NonFiniteError(why.str(), (int)i, k);
     }
     return result;
@@ -320,8 +326,8 @@ GradientGraph gradient_graph(const ScalarFunction& f, const Tensor& theta) {
     Var th = variable(theta);
     Var loss = f(th);
     if (!loss || loss.value().size() != 1)
-        throw std::invalid_argument("hessian: the function returns " + (loss ? loss.value().shape() : std::string("nothing")) +
-                                    ", not a scalar");
+        throw std::invalid_argument("hessian: the function returns " +
+                                    (loss ? loss.value().shape() : std::string("nothing")) + ", not a scalar");
     return {th, grad(loss, {th}, true)[0]};
 }
 

@@ -84,14 +84,17 @@ struct NodeAllocator {
         ::operator delete(p);
     }
     template <class U>
-    bool operator==(const NodeAllocator<U>&) const { return true; }
+    bool operator==(const NodeAllocator<U>&) const {
+        return true;
+    }
 };
 
 // Makes the node of one op: its value (rows, cols) computed by evaluate() from `in`. The node keeps
 // its inputs when gradients are wanted and at least one input carries them, or while a plan is
 // being recorded (the replay recomputes it from them). Every result is scanned for NaN and Inf,
 // except inside a backward pass that grad() scans at its end instead.
-Var make(Op op, Inputs in, int rows, int cols, int a0 = 0, int a1 = 0, double c = 0.0, const std::vector<int>* index = nullptr) {
+Var make(Op op, Inputs in, int rows, int cols, int a0 = 0, int a1 = 0, double c = 0.0,
+         const std::vector<int>* index = nullptr) {
     auto n = new_node();
     n->op = op;
     n->attr[0] = a0, n->attr[1] = a1, n->constant = c;
@@ -207,7 +210,8 @@ bool Var::requires_grad() const { return node_ && node_->requires_grad; }
 Var variable(Tensor t) { return leaf(std::move(t), true, "variable"); }
 Var constant(Tensor t) { return leaf(std::move(t), false, "constant"); }
 namespace {
-Var leaf_view(const Tensor& t, bool requires_grad, const char* what) {  // not scanned: the first op that reads a non-finite entry names it
+Var leaf_view(const Tensor& t, bool requires_grad,
+              const char* what) {  // not scanned: the first op that reads a non-finite entry names it
     if (t.empty()) throw std::invalid_argument(std::string(what) + ": empty tensor " + t.shape());
     auto n = new_node();
     n->value = Tensor::read_only_view(t.data.data(), t.rows, t.cols);
@@ -273,7 +277,8 @@ void with_entry_function(const Node& n, V&& visit) {
     const double c = n.constant;
     const int order = n.attr[1];
     auto activation_visit = [&](auto kind) {
-        if (n.op == Op::Activation) return visit([](double p, double) { return activation_value(decltype(kind)::value, p); });
+        if (n.op == Op::Activation)
+            return visit([](double p, double) { return activation_value(decltype(kind)::value, p); });
         return visit([order](double p, double) { return activation_derivative(decltype(kind)::value, order, p); });
     };
     using enum Activation;
@@ -326,9 +331,11 @@ void all_entries(const Node& n, Tensor& y, F f) {
     bool a_one, b_one;
     const Tensor& a = n.in[0].value();
     const Tensor& b = n.in.size() > 1 ? n.in[1].value() : a;
-    if (entrywise(n, a_one, b_one)) return entries(f, a.data.data(), a_one, b.data.data(), b_one, y.data.data(), y.size());
+    if (entrywise(n, a_one, b_one))
+        return entries(f, a.data.data(), a_one, b.data.data(), b_one, y.data.data(), y.size());
     for (int i = 0; i < y.rows; ++i)
-        for (int j = 0; j < y.cols; ++j) y(i, j) = f(a(a.rows == 1 ? 0 : i, a.cols == 1 ? 0 : j), b(b.rows == 1 ? 0 : i, b.cols == 1 ? 0 : j));
+        for (int j = 0; j < y.cols; ++j)
+            y(i, j) = f(a(a.rows == 1 ? 0 : i, a.cols == 1 ? 0 : j), b(b.rows == 1 ? 0 : i, b.cols == 1 ? 0 : j));
 }
 
 auto wins_function(bool larger) {
@@ -339,12 +346,25 @@ auto wins_function(bool larger) {
 
 bool is_elementwise(Op op) {
     switch (op) {
-        case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Maximum: case Op::Minimum: case Op::Neg: case Op::Exp:
-        case Op::Log: case Op::Sqrt: case Op::Abs: case Op::Sign: case Op::Pow: case Op::Sin: case Op::Cos: case Op::Square:
-        case Op::Activation: case Op::ActivationDerivative:
-            return true;
-        default:
-            return false;
+        case Op::Add:
+        case Op::Sub:
+        case Op::Mul:
+        case Op::Div:
+        case Op::Maximum:
+        case Op::Minimum:
+        case Op::Neg:
+        case Op::Exp:
+        case Op::Log:
+        case Op::Sqrt:
+        case Op::Abs:
+        case Op::Sign:
+        case Op::Pow:
+        case Op::Sin:
+        case Op::Cos:
+        case Op::Square:
+        case Op::Activation:
+        case Op::ActivationDerivative: return true;
+        default: return false;
     }
 }
 
@@ -357,7 +377,8 @@ void evaluate_block(const Node& n, const double* a, bool a_one, const double* b,
     with_entry_function(n, [&](auto f) { entries(f, a, a_one, b ? b : a, b_one, y, count); });
 }
 
-void evaluate_wins_block(bool larger, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count) {
+void evaluate_wins_block(bool larger, const double* a, bool a_one, const double* b, bool b_one, double* y,
+                         size_t count) {
     entries(wins_function(larger), a, a_one, b, b_one, y, count);
 }
 
@@ -373,7 +394,8 @@ void evaluate(Node& n) {
         case Op::MatMul: gemm(X, n.attr[0], n.in[1].value(), n.attr[1], y); return;
         case Op::Linear: {  // y = b broadcast over the rows, then y += x W^T: one GEMM with beta = 1
             const bool bias = n.in.size() == 3;
-            for (int i = 0; bias && i < y.rows; ++i) std::memcpy(&y.data[(size_t)i * y.cols], n.in[2].value().data.data(), sizeof(double) * y.cols);
+            for (int i = 0; bias && i < y.rows; ++i)
+                std::memcpy(&y.data[(size_t)i * y.cols], n.in[2].value().data.data(), sizeof(double) * y.cols);
             gemm(X, false, n.in[1].value(), true, y, 1.0, bias ? 1.0 : 0.0);
             return;
         }
@@ -392,7 +414,9 @@ void evaluate(Node& n) {
             for (int i = 0; i < X.rows; ++i)
                 for (int j = 0; j < X.cols; ++j) y(j, i) = X(i, j);
             return;
-        case Op::Reshape: std::copy_n(X.data.data(), y.size(), y.data.data()); return;  // the same values in the same (row-major) order
+        case Op::Reshape:
+            std::copy_n(X.data.data(), y.size(), y.data.data());
+            return;  // the same values in the same (row-major) order
         case Op::Slice:
             for (int i = 0; i < y.rows; ++i)
                 for (int j = 0; j < y.cols; ++j) y(i, j) = X(r0 + i, c0 + j);
@@ -441,7 +465,8 @@ void evaluate(Node& n) {
             return;
         case Op::CrossEntropy: {
             double total = 0.0;
-            for (int i = 0; i < X.rows; ++i) total += log_sum_exp(&X.data[(size_t)i * X.cols], X.cols) - X(i, n.index[i]);
+            for (int i = 0; i < X.rows; ++i)
+                total += log_sum_exp(&X.data[(size_t)i * X.cols], X.cols) - X(i, n.index[i]);
             y[0] = total / X.rows;
             return;
         }
@@ -451,19 +476,37 @@ void evaluate(Node& n) {
 
 void throw_non_finite(const Node& n, size_t k, double v) {
     std::ostringstream why;
-    why << std::string(op_name(n.op)) << "(" << shapes_of(n.in) << "): result " << n.value.shape() << " has non-finite entry " << v << " at ["
-        << k / n.value.cols << "," << k % n.value.cols << "]";
+    why << std::string(op_name(n.op)) << "(" << shapes_of(n.in) << "): result " << n.value.shape()
+        << " has non-finite entry " << v << " at [" << k / n.value.cols << "," << k % n.value.cols << "]";
     throw NonFiniteError(why.str());
 }
 
 // ---- forward: each primitive's checks and the shape of its value -----------------------------
 
-Var operator+(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Add, a, b); return make(Op::Add, {a, b}, r, c); }
-Var operator-(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Sub, a, b); return make(Op::Sub, {a, b}, r, c); }
-Var operator*(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Mul, a, b); return make(Op::Mul, {a, b}, r, c); }
-Var operator/(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Div, a, b); return make(Op::Div, {a, b}, r, c); }
-Var maximum(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Maximum, a, b); return make(Op::Maximum, {a, b}, r, c); }
-Var minimum(const Var& a, const Var& b) { auto [r, c] = broadcast_shape(Op::Minimum, a, b); return make(Op::Minimum, {a, b}, r, c); }
+Var operator+(const Var& a, const Var& b) {
+    auto [r, c] = broadcast_shape(Op::Add, a, b);
+    return make(Op::Add, {a, b}, r, c);
+}
+Var operator-(const Var& a, const Var& b) {
+    auto [r, c] = broadcast_shape(Op::Sub, a, b);
+    return make(Op::Sub, {a, b}, r, c);
+}
+Var operator*(const Var& a, const Var& b) {
+    auto [r, c] = broadcast_shape(Op::Mul, a, b);
+    return make(Op::Mul, {a, b}, r, c);
+}
+Var operator/(const Var& a, const Var& b) {
+    auto [r, c] = broadcast_shape(Op::Div, a, b);
+    return make(Op::Div, {a, b}, r, c);
+}
+Var maximum(const Var& a, const Var& b) {
+    auto [r, c] = broadcast_shape(Op::Maximum, a, b);
+    return make(Op::Maximum, {a, b}, r, c);
+}
+Var minimum(const Var& a, const Var& b) {
+    auto [r, c] = broadcast_shape(Op::Minimum, a, b);
+    return make(Op::Minimum, {a, b}, r, c);
+}
 Var operator-(const Var& a) { return make(Op::Neg, {a}, a.rows(), a.cols()); }
 Var exp(const Var& x) { return make(Op::Exp, {x}, x.rows(), x.cols()); }
 Var log(const Var& x) { return make(Op::Log, {x}, x.rows(), x.cols()); }
@@ -480,8 +523,9 @@ Var activation(Activation a, const Var& z) { return make(Op::Activation, {z}, z.
 
 Var activation_derivative(Activation a, int order, const Var& z) {
     if (order < 1 || order > 3)
-        fail(Op::ActivationDerivative, {z}, std::string("derivative of order ") + std::to_string(order) + " of " + activation_name(a) +
-                                                " is not in the table (orders 1 to 3)");
+        fail(Op::ActivationDerivative, {z},
+             std::string("derivative of order ") + std::to_string(order) + " of " + activation_name(a) +
+                 " is not in the table (orders 1 to 3)");
     return make(Op::ActivationDerivative, {z}, z.rows(), z.cols(), (int)a, order);
 }
 
@@ -494,15 +538,20 @@ Var softplus(const Var& x) { return activation(Activation::Softplus, x); }
 Var matmul(const Var& a, const Var& b, bool ta, bool tb) {
     const Tensor &A = a.value(), &B = b.value();
     if ((ta ? A.rows : A.cols) != (tb ? B.cols : B.rows))
-        fail(Op::MatMul, {a, b}, std::string("inner dimensions differ") + (ta ? " (first transposed)" : "") + (tb ? " (second transposed)" : ""));
+        fail(Op::MatMul, {a, b},
+             std::string("inner dimensions differ") + (ta ? " (first transposed)" : "") +
+                 (tb ? " (second transposed)" : ""));
     return make(Op::MatMul, {a, b}, ta ? A.cols : A.rows, tb ? B.rows : B.cols, ta, tb);
 }
 
 Var linear(const Var& x, const Var& W, const Var& b) {
     const Tensor &X = x.value(), &Wt = W.value();
     Inputs in = b ? Inputs{x, W, b} : Inputs{x, W};
-    if (X.cols != Wt.cols) fail(Op::Linear, in, "input has " + std::to_string(X.cols) + " features, the weight expects " + std::to_string(Wt.cols));
-    if (b && (b.rows() != 1 || b.cols() != Wt.rows)) fail(Op::Linear, in, "bias is not (1 x " + std::to_string(Wt.rows) + ")");
+    if (X.cols != Wt.cols)
+        fail(Op::Linear, in,
+             "input has " + std::to_string(X.cols) + " features, the weight expects " + std::to_string(Wt.cols));
+    if (b && (b.rows() != 1 || b.cols() != Wt.rows))
+        fail(Op::Linear, in, "bias is not (1 x " + std::to_string(Wt.rows) + ")");
     return make(Op::Linear, std::move(in), X.rows, Wt.rows);
 }
 
@@ -512,45 +561,54 @@ Var sum(const Var& x, int axis) {
 }
 
 Var broadcast_to(const Var& x, int rows, int cols) {
-    if ((x.rows() != rows && x.rows() != 1) || (x.cols() != cols && x.cols() != 1)) fail(Op::Broadcast, {x}, "cannot broadcast to " + dims(rows, cols));
+    if ((x.rows() != rows && x.rows() != 1) || (x.cols() != cols && x.cols() != 1))
+        fail(Op::Broadcast, {x}, "cannot broadcast to " + dims(rows, cols));
     return make(Op::Broadcast, {x}, rows, cols);
 }
 
 Var reshape(const Var& x, int rows, int cols) {
-    if (rows < 0 || cols < 0 || (size_t)rows * cols != x.value().size()) fail(Op::Reshape, {x}, "cannot reshape to " + dims(rows, cols));
+    if (rows < 0 || cols < 0 || (size_t)rows * cols != x.value().size())
+        fail(Op::Reshape, {x}, "cannot reshape to " + dims(rows, cols));
     return make(Op::Reshape, {x}, rows, cols);
 }
 
 Var slice(const Var& x, int r0, int c0, int rows, int cols) {
     if (r0 < 0 || c0 < 0 || rows <= 0 || cols <= 0 || r0 + rows > x.rows() || c0 + cols > x.cols())
-        fail(Op::Slice, {x}, "block at (" + std::to_string(r0) + "," + std::to_string(c0) + ") of shape " + dims(rows, cols) + " is out of range");
+        fail(Op::Slice, {x},
+             "block at (" + std::to_string(r0) + "," + std::to_string(c0) + ") of shape " + dims(rows, cols) +
+                 " is out of range");
     return make(Op::Slice, {x}, rows, cols, r0, c0);
 }
 
 Var pad(const Var& x, int rows, int cols, int r0, int c0) {
     if (r0 < 0 || c0 < 0 || r0 + x.rows() > rows || c0 + x.cols() > cols)
-        fail(Op::Pad, {x}, "does not fit in " + dims(rows, cols) + " at (" + std::to_string(r0) + "," + std::to_string(c0) + ")");
+        fail(Op::Pad, {x},
+             "does not fit in " + dims(rows, cols) + " at (" + std::to_string(r0) + "," + std::to_string(c0) + ")");
     return make(Op::Pad, {x}, rows, cols, r0, c0);
 }
 
 Var concat(const Var& a, const Var& b, int axis) {
     const Tensor &A = a.value(), &B = b.value();
     if (axis != 0 && axis != 1) fail(Op::Concat, {a, b}, "axis " + std::to_string(axis) + " is not 0 or 1");
-    if (axis == 0 ? A.cols != B.cols : A.rows != B.rows) fail(Op::Concat, {a, b}, axis == 0 ? "column counts differ" : "row counts differ");
+    if (axis == 0 ? A.cols != B.cols : A.rows != B.rows)
+        fail(Op::Concat, {a, b}, axis == 0 ? "column counts differ" : "row counts differ");
     return make(Op::Concat, {a, b}, axis == 0 ? A.rows + B.rows : A.rows, axis == 0 ? A.cols : A.cols + B.cols, axis);
 }
 
 Var gather_rows(const Var& x, const std::vector<int>& rows) {
     for (size_t r = 0; r < rows.size(); ++r)
         if (rows[r] < 0 || rows[r] >= x.rows())
-            fail(Op::GatherRows, {x}, "row " + std::to_string(rows[r]) + " (entry " + std::to_string(r) + ") is out of range");
+            fail(Op::GatherRows, {x},
+                 "row " + std::to_string(rows[r]) + " (entry " + std::to_string(r) + ") is out of range");
     return make(Op::GatherRows, {x}, (int)rows.size(), x.cols(), 0, 0, 0.0, &rows);
 }
 
 namespace {
 
 // The adjoint of gather_rows: rows of g added into a (rows, C) tensor of zeros at `index`.
-Var scatter_rows(const Var& g, const std::vector<int>& index, int rows) { return make(Op::ScatterRows, {g}, rows, g.cols(), 0, 0, 0.0, &index); }
+Var scatter_rows(const Var& g, const std::vector<int>& index, int rows) {
+    return make(Op::ScatterRows, {g}, rows, g.cols(), 0, 0, 0.0, &index);
+}
 
 // The adjoint of view: g placed at `offset` of a flat (rows, cols) tensor of zeros.
 Var embed(const Var& g, int rows, int cols, int offset) { return make(Op::Embed, {g}, rows, cols, offset); }
@@ -560,7 +618,8 @@ Var embed(const Var& g, int rows, int cols, int offset) { return make(Op::Embed,
 Var view(const Var& flat, int offset, int rows, int cols) {
     Tensor& F = flat.node()->value;
     if (offset < 0 || rows <= 0 || cols <= 0 || (size_t)offset + (size_t)rows * cols > F.size())
-        fail(Op::View, {flat}, "window of " + dims(rows, cols) + " at offset " + std::to_string(offset) + " is out of range");
+        fail(Op::View, {flat},
+             "window of " + dims(rows, cols) + " at offset " + std::to_string(offset) + " is out of range");
     auto n = new_node();  // not scanned: its values were checked where they came from
     n->op = Op::View, n->attr[0] = offset;
     n->value = Tensor::view(F.data.data() + offset, rows, cols);
@@ -575,14 +634,15 @@ Var softmax(const Var& logits) { return make(Op::Softmax, {logits}, logits.rows(
 Var cross_entropy(const Var& logits, const std::vector<int>& labels) {
     const Tensor& Z = logits.value();
     if ((int)labels.size() != Z.rows)
-        throw std::invalid_argument("cross_entropy: " + std::to_string(labels.size()) + " labels for logits " + Z.shape());
+        throw std::invalid_argument("cross_entropy: " + std::to_string(labels.size()) + " labels for logits " +
+                                    Z.shape());
     for (int i = 0; i < Z.rows; ++i)
         if (labels[i] < 0 || labels[i] >= Z.cols)
-            throw std::invalid_argument("cross_entropy: label " + std::to_string(labels[i]) + " of row " + std::to_string(i) +
-                                        " is outside [0, " + std::to_string(Z.cols) + ") for logits " + Z.shape());
+            throw std::invalid_argument("cross_entropy: label " + std::to_string(labels[i]) + " of row " +
+                                        std::to_string(i) + " is outside [0, " + std::to_string(Z.cols) +
+                                        ") for logits " + Z.shape());
     return make(Op::CrossEntropy, {logits}, 1, 1, 0, 0, 0.0, &labels);
 }
-
 
 // ---- composites: built from the primitives, so their derivatives come for free -------------
 
@@ -610,8 +670,8 @@ Var sum_to(const Var& x, int rows, int cols) {
 
 Var mse(const Var& prediction, const Var& target) {
     if (!prediction.value().same_shape(target.value()))
-        throw std::invalid_argument("mse: prediction " + prediction.value().shape() + " and target " + target.value().shape() +
-                                    " differ in shape");
+        throw std::invalid_argument("mse: prediction " + prediction.value().shape() + " and target " +
+                                    target.value().shape() + " differ in shape");
     return mean(square(prediction - target));
 }
 
@@ -655,45 +715,52 @@ std::array<Var, 3> vjp(const Var& y, const Var& g, unsigned skip) {
     const bool ta = n.attr[0], tb = n.attr[1];
     const Activation act = (Activation)n.attr[0];
     switch (n.op) {
-        case Op::Add:        return {need(0) ? to_a(g) : Var(), need(1) ? to_b(g) : Var()};
-        case Op::Sub:        return {need(0) ? to_a(g) : Var(), need(1) ? to_b(-g) : Var()};
-        case Op::Mul:        return {need(0) ? to_a(g * b) : Var(), need(1) ? to_b(g * a) : Var()};
-        case Op::Div:        return {need(0) ? to_a(g / b) : Var(), need(1) ? to_b(-(g * y) / b) : Var()};
-        case Op::Maximum:    return {need(0) ? to_a(g * wins(a, b, true)) : Var(), need(1) ? to_b(g * (1.0 - wins(a, b, true))) : Var()};
-        case Op::Minimum:    return {need(0) ? to_a(g * wins(a, b, false)) : Var(), need(1) ? to_b(g * (1.0 - wins(a, b, false))) : Var()};
-        case Op::Neg:        return {-g};
-        case Op::MatMul:     return {need(0) ? (ta ? matmul(b, g, tb, true) : matmul(g, b, false, !tb)) : Var(),
-                                     need(1) ? (tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false)) : Var()};
-        case Op::Linear:     return {need(0) ? matmul(g, b) : Var(), need(1) ? matmul(g, a, true, false) : Var(),
-                                     n.in.size() == 3 && need(2) ? sum(g, 0) : Var()};
-        case Op::Exp:        return {g * y};
-        case Op::Log:        return {g / a};
-        case Op::Sqrt:       return {g / (2.0 * y)};
-        case Op::Abs:        return {g * sign(a)};
-        case Op::Sign:       return {Var()};  // zero almost everywhere, exactly
-        case Op::Pow:        return {g * (n.constant * pow(a, n.constant - 1.0))};
-        case Op::Sin:        return {g * cos(a)};
-        case Op::Cos:        return {-(g * sin(a))};
-        case Op::Square:     return {2.0 * g * a};
+        case Op::Add: return {need(0) ? to_a(g) : Var(), need(1) ? to_b(g) : Var()};
+        case Op::Sub: return {need(0) ? to_a(g) : Var(), need(1) ? to_b(-g) : Var()};
+        case Op::Mul: return {need(0) ? to_a(g * b) : Var(), need(1) ? to_b(g * a) : Var()};
+        case Op::Div: return {need(0) ? to_a(g / b) : Var(), need(1) ? to_b(-(g * y) / b) : Var()};
+        case Op::Maximum:
+            return {need(0) ? to_a(g * wins(a, b, true)) : Var(), need(1) ? to_b(g * (1.0 - wins(a, b, true))) : Var()};
+        case Op::Minimum:
+            return {need(0) ? to_a(g * wins(a, b, false)) : Var(),
+                    need(1) ? to_b(g * (1.0 - wins(a, b, false))) : Var()};
+        case Op::Neg: return {-g};
+        case Op::MatMul:
+            return {need(0) ? (ta ? matmul(b, g, tb, true) : matmul(g, b, false, !tb)) : Var(),
+                    need(1) ? (tb ? matmul(g, a, true, ta) : matmul(a, g, !ta, false)) : Var()};
+        case Op::Linear:
+            return {need(0) ? matmul(g, b) : Var(), need(1) ? matmul(g, a, true, false) : Var(),
+                    n.in.size() == 3 && need(2) ? sum(g, 0) : Var()};
+        case Op::Exp: return {g * y};
+        case Op::Log: return {g / a};
+        case Op::Sqrt: return {g / (2.0 * y)};
+        case Op::Abs: return {g * sign(a)};
+        case Op::Sign: return {Var()};  // zero almost everywhere, exactly
+        case Op::Pow: return {g * (n.constant * pow(a, n.constant - 1.0))};
+        case Op::Sin: return {g * cos(a)};
+        case Op::Cos: return {-(g * sin(a))};
+        case Op::Square: return {2.0 * g * a};
         case Op::Activation: return {g * activation_derivative(act, 1, a)};
         case Op::ActivationDerivative:
             return {hessian_is_zero(act) ? Var() : g * activation_derivative(act, n.attr[1] + 1, a)};
-        case Op::Sum:        return {broadcast_to(g, a.rows(), a.cols())};
-        case Op::Broadcast:  return {to_a(g)};
-        case Op::Transpose:  return {transpose(g)};
-        case Op::Reshape:    return {reshape(g, a.rows(), a.cols())};
-        case Op::Slice:      return {pad(g, a.rows(), a.cols(), n.attr[0], n.attr[1])};
-        case Op::Pad:        return {slice(g, n.attr[0], n.attr[1], a.rows(), a.cols())};
-        case Op::Concat:     return {need(0) ? slice(g, 0, 0, a.rows(), a.cols()) : Var(),
-                                     need(1) ? slice(g, n.attr[0] == 0 ? a.rows() : 0, n.attr[0] == 1 ? a.cols() : 0, b.rows(), b.cols()) : Var()};
+        case Op::Sum: return {broadcast_to(g, a.rows(), a.cols())};
+        case Op::Broadcast: return {to_a(g)};
+        case Op::Transpose: return {transpose(g)};
+        case Op::Reshape: return {reshape(g, a.rows(), a.cols())};
+        case Op::Slice: return {pad(g, a.rows(), a.cols(), n.attr[0], n.attr[1])};
+        case Op::Pad: return {slice(g, n.attr[0], n.attr[1], a.rows(), a.cols())};
+        case Op::Concat:
+            return {need(0) ? slice(g, 0, 0, a.rows(), a.cols()) : Var(),
+                    need(1) ? slice(g, n.attr[0] == 0 ? a.rows() : 0, n.attr[0] == 1 ? a.cols() : 0, b.rows(), b.cols())
+                            : Var()};
         case Op::GatherRows: return {scatter_rows(g, n.index, a.rows())};
         case Op::ScatterRows: return {gather_rows(g, n.index)};
-        case Op::View:       return {embed(g, a.rows(), a.cols(), n.attr[0])};
-        case Op::Embed:      return {view(g, n.attr[0], a.rows(), a.cols())};
+        case Op::View: return {embed(g, a.rows(), a.cols(), n.attr[0])};
+        case Op::Embed: return {view(g, n.attr[0], a.rows(), a.cols())};
         case Op::LogSoftmax: return {g - exp(y) * sum(g, 1)};
-        case Op::Softmax:    return {y * (g - sum(g * y, 1))};
+        case Op::Softmax: return {y * (g - sum(g * y, 1))};
         case Op::CrossEntropy: return {(softmax(a) - constant(one_hot(n.index, a.cols()))) * g / (double)a.rows()};
-        case Op::Leaf:       break;
+        case Op::Leaf: break;
     }
     throw std::logic_error("vjp: leaf has no inputs");
 }

@@ -63,8 +63,8 @@ bool compatible(const Range& a, const Range& b) {
 [[noreturn]] void throw_non_finite_gradient(const TapeStep& s, size_t k) {
     const Tensor& g = s.node->value;
     std::ostringstream why;
-    why << "grad: the gradient with respect to input " << s.input << " " << g.shape() << " has non-finite entry " << s.src[k] << " at ["
-        << k / g.cols << "," << k % g.cols << "] (found by a plan's replay)";
+    why << "grad: the gradient with respect to input " << s.input << " " << g.shape() << " has non-finite entry "
+        << s.src[k] << " at [" << k / g.cols << "," << k % g.cols << "] (found by a plan's replay)";
     throw NonFiniteError(why.str(), s.input, k);
 }
 
@@ -152,7 +152,9 @@ size_t step_size(const TapeStep& s) {
 // Installs a tape on this thread for the lifetime of the guard.
 struct Recording {
     explicit Recording(Tape& t) {
-        if (g_tape) throw std::logic_error("Plan::record: a plan is already being recorded on this thread (fn may not record another)");
+        if (g_tape)
+            throw std::logic_error(
+                "Plan::record: a plan is already being recorded on this thread (fn may not record another)");
         g_tape = &t;
     }
     ~Recording() { g_tape = nullptr; }
@@ -187,12 +189,14 @@ struct Plan::State {
             const Input& in = inputs[k];
             const std::shared_ptr<Node> node = in.node.lock();
             if (!node)
-                throw std::invalid_argument("plan: input " + std::to_string(k) +
-                                            " was freed after recording (a plan reads its inputs in place: keep them alive, or record again)");
+                throw std::invalid_argument(
+                    "plan: input " + std::to_string(k) +
+                    " was freed after recording (a plan reads its inputs in place: keep them alive, or record again)");
             const Tensor& v = node->value;
             if (v.data.data() != in.data || v.rows != in.rows || v.cols != in.cols)
-                throw std::invalid_argument("plan: input " + std::to_string(k) + " is now " + v.shape() + " at another address; it was (" +
-                                            std::to_string(in.rows) + " x " + std::to_string(in.cols) +
+                throw std::invalid_argument("plan: input " + std::to_string(k) + " is now " + v.shape() +
+                                            " at another address; it was (" + std::to_string(in.rows) + " x " +
+                                            std::to_string(in.cols) +
                                             ") when recorded: record again for new shapes (Captured does)");
         }
     }
@@ -236,12 +240,17 @@ struct Plan::State {
                 int slot;
             };
             std::vector<Local> locals;
-            auto overlaps = [](const Range& r, const double* p, size_t n) { return r.begin < p + n && p < r.begin + r.n; };
+            auto overlaps = [](const Range& r, const double* p, size_t n) {
+                return r.begin < p + n && p < r.begin + r.n;
+            };
             for (size_t i = b.first; i < b.last; ++i) {
                 const TapeStep& s = steps[i];
                 if (s.kind == TapeStep::Kind::Accumulate) continue;  // reads what was there before
-                double* p = s.kind == TapeStep::Kind::Evaluate || s.kind == TapeStep::Kind::Wins ? s.node->value.data.data() : s.dst;
-                bool local = std::none_of(kept.begin(), kept.end(), [&](const Range& r) { return overlaps(r, p, b.n); });
+                double* p = s.kind == TapeStep::Kind::Evaluate || s.kind == TapeStep::Kind::Wins
+                    ? s.node->value.data.data()
+                    : s.dst;
+                bool local =
+                    std::none_of(kept.begin(), kept.end(), [&](const Range& r) { return overlaps(r, p, b.n); });
                 size_t last = i;
                 for (size_t j = 0; local && j < steps.size(); ++j) {
                     if (j == i) continue;
@@ -258,7 +267,9 @@ struct Plan::State {
             int used = 0;
             for (size_t i = b.first; i < b.last; ++i) {
                 const TapeStep& s = steps[i];
-                double* p = s.kind == TapeStep::Kind::Evaluate || s.kind == TapeStep::Kind::Wins ? s.node->value.data.data() : s.dst;
+                double* p = s.kind == TapeStep::Kind::Evaluate || s.kind == TapeStep::Kind::Wins
+                    ? s.node->value.data.data()
+                    : s.dst;
                 for (Local& l : locals)
                     if (l.begin == p && l.slot < 0 && s.kind != TapeStep::Kind::Accumulate) {
                         if (free_slots.empty()) free_slots.push_back(used++);
@@ -269,14 +280,16 @@ struct Plan::State {
                 auto operand = [&](const double* q, size_t n) {
                     Operand o{const_cast<double*>(q), -1, n == 1};
                     for (const Local& l : locals)
-                        if (l.begin == q && n == b.n && (l.slot >= 0 || (l.slot <= -2 && l.last == i))) o.slot = l.slot >= 0 ? l.slot : -2 - l.slot;
+                        if (l.begin == q && n == b.n && (l.slot >= 0 || (l.slot <= -2 && l.last == i)))
+                            o.slot = l.slot >= 0 ? l.slot : -2 - l.slot;
                     return o;
                 };
                 Micro m{&s, {}, {}, {}};
                 if (s.kind == TapeStep::Kind::Evaluate || s.kind == TapeStep::Kind::Wins) {
                     const Tensor& a = s.node->in[0].value();
                     m.a = operand(a.data.data(), a.size());
-                    if (s.node->in.size() > 1) m.b = operand(s.node->in[1].value().data.data(), s.node->in[1].value().size());
+                    if (s.node->in.size() > 1)
+                        m.b = operand(s.node->in[1].value().data.data(), s.node->in[1].value().size());
                     m.y = operand(s.node->value.data.data(), b.n);
                 } else {
                     if (s.src) m.a = operand(s.src, b.n);
@@ -295,7 +308,9 @@ struct Plan::State {
         double* slot0 = scratch.data();
         for (size_t begin = 0; begin < b.n; begin += kBlock) {
             const size_t count = std::min(kBlock, b.n - begin);
-            auto at = [&](const Operand& o) { return o.slot >= 0 ? slot0 + (size_t)o.slot * kBlock : o.one ? o.p : o.p + begin; };
+            auto at = [&](const Operand& o) {
+                return o.slot >= 0 ? slot0 + (size_t)o.slot * kBlock : o.one ? o.p : o.p + begin;
+            };
             for (const Micro& m : b.micro) {
                 const TapeStep& s = *m.step;
                 double* y = at(m.y);
@@ -307,7 +322,9 @@ struct Plan::State {
                             throw_non_finite(*s.node, begin + i, y[i]);
                         }
                         break;
-                    case TapeStep::Kind::Wins: evaluate_wins_block(s.flag, at(m.a), m.a.one, at(m.b), m.b.one, y, count); break;
+                    case TapeStep::Kind::Wins:
+                        evaluate_wins_block(s.flag, at(m.a), m.a.one, at(m.b), m.b.one, y, count);
+                        break;
                     case TapeStep::Kind::Copy: std::copy_n(at(m.a), count, y); break;
                     case TapeStep::Kind::Accumulate: {
                         const double* a = at(m.a);
@@ -322,10 +339,8 @@ struct Plan::State {
 
     void replay() {
         for (const Block& b : blocks)
-            if (b.fused)
-                replay_fused(b);
-            else
-                run_step(steps[b.first]);
+            if (b.fused) replay_fused(b);
+            else run_step(steps[b.first]);
     }
 };
 
@@ -338,7 +353,8 @@ Plan Plan::record(const Function& fn, const std::vector<Var>& inputs, PlanOption
     for (size_t k = 0; k < inputs.size(); ++k) {
         if (!inputs[k]) throw std::invalid_argument("Plan::record: input " + std::to_string(k) + " is an empty Var");
         if (inputs[k].node()->op != Op::Leaf)
-            throw std::invalid_argument("Plan::record: input " + std::to_string(k) + " is made by " + op_name(inputs[k].node()->op) +
+            throw std::invalid_argument("Plan::record: input " + std::to_string(k) + " is made by " +
+                                        op_name(inputs[k].node()->op) +
                                         ", not a leaf: pass variable(...), constant(...) or a view of a tensor");
     }
     Tape tape;
@@ -351,7 +367,9 @@ Plan Plan::record(const Function& fn, const std::vector<Var>& inputs, PlanOption
     plan.s_ = std::make_unique<State>();
     State& s = *plan.s_;
     for (size_t k = 0; k < outputs.size(); ++k)
-        if (!outputs[k]) throw std::invalid_argument("Plan::record: output " + std::to_string(k) + " of the function is an empty Var");
+        if (!outputs[k])
+            throw std::invalid_argument("Plan::record: output " + std::to_string(k) +
+                                        " of the function is an empty Var");
     // The recorded nodes refer to each input through a stand-in leaf over the input's values: the
     // plan then holds no input, and a freed one is noticed instead of read.
     std::vector<std::shared_ptr<Node>> stand_ins;
@@ -373,7 +391,10 @@ Plan Plan::record(const Function& fn, const std::vector<Var>& inputs, PlanOption
         Var in[3];
         const size_t count = n->in.size();
         for (size_t k = 0; k < count; ++k) in[k] = stand_in(n->in[k]);
-        n->in = count == 3 ? Inputs(in[0], in[1], in[2]) : count == 2 ? Inputs(in[0], in[1]) : count == 1 ? Inputs(in[0]) : Inputs();
+        n->in = count == 3 ? Inputs(in[0], in[1], in[2])
+            : count == 2   ? Inputs(in[0], in[1])
+            : count == 1   ? Inputs(in[0])
+                           : Inputs();
     }
     for (const Var& v : outputs) s.outputs.push_back(stand_in(v));
     for (size_t k = 0; k < inputs.size(); ++k) {
@@ -405,21 +426,25 @@ bool Plan::same_shapes(const std::vector<const Tensor*>& values) const {
 void Plan::run(const std::vector<const Tensor*>& values) {
     if (!s_) throw std::logic_error("plan: run() of a plan that was never recorded");
     if (values.size() != s_->inputs.size())
-        throw std::invalid_argument("plan: " + std::to_string(values.size()) + " values for " + std::to_string(s_->inputs.size()) + " inputs");
+        throw std::invalid_argument("plan: " + std::to_string(values.size()) + " values for " +
+                                    std::to_string(s_->inputs.size()) + " inputs");
     s_->check_inputs();
     for (size_t k = 0; k < values.size(); ++k) {
         const State::Input& in = s_->inputs[k];
         if (values[k]->rows != in.rows || values[k]->cols != in.cols)
-            throw std::invalid_argument("plan: value " + std::to_string(k) + " is " + shape_of(*values[k]) + ", the plan was recorded for (" +
-                                        std::to_string(in.rows) + " x " + std::to_string(in.cols) + "): record again (Captured does)");
-        if (values[k]->data.data() != in.data) std::copy(values[k]->data.begin(), values[k]->data.end(), const_cast<double*>(in.data));
+            throw std::invalid_argument("plan: value " + std::to_string(k) + " is " + shape_of(*values[k]) +
+                                        ", the plan was recorded for (" + std::to_string(in.rows) + " x " +
+                                        std::to_string(in.cols) + "): record again (Captured does)");
+        if (values[k]->data.data() != in.data)
+            std::copy(values[k]->data.begin(), values[k]->data.end(), const_cast<double*>(in.data));
     }
     s_->replay();
 }
 
 const Tensor& Plan::output(size_t k) const {
     if (!s_ || k >= s_->outputs.size())
-        throw std::out_of_range("plan: output " + std::to_string(k) + " of " + std::to_string(s_ ? s_->outputs.size() : 0));
+        throw std::out_of_range("plan: output " + std::to_string(k) + " of " +
+                                std::to_string(s_ ? s_->outputs.size() : 0));
     return s_->outputs[k].value();
 }
 
@@ -431,9 +456,11 @@ std::string Plan::describe() const {
         for (size_t i = s_->blocks[b].first; i < s_->blocks[b].last; ++i) {
             const TapeStep& t = s_->steps[i];
             out << (s_->blocks[b].fused ? "fused " + std::to_string(b) : std::string("      ")) << "  "
-                << (t.kind == TapeStep::Kind::Evaluate ? op_name(t.node->op) : kinds[(int)t.kind]) << " " << step_size(t) << "\n";
-    out << s_->steps.size() << " steps, " << s_->fused_steps << " in fused blocks, " << s_->local_buffers << " intermediates in "
-        << s_->scratch.size() / kBlock << " scratch slots of " << kBlock << " entries\n";
+                << (t.kind == TapeStep::Kind::Evaluate ? op_name(t.node->op) : kinds[(int)t.kind]) << " "
+                << step_size(t) << "\n";
+            out << s_->steps.size() << " steps, " << s_->fused_steps << " in fused blocks, " << s_->local_buffers
+                << " intermediates in " << s_->scratch.size() / kBlock << " scratch slots of " << kBlock
+                << " entries\n";
         }
     return out.str();
 }
@@ -451,7 +478,8 @@ Captured::Captured(Plan::Function fn, std::vector<Var> inputs, PlanOptions optio
 const Plan& Captured::run(const std::vector<const Tensor*>& values) {
     if (!plan_.same_shapes(values)) {
         if (values.size() != inputs_.size())
-            throw std::invalid_argument("capture: " + std::to_string(values.size()) + " values for " + std::to_string(inputs_.size()) + " inputs");
+            throw std::invalid_argument("capture: " + std::to_string(values.size()) + " values for " +
+                                        std::to_string(inputs_.size()) + " inputs");
         for (size_t k = 0; k < values.size(); ++k)
             inputs_[k] = inputs_[k].requires_grad() ? variable(*values[k]) : constant(*values[k]);
         plan_ = Plan::record(fn_, inputs_, options_);

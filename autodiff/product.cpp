@@ -25,7 +25,7 @@ constexpr double kMinimumMultiplyAdds = 1e6;  // below this, handing work over c
 // more than that: 497 of 1,500 random shapes changed bits with this rule, 13 of 400 with blocks
 // on multiples of 192, too coarse to cut the 100-row products of small networks at all.
 constexpr int kTile = 16;
-constexpr int kSpins = 20000;                 // about 0.5 ms of spinning (20 ns a pause here) before a helper sleeps
+constexpr int kSpins = 20000;  // about 0.5 ms of spinning (20 ns a pause here) before a helper sleeps
 
 inline void pause() {  // tells the core this is a spin loop
 #if defined(__x86_64__) || defined(__i386__)
@@ -62,7 +62,8 @@ public:
         remaining_.store((int)workers_.size(), std::memory_order_relaxed);
         round_.fetch_add(1, std::memory_order_release), round_.notify_all();
         block(0);
-        for (int left; (left = remaining_.load(std::memory_order_acquire)) > 0;) remaining_.wait(left, std::memory_order_acquire);
+        for (int left; (left = remaining_.load(std::memory_order_acquire)) > 0;)
+            remaining_.wait(left, std::memory_order_acquire);
         return true;
     }
 
@@ -102,9 +103,10 @@ Helpers& helpers() {
     return h;
 }
 
-void one_thread_product(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
-                        double beta, double* c, int ldc) {
-    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+void one_thread_product(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b,
+                        int ldb, double beta, double* c, int ldc) {
+    cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
+                b, ldb, beta, c, ldc);
 }
 
 }  // namespace
@@ -132,9 +134,11 @@ void product(bool ta, bool tb, int m, int n, int k, double alpha, const double* 
         const bool ran = helpers().run([&](int p) {
             const int lo = tiles * p / parts * kTile, hi = p + 1 == parts ? whole : tiles * (p + 1) / parts * kTile;
             if (by_rows)
-                one_thread_product(ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + (size_t)lo * lda, lda, b, ldb, beta, c + (size_t)lo * ldc, ldc);
+                one_thread_product(ta, tb, hi - lo, n, k, alpha, ta ? a + lo : a + (size_t)lo * lda, lda, b, ldb, beta,
+                                   c + (size_t)lo * ldc, ldc);
             else
-                one_thread_product(ta, tb, m, hi - lo, k, alpha, a, lda, tb ? b + (size_t)lo * ldb : b + lo, ldb, beta, c + lo, ldc);
+                one_thread_product(ta, tb, m, hi - lo, k, alpha, a, lda, tb ? b + (size_t)lo * ldb : b + lo, ldb, beta,
+                                   c + lo, ldc);
         });
         if (ran) return;
     }

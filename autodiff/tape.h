@@ -27,8 +27,8 @@ struct TapeStep {
         Check,       // grad() refuses a non-finite entry of src[0, n): the gradient for `input`
     };
     Kind kind = Kind::Evaluate;
-    bool scan = false;   // Evaluate: refuse a non-finite result, as the eager op does
-    bool flag = false;   // Wins: larger; GemmWindow: add
+    bool scan = false;  // Evaluate: refuse a non-finite result, as the eager op does
+    bool flag = false;  // Wins: larger; GemmWindow: add
     Node* node = nullptr;
     const double* src = nullptr;
     double* dst = nullptr;
@@ -55,7 +55,8 @@ bool reads_entrywise(const Node& n);
 // count entries of such an op: y[i] = op(a[i], b[i]), an operand marked `one` read at [0] for
 // every i; b is ignored by a unary op. What evaluate() computes, a block at a time.
 void evaluate_block(const Node& n, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count);
-void evaluate_wins_block(bool larger, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count);
+void evaluate_wins_block(bool larger, const double* a, bool a_one, const double* b, bool b_one, double* y,
+                         size_t count);
 // The error an op throws for a non-finite entry k (value v) of its result (the eager message).
 [[noreturn]] void throw_non_finite(const Node& n, size_t k, double v);
 

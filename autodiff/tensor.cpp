@@ -16,7 +16,7 @@ namespace awd {
 
 namespace {
 
-constexpr size_t kPoolLimitBytes = 512u << 20;   // never hold more than this in freed arrays
+constexpr size_t kPoolLimitBytes = 512u << 20;  // never hold more than this in freed arrays
 
 struct ArrayPool {
     std::unordered_map<size_t, std::vector<std::vector<double>>> free;  // by capacity
@@ -62,20 +62,19 @@ void Storage::give_back_array(std::vector<double>&& a) {
 
 Tensor::Tensor(int r, int c, double fill) : rows(r), cols(c) {
     if (r < 0 || c < 0)
-        throw std::invalid_argument("Tensor: negative shape (" + std::to_string(r) + " x " +
-                                    std::to_string(c) + ")");
+        throw std::invalid_argument("Tensor: negative shape (" + std::to_string(r) + " x " + std::to_string(c) + ")");
     data.assign((size_t)r * c, fill);
 }
 
 Tensor::Tensor(int r, int c, std::vector<double> values) : rows(r), cols(c), data(std::move(values)) {
     if (r < 0 || c < 0 || data.size() != (size_t)r * c)
-        throw std::invalid_argument("Tensor: " + std::to_string(data.size()) +
-                                    " values do not fill shape (" + std::to_string(r) + " x " +
-                                    std::to_string(c) + ")");
+        throw std::invalid_argument("Tensor: " + std::to_string(data.size()) + " values do not fill shape (" +
+                                    std::to_string(r) + " x " + std::to_string(c) + ")");
 }
 
 Tensor Tensor::uninitialized(int r, int c) {
-    if (r < 0 || c < 0) throw std::invalid_argument("Tensor: negative shape (" + std::to_string(r) + " x " + std::to_string(c) + ")");
+    if (r < 0 || c < 0)
+        throw std::invalid_argument("Tensor: negative shape (" + std::to_string(r) + " x " + std::to_string(c) + ")");
     Tensor t;
     t.rows = r, t.cols = c;
     t.data = Storage::uninitialized((size_t)r * c);
@@ -83,7 +82,9 @@ Tensor Tensor::uninitialized(int r, int c) {
 }
 
 Tensor Tensor::view(double* values, int r, int c) {
-    if (r < 0 || c < 0) throw std::invalid_argument("Tensor::view: negative shape (" + std::to_string(r) + " x " + std::to_string(c) + ")");
+    if (r < 0 || c < 0)
+        throw std::invalid_argument("Tensor::view: negative shape (" + std::to_string(r) + " x " + std::to_string(c) +
+                                    ")");
     Tensor t;
     t.rows = r, t.cols = c;
     t.data = Storage::view(values, (size_t)r * c);
@@ -91,31 +92,28 @@ Tensor Tensor::view(double* values, int r, int c) {
 }
 
 double Tensor::item() const {
-    if (rows != 1 || cols != 1)
-        throw std::invalid_argument("Tensor::item: tensor is " + shape() + ", not (1 x 1)");
+    if (rows != 1 || cols != 1) throw std::invalid_argument("Tensor::item: tensor is " + shape() + ", not (1 x 1)");
     return data[0];
 }
 
-std::string Tensor::shape() const {
-    return "(" + std::to_string(rows) + " x " + std::to_string(cols) + ")";
-}
+std::string Tensor::shape() const { return "(" + std::to_string(rows) + " x " + std::to_string(cols) + ")"; }
 
 void gemm(const Tensor& A, bool ta, const Tensor& B, bool tb, Tensor& C, double alpha, double beta) {
     // op(A) is (m, k), op(B) is (k, n), C is (m, n)
     const int m = ta ? A.cols : A.rows, k = ta ? A.rows : A.cols;
     const int kb = tb ? B.cols : B.rows, n = tb ? B.rows : B.cols;
     if (k != kb)
-        throw std::invalid_argument("matmul: shapes " + A.shape() + (ta ? "^T" : "") + " and " +
-                                    B.shape() + (tb ? "^T" : "") + " do not align (inner " +
-                                    std::to_string(k) + " vs " + std::to_string(kb) + ")");
+        throw std::invalid_argument("matmul: shapes " + A.shape() + (ta ? "^T" : "") + " and " + B.shape() +
+                                    (tb ? "^T" : "") + " do not align (inner " + std::to_string(k) + " vs " +
+                                    std::to_string(kb) + ")");
     if (beta == 0.0) {
         if (C.rows != m || C.cols != n) C = Tensor::uninitialized(m, n);
     } else if (C.rows != m || C.cols != n) {
-        throw std::invalid_argument("gemm: accumulator is " + C.shape() + ", product is (" +
-                                    std::to_string(m) + " x " + std::to_string(n) + ")");
+        throw std::invalid_argument("gemm: accumulator is " + C.shape() + ", product is (" + std::to_string(m) + " x " +
+                                    std::to_string(n) + ")");
     }
     if (m == 0 || n == 0) return;
-    if (k == 0) {  // empty inner dimension: the product is zero
+    if (k == 0) {                                                   // empty inner dimension: the product is zero
         for (double& c : C.data) c = beta == 0.0 ? 0.0 : c * beta;  // C may hold stale values
         return;
     }
@@ -127,12 +125,14 @@ void gemm(const Tensor& A, bool ta, const Tensor& B, bool tb, Tensor& C, double 
     if (m == 1 || n == 1) {
         if (beta == 0.0) std::fill(c, c + (size_t)m * n, 0.0);  // stale values must not leak in (0 * NaN)
         if (m == 1)  // c = op(B)^T a: a holds op(A)'s k values contiguously whatever ta says
-            cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, B.rows, B.cols, alpha, b, B.cols, a, 1, beta, c, 1);
+            cblas_dgemv(CblasRowMajor, tb ? CblasNoTrans : CblasTrans, B.rows, B.cols, alpha, b, B.cols, a, 1, beta, c,
+                        1);
         else  // c = op(A) b
-            cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, A.rows, A.cols, alpha, a, A.cols, b, 1, beta, c, 1);
+            cblas_dgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, A.rows, A.cols, alpha, a, A.cols, b, 1, beta, c,
+                        1);
         return;
     }
-    if (k == 1) {  // an outer product (one example's weight gradient): nothing to pack or sum
+    if (k == 1) {                      // an outer product (one example's weight gradient): nothing to pack or sum
         for (int i = 0; i < m; ++i) {  // a and b hold their m and n values contiguously
             const double ai = alpha * a[i];
             double* __restrict row = c + (size_t)i * n;
@@ -174,8 +174,7 @@ double max_abs(const Tensor& A) {
 }
 
 double relative_difference(const Tensor& A, const Tensor& B) {
-    if (!A.same_shape(B))
-        throw std::invalid_argument("relative_difference: shapes " + A.shape() + " and " + B.shape());
+    if (!A.same_shape(B)) throw std::invalid_argument("relative_difference: shapes " + A.shape() + " and " + B.shape());
     Tensor D(A.rows, A.cols);
     for (size_t k = 0; k < A.size(); ++k) D[k] = A[k] - B[k];
     return frobenius_norm(D) / std::max(frobenius_norm(B), 1e-300);

@@ -80,12 +80,14 @@ public:
     }
     std::vector<double> to_vector() const { return std::vector<double>(begin(), end()); }
     bool operator==(const Storage& o) const { return size_ == o.size_ && std::equal(begin(), end(), o.begin()); }
-    bool operator==(const std::vector<double>& v) const { return size_ == v.size() && std::equal(begin(), end(), v.begin()); }
+    bool operator==(const std::vector<double>& v) const {
+        return size_ == v.size() && std::equal(begin(), end(), v.begin());
+    }
 
 private:
     static constexpr size_t kInline = 4, kPooledMinimum = 1024;  // below the pool's minimum, malloc is fast enough
-    static std::vector<double> take_array(size_t n);        // n values, stale if reused
-    static void give_back_array(std::vector<double>&& a);  // keeps it for the next take of its size
+    static std::vector<double> take_array(size_t n);             // n values, stale if reused
+    static void give_back_array(std::vector<double>&& a);        // keeps it for the next take of its size
     // Room for n owned values, not initialised; what was held before is let go.
     void own(size_t n) {
         if (owned_.size() >= kPooledMinimum) give_back_array(std::move(owned_));
@@ -119,7 +121,9 @@ struct Tensor {
     static Tensor view(double* values, int rows, int cols);
     // The same over values that must only be read through it (data fed to a graph, a chunk of
     // samples): the one place where a view drops the const of what it looks at.
-    static Tensor read_only_view(const double* values, int rows, int cols) { return view(const_cast<double*>(values), rows, cols); }
+    static Tensor read_only_view(const double* values, int rows, int cols) {
+        return view(const_cast<double*>(values), rows, cols);
+    }
 
     double& operator()(int i, int j) { return data[(size_t)i * cols + j]; }
     double operator()(int i, int j) const { return data[(size_t)i * cols + j]; }
@@ -129,14 +133,14 @@ struct Tensor {
     size_t size() const { return data.size(); }
     bool empty() const { return data.empty(); }
     bool same_shape(const Tensor& o) const { return rows == o.rows && cols == o.cols; }
-    double item() const;               // the value of a (1, 1) tensor
-    std::string shape() const;         // "(rows x cols)", for error messages
+    double item() const;        // the value of a (1, 1) tensor
+    std::string shape() const;  // "(rows x cols)", for error messages
 };
 
 // C = alpha * op(A) op(B) + beta * C, op = transpose when the flag is set. C must already
 // have the right shape when beta != 0; otherwise it is resized.
-void gemm(const Tensor& A, bool transpose_a, const Tensor& B, bool transpose_b, Tensor& C,
-          double alpha = 1.0, double beta = 0.0);
+void gemm(const Tensor& A, bool transpose_a, const Tensor& B, bool transpose_b, Tensor& C, double alpha = 1.0,
+          double beta = 0.0);
 Tensor matmul(const Tensor& A, const Tensor& B, bool transpose_a = false, bool transpose_b = false);
 Tensor transpose(const Tensor& A);
 

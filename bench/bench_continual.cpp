@@ -27,7 +27,7 @@ double streaming_seconds(size_t P) {
     const double seconds = best_seconds(5, [&] {
         for (int r = 0; r < reps; ++r) {
             double s = 0;
-            for (size_t k = 0; k < P; ++k) s += w[k];  // forward: read W
+            for (size_t k = 0; k < P; ++k) s += w[k];                      // forward: read W
             for (size_t k = 0; k < P; ++k) w[k] = w[k] * 0.999999 + 1e-9;  // backward: read W, write W
             sink = sink + s;
         }
@@ -46,7 +46,8 @@ void bench_continual() {
 
     // MER, memory 500 full, k-1 = 100, s = 10: the 5120-memory setting's update
     ContinualConfig mer;
-    mer.method = Method::Mer, mer.memories = 500, mer.replay = 100, mer.batches = 10, mer.lr = 0.03, mer.beta = 0.03, mer.gamma = 1.0;
+    mer.method = Method::Mer, mer.memories = 500, mer.replay = 100, mer.batches = 10, mer.lr = 0.03, mer.beta = 0.03,
+    mer.gamma = 1.0;
     ContinualState state = initial_state(mer, stream);
     std::vector<double> x(stream.inputs());
     Rng rng(1);
@@ -68,13 +69,16 @@ void bench_continual() {
         if (peer.count("steps_per_s")) theirs = std::max(theirs, std::stod(peer.at("steps_per_s")));
     }
     std::printf("  MER single-example steps/s: awd %.0f (%.1f us/step)", ours, 1e6 / ours);
-    if (theirs > 0) std::printf(", pytorch %.0f (%.1f us/step), ratio %.1fx (goal >= 3x)\n", theirs, 1e6 / theirs, ours / theirs);
+    if (theirs > 0)
+        std::printf(", pytorch %.0f (%.1f us/step), ratio %.1fx (goal >= 3x)\n", theirs, 1e6 / theirs, ours / theirs);
     else std::printf(", pytorch (no peer)\n");
 
     const size_t P = state.nets[0].size();
     const double bound = streaming_seconds(P);
-    std::printf("  streaming bound: read %zu doubles (%.0f KB) twice and write them once: %.1f us; a MER step takes %.1f us = %.2fx the bound (goal <= 2x)\n",
-                P, P * 8 / 1024.0, 1e6 * bound, 1e6 / ours, (1.0 / ours) / bound);
+    std::printf(
+        "  streaming bound: read %zu doubles (%.0f KB) twice and write them once: %.1f us; a MER step takes %.1f us = "
+        "%.2fx the bound (goal <= 2x)\n",
+        P, P * 8 / 1024.0, 1e6 * bound, 1e6 / ours, (1.0 / ours) / bound);
 
     for (const char* name : {"online", "er"}) {  // the whole 20-task stream, training only
         ContinualConfig c;

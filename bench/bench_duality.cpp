@@ -36,10 +36,12 @@ void bench_duality() {
         for (const auto& stage : r.stage_seconds) total += stage.second;
         if (total < best_total) best_total = total, best = std::move(r);
     }
-    std::printf("\n== A-W analysis of the trained reference net (layer 1, %d training epochs), %d threads, best of 3 ==\n",
-                (int)trained.log.size(), threads);
+    std::printf(
+        "\n== A-W analysis of the trained reference net (layer 1, %d training epochs), %d threads, best of 3 ==\n",
+        (int)trained.log.size(), threads);
     for (const auto& [stage, seconds] : best.stage_seconds) std::printf("  %-44s %8.4f s\n", stage.c_str(), seconds);
-    std::printf("  %-44s %8.4f s   vs ~9 s for the authors' PyTorch code: %.0fx (goal >= 30x, i.e. < 0.3 s)\n", "total", best_total, 9.0 / best_total);
+    std::printf("  %-44s %8.4f s   vs ~9 s for the authors' PyTorch code: %.0fx (goal >= 30x, i.e. < 0.3 s)\n", "total",
+                best_total, 9.0 / best_total);
 }
 
 }  // namespace awd::bench

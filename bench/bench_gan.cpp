@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <vector>
 
-#include "experiments/gan/gan.h"
 #include "autodiff/product.h"
 #include "bench/bench.h"
+#include "experiments/gan/gan.h"
 
 namespace awd::bench {
 
@@ -22,9 +22,11 @@ namespace {
 double our_seconds_per_step(const GanTarget& target, const GanConfig& config) {
     GanDynamics run(target, config, coupling_kernel(config.particles, config.g1, config.g2));
     for (int k = 0; k < 5; ++k) run.step();
-    return best_seconds(5, [&] {
-               for (int k = 0; k < 20; ++k) run.step();
-           }) / 20;
+    return best_seconds(5,
+                        [&] {
+                            for (int k = 0; k < 20; ++k) run.step();
+                        }) /
+        20;
 }
 
 struct Product {
@@ -42,17 +44,20 @@ double products_alone_seconds(const std::vector<Product>& products) {
     std::vector<Operands> all;
     for (const Product& p : products)
         for (int c = 0; c < p.count; ++c)
-            all.push_back({p, std::vector<double>((size_t)p.m * p.k, 0.3), std::vector<double>((size_t)p.k * p.n, 0.2), std::vector<double>((size_t)p.m * p.n)});
+            all.push_back({p, std::vector<double>((size_t)p.m * p.k, 0.3), std::vector<double>((size_t)p.k * p.n, 0.2),
+                           std::vector<double>((size_t)p.m * p.n)});
     auto run_all = [&] {
         for (Operands& o : all)
-            product(o.p.ta, o.p.tb, o.p.m, o.p.n, o.p.k, 1.0, o.a.data(), o.p.ta ? o.p.m : o.p.k, o.b.data(), o.p.tb ? o.p.k : o.p.n, 0.0,
-                    o.c.data(), o.p.n);
+            product(o.p.ta, o.p.tb, o.p.m, o.p.n, o.p.k, 1.0, o.a.data(), o.p.ta ? o.p.m : o.p.k, o.b.data(),
+                    o.p.tb ? o.p.k : o.p.n, 0.0, o.c.data(), o.p.n);
     };
     run_all();
     const int repeats = all.size() > 100 ? 2 : 20;
-    return best_seconds(5, [&] {
-               for (int r = 0; r < repeats; ++r) run_all();
-           }) / repeats;
+    return best_seconds(5,
+                        [&] {
+                            for (int r = 0; r < repeats; ++r) run_all();
+                        }) /
+        repeats;
 }
 
 int product_count(const std::vector<Product>& products) {
@@ -90,11 +95,13 @@ std::vector<Product> authors_step_products(int n, const std::vector<int>& w, int
     std::vector<Product> p;
     const int layers = (int)w.size() - 1;
     for (int l = 0; l < layers; ++l) {
-        p.push_back({false, true, n, w[l + 1], w[l], 2 * critic_steps + 1});     // forward: data, particles; generator
-        p.push_back({false, false, n, w[l], w[l + 1], critic_steps + 1});         // grad toward layer l's input: penalty; generator
-        p.push_back({true, false, w[l + 1], w[l], n, 3 * critic_steps});          // dW: data, particles, penalty
-        p.push_back({false, true, n, w[l + 1], w[l], critic_steps});              // the penalty's chain back up
-        if (l > 0) p.push_back({false, false, n, w[l], w[l + 1], 2 * critic_steps});  // activity gradients: data, particles
+        p.push_back({false, true, n, w[l + 1], w[l], 2 * critic_steps + 1});  // forward: data, particles; generator
+        p.push_back(
+            {false, false, n, w[l], w[l + 1], critic_steps + 1});  // grad toward layer l's input: penalty; generator
+        p.push_back({true, false, w[l + 1], w[l], n, 3 * critic_steps});  // dW: data, particles, penalty
+        p.push_back({false, true, n, w[l + 1], w[l], critic_steps});      // the penalty's chain back up
+        if (l > 0)
+            p.push_back({false, false, n, w[l], w[l + 1], 2 * critic_steps});  // activity gradients: data, particles
     }
     p.push_back({false, false, n, w[0], n, 1});  // K G
     return p;
@@ -114,7 +121,9 @@ void bench_gan() {
     GanConfig ring;
     ring.particles = 32, ring.lr_g = 0.01, ring.lr_d = 0.01;
     const Workload workloads[] = {{"mnist100", mnist}, {"ring8", ring}};
-    std::printf("\n== awd gan: one discriminator + generator step, ms: awd with 1 and 2 threads (--threads) vs PyTorch float64 with 2, best of 3 ==\n");
+    std::printf(
+        "\n== awd gan: one discriminator + generator step, ms: awd with 1 and 2 threads (--threads) vs PyTorch float64 "
+        "with 2, best of 3 ==\n");
     std::printf("  %-54s %9s %9s %9s %8s\n", "workload", "awd 1", "awd 2", "pytorch", "ratio");
     for (const Workload& w : workloads) {
         const GanTarget target = make_target(w.name);
@@ -122,7 +131,9 @@ void bench_gan() {
         const bool mnist100 = std::string(w.name) == "mnist100";
         for (int threads : {1, 2}) {
             set_threads(threads), ours[threads - 1] = our_seconds_per_step(target, w.config);
-            if (mnist100) products[threads - 1] = products_alone_seconds(project_step_products(w.config.particles, target.dim(), w.config.hidden.at(0)));
+            if (mnist100)
+                products[threads - 1] = products_alone_seconds(
+                    project_step_products(w.config.particles, target.dim(), w.config.hidden.at(0)));
         }
         double theirs = 1e300;
         for (int r = 0; r < 3; ++r) {
@@ -133,14 +144,15 @@ void bench_gan() {
         std::snprintf(label, sizeof label, "%s (N = %d, d = %d%s)", w.name, w.config.particles, target.dim(),
                       w.config.penalty > 0 ? ", penalty by double backward" : "");
         if (theirs < 1e300)
-            std::printf("  %-54s %9.3f %9.3f %9.3f %7.1fx\n", label, ours[0] * 1e3, ours[1] * 1e3, theirs * 1e3, theirs / std::min(ours[0], ours[1]));
-        else
-            std::printf("  %-54s %9.3f %9.3f %9s %8s\n", label, ours[0] * 1e3, ours[1] * 1e3, "(no peer)", "-");
+            std::printf("  %-54s %9.3f %9.3f %9.3f %7.1fx\n", label, ours[0] * 1e3, ours[1] * 1e3, theirs * 1e3,
+                        theirs / std::min(ours[0], ours[1]));
+        else std::printf("  %-54s %9.3f %9.3f %9s %8s\n", label, ours[0] * 1e3, ours[1] * 1e3, "(no peer)", "-");
         if (mnist100 && theirs < 1e300)
-            std::printf("  %-54s %9.3f %9.3f %9s %7.1fx\n", "  its 21 matrix products alone (same shapes)", products[0] * 1e3, products[1] * 1e3, "",
-                        theirs / std::min(products[0], products[1]));
+            std::printf("  %-54s %9.3f %9.3f %9s %7.1fx\n", "  its 21 matrix products alone (same shapes)",
+                        products[0] * 1e3, products[1] * 1e3, "", theirs / std::min(products[0], products[1]));
         else if (mnist100)
-            std::printf("  %-54s %9.3f %9.3f\n", "  its 21 matrix products alone (same shapes)", products[0] * 1e3, products[1] * 1e3);
+            std::printf("  %-54s %9.3f %9.3f\n", "  its 21 matrix products alone (same shapes)", products[0] * 1e3,
+                        products[1] * 1e3);
     }
     std::printf("  goal: ratio >= 3 on mnist100, >= 5 on ring8\n");
 
@@ -151,8 +163,10 @@ void bench_gan() {
     std::vector<int> widths = {target.dim()};
     for (int h : authors.hidden) widths.push_back(h);
     const std::vector<Product> bound = authors_step_products(authors.particles, widths, authors.d_steps);
-    std::printf("\n== awd gan --preset authors (mnist100): one generator step = %d critic steps of a 784-64-1024-64-1 critic, ms ==\n",
-                authors.d_steps);
+    std::printf(
+        "\n== awd gan --preset authors (mnist100): one generator step = %d critic steps of a 784-64-1024-64-1 critic, "
+        "ms ==\n",
+        authors.d_steps);
     std::printf("  %-54s %9s %9s %9s %8s\n", "workload", "1 thread", "2 threads", "", "step/bound");
     double step[2], alone[2];
     for (int threads : {1, 2}) {
@@ -167,8 +181,8 @@ void bench_gan() {
     std::printf("  %-54s %9.2f %9.2f\n", "preset step (steady state)", step[0] * 1e3, step[1] * 1e3);
     std::printf("  %-54s %9.2f %9.2f %9s %7.2fx\n", label, alone[0] * 1e3, alone[1] * 1e3, "",
                 std::min(step[0], step[1]) / std::min(alone[0], alone[1]));
-    std::printf("  machine dgemm (n = 2000, through product(), 2 threads, OpenBLAS's %s kernels): %.1f GFLOP/s\n", openblas_get_corename(),
-                machine_dgemm_gflops());
+    std::printf("  machine dgemm (n = 2000, through product(), 2 threads, OpenBLAS's %s kernels): %.1f GFLOP/s\n",
+                openblas_get_corename(), machine_dgemm_gflops());
     std::printf("  goal: step / bound <= 1.5 (best of 1 and 2 threads each)\n");
     set_threads(1);
 }

@@ -10,9 +10,9 @@
 #include "analysis/hessian.h"
 #include "analysis/spectrum.h"
 #include "autodiff/product.h"
-#include "nn/files.h"
 #include "bench/bench.h"
 #include "experiments/common/run_folder.h"
+#include "nn/files.h"
 
 namespace awd::bench {
 
@@ -64,22 +64,26 @@ void bench_hessian() {
     const int threads = (int)std::max(1u, std::thread::hardware_concurrency());
     set_threads(threads);
     std::printf("\n== exact Hessians, float64: awd fast path (%d threads) vs PyTorch (2 threads) ==\n", threads);
-    std::printf("  machine dgemm (n = 2000, through product(), OpenBLAS's %s kernels): %.1f GFLOP/s\n", openblas_get_corename(), machine_dgemm_gflops());
+    std::printf("  machine dgemm (n = 2000, through product(), OpenBLAS's %s kernels): %.1f GFLOP/s\n",
+                openblas_get_corename(), machine_dgemm_gflops());
 
     Workload w1 = make_workload("64-32-10", Activation::Tanh, true, 1000);
     HessianStats s1;
     Tensor H1;
     const double t1 = best_seconds(3, [&] { H1 = hessian_fast(w1.net, w1.X, w1.y, all_indices(w1.net.spec), &s1); });
-    const double p1 = std::min(peer_seconds("64-32-10 1000 --vectorize 0"), peer_seconds("64-32-10 1000 --vectorize 1"));
+    const double p1 =
+        std::min(peer_seconds("64-32-10 1000 --vectorize 0"), peer_seconds("64-32-10 1000 --vectorize 1"));
     report("W1 full Hessian 64-32-10 tanh, N=1000, P=2410", t1, s1.gemm_flops / 1e9, p1, 10);
 
     Workload w2 = make_workload("784-30-30-10", Activation::Relu, false, 4000);
     HessianStats s2;
-    const double t2 = best_seconds(3, [&] { hessian_fast(w2.net, w2.X, w2.y, layer_indices(w2.net.spec, 1, false), &s2); });
+    const double t2 =
+        best_seconds(3, [&] { hessian_fast(w2.net, w2.X, w2.y, layer_indices(w2.net.spec, 1, false), &s2); });
     const double p2 = peer_seconds("784-30-30-10 4000 --act relu --no-bias --layer 1");
     report("W2 layer-1 block 784-30-30-10 relu, N=4000", t2, s2.gemm_flops / 1e9, p2, 30);
     const Tensor H2 = hessian_fast(w2.net, w2.X, w2.y, layer_indices(w2.net.spec, 1, false));
-    const double te = best_seconds(3, [&] { symmetric_eigen(H2, true); });  // timed alone: a difference of two timings went negative
+    const double te =
+        best_seconds(3, [&] { symmetric_eigen(H2, true); });  // timed alone: a difference of two timings went negative
     std::printf("  %-44s awd %8.4f s (dsyevd, with eigenvectors)\n", "W2 eigen-decomposition 900 x 900", te);
 
     // PyTorch float64 cross-check of W1's full Hessian (cross-layer blocks included)
@@ -92,7 +96,8 @@ void bench_hessian() {
     write_file_atomically(dir + "/arch.txt", w1.net.spec.arch());
     const auto check = run_peer_script("bench/torch_check_hessian.py " + dir);
     if (check.count("difference"))
-        std::printf("  W1 Hessian vs torch.autograd.functional.hessian (float64): relative difference %s\n", check.at("difference").c_str());
+        std::printf("  W1 Hessian vs torch.autograd.functional.hessian (float64): relative difference %s\n",
+                    check.at("difference").c_str());
 }
 
 }  // namespace awd::bench

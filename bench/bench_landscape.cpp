@@ -8,10 +8,10 @@
 #include <cstdio>
 
 #include "analysis/sgd_noise.h"
-#include "experiments/sgd/two_valley.h"
-#include "experiments/sgd/valley.h"
 #include "autodiff/product.h"
 #include "bench/bench.h"
+#include "experiments/sgd/two_valley.h"
+#include "experiments/sgd/valley.h"
 #include "nn/mlp.h"
 #include "nn/per_sample.h"
 
@@ -28,24 +28,34 @@ double two_valley_bound_seconds_per_step(int R, int steps) {
     std::vector<double> x(R), y(R, 5.0);
     for (int r = 0; r < R; ++r) x[r] = r % 2 == 0 ? 0.01 : -0.01;
     Rng rng(1);
-    const double eta = 0.01, scale = std::sqrt(2 * 0.1), c1 = p.f0 * (p.x1 / p.x0) * (p.x1 / p.x0), c2 = p.f0 * (p.x2 / p.x0) * (p.x2 / p.x0);
-    return best_cpu_seconds(3, [&] {
-        for (int s = 0; s < steps; ++s)
-            for (int r = 0; r < R; ++r) {
-                const bool flat = x[r] >= 0;
-                const double a = flat ? p.x1 : -p.x2, c = flat ? c1 : c2, X = x[r], Y = y[r], den = Y + p.y_b;
-                const double q = Y / den, q1 = p.y_b / (den * den), q2 = -2 * p.y_b / (den * den * den);
-                const double rr = (Y + p.y_f) / den, r1 = (p.y_b - p.y_f) / (den * den), r2 = -2 * (p.y_b - p.y_f) / (den * den * den);
-                const double w = c * rr * rr, w1 = 2 * c * rr * r1, w2 = 2 * c * (r1 * r1 + rr * r2);
-                const double u = X * X - 2 * a * q * X, uy = -2 * a * X * q1, uyy = -2 * a * X * q2, e = std::exp(-Y / p.y_d);
-                const double gx = (2 * X - 2 * a * q) / w, gy = uy / w - u * w1 / (w * w) - p.L_d / p.y_d * e;
-                const Sym2 H{2 / w, (-2 * a * q1 * w - (2 * X - 2 * a * q) * w1) / (w * w),
-                             uyy / w - 2 * uy * w1 / (w * w) - u * w2 / (w * w) + 2 * u * w1 * w1 / (w * w * w) + p.L_d / (p.y_d * p.y_d) * e};
-                const double z1 = rng.normal(), z2 = rng.normal();
-                const Sym2 S = sqrt_clipped(H);
-                x[r] = X - eta * (gx + scale * (S.a * z1 + S.b * z2)), y[r] = Y - eta * (gy + scale * (S.b * z1 + S.c * z2));
-            }
-    }) / steps;
+    const double eta = 0.01, scale = std::sqrt(2 * 0.1), c1 = p.f0 * (p.x1 / p.x0) * (p.x1 / p.x0),
+                 c2 = p.f0 * (p.x2 / p.x0) * (p.x2 / p.x0);
+    return best_cpu_seconds(
+               3,
+               [&] {
+                   for (int s = 0; s < steps; ++s)
+                       for (int r = 0; r < R; ++r) {
+                           const bool flat = x[r] >= 0;
+                           const double a = flat ? p.x1 : -p.x2, c = flat ? c1 : c2, X = x[r], Y = y[r],
+                                        den = Y + p.y_b;
+                           const double q = Y / den, q1 = p.y_b / (den * den), q2 = -2 * p.y_b / (den * den * den);
+                           const double rr = (Y + p.y_f) / den, r1 = (p.y_b - p.y_f) / (den * den),
+                                        r2 = -2 * (p.y_b - p.y_f) / (den * den * den);
+                           const double w = c * rr * rr, w1 = 2 * c * rr * r1, w2 = 2 * c * (r1 * r1 + rr * r2);
+                           const double u = X * X - 2 * a * q * X, uy = -2 * a * X * q1, uyy = -2 * a * X * q2,
+                                        e = std::exp(-Y / p.y_d);
+                           const double gx = (2 * X - 2 * a * q) / w,
+                                        gy = uy / w - u * w1 / (w * w) - p.L_d / p.y_d * e;
+                           const Sym2 H{2 / w, (-2 * a * q1 * w - (2 * X - 2 * a * q) * w1) / (w * w),
+                                        uyy / w - 2 * uy * w1 / (w * w) - u * w2 / (w * w) +
+                                            2 * u * w1 * w1 / (w * w * w) + p.L_d / (p.y_d * p.y_d) * e};
+                           const double z1 = rng.normal(), z2 = rng.normal();
+                           const Sym2 S = sqrt_clipped(H);
+                           x[r] = X - eta * (gx + scale * (S.a * z1 + S.b * z2)),
+                           y[r] = Y - eta * (gy + scale * (S.b * z1 + S.c * z2));
+                       }
+               }) /
+        steps;
 }
 
 // The same for the Langevin valley: lambda = exp(x / ell), the closed-form gradient, two normals.
@@ -53,13 +63,16 @@ double valley_bound_seconds_per_step(int R, int steps) {
     std::vector<double> x(R, 0.0), y(R, 0.0);
     Rng rng(1);
     const double eta = 0.01, sd_along = std::sqrt(2 * 1e-4 / eta), sd_across = std::sqrt(2 * 1e-3 / eta);
-    return best_cpu_seconds(3, [&] {
-        for (int s = 0; s < steps; ++s)
-            for (int r = 0; r < R; ++r) {
-                const double lambda = std::exp(x[r]), gx = 0.5 * lambda * y[r] * y[r], gy = lambda * y[r];
-                x[r] -= eta * (gx + sd_along * rng.normal()), y[r] -= eta * (gy + sd_across * rng.normal());
-            }
-    }) / steps;
+    return best_cpu_seconds(
+               3,
+               [&] {
+                   for (int s = 0; s < steps; ++s)
+                       for (int r = 0; r < R; ++r) {
+                           const double lambda = std::exp(x[r]), gx = 0.5 * lambda * y[r] * y[r], gy = lambda * y[r];
+                           x[r] -= eta * (gx + sd_along * rng.normal()), y[r] -= eta * (gy + sd_across * rng.normal());
+                       }
+               }) /
+        steps;
 }
 
 // One row: awd's run-steps per CPU second, the NumPy peer's (CPU time too), and the bound's.
@@ -68,8 +81,7 @@ void report_runs(const char* label, int R, double ours, const std::map<std::stri
     if (peer.count("cpu_seconds_per_step"))
         std::printf("   numpy %6.2f M/s  %5.2fx (goal >= 10x)", R / std::stod(peer.at("cpu_seconds_per_step")) / 1e6,
                     std::stod(peer.at("cpu_seconds_per_step")) / ours);
-    else
-        std::printf("   (no NumPy peer)");
+    else std::printf("   (no NumPy peer)");
     std::printf("   bound %6.2f M/s: awd at %.2fx of it (goal <= 3x)\n", R / bound / 1e6, ours / bound);
 }
 
@@ -84,31 +96,47 @@ void bench_landscape() {
     auto peer = run_peer_script("bench/torch_landscape.py two-valley 2000 50");
     if (peer.count("seconds_per_step")) {
         const double theirs = std::stod(peer["seconds_per_step"]);
-        std::printf("  two-valley step, 2000 runs, Hessian noise   %8.3f ms   torch %8.3f ms   %5.2fx (goal >= 2x)\n", ours * 1e3, theirs * 1e3, theirs / ours);
+        std::printf("  two-valley step, 2000 runs, Hessian noise   %8.3f ms   torch %8.3f ms   %5.2fx (goal >= 2x)\n",
+                    ours * 1e3, theirs * 1e3, theirs / ours);
     } else {
-        std::printf("  two-valley step, 2000 runs, Hessian noise   %8.3f ms   (no PyTorch peer: make deps-bench)\n", ours * 1e3);
+        std::printf("  two-valley step, 2000 runs, Hessian noise   %8.3f ms   (no PyTorch peer: make deps-bench)\n",
+                    ours * 1e3);
     }
-    std::printf("  run-steps per CPU second, one thread (machine dgemm %.1f GFLOP/s, OpenBLAS %s kernels; shared machine: CPU time, best of 3)\n",
-                machine_dgemm_gflops(), openblas_get_corename());
+    std::printf(
+        "  run-steps per CPU second, one thread (machine dgemm %.1f GFLOP/s, OpenBLAS %s kernels; shared machine: CPU "
+        "time, best of 3)\n",
+        machine_dgemm_gflops(), openblas_get_corename());
     TwoValleyConfig tv;
     tv.runs = 2000, tv.steps = 200, tv.trace_every = 1000;
     report_runs("two-valley, 2000 runs, H+ noise", tv.runs, best_cpu_seconds(3, [&] { run_two_valley(tv); }) / tv.steps,
-                run_peer_script("bench/numpy_landscape.py two-valley 2000 200"), two_valley_bound_seconds_per_step(2000, 200));
+                run_peer_script("bench/numpy_landscape.py two-valley 2000 200"),
+                two_valley_bound_seconds_per_step(2000, 200));
     ValleyConfig va;
     va.runs = 1000, va.steps = 400, va.trace_every = 1000;
     report_runs("valley (Langevin), 1000 runs", va.runs, best_cpu_seconds(3, [&] { run_valley(va); }) / va.steps,
                 run_peer_script("bench/numpy_landscape.py valley 1000 400"), valley_bound_seconds_per_step(1000, 400));
     const auto check = run_peer_script("bench/numpy_landscape.py check build/awd");
-    std::printf("  the NumPy peers and awd landscape simulate the same process (P_flat, drift within 4 standard errors): %s\n",
-                check.count("numpy_check") ? check.at("numpy_check").c_str() : "not run (no NumPy or no build/awd)");
+    std::printf(
+        "  the NumPy peers and awd landscape simulate the same process (P_flat, drift within 4 standard errors): %s\n",
+        check.count("numpy_check") ? check.at("numpy_check").c_str() : "not run (no NumPy or no build/awd)");
     {  // the per-run derivatives alone: recorded once and replayed, against the eager graph of every step
-        Model m = landscape_model("TwoValley", 2000, 2, [&](const Var& th, const Var&) { return two_valley_loss(th, tv.params); });
+        Model m = landscape_model("TwoValley", 2000, 2,
+                                  [&](const Var& th, const Var&) { return two_valley_loss(th, tv.params); });
         for (int r = 0; r < 2000; ++r) m.theta()[2 * r] = r % 2 == 0 ? 0.01 : -0.01, m.theta()[2 * r + 1] = 5.0;
         RunDerivativesPlan replayed(m, true);
-        const double eager = best_cpu_seconds(3, [&] { for (int k = 0; k < 50; ++k) run_derivatives(m, Var(), true); }) / 50;
-        const double plan = best_cpu_seconds(3, [&] { for (int k = 0; k < 50; ++k) replayed(nullptr); }) / 50;
-        std::printf("  two-valley loss, gradients, Hessians of 2000 runs: eager graph %.3f ms, replayed plan %.3f ms: %.2fx\n", eager * 1e3,
-                    plan * 1e3, eager / plan);
+        const double eager = best_cpu_seconds(3,
+                                              [&] {
+                                                  for (int k = 0; k < 50; ++k) run_derivatives(m, Var(), true);
+                                              }) /
+            50;
+        const double plan = best_cpu_seconds(3,
+                                             [&] {
+                                                 for (int k = 0; k < 50; ++k) replayed(nullptr);
+                                             }) /
+            50;
+        std::printf(
+            "  two-valley loss, gradients, Hessians of 2000 runs: eager graph %.3f ms, replayed plan %.3f ms: %.2fx\n",
+            eager * 1e3, plan * 1e3, eager / plan);
     }
     Mlp net(MlpSpec::parse("784-50-50-10", Activation::Relu, true));
     Rng rng(1);
@@ -119,18 +147,28 @@ void bench_landscape() {
     std::vector<int> y(N);
     for (int& label : y) label = (int)rng.index(10);
     Tensor G;
-    auto gradients = [&] { G = Tensor(), G = per_sample_gradients(net.model, loss_function(Loss::CrossEntropy), X, y); };
+    auto gradients = [&] {
+        G = Tensor(), G = per_sample_gradients(net.model, loss_function(Loss::CrossEntropy), X, y);
+    };
     const double first_g = best_seconds(1, gradients);  // the (N, P) result's pages fault in for the first time
     const double ours_g = best_seconds(3, gradients);
     const double ours_c = ours_g + best_seconds(3, [&] { noise_covariance(G, 10); });
     peer = run_peer_script("bench/torch_landscape.py per-sample 1000");
     if (peer.count("per_sample_seconds")) {
         const double tg = std::stod(peer["per_sample_seconds"]), tc = std::stod(peer["covariance_seconds"]);
-        std::printf("  per-sample gradients 784-50-50-10, N 1000   %8.3f s    functorch.vmap(grad) %7.3f s   %5.2fx (goal >= 3x)\n", ours_g, tg, tg / ours_g);
-        std::printf("    the first call, its 338 MB result fresh   %8.3f s                                 %5.2fx\n", first_g, tg / first_g);
-        std::printf("  ... and the noise covariance (top 10, diag) %8.3f s    torch %7.3f s   %5.2fx\n", ours_c, tc, tc / ours_c);
+        std::printf(
+            "  per-sample gradients 784-50-50-10, N 1000   %8.3f s    functorch.vmap(grad) %7.3f s   %5.2fx (goal >= "
+            "3x)\n",
+            ours_g, tg, tg / ours_g);
+        std::printf("    the first call, its 338 MB result fresh   %8.3f s                                 %5.2fx\n",
+                    first_g, tg / first_g);
+        std::printf("  ... and the noise covariance (top 10, diag) %8.3f s    torch %7.3f s   %5.2fx\n", ours_c, tc,
+                    tc / ours_c);
     } else {
-        std::printf("  per-sample gradients 784-50-50-10, N 1000   %8.3f s; with the covariance %.3f s   (no PyTorch/functorch peer)\n", ours_g, ours_c);
+        std::printf(
+            "  per-sample gradients 784-50-50-10, N 1000   %8.3f s; with the covariance %.3f s   (no PyTorch/functorch "
+            "peer)\n",
+            ours_g, ours_c);
     }
 }
 

@@ -51,8 +51,9 @@ double toy_replayed_steps_per_second(int steps, bool in_cpu_time = false) {
     const Tensor samples(4, 1, {-1.0, 0.5, 1.5, 3.0});
     Optimizer sgd(OptimizerConfig{}, m);
     const Var theta = variable_view(m.theta()), data = constant_view(samples);
-    Plan gradient = Plan::record([&m](const std::vector<Var>& in) { return std::vector<Var>{grad(m.forward_at(in[0], in[1]), {in[0]})[0]}; },
-                                 {theta, data});
+    Plan gradient = Plan::record(
+        [&m](const std::vector<Var>& in) { return std::vector<Var>{grad(m.forward_at(in[0], in[1]), {in[0]})[0]}; },
+        {theta, data});
     const double seconds = (in_cpu_time ? best_cpu_seconds : best_seconds)(3, [&] {
         for (int s = 0; s < steps; ++s) {
             gradient.run();
@@ -97,14 +98,15 @@ double seconds_per_hvp() {
     return best_seconds(5, [&] { hvp(v); });
 }
 
-void report(const char* label, double ours, const std::map<std::string, std::string>& peer, const char* key, bool higher_is_better,
-            const char* goal) {
+void report(const char* label, double ours, const std::map<std::string, std::string>& peer, const char* key,
+            bool higher_is_better, const char* goal) {
     if (!peer.count(key)) {
         std::printf("  %-44s %12.4g %12s %8s   %s\n", label, ours, "(no peer)", "-", goal);
         return;
     }
     const double theirs = std::stod(peer.at(key));
-    std::printf("  %-44s %12.4g %12.4g %7.1fx   %s\n", label, ours, theirs, higher_is_better ? ours / theirs : theirs / ours, goal);
+    std::printf("  %-44s %12.4g %12.4g %7.1fx   %s\n", label, ours, theirs,
+                higher_is_better ? ours / theirs : theirs / ours, goal);
 }
 
 }  // namespace
@@ -114,14 +116,16 @@ void bench_steps() {
     std::printf("\n== per-step cost through grad(), 1 thread both, vs PyTorch float64 (bench/torch_steps.py) ==\n");
     std::printf("  %-44s %12s %12s %8s\n", "workload", "awd", "pytorch", "ratio");
     const auto toy_peer = run_peer_script("bench/torch_steps.py toy");
-    report("two-parameter model, SGD steps/s", toy_steps_per_second(20000), toy_peer, "steps_per_s", true, "goal >= 20x");
-    report("  the same, gradient replayed (plan.h)", toy_replayed_steps_per_second(100000), toy_peer, "steps_per_s", true, "");
+    report("two-parameter model, SGD steps/s", toy_steps_per_second(20000), toy_peer, "steps_per_s", true,
+           "goal >= 20x");
+    report("  the same, gradient replayed (plan.h)", toy_replayed_steps_per_second(100000), toy_peer, "steps_per_s",
+           true, "");
     std::printf("  %-44s %12.1fx   goal >= 5x\n", "  replayed / eager, CPU time, same run",
                 toy_replayed_steps_per_second(100000, true) / toy_steps_per_second(20000, true));
-    report("784-100-100-10 one-example SGD steps/s", single_example_steps_per_second(3000), run_peer_script("bench/torch_steps.py single"),
-           "steps_per_s", true, "goal >= 3x");
-    report("HVP 784-30-30-10 N=4000, seconds", seconds_per_hvp(), run_peer_script("bench/torch_steps.py hvp"), "seconds_per_hvp", false,
-           "goal >= 2x");
+    report("784-100-100-10 one-example SGD steps/s", single_example_steps_per_second(3000),
+           run_peer_script("bench/torch_steps.py single"), "steps_per_s", true, "goal >= 3x");
+    report("HVP 784-30-30-10 N=4000, seconds", seconds_per_hvp(), run_peer_script("bench/torch_steps.py hvp"),
+           "seconds_per_hvp", false, "goal >= 2x");
 }
 
 }  // namespace awd::bench

@@ -50,7 +50,9 @@ void bench_training() {
         {"784-100-10", Activation::Tanh, true, 60000, 64, 1, "784-100-10 60000 64 --epochs 1"},
         {"64-32-10", Activation::Tanh, true, 20000, 16, 3, "64-32-10 20000 16"},
     };
-    std::printf("\n== training throughput, SGD float64, samples/s: awd with 1 and 2 threads (--threads) vs PyTorch with 2, best of 3 ==\n");
+    std::printf(
+        "\n== training throughput, SGD float64, samples/s: awd with 1 and 2 threads (--threads) vs PyTorch with 2, "
+        "best of 3 ==\n");
     std::printf("  %-36s %10s %10s %10s %8s\n", "workload", "awd 1", "awd 2", "pytorch", "ratio");
     for (const Workload& w : workloads) {
         double ours[2];
@@ -61,9 +63,11 @@ void bench_training() {
             if (peer.count("samples_per_s")) theirs = std::max(theirs, std::stod(peer.at("samples_per_s")));
         }
         char label[64];
-        std::snprintf(label, sizeof label, "%s %s%s B=%d", w.arch, activation_name(w.activation), w.bias ? "" : " no-bias", w.batch);
+        std::snprintf(label, sizeof label, "%s %s%s B=%d", w.arch, activation_name(w.activation),
+                      w.bias ? "" : " no-bias", w.batch);
         if (theirs > 0) {
-            std::printf("  %-36s %10.0f %10.0f %10.0f %7.1fx\n", label, ours[0], ours[1], theirs, std::max(ours[0], ours[1]) / theirs);
+            std::printf("  %-36s %10.0f %10.0f %10.0f %7.1fx\n", label, ours[0], ours[1], theirs,
+                        std::max(ours[0], ours[1]) / theirs);
         } else {
             std::printf("  %-36s %10.0f %10.0f %10s %8s\n", label, ours[0], ours[1], "(no peer)", "-");
         }

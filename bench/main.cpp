@@ -73,7 +73,8 @@ void print_peak_memory(bool since_reset) {
         getrusage(RUSAGE_SELF, &usage);
         kb = usage.ru_maxrss, since_reset = false;
     }
-    std::printf("  peak memory (RSS) %s: %.1f MB\n", since_reset ? "during this section" : "of the process so far", kb / 1024.0);
+    std::printf("  peak memory (RSS) %s: %.1f MB\n", since_reset ? "during this section" : "of the process so far",
+                kb / 1024.0);
 }
 
 }  // namespace
@@ -87,13 +88,21 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[k], "--peers")) awd::bench::g_peers_dir = argv[++k];
         else if (!std::strcmp(argv[k], "--only")) only.insert(argv[++k]);
     }
-    const std::pair<const char*, void (*)()> sections[] = {
-        {"steps", awd::bench::bench_steps}, {"autodiff", awd::bench::bench_autodiff}, {"training", awd::bench::bench_training},
-        {"hessian", awd::bench::bench_hessian}, {"duality", awd::bench::bench_duality}, {"gan", awd::bench::bench_gan}, {"landscape", awd::bench::bench_landscape},
-        {"continual", awd::bench::bench_continual}, {"rl", awd::bench::bench_rl}};
+    const std::pair<const char*, void (*)()> sections[] = {{"steps", awd::bench::bench_steps},
+                                                           {"autodiff", awd::bench::bench_autodiff},
+                                                           {"training", awd::bench::bench_training},
+                                                           {"hessian", awd::bench::bench_hessian},
+                                                           {"duality", awd::bench::bench_duality},
+                                                           {"gan", awd::bench::bench_gan},
+                                                           {"landscape", awd::bench::bench_landscape},
+                                                           {"continual", awd::bench::bench_continual},
+                                                           {"rl", awd::bench::bench_rl}};
     for (const std::string& name : only)
         if (std::none_of(std::begin(sections), std::end(sections), [&](const auto& s) { return name == s.first; })) {
-            std::fprintf(stderr, "bench: --only %s: no such section (steps autodiff training hessian duality gan landscape continual rl)\n", name.c_str());
+            std::fprintf(stderr,
+                         "bench: --only %s: no such section (steps autodiff training hessian duality gan landscape "
+                         "continual rl)\n",
+                         name.c_str());
             return 2;
         }
     try {

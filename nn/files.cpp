@@ -20,10 +20,11 @@ namespace {
 void remove_dead_temporaries(const std::filesystem::path& target) {
     const std::string prefix = target.filename().string() + ".tmp.";
     std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator(target.parent_path().empty() ? "." : target.parent_path(), error)) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(target.parent_path().empty() ? "." : target.parent_path(), error)) {
         const std::string name = entry.path().filename().string();
-        if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0 || name.size() - prefix.size() > 9 ||
-            name.find_first_not_of("0123456789", prefix.size()) != std::string::npos)
+        if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0 ||
+            name.size() - prefix.size() > 9 || name.find_first_not_of("0123456789", prefix.size()) != std::string::npos)
             continue;
         const pid_t pid = (pid_t)std::stol(name.substr(prefix.size()));
         if (kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), error);
@@ -67,7 +68,8 @@ std::string read_file(const std::string& path) {
     // one allocation of the known size and one read: a 25 MB array is not copied four times
     std::string content((size_t)size, '\0');
     in.seekg(0);
-    if (!in.read(content.data(), size)) throw std::runtime_error("cannot read " + path + ": it ended before its " + std::to_string(size) + " bytes");
+    if (!in.read(content.data(), size))
+        throw std::runtime_error("cannot read " + path + ": it ended before its " + std::to_string(size) + " bytes");
     return content;
 }
 
@@ -118,7 +120,9 @@ public:
             if (key == "descr" && !have_descr) {
                 h.descr = quoted("'descr'"), have_descr = true;
             } else if (key == "fortran_order" && !have_order) {
-                if (word("True")) fail("'fortran_order'", "True: Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
+                if (word("True"))
+                    fail("'fortran_order'",
+                         "True: Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
                 if (!word("False")) fail("'fortran_order'", "is not True or False");
                 have_order = true;
             } else if (key == "shape" && !have_shape) {
@@ -131,7 +135,8 @@ public:
             else if (peek() != '}') fail("the header dict", "has no ',' or '}' after '" + key + "'");
         }
         ++at_;
-        if (text_.find_first_not_of(" \t\n", at_) != std::string::npos) fail("the header", "continues after its closing '}'");
+        if (text_.find_first_not_of(" \t\n", at_) != std::string::npos)
+            fail("the header", "continues after its closing '}'");
         if (!have_descr) fail("'descr'", "is missing");
         if (!have_order) fail("'fortran_order'", "is missing");
         if (!have_shape) fail("'shape'", "is missing");
@@ -176,14 +181,18 @@ private:
             while (peek() >= '0' && peek() <= '9') ++at_;
             const std::string digits = text_.substr(begin, at_ - begin);
             if (digits.empty()) fail("'shape'", "holds '" + text_.substr(begin, 12) + "', not a non-negative integer");
-            if (digits.size() > 1 && digits[0] == '0') fail("'shape'", "dimension " + digits + " has a leading zero (not a Python integer)");
+            if (digits.size() > 1 && digits[0] == '0')
+                fail("'shape'", "dimension " + digits + " has a leading zero (not a Python integer)");
             if (digits.size() > 10 || std::stoull(digits) > (unsigned long long)INT32_MAX)
-                fail("'shape'", "dimension " + (digits.size() > 24 ? digits.substr(0, 24) + "..." : digits) + " is larger than 2^31 - 1");
+                fail("'shape'",
+                     "dimension " + (digits.size() > 24 ? digits.substr(0, 24) + "..." : digits) +
+                         " is larger than 2^31 - 1");
             dims.push_back(std::stoull(digits));
             skip_spaces();
             if (peek() == ',') ++at_;
             else if (peek() != ')') fail("'shape'", "has no ',' or ')' after dimension " + digits);
-            else if (dims.size() == 1) fail("'shape'", "(" + digits + ") is not a tuple: a 1-D shape is written (" + digits + ",)");
+            else if (dims.size() == 1)
+                fail("'shape'", "(" + digits + ") is not a tuple: a 1-D shape is written (" + digits + ",)");
         }
         ++at_;
         return dims;
@@ -198,7 +207,9 @@ NpyHeader parse_npy(const std::string& path, const std::string& bytes) {
     if (bytes.size() < 10 || bytes.compare(0, 6, kMagic, 6) != 0)
         throw std::runtime_error(path + ": not a .npy file (the magic string \\x93NUMPY is missing)");
     const int major = (unsigned char)bytes[6], minor = (unsigned char)bytes[7];
-    if (minor != 0) throw std::runtime_error(path + ": unsupported .npy version " + std::to_string(major) + "." + std::to_string(minor));
+    if (minor != 0)
+        throw std::runtime_error(path + ": unsupported .npy version " + std::to_string(major) + "." +
+                                 std::to_string(minor));
     size_t header_length, start;
     if (major == 1) {
         header_length = (unsigned char)bytes[8] | ((size_t)(unsigned char)bytes[9] << 8), start = 10;
@@ -210,8 +221,8 @@ NpyHeader parse_npy(const std::string& path, const std::string& bytes) {
         throw std::runtime_error(path + ": unsupported .npy version " + std::to_string(major));
     }
     if (header_length > bytes.size() - start)
-        throw std::runtime_error(path + ": .npy header length " + std::to_string(header_length) + " runs past the end of the " +
-                                 std::to_string(bytes.size()) + "-byte file");
+        throw std::runtime_error(path + ": .npy header length " + std::to_string(header_length) +
+                                 " runs past the end of the " + std::to_string(bytes.size()) + "-byte file");
     NpyHeader h = NpyHeaderParser(path, bytes.substr(start, header_length)).parse();
     h.data_offset = start + header_length;
     return h;
@@ -231,8 +242,10 @@ std::vector<T> npy_data(const std::string& path, const std::string& bytes, const
     if (count == SIZE_MAX || have != count * sizeof(T)) {
         std::string shape;
         for (size_t d : h.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-        throw std::runtime_error(path + ": .npy header field 'shape' (" + shape + ") does not fit the " + std::to_string(have) + " bytes of data (" +
-                                 (count == SIZE_MAX || have < count * sizeof(T) ? "truncated or wrong shape" : "extra bytes") + ")");
+        throw std::runtime_error(
+            path + ": .npy header field 'shape' (" + shape + ") does not fit the " + std::to_string(have) +
+            " bytes of data (" +
+            (count == SIZE_MAX || have < count * sizeof(T) ? "truncated or wrong shape" : "extra bytes") + ")");
     }
     std::vector<T> values(count);
     if (count) std::memcpy(values.data(), bytes.data() + h.data_offset, count * sizeof(T));
@@ -247,18 +260,23 @@ void write_npy(const std::string& path, const Tensor& matrix) {
 }
 
 void write_npy(const std::string& path, const std::vector<double>& vector) {
-    write_file_atomically(path, npy_bytes("<f8", "(" + std::to_string(vector.size()) + ",)", vector.data(), vector.size() * sizeof(double)));
+    write_file_atomically(
+        path,
+        npy_bytes("<f8", "(" + std::to_string(vector.size()) + ",)", vector.data(), vector.size() * sizeof(double)));
 }
 
 void write_npy(const std::string& path, const std::vector<int64_t>& vector) {
-    write_file_atomically(path, npy_bytes("<i8", "(" + std::to_string(vector.size()) + ",)", vector.data(), vector.size() * sizeof(int64_t)));
+    write_file_atomically(
+        path,
+        npy_bytes("<i8", "(" + std::to_string(vector.size()) + ",)", vector.data(), vector.size() * sizeof(int64_t)));
 }
 
 Tensor read_npy_matrix(const std::string& path) {
     const std::string bytes = read_file(path);
     const NpyHeader h = parse_npy(path, bytes);
     if (h.shape.empty() || h.shape.size() > 2)
-        throw std::runtime_error(path + ": .npy header field 'shape' has " + std::to_string(h.shape.size()) + " dimensions, expected 1 or 2");
+        throw std::runtime_error(path + ": .npy header field 'shape' has " + std::to_string(h.shape.size()) +
+                                 " dimensions, expected 1 or 2");
     std::vector<double> values = npy_data<double>(path, bytes, h, "<f8");
     Tensor matrix((int)h.shape[0], h.shape.size() == 2 ? (int)h.shape[1] : 1, std::move(values));
     require_finite(matrix, path);  // names the first non-finite entry; no result of this project may hold one
@@ -269,7 +287,8 @@ std::vector<int64_t> read_npy_int64(const std::string& path) {
     const std::string bytes = read_file(path);
     const NpyHeader h = parse_npy(path, bytes);
     if (h.shape.size() != 1)
-        throw std::runtime_error(path + ": .npy header field 'shape' has " + std::to_string(h.shape.size()) + " dimensions, expected 1");
+        throw std::runtime_error(path + ": .npy header field 'shape' has " + std::to_string(h.shape.size()) +
+                                 " dimensions, expected 1");
     return npy_data<int64_t>(path, bytes, h, "<i8");
 }
 

@@ -20,13 +20,13 @@ std::string read_file(const std::string& path);  // throws naming the file when 
 bool file_exists(const std::string& path);
 void make_directories(const std::string& path);
 
-void write_npy(const std::string& path, const Tensor& matrix);                 // float64, shape (rows, cols)
-void write_npy(const std::string& path, const std::vector<double>& vector);    // float64, shape (n,)
-void write_npy(const std::string& path, const std::vector<int64_t>& vector);   // int64, shape (n,)
+void write_npy(const std::string& path, const Tensor& matrix);                // float64, shape (rows, cols)
+void write_npy(const std::string& path, const std::vector<double>& vector);   // float64, shape (n,)
+void write_npy(const std::string& path, const std::vector<int64_t>& vector);  // int64, shape (n,)
 
 // Readers check the magic string, the header, the dtype and that the data is exactly as long
 // as the shape says; any mismatch throws std::runtime_error naming the file and the problem.
-Tensor read_npy_matrix(const std::string& path);              // float64, 2-D (a 1-D array becomes (n, 1))
+Tensor read_npy_matrix(const std::string& path);               // float64, 2-D (a 1-D array becomes (n, 1))
 std::vector<int64_t> read_npy_int64(const std::string& path);  // int64, 1-D
 
 }  // namespace awd

@@ -68,13 +68,16 @@ Model make_mlp(const MlpSpec& spec) {
 
 Model make_discriminator(const DiscriminatorSpec& spec, Rng& rng) {
     const int layers = (int)spec.hidden.size() + 1;
-    if (spec.input_dim <= 0) throw std::invalid_argument("discriminator: input dimension must be positive, not " + std::to_string(spec.input_dim));
+    if (spec.input_dim <= 0)
+        throw std::invalid_argument("discriminator: input dimension must be positive, not " +
+                                    std::to_string(spec.input_dim));
     for (int h : spec.hidden)
         if (h <= 0) throw std::invalid_argument("discriminator widths must be positive, not " + std::to_string(h));
-    if (spec.dropout < 0 || spec.dropout >= 1) throw std::invalid_argument("discriminator dropout must be in [0, 1), not " + std::to_string(spec.dropout));
+    if (spec.dropout < 0 || spec.dropout >= 1)
+        throw std::invalid_argument("discriminator dropout must be in [0, 1), not " + std::to_string(spec.dropout));
     if (spec.dropout > 0 && (spec.dropout_after < 1 || spec.dropout_after >= layers))
-        throw std::invalid_argument("discriminator dropout after layer " + std::to_string(spec.dropout_after) + ": not a hidden layer (1.." +
-                                    std::to_string(layers - 1) + ")");
+        throw std::invalid_argument("discriminator dropout after layer " + std::to_string(spec.dropout_after) +
+                                    ": not a hidden layer (1.." + std::to_string(layers - 1) + ")");
     auto net = std::make_unique<Sequential>();
     int n_in = spec.input_dim;
     for (int l = 0; l + 1 < layers; ++l) {

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/names.h"
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "nn/random.h"
-#include "autodiff/names.h"
 
 namespace awd {
 

@@ -7,7 +7,8 @@ namespace awd {
 
 int ParameterDeclarations::add(const std::string& name, int rows, int cols) {
     if (rows <= 0 || cols <= 0)
-        throw std::invalid_argument("parameter '" + name + "': shape (" + std::to_string(rows) + " x " + std::to_string(cols) + ") is empty");
+        throw std::invalid_argument("parameter '" + name + "': shape (" + std::to_string(rows) + " x " +
+                                    std::to_string(cols) + ") is empty");
     for (const ParameterInfo& p : list_)
         if (p.name == name) throw std::invalid_argument("parameter '" + name + "' is declared twice");
     const size_t offset = list_.empty() ? 0 : list_.back().offset + list_.back().size();
@@ -26,7 +27,9 @@ Dense::Dense(int in, int out, bool with_bias) : n_in(in), n_out(out), bias(with_
     if (in <= 0 || out <= 0) throw std::invalid_argument(describe() + ": widths must be positive");
 }
 
-std::string Dense::describe() const { return "Dense(" + std::to_string(n_in) + " -> " + std::to_string(n_out) + (bias ? "" : ", no bias") + ")"; }
+std::string Dense::describe() const {
+    return "Dense(" + std::to_string(n_in) + " -> " + std::to_string(n_out) + (bias ? "" : ", no bias") + ")";
+}
 
 void Dense::declare(ParameterDeclarations& d, const std::string& prefix) {
     weight_id = d.add(prefix + "weight", n_out, n_in);
@@ -35,15 +38,16 @@ void Dense::declare(ParameterDeclarations& d, const std::string& prefix) {
 
 Var Dense::forward(const Var& x, const ForwardContext& ctx) const {
     if (x.cols() != n_in)
-        throw std::invalid_argument(describe() + ": input " + x.value().shape() + " has " + std::to_string(x.cols()) + " features, expected " +
-                                    std::to_string(n_in));
+        throw std::invalid_argument(describe() + ": input " + x.value().shape() + " has " + std::to_string(x.cols()) +
+                                    " features, expected " + std::to_string(n_in));
     return linear(x, ctx.parameter(weight_id), bias ? ctx.parameter(bias_id) : Var());
 }
 
 // ---- Dropout ---------------------------------------------------------------------------------
 
 Dropout::Dropout(double probability) : p(probability) {
-    if (!(p >= 0.0 && p < 1.0)) throw std::invalid_argument("dropout: probability " + std::to_string(p) + " is not in [0, 1)");
+    if (!(p >= 0.0 && p < 1.0))
+        throw std::invalid_argument("dropout: probability " + std::to_string(p) + " is not in [0, 1)");
 }
 
 Var Dropout::forward(const Var& x, const ForwardContext& ctx) const {
@@ -128,8 +132,8 @@ const ParameterInfo& Model::parameter(const std::string& name) const {
 
 Var Model::forward_at(const Var& t, const Var& x, Rng* rng) const {
     if (t.rows() != (int)size() || t.cols() != 1)
-        throw std::invalid_argument("model " + describe() + ": flat parameters " + t.value().shape() + " do not hold its " +
-                                    std::to_string(size()) + " parameters");
+        throw std::invalid_argument("model " + describe() + ": flat parameters " + t.value().shape() +
+                                    " do not hold its " + std::to_string(size()) + " parameters");
     return root_->forward(x, ForwardContext(t, parameters_, rng));
 }
 
@@ -149,9 +153,10 @@ void Model::backward(const Var& loss) {
 
 std::string Model::name_of(size_t entry) const {
     for (const ParameterInfo& p : parameters_)
-        if (entry >= p.offset && entry < p.offset + p.size()) return p.name + " (entry " + std::to_string(entry - p.offset) + ")";
-    throw std::out_of_range("model " + describe() + ": flat index " + std::to_string(entry) + " is past its " + std::to_string(size()) +
-                            " parameters");
+        if (entry >= p.offset && entry < p.offset + p.size())
+            return p.name + " (entry " + std::to_string(entry - p.offset) + ")";
+    throw std::out_of_range("model " + describe() + ": flat index " + std::to_string(entry) + " is past its " +
+                            std::to_string(size()) + " parameters");
 }
 
 }  // namespace awd

@@ -102,7 +102,9 @@ class Sequential : public Module {
 public:
     Sequential& add(std::unique_ptr<Module> m);
     template <class M, class... Args>
-    Sequential& add(Args&&... args) { return add(std::make_unique<M>(std::forward<Args>(args)...)); }
+    Sequential& add(Args&&... args) {
+        return add(std::make_unique<M>(std::forward<Args>(args)...));
+    }
     Var forward(const Var& x, const ForwardContext& ctx) const override;
     // Every child's output, in order (the last one is forward's result).
     std::vector<Var> forward_trace(const Var& x, const ForwardContext& ctx) const;
@@ -130,7 +132,7 @@ public:
 
     Tensor& theta() { return theta_.node()->value; }  // (P, 1), the values the graph reads
     const Tensor& theta() const { return theta_.node()->value; }
-    Tensor& gradient() { return gradient_; }           // (P, 1), written by backward()
+    Tensor& gradient() { return gradient_; }  // (P, 1), written by backward()
     const Tensor& gradient() const { return gradient_; }
     double* values(const ParameterInfo& p) { return theta().data.data() + p.offset; }
     const double* values(const ParameterInfo& p) const { return theta().data.data() + p.offset; }

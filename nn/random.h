@@ -35,7 +35,8 @@ public:
     uint64_t index(uint64_t n) {
         const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
         uint64_t r;
-        do r = engine_(); while (r >= limit);
+        do r = engine_();
+        while (r >= limit);
         return r % n;
     }
     template <class T>

@@ -21,22 +21,20 @@
 #include <string>
 #include <vector>
 
-#include "nn/model.h"
 #include "autodiff/names.h"
+#include "nn/model.h"
 
 namespace awd {
 
 enum class OptimizerKind { Sgd, Adam, AdamW };
 inline constexpr Named<OptimizerKind> kOptimizerNames[] = {
-    {OptimizerKind::Sgd, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}
-};
+    {OptimizerKind::Sgd, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}};
 static_assert(in_enum_order(kOptimizerNames));
 inline OptimizerKind parse_optimizer(const std::string& name) { return parse_name(name, kOptimizerNames, "optimizer"); }
 inline const char* optimizer_name(OptimizerKind value) { return name_of(kOptimizerNames, value); }
 enum class WeightDecay { L2, Decoupled, Norm };
 inline constexpr Named<WeightDecay> kWeightDecayNames[] = {
-    {WeightDecay::L2, "l2"}, {WeightDecay::Decoupled, "decoupled"}, {WeightDecay::Norm, "norm"}
-};
+    {WeightDecay::L2, "l2"}, {WeightDecay::Decoupled, "decoupled"}, {WeightDecay::Norm, "norm"}};
 static_assert(in_enum_order(kWeightDecayNames));
 inline WeightDecay parse_weight_decay(const std::string& name) {
     return parse_name(name, kWeightDecayNames, "weight decay");
@@ -72,8 +70,7 @@ double clip_gradient_norm(Model& model, double max_norm);
 
 enum class Schedule { Constant, Step, Cosine };
 inline constexpr Named<Schedule> kScheduleNames[] = {
-    {Schedule::Constant, "constant"}, {Schedule::Step, "step"}, {Schedule::Cosine, "cosine"}
-};
+    {Schedule::Constant, "constant"}, {Schedule::Step, "step"}, {Schedule::Cosine, "cosine"}};
 static_assert(in_enum_order(kScheduleNames));
 inline Schedule parse_schedule(const std::string& name) {
     return parse_name(name, kScheduleNames, "learning-rate schedule");

@@ -44,8 +44,8 @@ struct EpochRecord {
 
 struct TrainResult {
     std::vector<EpochRecord> log;
-    std::string status;   // "converged" (stop rule met), "max_epochs" or "diverged"
-    std::string message;  // what happened, in one sentence
+    std::string status;                     // "converged" (stop rule met), "max_epochs" or "diverged"
+    std::string message;                    // what happened, in one sentence
     int failed_epoch = 0, failed_step = 0;  // where training diverged (1-based), else 0
     double seconds = 0;
 };

@@ -17,7 +17,8 @@ struct Problem {
 
 // PyTorch-default initialisation times `scale` (a scale above 1 makes every kind of curvature
 // term sizeable), seeded.
-inline Problem random_problem(const std::string& arch, Activation act, bool bias, Loss loss, int n, uint64_t seed, double scale = 1.5) {
+inline Problem random_problem(const std::string& arch, Activation act, bool bias, Loss loss, int n, uint64_t seed,
+                              double scale = 1.5) {
     Problem p{Mlp(MlpSpec::parse(arch, act, bias, loss)), Tensor(), {}};
     Rng rng(seed);
     initialize(p.net.model, Init::PyTorch, scale, rng);

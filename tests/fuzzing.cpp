@@ -12,17 +12,19 @@
 #include <random>
 #include <stdexcept>
 
-#include "nn/files.h"
-#include "nn/data.h"
-#include "nn/idx.h"
 #include "experiments/common/run_dir.h"
 #include "experiments/common/run_folder.h"
+#include "nn/data.h"
+#include "nn/files.h"
+#include "nn/idx.h"
 
 namespace awd::fuzz {
 
 namespace {
 
-void write_plain(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes; }
+void write_plain(const std::string& path, const std::string& bytes) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
 
 std::string gzip_bytes(const std::string& plain, const std::string& scratch) {
     const std::string path = scratch + "/packing.gz";
@@ -64,25 +66,39 @@ private:
     }
 
     void once(std::string& b, size_t header_end) {
-        static const uint32_t words[] = {0, 1, 0x7fffffffu, 0x80000000u, 0xffffffffu, 0x10000000u, 0x00010000u, 0xfffffffeu};
-        static const char* numbers[] = {"0", "-1", "99999999999999999999", "2305843009213693952", "1e400", "nan", "inf", "-0", "4294967296", "1.5"};
-        static const char specials[] = {0, '\xff', 0x7f, '\x80', '0', '9', '-', 'e', '.', ' ', '\'', '"', ',', '(', ')', '{', '}', ':'};
+        static const uint32_t words[] = {0,           1,           0x7fffffffu, 0x80000000u,
+                                         0xffffffffu, 0x10000000u, 0x00010000u, 0xfffffffeu};
+        static const char* numbers[] = {
+            "0", "-1", "99999999999999999999", "2305843009213693952", "1e400", "nan", "inf", "-0", "4294967296", "1.5"};
+        static const char specials[] = {0,   '\xff', 0x7f, '\x80', '0', '9', '-', 'e', '.',
+                                        ' ', '\'',   '"',  ',',    '(', ')', '{', '}', ':'};
         const size_t at = position(b, header_end);
         switch (below(10)) {
-            case 0: if (!b.empty()) b[at] ^= (char)(1u << below(8)); break;
-            case 1: if (!b.empty()) b[at] = (char)below(256); break;
-            case 2: if (!b.empty()) b[at] = specials[below(sizeof specials)]; break;
+            case 0:
+                if (!b.empty()) b[at] ^= (char)(1u << below(8));
+                break;
+            case 1:
+                if (!b.empty()) b[at] = (char)below(256);
+                break;
+            case 2:
+                if (!b.empty()) b[at] = specials[below(sizeof specials)];
+                break;
             case 3: {
                 if (b.size() < 4) break;
                 const uint32_t w = words[below(8)];
                 const size_t p = std::min(at, b.size() - 4);
-                for (int k = 0; k < 4; ++k) b[p + k] = (char)(below(2) ? (w >> (8 * (3 - k))) : (w >> (8 * k)));  // big or little endian
+                for (int k = 0; k < 4; ++k)
+                    b[p + k] = (char)(below(2) ? (w >> (8 * (3 - k))) : (w >> (8 * k)));  // big or little endian
                 break;
             }
             case 4: b.resize(below(b.size() + 1)); break;
-            case 5: for (int n = 1 + (int)below(16); n > 0; --n) b += (char)below(256); break;
+            case 5:
+                for (int n = 1 + (int)below(16); n > 0; --n) b += (char)below(256);
+                break;
             case 6: b.erase(std::min(at, b.size()), 1 + below(8)); break;
-            case 7: if (!b.empty()) b.insert(at, b.substr(position(b, header_end), 1 + below(16))); break;
+            case 7:
+                if (!b.empty()) b.insert(at, b.substr(position(b, header_end), 1 + below(16)));
+                break;
             default: {  // replace a run of digits (or insert) with a boundary number as text
                 size_t end = at;
                 while (end < b.size() && b[end] >= '0' && b[end] <= '9') ++end;
@@ -158,9 +174,11 @@ Target npy_target(const std::string& scratch) {
         const Tensor loaded = read_npy_matrix(path);
         write_npy(scratch + "/again.npy", loaded);  // same shape and values, canonical header
         const std::string again = read_file(scratch + "/again.npy");
-        const size_t ours = 10 + (uint8_t)again[8] + ((size_t)(uint8_t)again[9] << 8), data = mutated.size() - loaded.size() * sizeof(double);
-        return mutated.compare(0, 8, again, 0, 8) == 0 && mutated.substr(data) == again.substr(ours) &&  // magic, version 1.0, values
-               header_equal_up_to_spacing(mutated.substr(10, data - 10), again.substr(10, ours - 10));
+        const size_t ours = 10 + (uint8_t)again[8] + ((size_t)(uint8_t)again[9] << 8),
+                     data = mutated.size() - loaded.size() * sizeof(double);
+        return mutated.compare(0, 8, again, 0, 8) == 0 &&
+            mutated.substr(data) == again.substr(ours) &&  // magic, version 1.0, values
+            header_equal_up_to_spacing(mutated.substr(10, data - 10), again.substr(10, ours - 10));
     };
     return t;
 }
@@ -174,7 +192,9 @@ Target checkpoint_target(const std::string& scratch) {
     t.field_words = {"magic", "checksum", "header", "field", "parameters"};
     t.place = [scratch](const std::string& mutated, Mutator& m) {
         std::string bytes = mutated;
-        if (bytes.size() >= 16 && m.below(2)) put_u32_le(bytes, bytes.size() - 4, (uint32_t)crc32(0, (const Bytef*)bytes.data(), (uInt)(bytes.size() - 4)));
+        if (bytes.size() >= 16 && m.below(2))
+            put_u32_le(bytes, bytes.size() - 4,
+                       (uint32_t)crc32(0, (const Bytef*)bytes.data(), (uInt)(bytes.size() - 4)));
         write_plain(scratch + "/m.bin", bytes);
         return scratch + "/m.bin";
     };
@@ -183,7 +203,8 @@ Target checkpoint_target(const std::string& scratch) {
         const int epoch = read_checkpoint(path, back);
         const std::string bytes = read_file(path);
         write_checkpoint(scratch + "/again.bin", back, epoch);
-        const uint32_t header_length = (uint8_t)bytes[8] | (uint8_t)bytes[9] << 8 | (uint8_t)bytes[10] << 16 | (uint32_t)(uint8_t)bytes[11] << 24;
+        const uint32_t header_length =
+            (uint8_t)bytes[8] | (uint8_t)bytes[9] << 8 | (uint8_t)bytes[10] << 16 | (uint32_t)(uint8_t)bytes[11] << 24;
         return read_file(scratch + "/again.bin") == bytes || nlohmann::json::accept(bytes.substr(12, header_length));
     };
     return t;
@@ -199,7 +220,8 @@ Target run_json_target(const std::string& scratch) {
     Rng rng(1);
     initialize(net.model, Init::PyTorch, 1.0, rng);
     write_weights_npy(dir, net);
-    const std::string summary = R"({"arch": "5-4-3", "activation": "relu", "bias": false, "loss": "ce", "epochs": 3, "n_train": 12})";
+    const std::string summary =
+        R"({"arch": "5-4-3", "activation": "relu", "bias": false, "loss": "ce", "epochs": 3, "n_train": 12})";
     write_plain(dir + "/summary.json", summary);
     write_manifest(dir, "fuzz");
     const std::string manifest = read_file(dir + "/manifest.json");
@@ -259,7 +281,10 @@ Tally run(const std::string& loader, long mutations, uint64_t seed, const std::s
                 ++tally.accepted_valid;
             } else {
                 ++tally.accepted_invalid;
-                note(tally, "accepted invalid", path + " (mutation " + std::to_string(i) + "): " + nlohmann::json(mutated.substr(0, 140)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                note(tally, "accepted invalid",
+                     path + " (mutation " + std::to_string(i) + "): " +
+                         nlohmann::json(mutated.substr(0, 140))
+                             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
             }
         } catch (const std::bad_alloc& e) {
             ++tally.allocation, note(tally, "allocation", e.what());
@@ -281,14 +306,16 @@ Tally run(const std::string& loader, long mutations, uint64_t seed, const std::s
 
 std::string scratch_root() {
     std::error_code error;
-    return std::filesystem::is_directory("/dev/shm", error) && access("/dev/shm", W_OK) == 0 ? "/dev/shm"
-                                                                                              : std::filesystem::temp_directory_path().string();
+    return std::filesystem::is_directory("/dev/shm", error) && access("/dev/shm", W_OK) == 0
+        ? "/dev/shm"
+        : std::filesystem::temp_directory_path().string();
 }
 
 std::string describe(const Tally& t) {
-    return t.loader + ": " + std::to_string(t.mutations) + " mutations: " + std::to_string(t.accepted_valid) + " valid and loaded, " +
-           std::to_string(t.clear) + " refused clearly, " + std::to_string(t.vague) + " vague, " + std::to_string(t.accepted_invalid) +
-           " accepted though invalid, " + std::to_string(t.allocation) + " allocation failures";
+    return t.loader + ": " + std::to_string(t.mutations) + " mutations: " + std::to_string(t.accepted_valid) +
+        " valid and loaded, " + std::to_string(t.clear) + " refused clearly, " + std::to_string(t.vague) + " vague, " +
+        std::to_string(t.accepted_invalid) + " accepted though invalid, " + std::to_string(t.allocation) +
+        " allocation failures";
 }
 
 }  // namespace awd::fuzz

@@ -50,7 +50,8 @@ TEST_CASE("the decomposition: identity to 1e-12, and every estimate against an i
         CHECK(std::fabs(r.gap_paired - (r.L_test - r.L_paired)) <= 1e-12 * (1 + r.L_test));
         CHECK(r.verify_double_u <= 8);
         CHECK(r.verify_long_double_u * 256 <= r.verify_double_u);
-        CHECK(std::fabs(r.activity_weighted_norm - r.mean_dW_norm) <= 1e-13 * r.mean_dW_norm);  // experiments/aw/README.md
+        CHECK(std::fabs(r.activity_weighted_norm - r.mean_dW_norm) <=
+              1e-13 * r.mean_dW_norm);  // experiments/aw/README.md
 
         // independent references, pair by pair: H from the plain autodiff path, per-sample
         // gradients and Hessians of the training sample from the autodiff too
@@ -69,12 +70,15 @@ TEST_CASE("the decomposition: identity to 1e-12, and every estimate against an i
             const Tensor xs(1, 12, std::vector<double>(x, x + 12));
             const std::vector<int> ys = {t.split.train.y[p.train_index]};
             const Tensor Hn = hessian_plain(t.net, xs, ys, idx);
-            ScalarFunction loss = [&](const Var& th) { return loss_graph(t.net.spec.loss, t.net.model.forward_at(th, constant(xs)), ys); };
+            ScalarFunction loss = [&](const Var& th) {
+                return loss_graph(t.net.spec.loss, t.net.model.forward_at(th, constant(xs)), ys);
+            };
             const Tensor g = gradient(loss, t.net.theta());
             double first = 0, second_n = 0, second = 0;
             for (size_t r1 = 0; r1 < idx.size(); ++r1) {
                 first += g[idx[r1]] * dW[r1];
-                for (size_t c1 = 0; c1 < idx.size(); ++c1) second_n += dW[r1] * Hn(r1, c1) * dW[c1], second += dW[r1] * H(r1, c1) * dW[c1];
+                for (size_t c1 = 0; c1 < idx.size(); ++c1)
+                    second_n += dW[r1] * Hn(r1, c1) * dW[c1], second += dW[r1] * H(r1, c1) * dW[c1];
             }
             CHECK(std::fabs(p.taylor - (first + 0.5 * second_n)) <= 1e-12 * (1 + std::fabs(p.taylor)));
             taylor += (first + 0.5 * second_n) / r.n_pairs;
@@ -95,8 +99,8 @@ TEST_CASE("bias-absorbed dual weights: the identity holds with W and b moving to
     CHECK(std::fabs(r.exact_dual_loss - r.gap_paired) <= 1e-12 * (1 + std::fabs(r.gap_paired)));
     CHECK(r.verify_double_u <= 8);
     const Trained no_bias = trained_net(Activation::Relu, false);
-    CHECK_THROWS_WITH_AS(analyse_duality(no_bias.net, no_bias.split.train, no_bias.split.test, o), doctest::Contains("trained without biases"),
-                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(analyse_duality(no_bias.net, no_bias.split.train, no_bias.split.test, o),
+                         doctest::Contains("trained without biases"), std::invalid_argument);
 }
 
 TEST_CASE("scaling layer l's weights by s scales the dual weights by s (experiments/aw/README.md)") {
@@ -129,7 +133,9 @@ TEST_CASE("a dead layer: training samples with zero activity are skipped and cou
     CHECK(r.pairs[0].skipped);  // the zero test images pair with the zero training images
     CHECK(r.pairs[1].skipped);
     CHECK(r.n_skipped == paired_with_zero);
-    for (double v : {r.gap_paired, r.identity_estimate, r.curvature_estimate, r.taylor_estimate, r.sum_sigma_g, r.verify_double_u}) CHECK(std::isfinite(v));
+    for (double v :
+         {r.gap_paired, r.identity_estimate, r.curvature_estimate, r.taylor_estimate, r.sum_sigma_g, r.verify_double_u})
+        CHECK(std::isfinite(v));
     CHECK(r.identity_residual <= 1e-12);
 }
 
@@ -157,5 +163,6 @@ TEST_CASE("nearest same-label pairing by GEMM equals a brute-force search; rando
     for (int k = 0; k < 50; ++k) CHECK(ty[random[k]] == qy[k]);
     CHECK(random == pair_samples(Pairing::Random, train, ty, test, qy, 7));
     qy[3] = 5;
-    CHECK_THROWS_WITH_AS(pair_samples(Pairing::Nearest, train, ty, test, qy, 0), doctest::Contains("test label 5 has no training sample"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(pair_samples(Pairing::Nearest, train, ty, test, qy, 0),
+                         doctest::Contains("test label 5 has no training sample"), std::runtime_error);
 }

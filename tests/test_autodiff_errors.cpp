@@ -59,7 +59,8 @@ TEST_CASE("grad of a non-scalar output needs a seed of its shape") {
     Var x = variable(Tensor(2, 2, 1.0));
     Var y = x * x;
     CHECK(contains(error_of([&] { grad(y, {x}); }), "output is (2 x 2), not a scalar"));
-    CHECK(contains(error_of([&] { grad(y, {x}, false, constant(Tensor(1, 2, 1.0))); }), "seed (1 x 2) does not match output (2 x 2)"));
+    CHECK(contains(error_of([&] { grad(y, {x}, false, constant(Tensor(1, 2, 1.0))); }),
+                   "seed (1 x 2) does not match output (2 x 2)"));
     const Tensor g = grad(y, {x}, false, constant(Tensor(2, 2, 1.0)))[0].value();  // with a seed: 2x
     CHECK(g[0] == 2.0);
 }
@@ -89,5 +90,6 @@ TEST_CASE("hessian and hvp check their arguments") {
     ScalarFunction fine = [](const Var& t) { return sum(square(t)); };
     CHECK(contains(error_of([&] { hessian(not_scalar, Tensor(3, 1, 1.0)); }), "returns (3 x 1), not a scalar"));
     CHECK(contains(error_of([&] { hessian(fine, Tensor(3, 1, 1.0), 2, 5); }), "block [2, 5)"));
-    CHECK(contains(error_of([&] { hvp(fine, Tensor(3, 1, 1.0), Tensor(2, 1, 1.0)); }), "direction (2 x 1) does not match theta (3 x 1)"));
+    CHECK(contains(error_of([&] { hvp(fine, Tensor(3, 1, 1.0), Tensor(2, 1, 1.0)); }),
+                   "direction (2 x 1) does not match theta (3 x 1)"));
 }

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "autodiff/autodiff.h"
-#include "autodiff/product.h"
 #include "autodiff/parallel.h"
+#include "autodiff/product.h"
 #include "nn/random.h"
 
 using namespace awd;
@@ -33,7 +33,8 @@ Tensor absolute(Tensor t) {
 }
 
 // C = alpha op(A) op(B) + beta C0 by the definition, in long double.
-Tensor reference_product(const Tensor& A, bool ta, const Tensor& B, bool tb, const Tensor& C0, double alpha, double beta) {
+Tensor reference_product(const Tensor& A, bool ta, const Tensor& B, bool tb, const Tensor& C0, double alpha,
+                         double beta) {
     const int m = ta ? A.cols : A.rows, k = ta ? A.rows : A.cols, n = tb ? B.rows : B.cols;
     Tensor C(m, n);
     for (int i = 0; i < m; ++i)
@@ -47,7 +48,8 @@ Tensor reference_product(const Tensor& A, bool ta, const Tensor& B, bool tb, con
 
 }  // namespace
 
-TEST_CASE("gemm: one-row, one-column and outer-product shapes agree with the definition, and beta 0 ignores stale NaN") {
+TEST_CASE(
+    "gemm: one-row, one-column and outer-product shapes agree with the definition, and beta 0 ignores stale NaN") {
     Rng rng(3);
     const int shapes[][3] = {{1, 7, 5}, {6, 1, 5}, {6, 7, 1}, {1, 1, 5}, {1, 7, 1}, {6, 1, 1}, {4, 3, 2}};
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -81,11 +83,11 @@ TEST_CASE("a flat gradient assembled from overlapping, repeated and missing view
     for (int k = 0; k < p; ++k) theta[k] = 1.0 + k;
     for (const bool whole_too : {false, true}) {
         const Var t = variable(theta);
-        Var loss = sum(square(view(t, 0, 2, 1)))           // d/dt0 += 2 t0, d/dt1 += 2 t1
-                   + 3.0 * sum(view(t, 1, 2, 1))           // overlaps: d/dt1 += 3, d/dt2 += 3
-                   + sum(view(t, 0, 1, 1))                 // inside what is written: d/dt0 += 1
-                   + 0.5 * sum(square(view(t, 1000, 24, 1)));  // d/dtk += tk; the rest has no view
-        if (whole_too) loss = loss + 0.25 * sum(t);        // every entry += 1/4, also through the gaps
+        Var loss = sum(square(view(t, 0, 2, 1)))                    // d/dt0 += 2 t0, d/dt1 += 2 t1
+            + 3.0 * sum(view(t, 1, 2, 1))                           // overlaps: d/dt1 += 3, d/dt2 += 3
+            + sum(view(t, 0, 1, 1))                                 // inside what is written: d/dt0 += 1
+            + 0.5 * sum(square(view(t, 1000, 24, 1)));              // d/dtk += tk; the rest has no view
+        if (whole_too) loss = loss + 0.25 * sum(t);                 // every entry += 1/4, also through the gaps
         { const std::vector<Tensor> stale(8, Tensor(p, 1, 7.0)); }  // back to the pool
         const Tensor g = grad(loss, {t})[0].value();
         Tensor expected(p, 1);
@@ -177,7 +179,8 @@ struct ProductCase {
     size_t a_size() const { return (size_t)(ta ? k : m) * lda(); }
     size_t b_size() const { return (size_t)(tb ? n : k) * ldb(); }
     size_t c_size() const { return (size_t)m * (n + 2); }
-    std::vector<double> run(double alpha, double beta, const std::vector<double>& a, const std::vector<double>& b, std::vector<double> c) const {
+    std::vector<double> run(double alpha, double beta, const std::vector<double>& a, const std::vector<double>& b,
+                            std::vector<double> c) const {
         product(ta, tb, m, n, k, alpha, a.data(), lda(), b.data(), ldb(), beta, c.data(), n + 2);
         return c;
     }
@@ -199,24 +202,28 @@ TEST_CASE("a product cut across threads is the one-thread product bit for bit, w
     const std::string kernels = openblas_get_corename();
     const bool bitwise = kernels == "Haswell" || kernels == "Zen";
     Rng rng(21);
-    const int shapes[][3] = {{100, 64, 784}, {64, 784, 100}, {257, 33, 129}, {31, 999, 65}, {4000, 30, 79}, {7, 3000, 50}};
+    const int shapes[][3] = {{100, 64, 784}, {64, 784, 100}, {257, 33, 129},
+                             {31, 999, 65},  {4000, 30, 79}, {7, 3000, 50}};
     for (const auto& shape : shapes)
         for (const bool ta : {false, true})
             for (const bool tb : {false, true})
                 for (const double beta : {0.0, 0.5}) {
                     const ProductCase p{ta, tb, shape[0], shape[1], shape[2]};
-                    const auto a = random_values(p.a_size(), rng), b = random_values(p.b_size(), rng), c0 = random_values(p.c_size(), rng);
+                    const auto a = random_values(p.a_size(), rng), b = random_values(p.b_size(), rng),
+                               c0 = random_values(p.c_size(), rng);
                     set_threads(1);
                     const std::vector<double> one = p.run(-0.7, beta, a, b, c0);
                     for (const int t : {2, 3}) {
                         set_threads(t);
-                        INFO("m " << p.m << ", n " << p.n << ", k " << p.k << ", ta " << ta << ", tb " << tb << ", beta " << beta << ", threads " << t);
+                        INFO("m " << p.m << ", n " << p.n << ", k " << p.k << ", ta " << ta << ", tb " << tb
+                                  << ", beta " << beta << ", threads " << t);
                         const std::vector<double> cut = p.run(-0.7, beta, a, b, c0);
                         if (bitwise) {
                             CHECK(std::memcmp(cut.data(), one.data(), one.size() * sizeof(double)) == 0);
                         } else {
                             double worst = 0;
-                            for (size_t e = 0; e < one.size(); ++e) worst = std::max(worst, std::abs(cut[e] - one[e]) / (1 + std::abs(one[e])));
+                            for (size_t e = 0; e < one.size(); ++e)
+                                worst = std::max(worst, std::abs(cut[e] - one[e]) / (1 + std::abs(one[e])));
                             CHECK(worst <= 1e-13);
                         }
                     }
@@ -259,7 +266,9 @@ TEST_CASE("a parallel_for job's products run uncut, so its bytes do not depend o
     const std::vector<double> zero(p.c_size(), 0.0);
     set_threads(1);
     const std::vector<double> one = p.run(1.0, 0.0, a, b, zero);
-    auto same_bytes = [&](const std::vector<double>& c) { return std::memcmp(c.data(), one.data(), one.size() * sizeof(double)) == 0; };
+    auto same_bytes = [&](const std::vector<double>& c) {
+        return std::memcmp(c.data(), one.data(), one.size() * sizeof(double)) == 0;
+    };
     set_threads(2);
     std::vector<int> same(6, 0);
     parallel_for(6, 2, [&](size_t job) {

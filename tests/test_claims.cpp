@@ -4,9 +4,9 @@
 // and the report (a failed claim without a cause is flagged, figures are linked relative to it).
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 
 #include "experiments/common/claims.h"
 #include "nn/files.h"
@@ -34,7 +34,7 @@ struct Demo {
 
 std::string claims_text(const std::string& claim_body) {
     return R"({"paper": "Demo 2026", "claims": [{"id": "demo-one", "claim": "a claim", "quantity": "a number", )" +
-           claim_body + "}]}";
+        claim_body + "}]}";
 }
 
 Claim parse_one(const std::string& claim_body, const std::string& folder = "experiments/demo") {
@@ -94,10 +94,9 @@ TEST_CASE("claims: a JSON pointer and a CSV row are read; a missing file, key, r
     CHECK(r.status == ClaimStatus::Failed);
     CHECK(r.measured == 1.0);
     r = measure_claim(
-        parse_one(
-            R"("source": {"file": "results/r.csv", "where": {"part": "grid", "lr": "0.1", "score": "1.5"}, )"
-            R"("column": "score"})" +
-            tail),
+        parse_one(R"("source": {"file": "results/r.csv", "where": {"part": "grid", "lr": "0.1", "score": "1.5"}, )"
+                  R"("column": "score"})" +
+                  tail),
         d.folder);
     CHECK(r.status == ClaimStatus::Failed);
     CHECK(r.measured == 1.5);
@@ -128,9 +127,9 @@ TEST_CASE("claims: a JSON pointer and a CSV row are read; a missing file, key, r
 
 TEST_CASE("claims: a CSV `where` that matches two rows is an error naming the file, claim and lines") {
     Demo d;
-    const Claim c = parse_one(
-        R"("source": {"file": "results/r.csv", "where": {"part": "grid", "lr": "0.1"}, "column": "score"}, )"
-        R"("expected": {"op": ">", "value": 1})");
+    const Claim c =
+        parse_one(R"("source": {"file": "results/r.csv", "where": {"part": "grid", "lr": "0.1"}, "column": "score"}, )"
+                  R"("expected": {"op": ">", "value": 1})");
     try {
         measure_claim(c, d.folder);
         FAIL("two matching rows were accepted");
@@ -185,8 +184,8 @@ TEST_CASE("claims: a malformed claims file is an error naming the file, the clai
         if (!c.claim.empty()) CHECK(what.find("claim " + c.claim + ":") != std::string::npos);
     }
     const std::string twice = R"({"paper": "Demo", "claims": [{"id": "demo-one", "claim": "c", "quantity": "q", )" +
-                              source + ", " + ok_expected + R"(}, {"id": "demo-one", "claim": "c", "quantity": "q", )" +
-                              source + ", " + ok_expected + "}]}";
+        source + ", " + ok_expected + R"(}, {"id": "demo-one", "claim": "c", "quantity": "q", )" + source + ", " +
+        ok_expected + "}]}";
     CHECK(error_of(twice).find("used twice") != std::string::npos);
     CHECK(error_of("{not json").find("not valid JSON") != std::string::npos);
 }

@@ -7,11 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
-#include "nn/files.h"
 #include "experiments/common/run_dir.h"
+#include "nn/files.h"
 #include "tests/run_command.h"
 
 using namespace awd;
@@ -23,7 +23,8 @@ const std::string kAwd = "build/awd";
 // One trained reference run shared by the tests below (trained once, on first use).
 const std::string& reference_run() {
     static const std::string dir = [] {
-        const std::string d = (std::filesystem::temp_directory_path() / ("awd-cli-" + std::to_string(getpid()))).string();
+        const std::string d =
+            (std::filesystem::temp_directory_path() / ("awd-cli-" + std::to_string(getpid()))).string();
         const Outcome o = run_command(kAwd + " train --no-bias --out " + d);
         REQUIRE_MESSAGE(o.status == 0, o.output);
         return d;
@@ -41,7 +42,8 @@ TEST_CASE("awd train, the reference setup on the MNIST digits: converges below 1
     CHECK(s["bias"] == false);
     CHECK(s["n_train"] == 4000);
     CHECK(s["test_accuracy"].get<double>() > 0.85);
-    for (const char* f : {"W0.npy", "W1.npy", "W2.npy", "X_train.npy", "X_test.npy", "y_train.npy", "y_test.npy", "log.csv", "checkpoint.bin"})
+    for (const char* f : {"W0.npy", "W1.npy", "W2.npy", "X_train.npy", "X_test.npy", "y_train.npy", "y_test.npy",
+                          "log.csv", "checkpoint.bin"})
         CHECK(file_exists(reference_run() + "/" + f));
 }
 
@@ -65,18 +67,22 @@ TEST_CASE("awd hessian --layer 1 on the reference run matches an independent Num
 }
 
 TEST_CASE("awd hessian: --top K by Lanczos agrees with the dense spectrum") {
-    const Outcome lz = run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --top 5 --out " + reference_run() + "/lanczos");
+    const Outcome lz = run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --top 5 --out " +
+                                   reference_run() + "/lanczos");
     REQUIRE_MESSAGE(lz.status == 0, lz.output);
-    const Outcome dense = run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --out " + reference_run() + "/dense");
+    const Outcome dense =
+        run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --out " + reference_run() + "/dense");
     REQUIRE(dense.status == 0);
     const auto top = nlohmann::json::parse(read_file(reference_run() + "/lanczos/hessian.json"))["top_eigenvalues"];
     const auto exact = nlohmann::json::parse(read_file(reference_run() + "/dense/hessian.json"))["top_eigenvalues"];
-    for (int i = 0; i < 5; ++i) CHECK(std::fabs(top[i].get<double>() - exact[i].get<double>()) <= 1e-9 * exact[0].get<double>());
+    for (int i = 0; i < 5; ++i)
+        CHECK(std::fabs(top[i].get<double>() - exact[i].get<double>()) <= 1e-9 * exact[0].get<double>());
 }
 
 TEST_CASE("awd hessian --top --density: the SLQ density integrates to 1") {
     const std::string out = reference_run() + "/density";
-    const Outcome o = run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --top 3 --density --out " + out);
+    const Outcome o =
+        run_command(kAwd + " hessian --model " + reference_run() + " --layer 1 --top 3 --density --out " + out);
     REQUIRE_MESSAGE(o.status == 0, o.output);
     std::istringstream csv(read_file(out + "/density.csv"));
     std::string line;
@@ -84,7 +90,8 @@ TEST_CASE("awd hessian --top --density: the SLQ density integrates to 1") {
     CHECK(line == "lambda,density");
     double integral = 0, previous_lambda = 0, previous_rho = 0;
     for (bool first = true; std::getline(csv, line); first = false) {
-        const double lambda = std::stod(line.substr(0, line.find(','))), rho = std::stod(line.substr(line.find(',') + 1));
+        const double lambda = std::stod(line.substr(0, line.find(','))),
+                     rho = std::stod(line.substr(line.find(',') + 1));
         if (!first) integral += 0.5 * (rho + previous_rho) * (lambda - previous_lambda);
         previous_lambda = lambda, previous_rho = rho;
     }
@@ -95,7 +102,8 @@ TEST_CASE("awd hessian --top --density: the SLQ density integrates to 1") {
 TEST_CASE("the memory guard refuses an oversized Hessian, naming the size and the way out") {
     const Outcome o = run_command(kAwd + " hessian --model " + reference_run() + " --all --memory-limit 1");
     CHECK(o.status == 1);
-    CHECK(o.output.find("the dense 24720 x 24720 Hessian needs 9.78 GB, over the memory limit of 1.00 GB") != std::string::npos);
+    CHECK(o.output.find("the dense 24720 x 24720 Hessian needs 9.78 GB, over the memory limit of 1.00 GB") !=
+          std::string::npos);
     CHECK(o.output.find("use --layer L") != std::string::npos);
     CHECK(o.output.find("--top K") != std::string::npos);
 }
@@ -106,7 +114,9 @@ TEST_CASE("user errors: missing run folder, layer out of range, divergence, bad 
     CHECK(o.output.find("run folder /nonexistent/run does not exist") != std::string::npos);
     o = run_command(kAwd + " hessian --model " + reference_run() + " --layer 3");
     CHECK(o.output.find("layer 3 is out of range: 784-30-30-10 has layers 0..2") != std::string::npos);
-    o = run_command(kAwd + " train --data synthetic --arch 10-8-3 --loss mse --train-per-class 20 --lr 1e3 --epochs 50 --out " + reference_run() + "/diverged");
+    o = run_command(
+        kAwd + " train --data synthetic --arch 10-8-3 --loss mse --train-per-class 20 --lr 1e3 --epochs 50 --out " +
+        reference_run() + "/diverged");
     CHECK(o.status == 1);
     CHECK(o.output.find("training diverged at epoch") != std::string::npos);
     CHECK(file_exists(reference_run() + "/diverged/checkpoint.bin"));
@@ -120,8 +130,10 @@ TEST_CASE("awd duality on the reference run: the table's quantities, the files, 
     REQUIRE_MESSAGE(o.status == 0, o.output);
     const std::string dir = reference_run() + "/duality-layer1";
     const nlohmann::json j = nlohmann::json::parse(read_file(dir + "/duality.json"));
-    for (const char* key : {"layer", "n_pairs", "n_skipped", "gap", "gap_paired", "identity_estimate", "identity_residual", "curvature_estimate",
-                            "taylor_estimate", "verify_double_u", "verify_long_double_u", "sum_sigma_w", "sum_sigma_g", "weight_norm", "top_eigenvalue", "seconds"})
+    for (const char* key :
+         {"layer", "n_pairs", "n_skipped", "gap", "gap_paired", "identity_estimate", "identity_residual",
+          "curvature_estimate", "taylor_estimate", "verify_double_u", "verify_long_double_u", "sum_sigma_w",
+          "sum_sigma_g", "weight_norm", "top_eigenvalue", "seconds"})
         CHECK_MESSAGE(j.contains(key), key);
     CHECK(j["n_pairs"] == 1000);
     CHECK(j["identity_residual"].get<double>() <= 1e-12);
@@ -141,8 +153,10 @@ TEST_CASE("awd duality: bad layer, data that does not fit the model") {
     CHECK(o.output.find("layer 5 is out of range") != std::string::npos);
     const std::string broken = reference_run() + "/broken";
     std::filesystem::create_directories(broken);
-    for (const char* f : {"summary.json", "W0.npy", "W1.npy", "W2.npy", "y_train.npy", "y_test.npy", "X_test.npy", "noisy_train.npy"})
-        std::filesystem::copy_file(reference_run() + "/" + f, broken + "/" + f, std::filesystem::copy_options::overwrite_existing);
+    for (const char* f :
+         {"summary.json", "W0.npy", "W1.npy", "W2.npy", "y_train.npy", "y_test.npy", "X_test.npy", "noisy_train.npy"})
+        std::filesystem::copy_file(reference_run() + "/" + f, broken + "/" + f,
+                                   std::filesystem::copy_options::overwrite_existing);
     write_npy(broken + "/X_train.npy", Tensor(4000, 196, 0.5));  // 14x14 images for a 784-input net
     o = run_command(kAwd + " duality --model " + broken + " --layer 1");
     CHECK(o.status == 1);
@@ -156,7 +170,7 @@ TEST_CASE("awd duality: bad layer, data that does not fit the model") {
 TEST_CASE("awd sweep: runs in parallel, writes sweep.csv and figures, and resumes without redoing runs") {
     const std::string out = reference_run() + "/sweep";
     const std::string command = kAwd + " sweep --param width --values 8,12 --repeats 1 --jobs 2 --out " + out +
-                                " --train-args \"--train-per-class 20 --test 50 --epochs 4\"";
+        " --train-args \"--train-per-class 20 --test 50 --epochs 4\"";
     Outcome o = run_command(command);
     REQUIRE_MESSAGE(o.status == 0, o.output);
     const std::string csv = read_file(out + "/sweep.csv");
@@ -166,7 +180,8 @@ TEST_CASE("awd sweep: runs in parallel, writes sweep.csv and figures, and resume
     const nlohmann::json run = nlohmann::json::parse(read_file(out + "/width=12/seed0/summary.json"));
     CHECK(run["arch"] == "784-12-12-10");
     CHECK(run["config"]["train-per-class"] == 20);  // --train-args reached every run
-    for (const char* png : {"/gap_vs_estimates.png", "/determinants.png", "/sigma_g_spectrum.png"}) CHECK(read_file(out + png).rfind("\x89PNG", 0) == 0);
+    for (const char* png : {"/gap_vs_estimates.png", "/determinants.png", "/sigma_g_spectrum.png"})
+        CHECK(read_file(out + png).rfind("\x89PNG", 0) == 0);
     CHECK(nlohmann::json::parse(read_file(out + "/sweep_summary.json"))["trends"].contains("sum_sigma_g"));
     o = run_command(command);  // again: both runs are read back
     CHECK(o.status == 0);
@@ -195,13 +210,17 @@ TEST_CASE("nn/README.md's own-model example is the file make builds, and it fits
     CHECK(o.output.find("replayed gradient == eager: yes") != std::string::npos);
 }
 
-TEST_CASE("a dead network: the Hessian says so instead of drawing an empty figure, duality refuses naming the dead layer") {
+TEST_CASE(
+    "a dead network: the Hessian says so instead of drawing an empty figure, duality refuses naming the dead layer") {
     const std::string dir = "/tmp/awd-test-dead-" + std::to_string(getpid());
     std::filesystem::remove_all(dir);
     make_directories(dir + "/zeros");
     const int shapes[3][2] = {{8, 10}, {8, 8}, {3, 8}};  // every weight 0: no unit's output depends on anything
-    for (int l = 0; l < 3; ++l) write_npy(dir + "/zeros/W" + std::to_string(l) + ".npy", Tensor(shapes[l][0], shapes[l][1]));
-    Outcome o = run_command(kAwd + " train --data synthetic --arch 10-8-8-3 --no-bias --train-per-class 20 --test 30 --epochs 2 --stop-loss 0 --init-from " +
+    for (int l = 0; l < 3; ++l)
+        write_npy(dir + "/zeros/W" + std::to_string(l) + ".npy", Tensor(shapes[l][0], shapes[l][1]));
+    Outcome o = run_command(kAwd +
+                            " train --data synthetic --arch 10-8-8-3 --no-bias --train-per-class 20 --test 30 --epochs "
+                            "2 --stop-loss 0 --init-from " +
                             dir + "/zeros --out " + dir + "/run");
     REQUIRE(o.status == 0);
     o = run_command(kAwd + " hessian --model " + dir + "/run --layer 1 --eig --out " + dir + "/h");

@@ -15,9 +15,9 @@ using namespace awd;
 namespace {
 
 struct Problem {
-    Tensor X;              // (N, d)
-    std::vector<int> y;    // class labels, or 0/1 for logistic regression
-    Tensor targets;        // (N, 1) real targets for regression
+    Tensor X;            // (N, d)
+    std::vector<int> y;  // class labels, or 0/1 for logistic regression
+    Tensor targets;      // (N, 1) real targets for regression
 };
 
 Problem random_problem(int n, int d, int classes, uint64_t seed) {
@@ -89,7 +89,8 @@ TEST_CASE("softmax regression: H[(c,i),(k,j)] = mean_n (p_c [c=k] - p_c p_k) x_i
             for (int k = 0; k < classes; ++k)
                 for (int i = 0; i < d; ++i)
                     for (int j = 0; j < d; ++j)
-                        reference(c * d + i, k * d + j) += (prob[c] * (c == k) - prob[c] * prob[k]) * p.X(s, i) * p.X(s, j) / n;
+                        reference(c * d + i, k * d + j) +=
+                            (prob[c] * (c == k) - prob[c] * prob[k]) * p.X(s, i) * p.X(s, j) / n;
     }
     CHECK(relative_difference(H, reference) <= 1e-13);
     CHECK(symmetry_residual(H) <= 1e-15);
@@ -144,7 +145,8 @@ TEST_CASE("one-hidden-layer tanh network: Hessian differentiated by hand") {
         for (int i = 0; i < hidden; ++i) {  // r R: second derivatives of r, unit by unit
             const double curvature = theta[v_at(i)] * (-2 * h[i] * slope[i]);  // v_i d s_i / d z_i
             for (int j = 0; j < d; ++j) {
-                for (int k = 0; k < d; ++k) reference(W_at(i, j), W_at(i, k)) += r * curvature * p.X(s, j) * p.X(s, k) / n;
+                for (int k = 0; k < d; ++k)
+                    reference(W_at(i, j), W_at(i, k)) += r * curvature * p.X(s, j) * p.X(s, k) / n;
                 add_symmetric(W_at(i, j), b_at(i), curvature * p.X(s, j));
                 add_symmetric(W_at(i, j), v_at(i), slope[i] * p.X(s, j));
             }

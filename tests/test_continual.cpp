@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "autodiff/autodiff.h"
-#include "nn/files.h"
 #include "experiments/mer/continual.h"
+#include "nn/files.h"
 #include "tests/run_command.h"
 
 using namespace awd;
@@ -40,7 +40,8 @@ const TaskStream& small_stream(StreamKind kind) {
 
 ContinualConfig small_config(Method m) {
     ContinualConfig c;
-    c.method = m, c.hidden = 60, c.ewc_lambda = 1.0, c.memories = 50, c.replay = 4, c.batches = 2, c.lr = 0.05, c.beta = 0.3, c.gamma = 0.7;
+    c.method = m, c.hidden = 60, c.ewc_lambda = 1.0, c.memories = 50, c.replay = 4, c.batches = 2, c.lr = 0.05,
+    c.beta = 0.3, c.gamma = 0.7;
     c.gem_per_task = 8, c.fisher_examples = 20, c.curve_every = 30, c.seed = 3;
     return c;
 }
@@ -99,7 +100,8 @@ TEST_CASE("continual: rotating a point image moves it to the analytic position")
         const double col = c + dx * std::cos(a) - dy * std::sin(a), row = c - (dx * std::sin(a) + dy * std::cos(a));
         double mass = 0, mr = 0, mc = 0;
         for (int r = 0; r < side; ++r)
-            for (int q = 0; q < side; ++q) mass += out[r * side + q], mr += r * out[r * side + q], mc += q * out[r * side + q];
+            for (int q = 0; q < side; ++q)
+                mass += out[r * side + q], mr += r * out[r * side + q], mc += q * out[r * side + q];
         CAPTURE(degrees);
         CHECK(std::hypot(mr / mass - row, mc / mass - col) < 0.25);
         const int best = (int)(std::max_element(out.begin(), out.end()) - out.begin());
@@ -180,7 +182,8 @@ TEST_CASE("continual: GEM's projected gradient satisfies the memory constraints"
             if (margin == 0.0 && n == 1) {  // one constraint: the closed form g - min(0, <g, G>) G / |G|^2
                 double gG = 0, GG = 0;
                 for (int p = 0; p < 300; ++p) gG += g[p] * G(0, p), GG += G(0, p) * G(0, p);
-                for (int p = 0; p < 300; ++p) CHECK(std::abs(projected[p] - (g[p] - std::min(0.0, gG) / GG * G(0, p))) < 1e-12);
+                for (int p = 0; p < 300; ++p)
+                    CHECK(std::abs(projected[p] - (g[p] - std::min(0.0, gG) / GG * G(0, p))) < 1e-12);
             }
         }
     }
@@ -293,9 +296,13 @@ TEST_CASE("continual: summaries of R") {
 }
 
 TEST_CASE("awd continual: an interrupted run resumes to the same bytes; bad flags exit 2 naming the flag") {
-    const std::string base = (std::filesystem::temp_directory_path() / ("awd-continual-" + std::to_string(getpid()))).string();
-    const std::string common = " continual --stream rotations --method mer --tasks 3 --per-task 40 --memories 30 --replay 3 --batches 2"
-                               " --beta 0.5 --gamma 0.9 --hidden 20 --pool-per-class 100 --test 200 --curve-every 20 --seed 4", args = common + " --lr 0.05";
+    const std::string base =
+        (std::filesystem::temp_directory_path() / ("awd-continual-" + std::to_string(getpid()))).string();
+    const std::string
+        common =
+            " continual --stream rotations --method mer --tasks 3 --per-task 40 --memories 30 --replay 3 --batches 2"
+            " --beta 0.5 --gamma 0.9 --hidden 20 --pool-per-class 100 --test 200 --curve-every 20 --seed 4",
+        args = common + " --lr 0.05";
     const Outcome whole = run_command("build/awd" + args + " --out " + base + "-whole");
     REQUIRE_MESSAGE(whole.status == 0, whole.output);
     const Outcome stopped = run_command("build/awd" + args + " --stop-after 2 --out " + base + "-resumed");
@@ -325,8 +332,12 @@ TEST_CASE("awd continual: an interrupted run resumes to the same bytes; bad flag
     CHECK(mismatch.output.find("other settings") != std::string::npos);
     for (const std::string d : {"-whole", "-resumed", "-whole-x.partial"}) std::filesystem::remove_all(base + d);
 
-    const std::pair<const char*, const char*> bad[] = {{"--memories -1", "--memories"}, {"--beta 0", "--beta"}, {"--beta 1.5", "--beta"},
-                                                       {"--beta nan", "--beta"}, {"--lr inf", "--lr"}, {"--stream spirals", "--stream"},
+    const std::pair<const char*, const char*> bad[] = {{"--memories -1", "--memories"},
+                                                       {"--beta 0", "--beta"},
+                                                       {"--beta 1.5", "--beta"},
+                                                       {"--beta nan", "--beta"},
+                                                       {"--lr inf", "--lr"},
+                                                       {"--stream spirals", "--stream"},
                                                        {"--method sgd", "--method"},
                                                        {"--sampling without --memories 10 --replay 11", "--replay"}};
     for (const auto& [flags, name] : bad) {

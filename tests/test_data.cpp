@@ -7,18 +7,19 @@
 #include <fstream>
 #include <set>
 
-#include "nn/files.h"
-#include "nn/data.h"
-#include "nn/idx.h"
 #include "experiments/common/run_dir.h"
 #include "experiments/common/run_folder.h"
+#include "nn/data.h"
+#include "nn/files.h"
+#include "nn/idx.h"
 
 using namespace awd;
 
 namespace {
 
 std::string scratch_dir(const std::string& name) {
-    const std::string dir = (std::filesystem::temp_directory_path() / ("awd-test-" + name + "-" + std::to_string(getpid()))).string();
+    const std::string dir =
+        (std::filesystem::temp_directory_path() / ("awd-test-" + name + "-" + std::to_string(getpid()))).string();
     std::filesystem::remove_all(dir);
     make_directories(dir);
     return dir;
@@ -55,7 +56,8 @@ void write_tiny_idx_set(const std::string& dir, int train_per_class, int test_pe
 
 std::set<std::vector<double>> rows_of(const Tensor& X) {
     std::set<std::vector<double>> rows;
-    for (int n = 0; n < X.rows; ++n) rows.insert(std::vector<double>(&X.data[(size_t)n * X.cols], &X.data[(size_t)(n + 1) * X.cols]));
+    for (int n = 0; n < X.rows; ++n)
+        rows.insert(std::vector<double>(&X.data[(size_t)n * X.cols], &X.data[(size_t)(n + 1) * X.cols]));
     return rows;
 }
 
@@ -88,15 +90,23 @@ TEST_CASE("IDX reader: truncated, wrong magic, wrong count, corrupt gzip, missin
         corrupt_gz[corrupt_gz.size() / 2] ^= 0x55;
         write_plain(dir + "/corrupt.gz", corrupt_gz);
     }
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/truncated", 3),
-                         doctest::Contains("/truncated: header dimensions promise 12 values, the 23-byte file holds 7 (truncated or wrong count)"),
+    CHECK_THROWS_WITH_AS(
+        read_idx(dir + "/truncated", 3),
+        doctest::Contains(
+            "/truncated: header dimensions promise 12 values, the 23-byte file holds 7 (truncated or wrong count)"),
+        std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_idx(dir + "/magic", 3), doctest::Contains("/magic: wrong magic number 0x00000D03"),
                          std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/magic", 3), doctest::Contains("/magic: wrong magic number 0x00000D03"), std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/plain-missing", 3), doctest::Contains("cannot open IDX file"), std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/extra", 3), doctest::Contains("/extra: header dimensions promise 12 values, the 31-byte file holds 15 (wrong count"),
+    CHECK_THROWS_WITH_AS(read_idx(dir + "/plain-missing", 3), doctest::Contains("cannot open IDX file"),
                          std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/short-header", 3), doctest::Contains("/short-header: truncated header"), std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/ok.gz", 1), doctest::Contains("wrong magic number 0x00000803 (expected 0x00000801"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(
+        read_idx(dir + "/extra", 3),
+        doctest::Contains("/extra: header dimensions promise 12 values, the 31-byte file holds 15 (wrong count"),
+        std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_idx(dir + "/short-header", 3), doctest::Contains("/short-header: truncated header"),
+                         std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_idx(dir + "/ok.gz", 1),
+                         doctest::Contains("wrong magic number 0x00000803 (expected 0x00000801"), std::runtime_error);
     CHECK_THROWS_AS(read_idx(dir + "/corrupt.gz", 3), std::runtime_error);
 }
 
@@ -104,14 +114,21 @@ TEST_CASE("IDX reader: sizes from the header are checked for overflow and agains
     const std::string dir = scratch_dir("idx-sizes");
     // 2^28 cubed wraps a 64-bit product; 2^28 x 2^28 x 1 would allocate 2^56 bytes if trusted
     write_plain(dir + "/wrap", idx_bytes({1u << 28, 1u << 28, 1u << 28}, std::vector<uint8_t>(8, 1)));
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/wrap", 3), doctest::Contains("/wrap: header dimensions multiply past 2^64 at dimension 2"), std::runtime_error);
-    write_plain(dir + "/huge", idx_bytes({1u << 28, 1u << 28, 1}, std::vector<uint8_t>(8, 1)));
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/huge", 3), doctest::Contains("/huge: header dimensions promise 72057594037927936 values, the 24-byte file holds 8"),
+    CHECK_THROWS_WITH_AS(read_idx(dir + "/wrap", 3),
+                         doctest::Contains("/wrap: header dimensions multiply past 2^64 at dimension 2"),
                          std::runtime_error);
+    write_plain(dir + "/huge", idx_bytes({1u << 28, 1u << 28, 1}, std::vector<uint8_t>(8, 1)));
+    CHECK_THROWS_WITH_AS(
+        read_idx(dir + "/huge", 3),
+        doctest::Contains("/huge: header dimensions promise 72057594037927936 values, the 24-byte file holds 8"),
+        std::runtime_error);
     write_gzip(dir + "/huge.gz", idx_bytes({1u << 28, 1u << 28, 1}, std::vector<uint8_t>(8, 1)));
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/huge.gz", 3), doctest::Contains("gzip file can hold at most"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_idx(dir + "/huge.gz", 3), doctest::Contains("gzip file can hold at most"),
+                         std::runtime_error);
     write_plain(dir + "/zero", idx_bytes({0, 2, 2}, {}));
-    CHECK_THROWS_WITH_AS(read_idx(dir + "/zero", 3), doctest::Contains("/zero: header field dimension 0 is 0, outside [1, 2^28]"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_idx(dir + "/zero", 3),
+                         doctest::Contains("/zero: header field dimension 0 is 0, outside [1, 2^28]"),
+                         std::runtime_error);
 }
 
 TEST_CASE("idx:DIR: a label outside the network's outputs names the file, the item and the value") {
@@ -123,7 +140,9 @@ TEST_CASE("idx:DIR: a label outside the network's outputs names the file, the it
     write_gzip(dir + "/train-labels-idx1-ubyte.gz", idx_bytes({60}, labels));
     DataConfig c;
     c.source = "idx:" + dir, c.train_per_class = 6, c.test = 9, c.image_size = 4, c.classes = 3;
-    CHECK_THROWS_WITH_AS(load_data(c), doctest::Contains("train-labels-idx1-ubyte.gz: label of item 17 is 200, outside [0, 3)"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(load_data(c),
+                         doctest::Contains("train-labels-idx1-ubyte.gz: label of item 17 is 200, outside [0, 3)"),
+                         std::runtime_error);
 }
 
 TEST_CASE("idx:DIR: class-balanced subsets, disjoint test set, label noise with flags, pooling") {
@@ -157,7 +176,8 @@ TEST_CASE("idx:DIR: class-balanced subsets, disjoint test set, label noise with 
     c.image_size = 2, c.label_noise = 0;
     const Split pooled = load_data(c);
     CHECK(pooled.train.X.cols == 4);
-    CHECK_THROWS_WITH_AS((c.image_size = 3, load_data(c)), doctest::Contains("image size 3 does not divide the 4-pixel side"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS((c.image_size = 3, load_data(c)),
+                         doctest::Contains("image size 3 does not divide the 4-pixel side"), std::invalid_argument);
     c.image_size = 4, c.train_per_class = 25;
     CHECK_THROWS_WITH_AS(load_data(c), doctest::Contains("class 0 has 20 images; 25 training"), std::runtime_error);
 }
@@ -208,11 +228,16 @@ TEST_CASE(".npy: round trip, and errors for truncated, wrong dtype and non-npy f
     const std::string bytes = read_file(dir + "/m.npy");
     CHECK(bytes.size() % 64 == 48 % 64);  // 128-byte header + 48 data bytes: header aligned to 64
     write_plain(dir + "/cut.npy", bytes.substr(0, bytes.size() - 8));
-    CHECK_THROWS_WITH_AS(read_npy_matrix(dir + "/cut.npy"), doctest::Contains("cut.npy: .npy header field 'shape' (2, 3) does not fit the 40 bytes of data"),
+    CHECK_THROWS_WITH_AS(
+        read_npy_matrix(dir + "/cut.npy"),
+        doctest::Contains("cut.npy: .npy header field 'shape' (2, 3) does not fit the 40 bytes of data"),
+        std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_npy_matrix(dir + "/y.npy"),
+                         doctest::Contains("y.npy: .npy header field 'descr' is '<i8', expected '<f8'"),
                          std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_npy_matrix(dir + "/y.npy"), doctest::Contains("y.npy: .npy header field 'descr' is '<i8', expected '<f8'"), std::runtime_error);
     write_plain(dir + "/text.npy", "hello");
-    CHECK_THROWS_WITH_AS(read_npy_matrix(dir + "/text.npy"), doctest::Contains("text.npy: not a .npy file"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_npy_matrix(dir + "/text.npy"), doctest::Contains("text.npy: not a .npy file"),
+                         std::runtime_error);
 }
 
 TEST_CASE(".npy: shapes past the file's length or 2^31, a strict header, NaN and Inf named with their index") {
@@ -224,20 +249,26 @@ TEST_CASE(".npy: shapes past the file's length or 2^31, a strict header, NaN and
         write_plain(dir + "/x.npy", bytes);
         return dir + "/x.npy";
     };
-    CHECK_THROWS_WITH_AS(read_npy_matrix(with_header("(2, 3)", "(2305843009213693952,)")),
-                         doctest::Contains("x.npy: .npy header field 'shape' dimension 2305843009213693952 is larger than 2^31 - 1"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(
+        read_npy_matrix(with_header("(2, 3)", "(2305843009213693952,)")),
+        doctest::Contains("x.npy: .npy header field 'shape' dimension 2305843009213693952 is larger than 2^31 - 1"),
+        std::runtime_error);
     CHECK_THROWS_WITH_AS(read_npy_matrix(with_header("(2, 3)", "(65536, 65536)")),
-                         doctest::Contains("x.npy: .npy header field 'shape' (65536, 65536) does not fit the"), std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_npy_matrix(with_header("(2, 3)", "(-2, 3)")), doctest::Contains("x.npy: .npy header field 'shape' holds '-2, 3)"),
+                         doctest::Contains("x.npy: .npy header field 'shape' (65536, 65536) does not fit the"),
                          std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_npy_matrix(with_header("False", "Falsy")), doctest::Contains("x.npy: .npy header field 'fortran_order' is not True or False"),
+    CHECK_THROWS_WITH_AS(read_npy_matrix(with_header("(2, 3)", "(-2, 3)")),
+                         doctest::Contains("x.npy: .npy header field 'shape' holds '-2, 3)"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_npy_matrix(with_header("False", "Falsy")),
+                         doctest::Contains("x.npy: .npy header field 'fortran_order' is not True or False"),
                          std::runtime_error);
-    CHECK_THROWS_WITH_AS(read_npy_matrix(with_header("'descr'", "'desc' ")), doctest::Contains("x.npy: .npy header field 'desc' is an unknown"),
-                         std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_npy_matrix(with_header("'descr'", "'desc' ")),
+                         doctest::Contains("x.npy: .npy header field 'desc' is an unknown"), std::runtime_error);
     Tensor bad(2, 3, 1.0);
     bad(1, 2) = std::nan("");
     write_npy(dir + "/nan.npy", bad);
-    CHECK_THROWS_WITH_AS(read_npy_matrix(dir + "/nan.npy"), doctest::Contains("nan.npy: tensor (2 x 3) has a non-finite entry nan at [1,2]"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(read_npy_matrix(dir + "/nan.npy"),
+                         doctest::Contains("nan.npy: tensor (2 x 3) has a non-finite entry nan at [1,2]"),
+                         std::invalid_argument);
 }
 
 TEST_CASE("checkpoints: round trip; corruption and truncation are detected") {
@@ -250,14 +281,17 @@ TEST_CASE("checkpoints: round trip; corruption and truncation are detected") {
     CHECK(back.theta().data == net.theta().data);
     Mlp other(MlpSpec::parse("3-5-2", Activation::Tanh, true));
     CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/c.bin", other.model),
-                         doctest::Contains("field \"parameters\", entry 0: the checkpoint has 0.weight (4 x 3), the model Sequential(Dense(3 -> 5), tanh, Dense(5 -> 2)) has 0.weight (5 x 3)"),
+                         doctest::Contains("field \"parameters\", entry 0: the checkpoint has 0.weight (4 x 3), the "
+                                           "model Sequential(Dense(3 -> 5), tanh, Dense(5 -> 2)) has 0.weight (5 x 3)"),
                          std::runtime_error);
     std::string bytes = read_file(dir + "/c.bin");
     bytes[bytes.size() / 2] ^= 1;
     write_plain(dir + "/flipped.bin", bytes);
-    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/flipped.bin", back.model), doctest::Contains("flipped.bin: checksum mismatch"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/flipped.bin", back.model),
+                         doctest::Contains("flipped.bin: checksum mismatch"), std::runtime_error);
     write_plain(dir + "/cut.bin", read_file(dir + "/c.bin").substr(0, 100));
-    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/cut.bin", back.model), doctest::Contains("cut.bin: checksum mismatch"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/cut.bin", back.model), doctest::Contains("cut.bin: checksum mismatch"),
+                         std::runtime_error);
     // a header whose layout claims a huge parameter, with a valid checksum: refused before any allocation
     std::string huge = read_file(dir + "/c.bin");
     const std::string shape = "[4,3]";
@@ -266,8 +300,10 @@ TEST_CASE("checkpoints: round trip; corruption and truncation are detected") {
     const uLong crc = crc32(0, (const Bytef*)huge.data(), (uInt)(huge.size() - 4));
     for (int k = 0; k < 4; ++k) huge[huge.size() - 4 + k] = (char)((crc >> (8 * k)) & 0xff);
     write_plain(dir + "/huge.bin", huge);
-    CHECK_THROWS_WITH_AS(read_checkpoint(dir + "/huge.bin", back.model),
-                         doctest::Contains("huge.bin: field \"parameters\", entry 0: the checkpoint has 0.weight (400000000 x 3)"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(
+        read_checkpoint(dir + "/huge.bin", back.model),
+        doctest::Contains("huge.bin: field \"parameters\", entry 0: the checkpoint has 0.weight (400000000 x 3)"),
+        std::runtime_error);
 }
 
 TEST_CASE("run folders: load back, import weights with shape checks, clear errors") {
@@ -289,14 +325,24 @@ TEST_CASE("run folders: load back, import weights with shape checks, clear error
     CHECK(run.train.X.data == split.train.X.data);
     CHECK(run.test.y == split.test.y);
     Mlp wider(MlpSpec::parse("5-6-3", Activation::Relu, false));
-    CHECK_THROWS_WITH_AS(read_weights_npy(dir, wider), doctest::Contains("W0.npy: shape (4 x 5), but summary.json field \"arch\" (5-6-3) needs (6 x 5)"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(
+        read_weights_npy(dir, wider),
+        doctest::Contains("W0.npy: shape (4 x 5), but summary.json field \"arch\" (5-6-3) needs (6 x 5)"),
+        std::runtime_error);
     write_file_atomically(dir + "/summary.json", R"({"arch": "7-4-3", "activation": "relu", "bias": false})");
-    CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("summary.json: checksum differs from manifest.json of run test"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(load_run(dir),
+                         doctest::Contains("summary.json: checksum differs from manifest.json of run test"),
+                         std::runtime_error);
     write_manifest(dir, "test");
-    CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("W0.npy: shape (4 x 5), but summary.json field \"arch\" (7-4-3) needs (4 x 7)"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(
+        load_run(dir),
+        doctest::Contains("W0.npy: shape (4 x 5), but summary.json field \"arch\" (7-4-3) needs (4 x 7)"),
+        std::runtime_error);
     write_file_atomically(dir + "/summary.json", R"({"arch": "100000-100000-3", "activation": "relu", "bias": false})");
     write_manifest(dir, "test");
-    CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("summary.json: field \"arch\" 100000-100000-3 needs more parameters than the"), std::runtime_error);
+    CHECK_THROWS_WITH_AS(
+        load_run(dir), doctest::Contains("summary.json: field \"arch\" 100000-100000-3 needs more parameters than the"),
+        std::runtime_error);
     std::filesystem::remove(dir + "/W1.npy");
     CHECK_THROWS_WITH_AS(load_run(dir), doctest::Contains("W1.npy is listed in"), std::runtime_error);
     CHECK_THROWS_WITH_AS(load_run(dir + "/missing"), doctest::Contains("does not exist"), std::runtime_error);

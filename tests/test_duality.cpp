@@ -7,8 +7,8 @@
 
 #include "analysis/dual_weights.h"
 #include "analysis/verify.h"
-#include "nn/files.h"
 #include "nn/data.h"
+#include "nn/files.h"
 #include "tests/fixtures.h"
 
 using namespace awd;
@@ -26,7 +26,9 @@ struct Worst {
     }
 };
 
-std::vector<double> row(const Tensor& X, int n) { return std::vector<double>(&X.data[(size_t)n * X.cols], &X.data[(size_t)(n + 1) * X.cols]); }
+std::vector<double> row(const Tensor& X, int n) {
+    return std::vector<double>(&X.data[(size_t)n * X.cols], &X.data[(size_t)(n + 1) * X.cols]);
+}
 
 }  // namespace
 
@@ -43,20 +45,24 @@ TEST_CASE("minimal dual weights: dW a = W da, |dW|_F = |W da| / |a|, and every o
     REQUIRE(dual_with_M(W.data(), n_out, n_in, a, da, M, family));
     bias_absorbed_dual(W.data(), n_out, n_in, a, da, dWb, db);
     const std::vector<double> Wda = weight_times(W.data(), n_out, n_in, da);
-    const std::vector<double> dWa = weight_times(dW.data(), n_out, n_in, a), Fa = weight_times(family.data(), n_out, n_in, a);
+    const std::vector<double> dWa = weight_times(dW.data(), n_out, n_in, a),
+                              Fa = weight_times(family.data(), n_out, n_in, a);
     const std::vector<double> dWba = weight_times(dWb.data(), n_out, n_in, a);
     for (int i = 0; i < n_out; ++i) {
         CHECK(std::fabs(dWa[i] - Wda[i]) <= 1e-14 * (1 + std::fabs(Wda[i])));
         CHECK(std::fabs(Fa[i] - Wda[i]) <= 1e-13 * (1 + std::fabs(Wda[i])));
         CHECK(std::fabs(dWba[i] + db[i] - Wda[i]) <= 1e-14 * (1 + std::fabs(Wda[i])));  // [dW db] [a; 1] = W da
     }
-    CHECK(std::sqrt(squared_norm(dW)) == doctest::Approx(std::sqrt(squared_norm(Wda) / squared_norm(a))).epsilon(1e-14));
+    CHECK(std::sqrt(squared_norm(dW)) ==
+          doctest::Approx(std::sqrt(squared_norm(Wda) / squared_norm(a))).epsilon(1e-14));
     CHECK(squared_norm(family) > squared_norm(dW));
     const std::vector<double> zero(n_in, 0.0);
     CHECK_FALSE(minimal_dual(W.data(), n_out, n_in, zero, da, dW));  // a = 0: undefined, reported
 }
 
-TEST_CASE("duality verified in double and long double: depths 1-4, every layer, four activations, bias or not, three variants") {
+TEST_CASE(
+    "duality verified in double and long double: depths 1-4, every layer, four activations, bias or not, three "
+    "variants") {
     const char* archs[] = {"6-4", "6-5-4", "6-7-5-4", "6-5-6-5-4"};
     Worst worst;
     for (const char* arch : archs)
@@ -72,17 +78,19 @@ TEST_CASE("duality verified in double and long double: depths 1-4, every layer, 
                         CAPTURE(activation_name(act));
                         CAPTURE(layer);
                         const std::vector<double> x = row(p.X, n), x2 = row(p.X, n + 1);
-                        const std::vector<double> a = activity<double>(p.net, layer, x.data()), a2 = activity<double>(p.net, layer, x2.data());
+                        const std::vector<double> a = activity<double>(p.net, layer, x.data()),
+                                                  a2 = activity<double>(p.net, layer, x2.data());
                         worst.add(verify_pair(p.net, layer, a, a2, p.y[n + 1], DualVariant::Minimal));
                         worst.add(verify_pair(p.net, layer, a, a2, p.y[n + 1], DualVariant::BiasAbsorbed));
                         worst.add(verify_pair(p.net, layer, a, a2, p.y[n + 1], DualVariant::Family, &M));
                     }
                 }
             }
-    MESSAGE("random pairs: " << worst.pairs << ", worst double " << worst.in_double << " u, worst long double " << worst.in_long_double << " u");
+    MESSAGE("random pairs: " << worst.pairs << ", worst double " << worst.in_double << " u, worst long double "
+                             << worst.in_long_double << " u");
     CHECK(worst.in_double <= 8);
     CHECK(worst.in_long_double <= 8);
-    CHECK(worst.in_double > 0);  // rounding is there to see in double ...
+    CHECK(worst.in_double > 0);                            // rounding is there to see in double ...
     CHECK(worst.in_long_double * 256 <= worst.in_double);  // ... and shrinks with the precision (2^11 expected)
 }
 
@@ -97,12 +105,15 @@ TEST_CASE("duality verified on pairs of real MNIST digits, with MSE too") {
             Problem p = random_problem("784-30-30-10", act, false, loss, 1, 5, 1.0);
             for (int layer = 0; layer < 3; ++layer)
                 for (int k = 0; k < 20; ++k) {
-                    const PairCheck check = verify_pair(p.net, layer, activity<double>(p.net, layer, &s.train.X.data[(size_t)k * 784]),
-                                                        activity<double>(p.net, layer, &s.test.X.data[(size_t)k * 784]), s.test.y[k], DualVariant::Minimal);
+                    const PairCheck check =
+                        verify_pair(p.net, layer, activity<double>(p.net, layer, &s.train.X.data[(size_t)k * 784]),
+                                    activity<double>(p.net, layer, &s.test.X.data[(size_t)k * 784]), s.test.y[k],
+                                    DualVariant::Minimal);
                     if (check.defined) worst.add(check);
                 }
         }
-    MESSAGE("MNIST pairs: " << worst.pairs << ", worst double " << worst.in_double << " u, worst long double " << worst.in_long_double << " u");
+    MESSAGE("MNIST pairs: " << worst.pairs << ", worst double " << worst.in_double << " u, worst long double "
+                            << worst.in_long_double << " u");
     CHECK(worst.pairs > 200);
     CHECK(worst.in_double <= 8);
     CHECK(worst.in_long_double * 256 <= worst.in_double);

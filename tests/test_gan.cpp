@@ -56,7 +56,9 @@ Model random_discriminator(int d, Activation a, uint64_t seed) {
 
 }  // namespace
 
-TEST_CASE("kernel step: g2 = 0 moves each particle by its own gradient, g2 = g1 moves all rigidly, and equals the loop over j") {
+TEST_CASE(
+    "kernel step: g2 = 0 moves each particle by its own gradient, g2 = g1 moves all rigidly, and equals the loop over "
+    "j") {
     Rng rng(1);
     const int N = 7, d = 3;
     const Tensor Q0 = normal_tensor(N, d, rng), G = normal_tensor(N, d, rng);
@@ -93,8 +95,9 @@ TEST_CASE("collapse score: exactly 0 for a one-to-one assignment, exactly ln K f
     for (int k = 0; k < K; ++k) one_to_one[k] = (k * 7) % K;
     CHECK(collapse_score(one_to_one, K) == 0.0);
     CHECK(collapse_score(all_on_one, K) == std::log(100.0));
-    CHECK(collapse_score({0, 0, 1, 1}, 2) == doctest::Approx(0.0).epsilon(1e-15));        // two per target: still 0
-    CHECK(collapse_score({0, 0, 0, 1}, 2) == doctest::Approx(std::log(2.0) + 0.75 * std::log(0.75) + 0.25 * std::log(0.25)));
+    CHECK(collapse_score({0, 0, 1, 1}, 2) == doctest::Approx(0.0).epsilon(1e-15));  // two per target: still 0
+    CHECK(collapse_score({0, 0, 0, 1}, 2) ==
+          doctest::Approx(std::log(2.0) + 0.75 * std::log(0.75) + 0.25 * std::log(0.25)));
 }
 
 TEST_CASE("order parameters: nearest target by Euclidean and cosine distance, spread, energy distance") {
@@ -117,8 +120,10 @@ TEST_CASE("order parameters: nearest target by Euclidean and cosine distance, sp
 
 TEST_CASE("targets: mnist100 is the first 100 training images, read from the class files through the label list") {
     // the issue's list of the first 100 MNIST training labels
-    const std::string issue = "5 0 4 1 9 2 1 3 1 4 3 5 3 6 1 7 2 8 6 9 4 0 9 1 1 2 4 3 2 7 3 8 6 9 0 5 6 0 7 6 1 8 7 9 3 9 8 5 9 3 3 0 7 4 9 8 0 9 4 "
-                              "1 4 4 6 0 4 5 6 1 0 0 1 7 1 6 3 0 2 1 1 7 9 0 2 6 7 8 3 9 0 4 6 7 4 6 8 0 7 8 3 1";
+    const std::string issue =
+        "5 0 4 1 9 2 1 3 1 4 3 5 3 6 1 7 2 8 6 9 4 0 9 1 1 2 4 3 2 7 3 8 6 9 0 5 6 0 7 6 1 8 7 9 3 9 8 5 9 3 3 0 7 4 9 "
+        "8 0 9 4 "
+        "1 4 4 6 0 4 5 6 1 0 0 1 7 1 6 3 0 2 1 1 7 9 0 2 6 7 8 3 9 0 4 6 7 4 6 8 0 7 8 3 1";
     for (int i = 0; i < 100; ++i) CHECK(kFirst100MnistLabels[i] == issue[2 * i] - '0');
     // fake class files: pixel 0 of entry k of class c is (10 c + k) / 255, pixel 1 is c / 255
     const std::string dir = std::filesystem::temp_directory_path() / ("awd-gan-digits-" + std::to_string(getpid()));
@@ -174,7 +179,8 @@ TEST_CASE("targets: the mixtures, mnist100-balanced (10 per class, normalised), 
     CHECK(samples.rows == 5);
 }
 
-TEST_CASE("discriminator: the penalty's gradient (double backward) and the whole critic loss match finite differences") {
+TEST_CASE(
+    "discriminator: the penalty's gradient (double backward) and the whole critic loss match finite differences") {
     for (Activation a : {Activation::Tanh, Activation::Softplus, Activation::Relu}) {
         CAPTURE(activation_name(a));
         Model D = random_discriminator(3, a, 11);
@@ -188,18 +194,21 @@ TEST_CASE("discriminator: the penalty's gradient (double backward) and the whole
         for (GanObjective o : {GanObjective::Gan, GanObjective::Wasserstein})
             for (PenaltyOn on : {PenaltyOn::Data, PenaltyOn::Particles, PenaltyOn::Both}) {
                 const Tensor g = backward_gradient(D, critic_loss(D, X, Q, o, 1.25, on).loss);
-                const Tensor fd = finite_difference_in_theta(D, [&] { return critic_loss(D, X, Q, o, 1.25, on).loss.value().item(); });
+                const Tensor fd = finite_difference_in_theta(
+                    D, [&] { return critic_loss(D, X, Q, o, 1.25, on).loss.value().item(); });
                 CHECK(relative_difference(g, fd) < 1e-7);
             }
     }
 }
 
-TEST_CASE("discriminator: the penalty on both sets is the mean over their union, and grad_q matches finite differences") {
+TEST_CASE(
+    "discriminator: the penalty on both sets is the mean over their union, and grad_q matches finite differences") {
     Model D = random_discriminator(2, Activation::Tanh, 4);
     Rng rng(6);
     const Tensor X = normal_tensor(5, 2, rng), Q = normal_tensor(3, 2, rng);
     const double px = gradient_penalty(D, X).value().item(), pq = gradient_penalty(D, Q).value().item();
-    CHECK(critic_loss(D, X, Q, GanObjective::Gan, 1.0, PenaltyOn::Both).penalty == doctest::Approx((5 * px + 3 * pq) / 8));
+    CHECK(critic_loss(D, X, Q, GanObjective::Gan, 1.0, PenaltyOn::Both).penalty ==
+          doctest::Approx((5 * px + 3 * pq) / 8));
     for (GanObjective o : {GanObjective::Gan, GanObjective::Wasserstein}) {
         const Tensor G = particle_gradient(D, Q, o);
         const double h = 1e-6;
@@ -229,7 +238,8 @@ TEST_CASE("penalty: per-sample and batch-mean scalings against finite difference
             for (int j = 0; j < X.cols; ++j) {
                 Tensor up(1, 3, {X(m, 0), X(m, 1), X(m, 2)}), down = up;
                 up(0, j) += h, down(0, j) -= h;
-                const double g = (D.forward(constant(up)).value().item() - D.forward(constant(down)).value().item()) / (2 * h);
+                const double g =
+                    (D.forward(constant(up)).value().item() - D.forward(constant(down)).value().item()) / (2 * h);
                 by_differences += g * g / X.rows;
             }
         const double per_sample = gradient_penalty(D, X, PenaltyScale::PerSample).value().item();
@@ -239,13 +249,18 @@ TEST_CASE("penalty: per-sample and batch-mean scalings against finite difference
         for (PenaltyScale scale : {PenaltyScale::PerSample, PenaltyScale::BatchMean}) {
             CAPTURE(penalty_scale_name(scale));
             const Tensor analytic = backward_gradient(D, gradient_penalty(D, X, scale));
-            const Tensor numeric = finite_difference_in_theta(D, [&] { return gradient_penalty(D, X, scale).value().item(); });
+            const Tensor numeric =
+                finite_difference_in_theta(D, [&] { return gradient_penalty(D, X, scale).value().item(); });
             CHECK(relative_difference(analytic, numeric) < 1e-7);
             CHECK(frobenius_norm(analytic) > 1e-6);
             const Tensor Q = normal_tensor(5, 3, rng);
-            const Tensor g = backward_gradient(D, critic_loss(D, X, Q, GanObjective::Wasserstein, 1.25, PenaltyOn::Particles, scale).loss);
-            const Tensor fd = finite_difference_in_theta(
-                D, [&] { return critic_loss(D, X, Q, GanObjective::Wasserstein, 1.25, PenaltyOn::Particles, scale).loss.value().item(); });
+            const Tensor g = backward_gradient(
+                D, critic_loss(D, X, Q, GanObjective::Wasserstein, 1.25, PenaltyOn::Particles, scale).loss);
+            const Tensor fd = finite_difference_in_theta(D, [&] {
+                return critic_loss(D, X, Q, GanObjective::Wasserstein, 1.25, PenaltyOn::Particles, scale)
+                    .loss.value()
+                    .item();
+            });
             CHECK(relative_difference(g, fd) < 1e-7);
         }
     }
@@ -287,7 +302,7 @@ TEST_CASE("end states: each rule on a constructed particle set") {
     CHECK(o.centroid_norm == doctest::Approx(30));
     CHECK(o.end_state == EndState::RanAway);
     // the rule's thresholds themselves
-    CHECK(classify_end_state(1.0, 8, 19.9, 2, 1, 1) == EndState::Separated);   // 1.0 < ln(8)/2 = 1.04
+    CHECK(classify_end_state(1.0, 8, 19.9, 2, 1, 1) == EndState::Separated);  // 1.0 < ln(8)/2 = 1.04
     CHECK(classify_end_state(1.1, 8, 19.9, 2, 0.49, 1) == EndState::NeverSeparated);
     CHECK(classify_end_state(1.1, 8, 19.9, 2, 0.51, 1) == EndState::Collapsed);
     CHECK(classify_end_state(0.0, 8, 20.1, 2, 1, 1) == EndState::RanAway);
@@ -297,15 +312,18 @@ TEST_CASE("end states: each rule on a constructed particle set") {
 TEST_CASE("dynamics: with a fresh optimizer each generator step's critic step equals a new optimizer's first step") {
     // a point set (its data are all its points) and no dropout: the critic's gradient is reproducible
     Rng rng(21);
-    const std::string file = std::filesystem::temp_directory_path() / ("awd-gan-points-" + std::to_string(getpid()) + ".npy");
+    const std::string file =
+        std::filesystem::temp_directory_path() / ("awd-gan-points-" + std::to_string(getpid()) + ".npy");
     write_npy(file, normal_tensor(6, 3, rng));
     const GanTarget t = make_target("points:" + file);
     std::filesystem::remove(file);
     for (bool fresh : {true, false}) {
         CAPTURE(fresh);
         GanConfig c;
-        c.particles = 6, c.hidden = {8, 7}, c.lr_d = 1e-2, c.lr_g = 0.05, c.weight_decay = 1e-3, c.objective = GanObjective::Wasserstein;
-        c.penalty = 0.5, c.penalty_on = PenaltyOn::Particles, c.optimizer.kind = OptimizerKind::Adam, c.optimizer.amsgrad = true;
+        c.particles = 6, c.hidden = {8, 7}, c.lr_d = 1e-2, c.lr_g = 0.05, c.weight_decay = 1e-3,
+        c.objective = GanObjective::Wasserstein;
+        c.penalty = 0.5, c.penalty_on = PenaltyOn::Particles, c.optimizer.kind = OptimizerKind::Adam,
+        c.optimizer.amsgrad = true;
         c.fresh_optimizer = fresh;
         GanDynamics run(t, c, coupling_kernel(6, 1, 0.3));
         for (int k = 0; k < 3; ++k) run.step();
@@ -368,9 +386,12 @@ TEST_CASE("optimizer: amsgrad against a hand computation, and unlike Adam when v
     CHECK_THROWS_AS(Optimizer(config, ams), std::invalid_argument);
 }
 
-TEST_CASE("discriminator: the authors' critic 784-64-1024-64-1 has no output bias and drops out after the 1024 layer in training only") {
+TEST_CASE(
+    "discriminator: the authors' critic 784-64-1024-64-1 has no output bias and drops out after the 1024 layer in "
+    "training only") {
     DiscriminatorSpec spec;
-    spec.input_dim = 784, spec.hidden = {64, 1024, 64}, spec.dropout = 0.2, spec.dropout_after = 2, spec.output_bias = false;
+    spec.input_dim = 784, spec.hidden = {64, 1024, 64}, spec.dropout = 0.2, spec.dropout_after = 2,
+    spec.output_bias = false;
     Rng rng(2);
     const Model D = make_discriminator(spec, rng);
     CHECK(D.size() == (size_t)(784 * 64 + 64 + 64 * 1024 + 1024 + 1024 * 64 + 64 + 64));
@@ -428,23 +449,31 @@ std::string scratch(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("awd gan: a short ring8 run writes summary.json, trajectory.csv, particles.npy and figures; g2 = g1 keeps the cloud rigid") {
+TEST_CASE(
+    "awd gan: a short ring8 run writes summary.json, trajectory.csv, particles.npy and figures; g2 = g1 keeps the "
+    "cloud rigid") {
     const std::string out = scratch("run");
-    Outcome o = run_awd("gan --target ring8 --particles 16 --g1 1 --g2 1 --lr-g 0.01 --lr-d 0.01 --steps 40 --snapshots 2 --hidden 16 --out " + out);
+    Outcome o = run_awd(
+        "gan --target ring8 --particles 16 --g1 1 --g2 1 --lr-g 0.01 --lr-d 0.01 --steps 40 --snapshots 2 --hidden 16 "
+        "--out " +
+        out);
     REQUIRE_MESSAGE(o.status == 0, o.output);
     const nlohmann::json s = nlohmann::json::parse(read_file(out + "/summary.json"));
     CHECK(s["steps_done"] == 40);
     CHECK(s["g2_over_g1"] == 1.0);
-    for (const char* key : {"collapse_score", "mean_min_distance", "spread", "energy_distance", "lr_g", "lr_d", "d_steps", "penalty", "objective", "seed"})
+    for (const char* key : {"collapse_score", "mean_min_distance", "spread", "energy_distance", "lr_g", "lr_d",
+                            "d_steps", "penalty", "objective", "seed"})
         CHECK_MESSAGE(s.contains(key), key);
     const Tensor start = read_npy_matrix(out + "/particles_start.npy"), end = read_npy_matrix(out + "/particles.npy");
     REQUIRE(end.rows == 16);
     REQUIRE(end.cols == 2);
     // g2 = g1: every particle moved by the same vector, which is not zero
     for (int i = 0; i < 16; ++i)
-        for (int j = 0; j < 2; ++j) CHECK(end(i, j) - start(i, j) == doctest::Approx(end(0, j) - start(0, j)).epsilon(1e-9));
+        for (int j = 0; j < 2; ++j)
+            CHECK(end(i, j) - start(i, j) == doctest::Approx(end(0, j) - start(0, j)).epsilon(1e-9));
     CHECK(std::fabs(end(0, 0) - start(0, 0)) + std::fabs(end(0, 1) - start(0, 1)) > 1e-4);
-    CHECK(read_file(out + "/trajectory.csv").rfind("step,collapse_score,mean_min_distance,spread,energy_distance", 0) == 0);
+    CHECK(read_file(out + "/trajectory.csv").rfind("step,collapse_score,mean_min_distance,spread,energy_distance", 0) ==
+          0);
     CHECK(read_file(out + "/trajectory.csv").find(",centroid_norm,shape_change,end_state\n") != std::string::npos);
     CHECK(s["end_state"] == "never separated");  // g2 = g1: the cloud moved rigidly
     CHECK(s["spread"].get<double>() == doctest::Approx(s["start_spread"].get<double>()));
@@ -466,7 +495,9 @@ TEST_CASE("awd gan: the defaults show the transition on ring8: g2/g1 = 0.98 coll
 
 TEST_CASE("awd gan: --preset authors sets the authors' mnist100 setup, explicit flags override it") {
     const std::string out = scratch("preset");
-    Outcome o = run_awd("gan --preset authors --steps 1 --d-steps-first 2 --d-steps 1 --hidden 16,32,8 --g2 0.5 --snapshots 0 --out " + out);
+    Outcome o = run_awd(
+        "gan --preset authors --steps 1 --d-steps-first 2 --d-steps 1 --hidden 16,32,8 --g2 0.5 --snapshots 0 --out " +
+        out);
     REQUIRE_MESSAGE(o.status == 0, o.output);
     const nlohmann::json s = nlohmann::json::parse(read_file(out + "/summary.json"));
     CHECK(s["target"] == "mnist100");
@@ -494,7 +525,8 @@ TEST_CASE("awd gan: --preset authors sets the authors' mnist100 setup, explicit 
     std::filesystem::remove_all(out);
     // --assign cosine on a point set
     write_npy(out + "-points.npy", Tensor(2, 2, {1, 0, 0, 1}));
-    o = run_awd("gan --target points:" + out + "-points.npy --assign cosine --steps 1 --particles 4 --hidden 4 --snapshots 0 --out " + out);
+    o = run_awd("gan --target points:" + out +
+                "-points.npy --assign cosine --steps 1 --particles 4 --hidden 4 --snapshots 0 --out " + out);
     REQUIRE_MESSAGE(o.status == 0, o.output);
     CHECK(nlohmann::json::parse(read_file(out + "/summary.json"))["assignment_distance"] == "cosine");
     CHECK(run_awd("gan --assign manhattan --steps 1 --out " + out).status == 2);
@@ -502,7 +534,8 @@ TEST_CASE("awd gan: --preset authors sets the authors' mnist100 setup, explicit 
     std::filesystem::remove(out + "-points.npy");
 }
 
-TEST_CASE("awd gan: bad flags exit 2 naming the flag; a non-finite run stops naming the step and keeps its last good state") {
+TEST_CASE(
+    "awd gan: bad flags exit 2 naming the flag; a non-finite run stops naming the step and keeps its last good state") {
     const std::string out = scratch("bad");
     const std::string base = "gan --steps 5 --particles 4 --hidden 4 --overwrite --out " + out + " ";
     const std::pair<std::string, std::string> cases[] = {

@@ -23,7 +23,7 @@ TEST_CASE("fast Hessian equals reverse-over-reverse: full, every activation, bia
                     const std::vector<size_t> all = all_indices(p.net.spec);
                     const Tensor fast = hessian_fast(p.net, p.X, p.y, all), plain = hessian_plain(p.net, p.X, p.y, all);
                     CHECK(relative_difference(fast, plain) <= 1e-14);  // issue: 1e-12; measured <= 2.7e-16
-                    CHECK(symmetry_residual(fast) == 0.0);  // symmetric by construction
+                    CHECK(symmetry_residual(fast) == 0.0);             // symmetric by construction
                     CHECK(symmetry_residual(plain) <= 1e-15);
                 }
 }

@@ -17,12 +17,12 @@
 #include "analysis/rank_correlation.h"
 #include "analysis/sgd_noise.h"
 #include "analysis/spectrum.h"
+#include "autodiff/finite_differences.h"
+#include "autodiff/parallel.h"
 #include "experiments/sgd/two_valley.h"
 #include "experiments/sgd/valley.h"
-#include "autodiff/finite_differences.h"
 #include "nn/files.h"
 #include "nn/mlp.h"
-#include "autodiff/parallel.h"
 #include "nn/per_sample.h"
 #include "optim/optimizer.h"
 
@@ -152,7 +152,7 @@ TEST_CASE("two-valley: barrier, valley bottom and the slope along it (hand-writt
             const double xb = p.bottom(valley, y);
             const Tensor at(2, 1, {xb, y}), top(1, 2, {0.0, y});
             const AtPoints d = two_valley_at(p, Tensor(1, 2, {xb, y}), false);
-            CHECK(std::abs(d.gradient(0, 0)) < 1e-14);                          // the bottom is stationary in x
+            CHECK(std::abs(d.gradient(0, 0)) < 1e-14);  // the bottom is stationary in x
             CHECK(d.gradient(0, 1) == doctest::Approx(p.bottom_slope(y)).epsilon(1e-12));  // envelope theorem
             const AtPoints t = two_valley_at(p, top, false);
             CHECK(t.loss(0, 0) - d.loss(0, 0) == doctest::Approx(p.barrier(y)).epsilon(1e-12));
@@ -234,7 +234,7 @@ TEST_CASE(
     const std::vector<ValleyCell> cells = run_valley(c);
     const double exact =
         2 * 0.5 * 0.01 / (1 - 0.25);  // 0.01333; the continuous-time value Delta / lambda = 0.01 is 33% lower
-    const double measured = cells[0].trace.back()[3];  // mean y^2 over the runs at the last step
+    const double measured = cells[0].trace.back()[3];         // mean y^2 over the runs at the last step
     CHECK(measured == doctest::Approx(exact).epsilon(0.07));  // 3 standard errors (sqrt(2 / 4000) = 2.2%)
 }
 
@@ -302,7 +302,8 @@ TEST_CASE("awd landscape: fixed seed, same bytes; the files") {
         CHECK(read_file(a + "/trace.csv") == read_file(b + "/trace.csv"));
         nlohmann::json sa = nlohmann::json::parse(read_file(a + "/summary.json")),
                        sb = nlohmann::json::parse(read_file(b + "/summary.json"));
-        sa.erase("seconds"), sb.erase("seconds"), sa.erase("provenance"), sb.erase("provenance");  // provenance: --out differs
+        sa.erase("seconds"), sb.erase("seconds"), sa.erase("provenance"),
+            sb.erase("provenance");  // provenance: --out differs
         CHECK(sa.dump() == sb.dump());
         CHECK(read_file(a + "/trace.png").rfind("\x89PNG", 0) == 0);
         std::filesystem::remove_all(a), std::filesystem::remove_all(b);

@@ -118,7 +118,7 @@ TEST_CASE("a model defined in a test trains with train() and gets its exact Hess
     const TrainResult r = train(m, mean_loss, d, Dataset{}, c);
     CHECK(r.status == "max_epochs");
     CHECK(std::fabs(m.theta()[1] - mean_y) <= 0.1 * std::fabs(y - mean_y));  // y moves to the mean of the samples
-    CHECK(m.theta()[0] < 0.3);                          // and x drifts to where the valley is flatter
+    CHECK(m.theta()[0] < 0.3);  // and x drifts to where the valley is flatter
 }
 
 TEST_CASE("one width parser: architectures and hidden-width lists") {

@@ -35,7 +35,8 @@ Measured measure(const OpCase& c, uint64_t seed) {
     std::mt19937_64 rng(seed);
     std::vector<Tensor> parts;
     int p = 0;
-    for (const Input& in : c.inputs) parts.push_back(random_tensor(in.rows, in.cols, rng, in.lo, in.hi)), p += in.rows * in.cols;
+    for (const Input& in : c.inputs)
+        parts.push_back(random_tensor(in.rows, in.cols, rng, in.lo, in.hi)), p += in.rows * in.cols;
     Tensor theta(p, 1);
     int at = 0;
     for (const Tensor& t : parts)
@@ -76,7 +77,9 @@ std::vector<OpCase> all_ops() {
         {"div", {{3, 4}, positive}, [](const V& x) { return x[0] / x[1]; }},
         {"div column broadcast", {{3, 4}, {3, 1, 0.5, 2.0}}, [](const V& x) { return x[0] / x[1]; }},
         {"neg", {{3, 4}}, [](const V& x) { return -x[0]; }},
-        {"scalar ops", {positive}, [](const V& x) { return (2.0 + x[0] * 1.5 - 0.25) / 3.0 + 1.0 / x[0] + (1.0 - x[0]); }},
+        {"scalar ops",
+         {positive},
+         [](const V& x) { return (2.0 + x[0] * 1.5 - 0.25) / 3.0 + 1.0 / x[0] + (1.0 - x[0]); }},
         {"matmul", {{3, 4}, {4, 2}}, [](const V& x) { return matmul(x[0], x[1]); }},
         {"matmul A^T B", {{4, 3}, {4, 2}}, [](const V& x) { return matmul(x[0], x[1], true, false); }},
         {"matmul A B^T", {{3, 4}, {2, 4}}, [](const V& x) { return matmul(x[0], x[1], false, true); }},
@@ -95,13 +98,19 @@ std::vector<OpCase> all_ops() {
         {"mean all", {{3, 4}}, [](const V& x) { return mean(x[0]); }},
         {"mean axis 0", {{3, 4}}, [](const V& x) { return mean(x[0], 0); }},
         {"mean axis 1", {{3, 4}}, [](const V& x) { return mean(x[0], 1); }},
-        {"broadcast_to", {{1, 4}, {3, 1}}, [](const V& x) { return broadcast_to(x[0], 3, 4) * broadcast_to(x[1], 3, 4); }},
+        {"broadcast_to",
+         {{1, 4}, {3, 1}},
+         [](const V& x) { return broadcast_to(x[0], 3, 4) * broadcast_to(x[1], 3, 4); }},
         {"transpose", {{3, 4}}, [](const V& x) { return transpose(x[0]); }},
         {"reshape", {{3, 4}}, [](const V& x) { return reshape(x[0], 2, 6); }},
         {"slice", {{3, 4}}, [](const V& x) { return slice(x[0], 1, 1, 2, 3); }},
         {"pad", {{2, 3}}, [](const V& x) { return pad(x[0], 4, 5, 1, 2); }},
         {"log_softmax", {{3, 4, -2, 2}}, [](const V& x) { return log_softmax(x[0]); }},
-        {"cross_entropy", {{5, 4, -2, 2}}, [](const V& x) { return cross_entropy(x[0], {0, 3, 1, 1, 2}); }},
+        {"cross_entropy",
+         {{5, 4, -2, 2}},
+         [](const V& x) {
+             return cross_entropy(x[0], {0, 3, 1, 1, 2});
+         }},
         {"mse", {{3, 4}, {3, 4}}, [](const V& x) { return mse(x[0], x[1]); }},
         {"sqrt", {positive}, [](const V& x) { return sqrt(x[0]); }},
         {"abs", {away_from_zero, {3, 4, -1.0, -0.05}}, [](const V& x) { return abs(x[0]) * abs(x[1]); }},
@@ -111,19 +120,30 @@ std::vector<OpCase> all_ops() {
         {"sin", {{3, 4, -3, 3}}, [](const V& x) { return sin(x[0]); }},
         {"cos", {{3, 4, -3, 3}}, [](const V& x) { return cos(x[0]); }},
         // a > b by at least 0.1 everywhere, so no tie lies within the finite-difference step
-        {"maximum", {{3, 4, 0.6, 1.0}, {3, 4, -1.0, 0.5}}, [](const V& x) { return maximum(x[0], x[1]) * maximum(x[1], x[0]); }},
-        {"minimum", {{3, 4, 0.6, 1.0}, {1, 4, -1.0, 0.5}}, [](const V& x) { return minimum(x[0], x[1]) * minimum(x[1], x[0]); }},
+        {"maximum",
+         {{3, 4, 0.6, 1.0}, {3, 4, -1.0, 0.5}},
+         [](const V& x) { return maximum(x[0], x[1]) * maximum(x[1], x[0]); }},
+        {"minimum",
+         {{3, 4, 0.6, 1.0}, {1, 4, -1.0, 0.5}},
+         [](const V& x) { return minimum(x[0], x[1]) * minimum(x[1], x[0]); }},
         {"concat rows", {{2, 3}, {4, 3}}, [](const V& x) { return concat(x[0], x[1], 0); }},
         {"concat columns", {{3, 2}, {3, 4}}, [](const V& x) { return concat(x[0], x[1], 1) * concat(x[1], x[0], 1); }},
-        {"gather_rows", {{4, 3}}, [](const V& x) { return gather_rows(x[0], {2, 0, 2, 3, 2}); }},
+        {"gather_rows",
+         {{4, 3}},
+         [](const V& x) {
+             return gather_rows(x[0], {2, 0, 2, 3, 2});
+         }},
         {"view", {{12, 1}}, [](const V& x) { return view(x[0], 2, 3, 2) * view(x[0], 5, 3, 2); }},
         {"softmax", {{3, 4, -2, 2}}, [](const V& x) { return softmax(x[0]); }},
         {"linear", {{5, 3}, {4, 3}, {1, 4}}, [](const V& x) { return linear(x[0], x[1], x[2]); }},
         {"linear without bias", {{5, 3}, {4, 3}}, [](const V& x) { return linear(x[0], x[1]); }},
         // the Hessian of phi' needs the third derivative, the deepest the table goes
-        {"activation_derivative tanh, sigmoid, softplus", {{3, 4, -2, 2}}, [](const V& x) {
-             return activation_derivative(Activation::Tanh, 1, x[0]) * activation_derivative(Activation::Sigmoid, 1, x[0]) +
-                    activation_derivative(Activation::Softplus, 1, x[0]);
+        {"activation_derivative tanh, sigmoid, softplus",
+         {{3, 4, -2, 2}},
+         [](const V& x) {
+             return activation_derivative(Activation::Tanh, 1, x[0]) *
+                 activation_derivative(Activation::Sigmoid, 1, x[0]) +
+                 activation_derivative(Activation::Softplus, 1, x[0]);
          }},
     };
 }
@@ -146,7 +166,8 @@ TEST_CASE("new ops against closed forms: values and first and second derivatives
     auto d = [&](ScalarFunction f) { return std::pair{gradient(f, x), hessian(f, x)}; };
     {  // sqrt: 1/(2 sqrt x), -1/(4 x^1.5)
         const Tensor xp(1, 3, {0.3, 0.7, 1.9});
-        const Tensor g = gradient([](const Var& t) { return sum(sqrt(t)); }, xp), H = hessian([](const Var& t) { return sum(sqrt(t)); }, xp);
+        const Tensor g = gradient([](const Var&t) { return sum(sqrt(t)); }, xp),
+                     H = hessian([](const Var&t) { return sum(sqrt(t)); }, xp);
         for (int k = 0; k < 3; ++k) {
             CHECK(std::fabs(g[k] - 0.5 / std::sqrt(xp[k])) <= 1e-15);
             CHECK(std::fabs(H(k, k) + 0.25 / (xp[k] * std::sqrt(xp[k]))) <= 1e-14);
@@ -169,21 +190,26 @@ TEST_CASE("new ops against closed forms: values and first and second derivatives
     // the documented choices at a kink: abs'(0) = 0; a tie of maximum/minimum goes to the first argument
     CHECK(gradient([](const Var& t) { return sum(abs(t)); }, Tensor(1, 1, 0.0))[0] == 0.0);
     const Tensor tie(2, 1, {0.5, 0.5});
-    const Tensor gmax = gradient([](const Var& t) { return sum(maximum(slice(t, 0, 0, 1, 1), slice(t, 1, 0, 1, 1))); }, tie);
+    const Tensor gmax =
+        gradient([](const Var& t) { return sum(maximum(slice(t, 0, 0, 1, 1), slice(t, 1, 0, 1, 1))); }, tie);
     CHECK(gmax[0] == 1.0);
     CHECK(gmax[1] == 0.0);
-    const Tensor gmin = gradient([](const Var& t) { return sum(minimum(slice(t, 1, 0, 1, 1), slice(t, 0, 0, 1, 1))); }, tie);
+    const Tensor gmin =
+        gradient([](const Var& t) { return sum(minimum(slice(t, 1, 0, 1, 1), slice(t, 0, 0, 1, 1))); }, tie);
     CHECK(gmin[1] == 1.0);
     CHECK(gmin[0] == 0.0);
     // sqrt at 0: the derivative is infinite, and grad says so rather than returning it
-    CHECK_THROWS_WITH_AS(gradient([](const Var& t) { return sum(sqrt(t)); }, Tensor(1, 1, 0.0)), doctest::Contains("non-finite"), NonFiniteError);
+    CHECK_THROWS_WITH_AS(gradient([](const Var& t) { return sum(sqrt(t)); }, Tensor(1, 1, 0.0)),
+                         doctest::Contains("non-finite"), NonFiniteError);
     // gather_rows and concat: values
     const Var m = constant(Tensor(3, 2, {1, 2, 3, 4, 5, 6}));
     CHECK(gather_rows(m, {2, 2, 0}).value().data == std::vector<double>{5, 6, 5, 6, 1, 2});
     CHECK(concat(m, m, 1).value().data == std::vector<double>{1, 2, 1, 2, 3, 4, 3, 4, 5, 6, 5, 6});
     CHECK(concat(m, m, 0).value().rows == 6);
-    CHECK_THROWS_WITH_AS(gather_rows(m, {3}), doctest::Contains("row 3 (entry 0) is out of range"), std::invalid_argument);
-    CHECK_THROWS_WITH_AS(activation_derivative(Activation::Tanh, 4, m), doctest::Contains("order 4 of tanh is not in the table"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(gather_rows(m, {3}), doctest::Contains("row 3 (entry 0) is out of range"),
+                         std::invalid_argument);
+    CHECK_THROWS_WITH_AS(activation_derivative(Activation::Tanh, 4, m),
+                         doctest::Contains("order 4 of tanh is not in the table"), std::invalid_argument);
 }
 
 TEST_CASE("fused primitives equal their unfused compositions in value, gradient and Hessian (<= 1e-13)") {
@@ -191,7 +217,8 @@ TEST_CASE("fused primitives equal their unfused compositions in value, gradient 
     const Tensor theta = random_tensor(5 * 3 + 4 * 3 + 4, 1, rng, -1.5, 1.5);
     const std::vector<int> labels = {0, 3, 1, 1, 2};
     auto parts = [](const Var& t) {
-        return std::tuple{reshape(slice(t, 0, 0, 15, 1), 5, 3), reshape(slice(t, 15, 0, 12, 1), 4, 3), reshape(slice(t, 27, 0, 4, 1), 1, 4)};
+        return std::tuple{reshape(slice(t, 0, 0, 15, 1), 5, 3), reshape(slice(t, 15, 0, 12, 1), 4, 3),
+                          reshape(slice(t, 27, 0, 4, 1), 1, 4)};
     };
     ScalarFunction fused = [&](const Var& t) {
         auto [x, W, b] = parts(t);

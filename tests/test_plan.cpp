@@ -25,9 +25,11 @@ bool same_bytes(const Tensor& a, const Tensor& b) {
 }
 
 // fn on fresh leaves holding `values` (variables where `variable[k]`), eagerly.
-std::vector<Tensor> eager(const Plan::Function& fn, const std::vector<Tensor>& values, const std::vector<bool>& variable) {
+std::vector<Tensor> eager(const Plan::Function& fn, const std::vector<Tensor>& values,
+                          const std::vector<bool>& variable) {
     std::vector<Var> in;
-    for (size_t k = 0; k < values.size(); ++k) in.push_back(variable[k] ? awd::variable(values[k]) : constant(values[k]));
+    for (size_t k = 0; k < values.size(); ++k)
+        in.push_back(variable[k] ? awd::variable(values[k]) : constant(values[k]));
     std::vector<Tensor> out;
     for (const Var& v : fn(in)) out.push_back(v.value());
     return out;
@@ -35,7 +37,8 @@ std::vector<Tensor> eager(const Plan::Function& fn, const std::vector<Tensor>& v
 
 // Records fn on the first values, replays on each set (fused and not) and compares every output
 // with the eager call on the same values.
-void check_replays(const Plan::Function& fn, const std::vector<std::vector<Tensor>>& value_sets, const std::vector<bool>& variable) {
+void check_replays(const Plan::Function& fn, const std::vector<std::vector<Tensor>>& value_sets,
+                   const std::vector<bool>& variable) {
     for (bool fuse : {true, false}) {
         CAPTURE(fuse);
         std::vector<Var> in;
@@ -80,14 +83,17 @@ TEST_CASE("plan: two-valley losses, gradients and per-run Hessians replay byte f
         return out;
     };
     std::vector<std::vector<Tensor>> sets;
-    for (uint64_t seed = 1; seed <= 3; ++seed) sets.push_back({reshape(constant(two_valley_points(R, seed)), 2 * R, 1).value()});
+    for (uint64_t seed = 1; seed <= 3; ++seed)
+        sets.push_back({reshape(constant(two_valley_points(R, seed)), 2 * R, 1).value()});
     check_replays(fn, sets, {true});
 }
 
-TEST_CASE("plan: RunDerivativesPlan gives run_derivatives' bytes for the two-valley model and the valley with per-run data") {
+TEST_CASE(
+    "plan: RunDerivativesPlan gives run_derivatives' bytes for the two-valley model and the valley with per-run data") {
     const TwoValleyParams p;
     const int R = 300;
-    Model eager_model = landscape_model("TwoValley", R, 2, [&](const Var& th, const Var&) { return two_valley_loss(th, p); });
+    Model eager_model =
+        landscape_model("TwoValley", R, 2, [&](const Var& th, const Var&) { return two_valley_loss(th, p); });
     Model replayed = eager_model;
     RunDerivativesPlan derivatives(replayed, true);
     for (uint64_t seed = 1; seed <= 3; ++seed) {
@@ -115,7 +121,9 @@ TEST_CASE("plan: RunDerivativesPlan gives run_derivatives' bytes for the two-val
     }
 }
 
-TEST_CASE("plan: an MLP's cross-entropy gradient through views of flat theta (weight gradients written into it) replays byte for byte") {
+TEST_CASE(
+    "plan: an MLP's cross-entropy gradient through views of flat theta (weight gradients written into it) replays byte "
+    "for byte") {
     Problem prob = random_problem("5-7-3", Activation::Tanh, true, Loss::CrossEntropy, 6, 3);
     const Model& model = prob.net.model;
     const std::vector<int> labels = prob.y;
@@ -141,7 +149,9 @@ TEST_CASE("plan: maximum's derivative recomputes its comparison at each replay")
 }
 
 TEST_CASE("plan: refuses freed inputs and other shapes; Captured records again for new shapes") {
-    const Plan::Function fn = [](const std::vector<Var>& in) { return std::vector<Var>{grad(sum(exp(in[0]) * in[0]), {in[0]})[0]}; };
+    const Plan::Function fn = [](const std::vector<Var>& in) {
+        return std::vector<Var>{grad(sum(exp(in[0]) * in[0]), {in[0]})[0]};
+    };
     Plan plan;
     {
         const Var x = variable(Tensor(3, 2, 0.5));
@@ -167,7 +177,8 @@ TEST_CASE("plan: a non-finite result is refused at replay with the eager op's me
     const Plan::Function fn = [](const std::vector<Var>& in) { return std::vector<Var>{log(in[0]) * 2.0}; };
     for (bool fuse : {true, false}) {
         const Var x = variable(Tensor(1, 1000, 2.0));
-        Plan plan = Plan::record([&](const std::vector<Var>& in) { return std::vector<Var>{sqrt(fn(in)[0] + 1.0)}; }, {x}, {fuse});
+        Plan plan = Plan::record([&](const std::vector<Var>& in) { return std::vector<Var>{sqrt(fn(in)[0] + 1.0)}; },
+                                 {x}, {fuse});
         Tensor bad(1, 1000, 2.0);
         bad[700] = -1.0;
         std::string eager_message;

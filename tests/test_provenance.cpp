@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kAwd = "build/awd";
-const std::string kTiny = " train --data synthetic --arch 4-5-3 --train-per-class 20 --test 30 --epochs 4 --lr 0.05 --seed 7";
+const std::string kTiny =
+    " train --data synthetic --arch 4-5-3 --train-per-class 20 --test 30 --epochs 4 --lr 0.05 --seed 7";
 
 std::string scratch(const std::string& name) {
     const fs::path dir = fs::temp_directory_path() / ("awd-provenance-" + std::to_string(getpid()));
@@ -79,7 +80,8 @@ TEST_CASE("awd train --config SUMMARY reruns a run: same flags, same bytes; flag
     REQUIRE(run_command(kAwd + kTiny + " --no-bias --out " + first).status == 0);
     const Outcome o = run_command(kAwd + " train --config " + first + "/summary.json --out " + again);
     REQUIRE_MESSAGE(o.status == 0, o.output);
-    for (const char* f : {"W0.npy", "W1.npy", "X_train.npy", "y_train.npy", "X_test.npy", "y_test.npy", "noisy_train.npy", "checkpoint.bin"})
+    for (const char* f : {"W0.npy", "W1.npy", "X_train.npy", "y_train.npy", "X_test.npy", "y_test.npy",
+                          "noisy_train.npy", "checkpoint.bin"})
         CHECK_MESSAGE(read_file(first + "/" + f) == read_file(again + "/" + f), f);
     CHECK(comparable(summary_of(first)) == comparable(summary_of(again)));
     CHECK(without_seconds(read_file(first + "/log.csv")) == without_seconds(read_file(again + "/log.csv")));
@@ -105,7 +107,8 @@ TEST_CASE("awd --config refuses a flag the command lacks, a value out of range, 
         write_file_atomically(path, t);
         return path;
     };
-    Outcome o = run_command(kAwd + " train --config " + with("\"lr\": \"0.05\"", "\"learning-rate\": \"0.05\"") + " --out " + scratch("x"));
+    Outcome o = run_command(kAwd + " train --config " + with("\"lr\": \"0.05\"", "\"learning-rate\": \"0.05\"") +
+                            " --out " + scratch("x"));
     CHECK(o.status == 2);
     CHECK(o.output.find("provenance.flags.learning-rate: awd train has no flag --learning-rate") != std::string::npos);
     o = run_command(kAwd + " train --config " + with("\"lr\": \"0.05\"", "\"lr\": \"-3\"") + " --out " + scratch("x"));

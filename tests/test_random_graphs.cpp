@@ -33,8 +33,8 @@ Var unary(int variant, const Var& x) {
         case 1: return sigmoid(x);
         case 2: return softplus(x);
         case 3: return -x;
-        case 4: return exp(tanh(x));            // bounded argument
-        case 5: return log(1.0 + square(x));    // positive argument
+        case 4: return exp(tanh(x));          // bounded argument
+        case 5: return log(1.0 + square(x));  // positive argument
         case 6: return square(tanh(x));
         default: return relu(x);
     }
@@ -94,7 +94,9 @@ struct Program {
                     out = in.variant == -1 ? std::pair{1, 1} : in.variant == 0 ? std::pair{1, c} : std::pair{r, 1};
                     break;
                 case Kind::Transpose: out = {c, r}; break;
-                case Kind::LogSoftmax: if (c < 2) continue; break;
+                case Kind::LogSoftmax:
+                    if (c < 2) continue;
+                    break;
                 case Kind::Broadcast:
                     if (r != 1 && c != 1) continue;
                     in.rows = r == 1 ? 3 : r, in.cols = c == 1 ? 4 : c;
@@ -160,7 +162,8 @@ TEST_CASE("random expression graphs: gradients and Hessians against finite diffe
         ScalarFunction f = [&](const Var& th) {
             std::vector<Var> v = program.run(th);
             Var out = constant(Tensor::scalar(0.0));
-            for (size_t k = 0; k < weights.size(); ++k) out = out + sum(constant(weights[k]) * v[kLeafShapes.size() + k]);
+            for (size_t k = 0; k < weights.size(); ++k)
+                out = out + sum(constant(weights[k]) * v[kLeafShapes.size() + k]);
             return out;
         };
         const Tensor H = hessian(f, theta);
@@ -170,7 +173,8 @@ TEST_CASE("random expression graphs: gradients and Hessians against finite diffe
     }
 }
 
-TEST_CASE("random expression graphs: a recorded plan replays value, gradient and Hessian rows byte for byte, fused or not") {
+TEST_CASE(
+    "random expression graphs: a recorded plan replays value, gradient and Hessian rows byte for byte, fused or not") {
     int total_parameters = 0;
     for (const auto& [r, c] : kLeafShapes) total_parameters += r * c;
     for (uint64_t seed = 1; seed <= 40; ++seed) {
@@ -206,7 +210,8 @@ TEST_CASE("random expression graphs: a recorded plan replays value, gradient and
                 REQUIRE(plan.outputs() == expected.size());
                 for (size_t k = 0; k < expected.size(); ++k) {
                     const Tensor &got = plan.output(k), &want = expected[k].value();
-                    CHECK((got.same_shape(want) && std::memcmp(got.data.data(), want.data.data(), sizeof(double) * got.size()) == 0));
+                    CHECK((got.same_shape(want) &&
+                           std::memcmp(got.data.data(), want.data.data(), sizeof(double) * got.size()) == 0));
                 }
             }
         }

@@ -16,7 +16,9 @@
 
 using namespace awd;
 
-TEST_CASE("rl: a Catcher pellet lands in the computed frame and column; one under the paddle is caught in the computed frame") {
+TEST_CASE(
+    "rl: a Catcher pellet lands in the computed frame and column; one under the paddle is caught in the computed "
+    "frame") {
     CatcherRules rules;
     rules.fall_speed = 2;  // pixels a frame, so that the frame counts are whole numbers
     for (const bool under_paddle : {false, true}) {
@@ -28,7 +30,7 @@ TEST_CASE("rl: a Catcher pellet lands in the computed frame and column; one unde
         const int expected = under_paddle ? 33 : 37;
         for (int frame = 1; frame <= expected; ++frame) {
             CAPTURE(frame);
-            REQUIRE(game.pellet_x == 52);  // it falls straight down
+            REQUIRE(game.pellet_x == 52);       // it falls straight down
             const StepResult r = game.step(2);  // stay
             CHECK(game.paddle_x == (under_paddle ? 50 : 0));
             if (frame < expected) CHECK(r.reward == 0);
@@ -128,8 +130,8 @@ TEST_CASE("rl: DQN targets are the Bellman backup on a 3-state chain; the loss g
     DqnState s = linear_q(0.9);
     REQUIRE(s.target.size() == 8);
     // chain s0 -> s1 -> s2 (one-hot states); rows [s, s', r, done]
-    const std::vector<double> rows = {1, 0, 0, 0, 1, 0, 0, 0,   // s0 -> s1, r 0
-                                      0, 1, 0, 0, 0, 1, 1, 0,   // s1 -> s2, r 1
+    const std::vector<double> rows = {1, 0, 0, 0, 1, 0, 0,  0,   // s0 -> s1, r 0
+                                      0, 1, 0, 0, 0, 1, 1,  0,   // s1 -> s2, r 1
                                       0, 0, 1, 0, 0, 1, -1, 1};  // s2, r -1, the end
     const std::vector<double> y = q_targets(s.target, rows.data(), 3, 3, 0.9);
     // Qtarget(s1) = (2 + 0.1, -5 - 0.2): max 2.1; Qtarget(s2) = (3.1, 0.3): max 3.1
@@ -183,15 +185,19 @@ TEST_CASE("rl: DQN-MER with one batch and gamma = 1 is the Reptile step theta0 +
     CHECK(s.memory.label[1] == 0);
 }
 
-TEST_CASE("rl: every method trains on a changing game; the same seed gives the same bytes; a resumed stream ends in them") {
+TEST_CASE(
+    "rl: every method trains on a changing game; the same seed gives the same bytes; a resumed stream ends in them") {
     for (const RlMethod method : {RlMethod::Dqn, RlMethod::DqnEr, RlMethod::DqnMer}) {
         CAPTURE(rl_method_name(method));
         DqnConfig c;
-        c.method = method, c.hidden = 12, c.memories = 60, c.replay = 3, c.batches = 2, c.target_every = 40, c.epsilon_frames = 300, c.seed = 6;
+        c.method = method, c.hidden = 12, c.memories = 60, c.replay = 3, c.batches = 2, c.target_every = 40,
+        c.epsilon_frames = 300, c.seed = 6;
         StreamSettings st;
         st.schedule = default_schedule(method == RlMethod::DqnEr ? GameKind::Flappy : GameKind::Catcher);
-        st.schedule.versions = 3, st.frames_per_version = 150, st.eval_episodes = 1, st.eval_frames = 60, st.curve_every = 70, st.curve_episodes = 1;
-        const std::string dir = (std::filesystem::temp_directory_path() / ("awd-rl-" + std::to_string(getpid()))).string();
+        st.schedule.versions = 3, st.frames_per_version = 150, st.eval_episodes = 1, st.eval_frames = 60,
+        st.curve_every = 70, st.curve_episodes = 1;
+        const std::string dir =
+            (std::filesystem::temp_directory_path() / ("awd-rl-" + std::to_string(getpid()))).string();
         const auto probe = make_game(st.schedule, 0, 0);
         const int n = probe->observations(), A = probe->actions();
         DqnState whole = initial_dqn_state(c, n, A);
@@ -222,10 +228,12 @@ TEST_CASE("rl: every method trains on a changing game; the same seed gives the s
 }
 
 TEST_CASE("awd rl: an interrupted run resumes to the same bytes; bad flags exit 2 naming the flag") {
-    const std::string base = (std::filesystem::temp_directory_path() / ("awd-rl-cmd-" + std::to_string(getpid()))).string();
-    const std::string args = " rl --game catcher --method dqn-mer --versions 3 --frames-per-version 200 --hidden 16 --memories 80 --replay 3"
-                             " --batches 2 --target-every 50 --epsilon-frames 300 --eval-episodes 1 --eval-frames 80 --curve-every 100"
-                             " --curve-episodes 1 --seed 4";
+    const std::string base =
+        (std::filesystem::temp_directory_path() / ("awd-rl-cmd-" + std::to_string(getpid()))).string();
+    const std::string args =
+        " rl --game catcher --method dqn-mer --versions 3 --frames-per-version 200 --hidden 16 --memories 80 --replay 3"
+        " --batches 2 --target-every 50 --epsilon-frames 300 --eval-episodes 1 --eval-frames 80 --curve-every 100"
+        " --curve-episodes 1 --seed 4";
     const Outcome whole = run_command("build/awd" + args + " --out " + base + "-whole");
     REQUIRE_MESSAGE(whole.status == 0, whole.output);
     const Outcome stopped = run_command("build/awd" + args + " --stop-after 1 --out " + base + "-resumed");
@@ -243,7 +251,8 @@ TEST_CASE("awd rl: an interrupted run resumes to the same bytes; bad flags exit 
     const nlohmann::json s = nlohmann::json::parse(read_file(base + "-whole/summary.json"));
     CHECK(s["scores"].size() == 3);
     CHECK(s["summary"]["BTI"].get<double>() ==
-          doctest::Approx(s["summary"]["final_mean_score"].get<double>() - s["summary"]["just_trained_mean_score"].get<double>()));
+          doctest::Approx(s["summary"]["final_mean_score"].get<double>() -
+                          s["summary"]["just_trained_mean_score"].get<double>()));
     CHECK(s["parameters"][1].get<double>() == doctest::Approx(0.00095 * 64 * 1000 / 30 + 0.5));
     for (const std::string d : {"-whole", "-resumed"}) std::filesystem::remove_all(base + d);
 

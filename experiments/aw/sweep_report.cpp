@@ -7,11 +7,11 @@
 #include <sstream>
 
 #include "analysis/rank_correlation.h"
-#include "nn/files.h"
-#include "experiments/common/json_file.h"
-#include "experiments/common/provenance.h"
-#include "experiments/common/plot.h"
 #include "experiments/aw/sweep.h"
+#include "experiments/common/json_file.h"
+#include "experiments/common/plot.h"
+#include "experiments/common/provenance.h"
+#include "nn/files.h"
 
 namespace awd {
 
@@ -20,14 +20,16 @@ namespace {
 std::string csv(const std::vector<SweepRow>& rows) {
     std::ostringstream out;
     out.precision(12);
-    out << "param,value,seed,status,epochs,train_loss,test_loss,test_accuracy,gap,gap_paired,identity_estimate,curvature_estimate,"
+    out << "param,value,seed,status,epochs,train_loss,test_loss,test_accuracy,gap,gap_paired,identity_estimate,"
+           "curvature_estimate,"
            "sum_sigma_w,sum_sigma_g,top_eigenvalue,trace,weight_norm,mean_dW_norm,seconds\n";
     for (const SweepRow& r : rows) {
-        out << r.param << ',' << r.value << ',' << r.seed << ',' << r.status << ',' << r.epochs << ',' << r.train_loss << ',' << r.test_loss << ','
-            << r.test_accuracy << ',';
+        out << r.param << ',' << r.value << ',' << r.seed << ',' << r.status << ',' << r.epochs << ',' << r.train_loss
+            << ',' << r.test_loss << ',' << r.test_accuracy << ',';
         if (r.analysed) {  // left empty when the run was not analysed (diverged or failed)
-            out << r.gap << ',' << r.gap_paired << ',' << r.identity_estimate << ',' << r.curvature_estimate << ',' << r.sum_sigma_w << ','
-                << r.sum_sigma_g << ',' << r.top_eigenvalue << ',' << r.trace << ',' << r.weight_norm << ',' << r.mean_dW_norm;
+            out << r.gap << ',' << r.gap_paired << ',' << r.identity_estimate << ',' << r.curvature_estimate << ','
+                << r.sum_sigma_w << ',' << r.sum_sigma_g << ',' << r.top_eigenvalue << ',' << r.trace << ','
+                << r.weight_norm << ',' << r.mean_dW_norm;
         } else {
             out << ",,,,,,,,,";
         }
@@ -62,7 +64,8 @@ std::string band(const std::vector<SweepRow>& rows, double SweepRow::*field) {
     for (const auto& [value, xs] : by_value(rows, field)) {
         double mean = 0;
         for (double x : xs) mean += x / xs.size();
-        out << value << ' ' << mean << ' ' << *std::min_element(xs.begin(), xs.end()) << ' ' << *std::max_element(xs.begin(), xs.end()) << '\n';
+        out << value << ' ' << mean << ' ' << *std::min_element(xs.begin(), xs.end()) << ' '
+            << *std::max_element(xs.begin(), xs.end()) << '\n';
     }
     return out.str();
 }
@@ -85,20 +88,32 @@ void figures(const SweepOptions& o, const std::vector<SweepRow>& rows) {
     }
     if (lo > hi) return;  // nothing analysed
     char range[128];
-    std::snprintf(range, sizeof range, "set xrange [%g:%g]\nset yrange [%g:%g]\n", lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3),
-                  lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3));
+    std::snprintf(range, sizeof range, "set xrange [%g:%g]\nset yrange [%g:%g]\n", lo - 0.05 * (hi - lo + 1e-3),
+                  hi + 0.05 * (hi - lo + 1e-3), lo - 0.05 * (hi - lo + 1e-3), hi + 0.05 * (hi - lo + 1e-3));
     plot_png(o.out + "/gap_vs_estimates.png",
-             "set title '" + title + ": measured gap against its estimates'\nset xlabel 'L_{test} - L_{train} (nats)'\nset ylabel 'estimate of the gap (nats)'\nset grid\n"
-             "set key top left\n" + range + "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $p using 1:2 with points pt 7 lc rgb '#0072B2' title 'identity (3a)', "
-             "$p using 1:3 with points pt 5 lc rgb '#D55E00' title 'curvature form (3b)'",
+             "set title '" + title +
+                 ": measured gap against its estimates'\nset xlabel 'L_{test} - L_{train} (nats)'\nset ylabel "
+                 "'estimate of the gap (nats)'\nset grid\n"
+                 "set key top left\n" +
+                 range +
+                 "plot x title 'y = x' lc rgb '#7f7f7f' dt 2, $p using 1:2 with points pt 7 lc rgb '#0072B2' title "
+                 "'identity (3a)', "
+                 "$p using 1:3 with points pt 5 lc rgb '#D55E00' title 'curvature form (3b)'",
              {{"p", points.str()}});
-    const std::string x_axis = std::string(log_axis(rows) ? "set logscale x\n" : "") + "set xlabel '" + o.param + "'\nset grid\n";
-    plot_png(o.out + "/determinants.png",
-             "set multiplot layout 1,3 title '" + title + ": mean over seeds, bars from min to max'\n" + x_axis +
-                 "set title 'L_{test} - L_{train}'\nplot $gap using 1:2:3:4 with yerrorlines pt 7 lc rgb '#009E73' notitle\n"
-                 "set title 'sum sigma_g (sharpness)'\nplot $sg using 1:2:3:4 with yerrorlines pt 7 lc rgb '#D55E00' notitle\n"
-                 "set title 'sum sigma_w (size)'\nplot $sw using 1:2:3:4 with yerrorlines pt 7 lc rgb '#0072B2' notitle\nunset multiplot",
-             {{"gap", band(rows, &SweepRow::gap)}, {"sg", band(rows, &SweepRow::sum_sigma_g)}, {"sw", band(rows, &SweepRow::sum_sigma_w)}}, 1200, 400);
+    const std::string x_axis =
+        std::string(log_axis(rows) ? "set logscale x\n" : "") + "set xlabel '" + o.param + "'\nset grid\n";
+    plot_png(
+        o.out + "/determinants.png",
+        "set multiplot layout 1,3 title '" + title + ": mean over seeds, bars from min to max'\n" + x_axis +
+            "set title 'L_{test} - L_{train}'\nplot $gap using 1:2:3:4 with yerrorlines pt 7 lc rgb '#009E73' notitle\n"
+            "set title 'sum sigma_g (sharpness)'\nplot $sg using 1:2:3:4 with yerrorlines pt 7 lc rgb '#D55E00' "
+            "notitle\n"
+            "set title 'sum sigma_w (size)'\nplot $sw using 1:2:3:4 with yerrorlines pt 7 lc rgb '#0072B2' "
+            "notitle\nunset multiplot",
+        {{"gap", band(rows, &SweepRow::gap)},
+         {"sg", band(rows, &SweepRow::sum_sigma_g)},
+         {"sw", band(rows, &SweepRow::sum_sigma_w)}},
+        1200, 400);
     std::vector<std::pair<std::string, std::string>> spectra;
     std::string plot = "plot ";
     for (const SweepRow& r : rows) {
@@ -110,12 +125,15 @@ void figures(const SweepOptions& o, const std::vector<SweepRow>& rows) {
             if (s[i] > 0) d << i + 1 << ' ' << s[i] << '\n';
         const std::string name = "s" + std::to_string(spectra.size());
         spectra.push_back({name, d.str()});
-        plot += (spectra.size() > 1 ? ", $" : "$") + name + " using 1:2 with lines lw 2 title '" + o.param + " = " + r.value + "'";
+        plot += (spectra.size() > 1 ? ", $" : "$") + name + " using 1:2 with lines lw 2 title '" + o.param + " = " +
+            r.value + "'";
     }
     if (!spectra.empty())
         plot_png(o.out + "/sigma_g_spectrum.png",
-                 "set title '" + title + ": σ_g per eigendirection, sorted (seed 0)'\nset xlabel 'rank'\nset ylabel 'σ_g'\nset logscale y\n"
-                 "set format y '10^{%T}'\nset grid\n" + plot,
+                 "set title '" + title +
+                     ": σ_g per eigendirection, sorted (seed 0)'\nset xlabel 'rank'\nset ylabel 'σ_g'\nset logscale y\n"
+                     "set format y '10^{%T}'\nset grid\n" +
+                     plot,
                  spectra);
 }
 
@@ -151,7 +169,10 @@ void write_sweep_outputs(const SweepOptions& o, const std::vector<SweepRow>& row
     for (const Quantity& q : kQuantities) {
         const Trend t = trend(rows, q.field);
         if (!t.defined) continue;
-        summary["trends"][q.name] = {{"spearman", t.spearman}, {"first_mean", t.first_mean}, {"last_mean", t.last_mean}, {"relative_change", t.relative_change}};
+        summary["trends"][q.name] = {{"spearman", t.spearman},
+                                     {"first_mean", t.first_mean},
+                                     {"last_mean", t.last_mean},
+                                     {"relative_change", t.relative_change}};
         std::printf("  %-16s %10.2f %+13.1f%%\n", q.name, t.spearman, 100 * t.relative_change);
     }
     write_json_file(o.out + "/sweep_summary.json", with_provenance(summary));
@@ -161,21 +182,25 @@ std::vector<SweepRow> read_sweep_csv(const std::string& path) {
     std::istringstream in(read_file(path));
     std::string line;
     std::getline(in, line);
-    if (line.rfind("param,value,seed,status,epochs,", 0) != 0) throw std::runtime_error(path + ": not a sweep.csv (unexpected header)");
+    if (line.rfind("param,value,seed,status,epochs,", 0) != 0)
+        throw std::runtime_error(path + ": not a sweep.csv (unexpected header)");
     std::vector<SweepRow> rows;
     for (int number = 2; std::getline(in, line); ++number) {
         std::vector<std::string> f;
         std::istringstream fields(line);
         for (std::string field; std::getline(fields, field, ',');) f.push_back(field);
         if (!line.empty() && line.back() == ',') f.push_back("");
-        if (f.size() != 19) throw std::runtime_error(path + ": line " + std::to_string(number) + " has " + std::to_string(f.size()) + " fields, not 19");
+        if (f.size() != 19)
+            throw std::runtime_error(path + ": line " + std::to_string(number) + " has " + std::to_string(f.size()) +
+                                     " fields, not 19");
         SweepRow r;
         r.param = f[0], r.value = f[1], r.seed = std::stoi(f[2]), r.status = f[3], r.epochs = std::stoi(f[4]);
         r.train_loss = std::stod(f[5]), r.test_loss = std::stod(f[6]), r.test_accuracy = std::stod(f[7]);
         r.analysed = !f[8].empty();
         if (r.analysed) {
-            double* targets[] = {&r.gap, &r.gap_paired, &r.identity_estimate, &r.curvature_estimate, &r.sum_sigma_w, &r.sum_sigma_g,
-                                 &r.top_eigenvalue, &r.trace, &r.weight_norm, &r.mean_dW_norm};
+            double* targets[] = {&r.gap,         &r.gap_paired,  &r.identity_estimate, &r.curvature_estimate,
+                                 &r.sum_sigma_w, &r.sum_sigma_g, &r.top_eigenvalue,    &r.trace,
+                                 &r.weight_norm, &r.mean_dW_norm};
             for (int k = 0; k < 10; ++k) *targets[k] = std::stod(f[8 + k]);
         }
         r.seconds = std::stod(f[18]);

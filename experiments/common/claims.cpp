@@ -247,7 +247,7 @@ std::string expected_text(const ClaimExpected& e) {
         if (e.op == ClaimOp::Between) return "between " + number_text(e.low) + " and " + number_text(e.high);
         if (e.op == ClaimOp::Within)
             return "within " + number_text(e.value) + " +- " +
-                   (e.relative ? number_text(100 * e.tolerance) + "%" : number_text(e.tolerance));
+                (e.relative ? number_text(100 * e.tolerance) + "%" : number_text(e.tolerance));
         return std::string(o.name) + " " + number_text(e.value);
     }
     throw std::logic_error("expected_text: an op without a name");
@@ -364,9 +364,9 @@ std::string claims_report(const std::vector<PaperClaims>& papers, const std::vec
             if (r.status == ClaimStatus::Failed && cause.empty()) cause = "**cause not investigated**";
             if (r.status == ClaimStatus::NotMeasured) cause = r.note + (cause.empty() ? "" : "; " + cause);
             if (r.status == ClaimStatus::Held) cause = c.cause;
-            const std::string authors = c.authors.is_null()     ? ""
-                                        : c.authors.is_string() ? c.authors.get<std::string>()
-                                                                : number_text(c.authors.get<double>());
+            const std::string authors = c.authors.is_null() ? ""
+                : c.authors.is_string()                     ? c.authors.get<std::string>()
+                                                            : number_text(c.authors.get<double>());
             const std::string status =
                 r.status == ClaimStatus::Failed ? std::string("**failed**") : claim_status_name(r.status);
             md << "| `" << c.id << "`: " << cell_text(c.claim) << " | " << cell_text(c.quantity) << " (`"

@@ -27,15 +27,17 @@ void run(const CheckOptions& o) {
     std::vector<int> y(o.samples);
     for (int& label : y) label = (int)(rng() % spec.widths.back());
     const Model model = make_mlp(spec);
-    ScalarFunction loss = [&](const Var& th) { return loss_graph(spec.loss, model.forward_at(th, constant_view(X)), y); };
+    ScalarFunction loss = [&](const Var& th) {
+        return loss_graph(spec.loss, model.forward_at(th, constant_view(X)), y);
+    };
 
     auto t0 = std::chrono::steady_clock::now();
     const Tensor H = hessian(loss, theta);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const Tensor H_fd = central_difference_hessian(loss, theta);
 
-    std::printf("exact Hessian of a %s tanh MLP, cross-entropy, N = %d random samples, seed %llu\n",
-                o.arch.c_str(), o.samples, (unsigned long long)o.seed);
+    std::printf("exact Hessian of a %s tanh MLP, cross-entropy, N = %d random samples, seed %llu\n", o.arch.c_str(),
+                o.samples, (unsigned long long)o.seed);
     std::printf("  parameters P                          %d\n", p);
     std::printf("  loss                                  %.12f\n", value_of(loss, theta));
     std::printf("  |H|_F                                 %.6e\n", frobenius_norm(H));
@@ -49,9 +51,12 @@ void run(const CheckOptions& o) {
 
 void add_check_hessian_command(CLI::App& app) {
     auto options = std::make_shared<CheckOptions>();
-    CLI::App* cmd = app.add_subcommand("check-hessian", "exact Hessian of a small random MLP, checked against finite differences");
+    CLI::App* cmd =
+        app.add_subcommand("check-hessian", "exact Hessian of a small random MLP, checked against finite differences");
     cmd->add_option("--arch", options->arch, "layer widths, e.g. 4-6-3")->capture_default_str();
-    cmd->add_option("--samples", options->samples, "number of random samples")->check(integer_in(1, 1000000))->capture_default_str();
+    cmd->add_option("--samples", options->samples, "number of random samples")
+        ->check(integer_in(1, 1000000))
+        ->capture_default_str();
     cmd->add_option("--seed", options->seed, "random seed")->check(seed_range())->capture_default_str();
     cmd->callback([options] { run(*options); });
 }

@@ -23,9 +23,10 @@ void add_claims_command(CLI::App& app);
 void add_rl_command(CLI::App& app);
 
 inline constexpr void (*kCommands[])(CLI::App&) = {
-    add_train_command,     add_hessian_command,     add_duality_command,   add_sweep_command,
-    add_overview_command,  add_check_hessian_command, add_gan_command,     add_gan_paper_command,
-    add_landscape_command, add_sgd_noise_command,   add_continual_command, add_continual_table_command,
+    add_train_command,     add_hessian_command,   add_duality_command,
+    add_sweep_command,     add_overview_command,  add_check_hessian_command,
+    add_gan_command,       add_gan_paper_command, add_landscape_command,
+    add_sgd_noise_command, add_continual_command, add_continual_table_command,
     add_claims_command,    add_rl_command,
 };
 

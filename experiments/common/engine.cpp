@@ -70,10 +70,8 @@ int spawn_and_wait(const std::vector<std::string>& args, const std::string& out_
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (err_path == out_path)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    else
-        posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (err_path == out_path) posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    else posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
@@ -83,8 +81,7 @@ int spawn_and_wait(const std::vector<std::string>& args, const std::string& out_
     if (error == ENOENT) return 127;
     if (error) throw std::runtime_error("cannot start " + args[0] + ": " + std::strerror(error));
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -160,44 +157,44 @@ std::string array_script(const std::string& name, const std::string& engine_dir,
            "# its log and LOG.exit (running, then its exit code, or killed on SIGTERM from scancel or the time "
            "limit).\n"
            "#SBATCH --job-name=awd-" +
-           name +
-           "\n"
-           "#SBATCH --output=" +
-           engine_dir +
-           "/logs/%A_%a.out\n"
-           "#SBATCH --chdir=" +
-           cwd +
-           "\n"
-           "#SBATCH --ntasks=1\n"
-           "K=" +
-           std::to_string(runs_per_task) +
-           "\n"
-           "tasks=" +
-           shell_quote(engine_dir + "/tasks.tsv") +
-           "\n"
-           "export OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS:-1}\" OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-1}\"\n"
-           "where=\"slurm ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
-           "killed=0 failed=0\n"
-           "trap 'killed=1' TERM\n"
-           "mark() { printf '%s %s\\n' \"$2\" \"$where\" > \"$1.exit.tmp\" && mv -f \"$1.exit.tmp\" \"$1.exit\"; }\n"
-           "n=$((SLURM_ARRAY_TASK_ID * K + 1))\n"
-           "last=$((n + K - 1))\n"
-           "while [ \"$n\" -le \"$last\" ] && [ \"$killed\" = 0 ]; do\n"
-           "  line=$(sed -n \"${n}p\" \"$tasks\")\n"
-           "  [ -n \"$line\" ] || break\n"
-           "  name=$(printf '%s\\n' \"$line\" | cut -f1)\n"
-           "  log=$(printf '%s\\n' \"$line\" | cut -f2)\n"
-           "  command=$(printf '%s\\n' \"$line\" | cut -f3-)\n"
-           "  mark \"$log\" running\n"
-           "  sh -c \"$command\" > \"$log\" 2>&1 < /dev/null\n"
-           "  code=$?\n"
-           "  if [ \"$killed\" = 1 ]; then mark \"$log\" killed; else mark \"$log\" \"$code\"; fi\n"
-           "  [ \"$code\" = 0 ] || failed=1\n"
-           "  echo \"$name: exit $code (log $log)\"\n"
-           "  n=$((n + 1))\n"
-           "done\n"
-           "[ \"$killed\" = 0 ] || exit 143\n"
-           "exit $failed\n";
+        name +
+        "\n"
+        "#SBATCH --output=" +
+        engine_dir +
+        "/logs/%A_%a.out\n"
+        "#SBATCH --chdir=" +
+        cwd +
+        "\n"
+        "#SBATCH --ntasks=1\n"
+        "K=" +
+        std::to_string(runs_per_task) +
+        "\n"
+        "tasks=" +
+        shell_quote(engine_dir + "/tasks.tsv") +
+        "\n"
+        "export OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS:-1}\" OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-1}\"\n"
+        "where=\"slurm ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
+        "killed=0 failed=0\n"
+        "trap 'killed=1' TERM\n"
+        "mark() { printf '%s %s\\n' \"$2\" \"$where\" > \"$1.exit.tmp\" && mv -f \"$1.exit.tmp\" \"$1.exit\"; }\n"
+        "n=$((SLURM_ARRAY_TASK_ID * K + 1))\n"
+        "last=$((n + K - 1))\n"
+        "while [ \"$n\" -le \"$last\" ] && [ \"$killed\" = 0 ]; do\n"
+        "  line=$(sed -n \"${n}p\" \"$tasks\")\n"
+        "  [ -n \"$line\" ] || break\n"
+        "  name=$(printf '%s\\n' \"$line\" | cut -f1)\n"
+        "  log=$(printf '%s\\n' \"$line\" | cut -f2)\n"
+        "  command=$(printf '%s\\n' \"$line\" | cut -f3-)\n"
+        "  mark \"$log\" running\n"
+        "  sh -c \"$command\" > \"$log\" 2>&1 < /dev/null\n"
+        "  code=$?\n"
+        "  if [ \"$killed\" = 1 ]; then mark \"$log\" killed; else mark \"$log\" \"$code\"; fi\n"
+        "  [ \"$code\" = 0 ] || failed=1\n"
+        "  echo \"$name: exit $code (log $log)\"\n"
+        "  n=$((n + 1))\n"
+        "done\n"
+        "[ \"$killed\" = 0 ] || exit 143\n"
+        "exit $failed\n";
 }
 
 std::string report_script(const std::string& name, const std::string& engine_dir, const std::string& cwd,
@@ -205,23 +202,23 @@ std::string report_script(const std::string& name, const std::string& engine_dir
     return "#!/bin/sh\n"
            "# The grid's report: its tables and figures from the runs present, and the list of the missing ones.\n"
            "#SBATCH --job-name=awd-report-" +
-           name +
-           "\n"
-           "#SBATCH --output=" +
-           engine_dir +
-           "/logs/report-%j.out\n"
-           "#SBATCH --chdir=" +
-           cwd +
-           "\n"
-           "#SBATCH --ntasks=1\n"
-           "export OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS:-1}\" OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-1}\"\n" +
-           command +
-           "\n"
-           "code=$?\n"
-           "echo \"$code\" > " +
-           shell_quote(engine_dir) +
-           "/report-\"$SLURM_JOB_ID\".exit\n"
-           "exit \"$code\"\n";
+        name +
+        "\n"
+        "#SBATCH --output=" +
+        engine_dir +
+        "/logs/report-%j.out\n"
+        "#SBATCH --chdir=" +
+        cwd +
+        "\n"
+        "#SBATCH --ntasks=1\n"
+        "export OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS:-1}\" OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-1}\"\n" +
+        command +
+        "\n"
+        "code=$?\n"
+        "echo \"$code\" > " +
+        shell_quote(engine_dir) +
+        "/report-\"$SLURM_JOB_ID\".exit\n"
+        "exit \"$code\"\n";
 }
 
 }  // namespace
@@ -322,8 +319,7 @@ void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const 
         std::printf(
             "submitted job array %s: %zu of %zu runs in %zu tasks (%d per task); report job %s after it (afterany)\n",
             array_id.c_str(), missing, runs.size(), array_tasks, o.runs_per_task, report_id.c_str());
-    else
-        std::printf("all %zu runs are done; submitted report job %s\n", runs.size(), report_id.c_str());
+    else std::printf("all %zu runs are done; submitted report job %s\n", runs.size(), report_id.c_str());
     std::printf("  scripts and logs: %s\n", engine_dir.c_str());
     std::fflush(stdout);
     if (!o.wait) return;
@@ -352,12 +348,9 @@ std::vector<std::string> missing_runs(const std::string& grid, const std::vector
                 engine == "slurm" ? "; Slurm task " + task + ", its log " + grid + "/engine/logs/" + task + ".out" : "";
             if (code == "running")
                 state = "killed without an exit code (SIGKILL, out of memory, node failure) or still running";
-            else if (code == "killed")
-                state = "killed (SIGTERM: scancel or the time limit), exit code 143";
-            else if (code == "0")
-                state = "exit code 0, but its results are missing or incomplete";
-            else
-                state = "failed, exit code " + code;
+            else if (code == "killed") state = "killed (SIGTERM: scancel or the time limit), exit code 143";
+            else if (code == "0") state = "exit code 0, but its results are missing or incomplete";
+            else state = "failed, exit code " + code;
         }
         lines.push_back(r.name + ": " + state + "; log " + r.log + where);
     }

@@ -14,7 +14,8 @@ namespace awd {
 
 inline void require_finite_json(const nlohmann::json& j, const std::string& where) {
     if (j.is_number_float() && !std::isfinite(j.get<double>()))
-        throw std::runtime_error(where + " is not finite (" + std::to_string(j.get<double>()) + "); refusing to write it");
+        throw std::runtime_error(where + " is not finite (" + std::to_string(j.get<double>()) +
+                                 "); refusing to write it");
     if (j.is_object())
         for (auto it = j.begin(); it != j.end(); ++it) require_finite_json(it.value(), where + "." + it.key());
     if (j.is_array())

@@ -19,7 +19,7 @@ bool gnuplot_available();
 // Data blocks are (name, text) pairs: the script refers to them as $name. png_path ends in .png;
 // the .svg and .pdf go beside it. Returns false without writing anything when gnuplot is missing;
 // throws when gnuplot fails (and leaves none of the three).
-bool plot_png(const std::string& png_path, const std::string& script, const std::vector<std::pair<std::string, std::string>>& data,
-              int width = 800, int height = 500);
+bool plot_png(const std::string& png_path, const std::string& script,
+              const std::vector<std::pair<std::string, std::string>>& data, int width = 800, int height = 500);
 
 }  // namespace awd

@@ -40,7 +40,8 @@ Invocation g_invocation;
 
 nlohmann::json flags_json(const Flags& flags) {
     nlohmann::json j = nlohmann::json::object();
-    for (const auto& [name, values] : flags) j[name] = values.size() == 1 ? nlohmann::json(values[0]) : nlohmann::json(values);
+    for (const auto& [name, values] : flags)
+        j[name] = values.size() == 1 ? nlohmann::json(values[0]) : nlohmann::json(values);
     return j;
 }
 
@@ -50,10 +51,13 @@ class SummaryConfig : public CLI::Config {
 public:
     explicit SummaryConfig(const CLI::App* app) : app_(app) {}
 
-    std::string to_config(const CLI::App*, bool, bool, std::string) const override { return flags_json(g_invocation.flags).dump(2); }
+    std::string to_config(const CLI::App*, bool, bool, std::string) const override {
+        return flags_json(g_invocation.flags).dump(2);
+    }
 
     std::vector<CLI::ConfigItem> from_config(std::istream& in) const override {
-        const std::string file = app_->get_config_ptr()->results().empty() ? "--config" : app_->get_config_ptr()->results().back();
+        const std::string file =
+            app_->get_config_ptr()->results().empty() ? "--config" : app_->get_config_ptr()->results().back();
         auto refuse = [&](const std::string& problem) { return CLI::ConfigError("--config " + file + ": " + problem); };
         nlohmann::json j;
         try {
@@ -62,8 +66,10 @@ public:
             throw refuse("not valid JSON (" + std::string(e.what()) + ")");
         }
         const nlohmann::json* p = j.is_object() && j.contains("provenance") ? &j["provenance"] : nullptr;
-        if (!p || !p->is_object() || !p->contains("command") || !(*p)["command"].is_string() || !p->contains("flags") || !(*p)["flags"].is_object())
-            throw refuse("field provenance.command or provenance.flags is missing: not a summary an awd with provenance wrote");
+        if (!p || !p->is_object() || !p->contains("command") || !(*p)["command"].is_string() || !p->contains("flags") ||
+            !(*p)["flags"].is_object())
+            throw refuse(
+                "field provenance.command or provenance.flags is missing: not a summary an awd with provenance wrote");
         const std::string command = (*p)["command"];
         const CLI::App* sub = nullptr;
         for (const CLI::App* candidate : app_->get_subcommands({}))
@@ -75,7 +81,8 @@ public:
         std::vector<CLI::ConfigItem> items;
         for (const auto& [name, value] : (*p)["flags"].items()) {
             const std::string where = "field provenance.flags." + name;
-            if (!is_recorded(name) || !sub->get_option_no_throw("--" + name)) throw refuse(where + ": awd " + command + " has no flag --" + name);
+            if (!is_recorded(name) || !sub->get_option_no_throw("--" + name))
+                throw refuse(where + ": awd " + command + " has no flag --" + name);
             CLI::ConfigItem item;
             item.parents = {command}, item.name = name;
             if (value.is_string()) item.inputs = {value.get<std::string>()};
@@ -112,12 +119,18 @@ void check_out_folder(const CLI::App& sub) {
         const nlohmann::json recorded = nlohmann::json::parse(read_file(out + "/summary.json")).at("provenance");
         command = recorded.at("command").get<std::string>();
         for (const auto& [name, value] : recorded.at("flags").items())
-            there[name] = value.is_array() ? value.get<std::vector<std::string>>() : std::vector<std::string>{value.get<std::string>()};
+            there[name] = value.is_array() ? value.get<std::vector<std::string>>()
+                                           : std::vector<std::string>{value.get<std::string>()};
     } catch (const std::exception&) {
-        throw std::runtime_error(out + " holds a run without a readable provenance record (an older awd, or an edited summary.json): it will "
-                                 "not be replaced" + advice);
+        throw std::runtime_error(
+            out +
+            " holds a run without a readable provenance record (an older awd, or an edited summary.json): it will "
+            "not be replaced" +
+            advice);
     }
-    if (command != sub.get_name()) throw std::runtime_error(out + " holds a run of `awd " + command + "`, not of `awd " + sub.get_name() + "`" + advice);
+    if (command != sub.get_name())
+        throw std::runtime_error(out + " holds a run of `awd " + command + "`, not of `awd " + sub.get_name() + "`" +
+                                 advice);
     // a flag not given has its default; a flag this awd does not have, none
     auto default_of = [&](const std::string& name) {
         const CLI::Option* opt = sub.get_option_no_throw("--" + name);
@@ -129,18 +142,25 @@ void check_out_folder(const CLI::App& sub) {
     for (const auto& [name, values] : g_invocation.flags) names.insert(name);
     for (const std::string& name : names) {
         if (name == "out") continue;
-        const std::vector<std::string> here = g_invocation.flags.count(name) ? g_invocation.flags.at(name) : default_of(name);
+        const std::vector<std::string> here =
+            g_invocation.flags.count(name) ? g_invocation.flags.at(name) : default_of(name);
         const std::vector<std::string> theirs = there.count(name) ? there.at(name) : default_of(name);
-        if (here != theirs) differences += (differences.empty() ? "" : ", ") + ("--" + name) + " " + shown(here) + " (there: " + shown(theirs) + ")";
+        if (here != theirs)
+            differences += (differences.empty() ? "" : ", ") + ("--" + name) + " " + shown(here) +
+                " (there: " + shown(theirs) + ")";
     }
-    if (!differences.empty()) throw std::runtime_error(out + " holds a run of `awd " + command + "` with other flags: " + differences + advice);
+    if (!differences.empty())
+        throw std::runtime_error(out + " holds a run of `awd " + command + "` with other flags: " + differences +
+                                 advice);
     try {
         if (file_exists(out + "/manifest.json")) verify_run_folder(out);
     } catch (const std::exception& e) {
-        std::printf("awd %s: %s holds this run but incomplete (%s): running it again\n", command.c_str(), out.c_str(), e.what());
+        std::printf("awd %s: %s holds this run but incomplete (%s): running it again\n", command.c_str(), out.c_str(),
+                    e.what());
         return;
     }
-    std::printf("awd %s: %s already holds this run (same command and flags, complete): nothing to do\n", command.c_str(), out.c_str());
+    std::printf("awd %s: %s already holds this run (same command and flags, complete): nothing to do\n",
+                command.c_str(), out.c_str());
     std::fflush(stdout);
     throw CLI::Success();
 }
@@ -151,18 +171,21 @@ std::string version_text() { return std::string("awd ") + AWD_VERSION + " (commi
 
 void add_run_options(CLI::App& app, int argc, char** argv) {
     app.set_version_flag("--version", version_text(), "print the version and the commit it was built from");
-    app.set_config("--config", "", "rerun: the flags a summary.json recorded (provenance.flags); flags given override them");
+    app.set_config("--config", "",
+                   "rerun: the flags a summary.json recorded (provenance.flags); flags given override them");
     app.config_formatter(std::make_shared<SummaryConfig>(&app));
     for (CLI::App* sub : app.get_subcommands({})) {
         sub->fallthrough();  // `awd COMMAND --config FILE`: --config belongs to the app
-        if (sub->get_option_no_throw("--out")) sub->add_flag("--overwrite")->description("replace an existing run folder written with other flags");
+        if (sub->get_option_no_throw("--out"))
+            sub->add_flag("--overwrite")->description("replace an existing run folder written with other flags");
     }
     app.parse_complete_callback([&app, argc, argv] {
         const CLI::App& sub = *app.get_subcommands().front();
         g_invocation.command = sub.get_name();
         g_invocation.command_line.assign(argv, argv + argc);
         for (const CLI::Option* opt : sub.get_options())
-            if (opt->count() > 0 && is_recorded(opt->get_single_name())) g_invocation.flags[opt->get_single_name()] = opt->results();
+            if (opt->count() > 0 && is_recorded(opt->get_single_name()))
+                g_invocation.flags[opt->get_single_name()] = opt->results();
         check_out_folder(sub);
     });
 }

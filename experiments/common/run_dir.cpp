@@ -76,7 +76,9 @@ bool is_temporary_of(const std::string& entry, const std::string& name) {
 }
 
 std::string run_identifier() {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     return std::to_string(ns) + "-" + std::to_string(getpid());
 }
 
@@ -102,18 +104,22 @@ RunFolderWriter::RunFolderWriter(const std::string& target) {
         if (held && holder.l_type == F_UNLCK && attempt < 100) continue;  // released in between: try again
         close(lock_fd_), lock_fd_ = -1;
         if (!held) throw std::runtime_error("cannot lock " + lock_path + ": " + std::strerror(error));
-        throw std::runtime_error("run folder " + target_ + " is being written by process " + std::to_string(holder.l_pid) + " (lock " +
-                                 lock_path + "); wait for it to finish or choose another --out");
+        throw std::runtime_error("run folder " + target_ + " is being written by process " +
+                                 std::to_string(holder.l_pid) + " (lock " + lock_path +
+                                 "); wait for it to finish or choose another --out");
     }
     const std::string pid = std::to_string(getpid());
     std::error_code error;
     for (const fs::directory_entry& e : fs::directory_iterator(parent, error))  // we hold the lock: every one is stale
         if (is_temporary_of(e.path().filename().string(), name)) fs::remove_all(e.path(), error);
     if (fs::exists(path)) {
-        if (!fs::is_directory(path)) throw std::runtime_error(target_ + " exists and is not a folder; choose another --out");
+        if (!fs::is_directory(path))
+            throw std::runtime_error(target_ + " exists and is not a folder; choose another --out");
         if (!fs::is_empty(path) && !fs::exists(path / kManifest) && !fs::exists(path / "summary.json"))
-            throw std::runtime_error(target_ + " exists and is not a run folder (no manifest.json or summary.json); it will not be replaced: "
-                                     "choose another --out or remove it");
+            throw std::runtime_error(
+                target_ +
+                " exists and is not a run folder (no manifest.json or summary.json); it will not be replaced: "
+                "choose another --out or remove it");
     }
     temporary_ = (parent / (name + ".partial-" + pid)).string();
     make_directories(temporary_);
@@ -138,7 +144,9 @@ void RunFolderWriter::commit() {
         std::error_code error;
         fs::rename(target_, replaced, error);
         if (!error) fs::rename(temporary_, target_, error);
-        if (error) throw std::runtime_error("cannot move " + temporary_ + " into place at " + target_ + ": " + error.message());
+        if (error)
+            throw std::runtime_error("cannot move " + temporary_ + " into place at " + target_ + ": " +
+                                     error.message());
         fs::remove_all(replaced, error);
     } else {
         std::error_code error;
@@ -163,20 +171,26 @@ Manifest read_manifest(const std::string& dir) {
     const std::string path = dir + "/" + kManifest;
     if (!file_exists(dir)) throw std::runtime_error("run folder " + dir + " does not exist");
     if (!file_exists(path))
-        throw std::runtime_error(dir + " is not a complete run folder: no manifest.json (written last by awd train; an older awd or an "
-                                 "interrupted run leaves none): train it again");
+        throw std::runtime_error(
+            dir +
+            " is not a complete run folder: no manifest.json (written last by awd train; an older awd or an "
+            "interrupted run leaves none): train it again");
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(read_file(path));
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(path + ": not valid JSON (" + std::string(e.what()) + ")");
     }
-    auto field_error = [&](const std::string& field, const std::string& problem) { return std::runtime_error(path + ": field " + field + " " + problem); };
+    auto field_error = [&](const std::string& field, const std::string& problem) {
+        return std::runtime_error(path + ": field " + field + " " + problem);
+    };
     if (!j.is_object()) throw field_error("(top level)", "is not an object");
     if (!j.contains("run_id") || !j["run_id"].is_string()) throw field_error("run_id", "is missing or not a string");
     if (!j.contains("files") || !j["files"].is_array()) throw field_error("files", "is missing or not an array");
     if (j["files"].size() > kMaxManifestFiles)
-        throw field_error("files", "lists " + std::to_string(j["files"].size()) + " files, more than " + std::to_string(kMaxManifestFiles));
+        throw field_error(
+            "files",
+            "lists " + std::to_string(j["files"].size()) + " files, more than " + std::to_string(kMaxManifestFiles));
     Manifest m;
     m.run_id = j["run_id"];
     std::set<std::string> seen;
@@ -184,12 +198,14 @@ Manifest read_manifest(const std::string& dir) {
         const nlohmann::json& f = j["files"][k];
         const std::string where = "files[" + std::to_string(k) + "]";
         if (!f.is_object()) throw field_error(where, "is not an object");
-        if (!f.contains("name") || !f["name"].is_string()) throw field_error(where + ".name", "is missing or not a string");
+        if (!f.contains("name") || !f["name"].is_string())
+            throw field_error(where + ".name", "is missing or not a string");
         const std::string name = f["name"];
         if (name.empty() || name.find('/') != std::string::npos || name == "." || name == ".." || name == kManifest)
             throw field_error(where + ".name", "'" + name + "' is not a file name of the folder");
         if (!seen.insert(name).second) throw field_error(where + ".name", "'" + name + "' is listed twice");
-        if (!f.contains("bytes") || !f["bytes"].is_number_unsigned()) throw field_error(where + ".bytes", "is missing or not a non-negative integer");
+        if (!f.contains("bytes") || !f["bytes"].is_number_unsigned())
+            throw field_error(where + ".bytes", "is missing or not a non-negative integer");
         const std::string crc = f.contains("crc32") && f["crc32"].is_string() ? f["crc32"].get<std::string>() : "";
         if (crc.size() != 8 || crc.find_first_not_of("0123456789abcdef") != std::string::npos)
             throw field_error(where + ".crc32", "is missing or not 8 lower-case hex digits");
@@ -204,13 +220,16 @@ Manifest verify_run_folder(const std::string& dir) {
         const std::string path = dir + "/" + f.name;
         std::error_code error;
         if (!fs::is_regular_file(path, error))
-            throw std::runtime_error(path + " is listed in " + dir + "/manifest.json (run " + m.run_id + ") but missing: the folder is incomplete");
+            throw std::runtime_error(path + " is listed in " + dir + "/manifest.json (run " + m.run_id +
+                                     ") but missing: the folder is incomplete");
         const uint64_t bytes = fs::file_size(path, error);
         if (error || bytes != f.bytes)
-            throw std::runtime_error(path + " has " + std::to_string(bytes) + " bytes, manifest.json of run " + m.run_id + " says " +
-                                     std::to_string(f.bytes) + ": the file does not belong to this run");
+            throw std::runtime_error(path + " has " + std::to_string(bytes) + " bytes, manifest.json of run " +
+                                     m.run_id + " says " + std::to_string(f.bytes) +
+                                     ": the file does not belong to this run");
         if (file_crc32(path, bytes) != f.crc32)
-            throw std::runtime_error(path + ": checksum differs from manifest.json of run " + m.run_id + ": the file does not belong to this run");
+            throw std::runtime_error(path + ": checksum differs from manifest.json of run " + m.run_id +
+                                     ": the file does not belong to this run");
     }
     return m;
 }
@@ -219,12 +238,14 @@ std::vector<std::string> stale_temporaries(const std::string& root) {
     static const std::regex pattern(R"(.*(\.partial-|\.replaced-|\.tmp\.)([0-9]+)(\.png)?$)");
     std::vector<std::string> found;
     std::error_code error;
-    for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, error), end; !error && it != end; it.increment(error)) {
+    for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, error), end;
+         !error && it != end; it.increment(error)) {
         std::smatch m;
         const std::string name = it->path().filename().string();
         if (!std::regex_match(name, m, pattern)) continue;
         const long pid = std::stol(m[2].str().substr(0, 9));
-        found.push_back(it->path().string() + (process_running(pid) ? " (process " + m[2].str() + " still running)" : ""));
+        found.push_back(it->path().string() +
+                        (process_running(pid) ? " (process " + m[2].str() + " still running)" : ""));
         if (it->is_directory()) it.disable_recursion_pending();
     }
     return found;

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "nn/files.h"
 #include "experiments/common/run_dir.h"
+#include "nn/files.h"
 
 namespace awd {
 
@@ -32,23 +32,27 @@ uint32_t get_u32(const std::string& in, size_t at) {
 MlpSpec spec_from_json(const nlohmann::json& j, const std::string& where, uint64_t available) {
     if (!j.is_object()) throw std::runtime_error(where + ": not a JSON object");
     for (const char* key : {"arch", "activation"})
-        if (!j.contains(key) || !j[key].is_string()) throw std::runtime_error(where + ": field \"" + key + "\" is missing or not a string");
-    if (!j.contains("bias") || !j["bias"].is_boolean()) throw std::runtime_error(where + ": field \"bias\" is missing or not true/false");
-    if (j.contains("loss") && !j["loss"].is_string()) throw std::runtime_error(where + ": field \"loss\" is not a string");
+        if (!j.contains(key) || !j[key].is_string())
+            throw std::runtime_error(where + ": field \"" + key + "\" is missing or not a string");
+    if (!j.contains("bias") || !j["bias"].is_boolean())
+        throw std::runtime_error(where + ": field \"bias\" is missing or not true/false");
+    if (j.contains("loss") && !j["loss"].is_string())
+        throw std::runtime_error(where + ": field \"loss\" is not a string");
     MlpSpec spec;
     try {
-        spec = MlpSpec::parse(j["arch"].get<std::string>(), parse_activation(j["activation"].get<std::string>()), j["bias"].get<bool>(),
-                              parse_loss(j.value("loss", std::string("ce"))));
+        spec = MlpSpec::parse(j["arch"].get<std::string>(), parse_activation(j["activation"].get<std::string>()),
+                              j["bias"].get<bool>(), parse_loss(j.value("loss", std::string("ce"))));
     } catch (const std::exception& e) {
         throw std::runtime_error(where + ": field \"arch\", \"activation\" or \"loss\": " + e.what());
     }
     uint64_t count = 0;
     for (int l = 0; l < spec.layers(); ++l) {
         uint64_t layer = 0;
-        if (__builtin_mul_overflow((uint64_t)spec.n_out(l), (uint64_t)spec.n_in(l) + spec.bias, &layer) || __builtin_add_overflow(count, layer, &count) ||
-            count > available / sizeof(double))
-            throw std::runtime_error(where + ": field \"arch\" " + j["arch"].get<std::string>() + " needs more parameters than the " +
-                                     std::to_string(available) + " bytes of data there are");
+        if (__builtin_mul_overflow((uint64_t)spec.n_out(l), (uint64_t)spec.n_in(l) + spec.bias, &layer) ||
+            __builtin_add_overflow(count, layer, &count) || count > available / sizeof(double))
+            throw std::runtime_error(where + ": field \"arch\" " + j["arch"].get<std::string>() +
+                                     " needs more parameters than the " + std::to_string(available) +
+                                     " bytes of data there are");
     }
     return spec;
 }
@@ -59,12 +63,12 @@ Dataset read_dataset(const std::string& dir, const std::string& part, int classe
     d.X = read_npy_matrix(dir + "/X_" + part + ".npy");
     const std::vector<int64_t> y = read_npy_int64(dir + "/y_" + part + ".npy");
     if ((int)y.size() != d.X.rows)
-        throw std::runtime_error(dir + "/y_" + part + ".npy holds " + std::to_string(y.size()) + " labels for " + std::to_string(d.X.rows) +
-                                 " rows of X_" + part + ".npy");
+        throw std::runtime_error(dir + "/y_" + part + ".npy holds " + std::to_string(y.size()) + " labels for " +
+                                 std::to_string(d.X.rows) + " rows of X_" + part + ".npy");
     for (size_t n = 0; n < y.size(); ++n) {
         if (y[n] < 0 || y[n] >= classes)
-            throw std::runtime_error(dir + "/y_" + part + ".npy: label " + std::to_string(y[n]) + " of sample " + std::to_string(n) +
-                                     " is outside [0, " + std::to_string(classes) + ")");
+            throw std::runtime_error(dir + "/y_" + part + ".npy: label " + std::to_string(y[n]) + " of sample " +
+                                     std::to_string(n) + " is outside [0, " + std::to_string(classes) + ")");
         d.y.push_back((int)y[n]);
     }
     d.noisy.assign(y.size(), 0);
@@ -83,7 +87,8 @@ void write_checkpoint(const std::string& path, const Model& model, int epoch) {
     nlohmann::json header;
     header["epoch"] = epoch;
     header["n_params"] = model.size();
-    for (const ParameterInfo& p : model.parameters()) header["parameters"].push_back({{"name", p.name}, {"shape", {p.rows, p.cols}}});
+    for (const ParameterInfo& p : model.parameters())
+        header["parameters"].push_back({{"name", p.name}, {"shape", {p.rows, p.cols}}});
     const std::string text = header.dump();
     std::string bytes(kCheckpointMagic, 8);
     put_u32(bytes, (uint32_t)text.size());
@@ -117,27 +122,31 @@ int read_checkpoint(const std::string& path, Model& model) {
         if (k < stored_params.size()) {
             try {
                 const auto& sp = stored_params[k];
-                theirs = sp.at("name").get<std::string>() + " (" + std::to_string(sp.at("shape").at(0).get<int>()) + " x " +
-                         std::to_string(sp.at("shape").at(1).get<int>()) + ")";
+                theirs = sp.at("name").get<std::string>() + " (" + std::to_string(sp.at("shape").at(0).get<int>()) +
+                    " x " + std::to_string(sp.at("shape").at(1).get<int>()) + ")";
             } catch (const nlohmann::json::exception&) {
                 theirs = "an unreadable entry";
             }
         }
         if (mine != theirs)
-            throw std::runtime_error(path + ": field \"parameters\", entry " + std::to_string(k) + ": the checkpoint has " + theirs + ", the model " +
-                                     model.describe() + " has " + mine);
+            throw std::runtime_error(path + ": field \"parameters\", entry " + std::to_string(k) +
+                                     ": the checkpoint has " + theirs + ", the model " + model.describe() + " has " +
+                                     mine);
     }
     const size_t have = (bytes.size() - 4 - 12 - header_length) / sizeof(double);
     if (have != model.size() || (bytes.size() - 16 - header_length) % sizeof(double))
-        throw std::runtime_error(path + ": holds " + std::to_string(have) + " values, the model has " + std::to_string(model.size()) + " parameters");
+        throw std::runtime_error(path + ": holds " + std::to_string(have) + " values, the model has " +
+                                 std::to_string(model.size()) + " parameters");
     Tensor theta((int)model.size(), 1);
     std::memcpy(theta.data.data(), bytes.data() + 12 + header_length, model.size() * sizeof(double));
     for (const ParameterInfo& p : model.parameters())
         for (size_t k = 0; k < p.size(); ++k)
             if (!std::isfinite(theta[p.offset + k]))
-                throw std::runtime_error(path + ": field \"theta\": parameter " + p.name + " entry " + std::to_string(k) + " is " +
-                                         std::to_string(theta[p.offset + k]) + ", not a finite number");
-    if (!header.contains("epoch") || !header["epoch"].is_number_unsigned() || header["epoch"].get<uint64_t>() > (uint64_t)INT32_MAX)
+                throw std::runtime_error(path + ": field \"theta\": parameter " + p.name + " entry " +
+                                         std::to_string(k) + " is " + std::to_string(theta[p.offset + k]) +
+                                         ", not a finite number");
+    if (!header.contains("epoch") || !header["epoch"].is_number_unsigned() ||
+        header["epoch"].get<uint64_t>() > (uint64_t)INT32_MAX)
         throw std::runtime_error(path + ": field \"epoch\" is missing or not an epoch count");
     model.theta() = theta;
     return header["epoch"].get<int>();
@@ -147,8 +156,10 @@ void write_weights_npy(const std::string& dir, const Mlp& net) {
     const MlpSpec& s = net.spec;
     for (int l = 0; l < s.layers(); ++l) {
         const double* W = net.W(l);
-        write_npy(dir + "/W" + std::to_string(l) + ".npy", Tensor(s.n_out(l), s.n_in(l), std::vector<double>(W, W + (size_t)s.n_out(l) * s.n_in(l))));
-        if (s.bias) write_npy(dir + "/b" + std::to_string(l) + ".npy", std::vector<double>(net.b(l), net.b(l) + s.n_out(l)));
+        write_npy(dir + "/W" + std::to_string(l) + ".npy",
+                  Tensor(s.n_out(l), s.n_in(l), std::vector<double>(W, W + (size_t)s.n_out(l) * s.n_in(l))));
+        if (s.bias)
+            write_npy(dir + "/b" + std::to_string(l) + ".npy", std::vector<double>(net.b(l), net.b(l) + s.n_out(l)));
     }
 }
 
@@ -158,15 +169,16 @@ void read_weights_npy(const std::string& dir, Mlp& net) {
         const std::string w_path = dir + "/W" + std::to_string(l) + ".npy";
         const Tensor W = read_npy_matrix(w_path);
         if (W.rows != s.n_out(l) || W.cols != s.n_in(l))
-            throw std::runtime_error(w_path + ": shape " + W.shape() + ", but summary.json field \"arch\" (" + s.arch() + ") needs (" +
-                                     std::to_string(s.n_out(l)) + " x " + std::to_string(s.n_in(l)) + ")");
+            throw std::runtime_error(w_path + ": shape " + W.shape() + ", but summary.json field \"arch\" (" +
+                                     s.arch() + ") needs (" + std::to_string(s.n_out(l)) + " x " +
+                                     std::to_string(s.n_in(l)) + ")");
         std::copy(W.data.begin(), W.data.end(), net.W(l));
         if (!s.bias) continue;
         const std::string b_path = dir + "/b" + std::to_string(l) + ".npy";
         const Tensor b = read_npy_matrix(b_path);
         if (b.rows != s.n_out(l) || b.cols != 1)
-            throw std::runtime_error(b_path + ": shape " + b.shape() + ", but summary.json field \"arch\" (" + s.arch() + ") needs " +
-                                     std::to_string(s.n_out(l)) + " values");
+            throw std::runtime_error(b_path + ": shape " + b.shape() + ", but summary.json field \"arch\" (" +
+                                     s.arch() + ") needs " + std::to_string(s.n_out(l)) + " values");
         std::copy(b.data.begin(), b.data.end(), net.b(l));
     }
 }
@@ -183,7 +195,8 @@ void write_split_npy(const std::string& dir, const Split& split) {
 Run load_run(const std::string& dir) {
     const std::string summary_path = dir + "/summary.json";
     if (!file_exists(dir)) throw std::runtime_error("run folder " + dir + " does not exist");
-    if (!file_exists(summary_path)) throw std::runtime_error(dir + " is not a run folder: no summary.json (written by awd train)");
+    if (!file_exists(summary_path))
+        throw std::runtime_error(dir + " is not a run folder: no summary.json (written by awd train)");
     uint64_t folder_bytes = 0;
     for (const ManifestEntry& f : verify_run_folder(dir).files) folder_bytes += f.bytes;
     Run run;
@@ -200,8 +213,9 @@ Run load_run(const std::string& dir) {
     run.test = read_dataset(dir, "test", classes);
     for (const Dataset* d : {&run.train, &run.test})
         if (d->X.cols != run.net.spec.widths[0])
-            throw std::runtime_error(dir + ": data has " + std::to_string(d->X.cols) + " inputs per sample, the network " + run.net.spec.arch() +
-                                     " expects " + std::to_string(run.net.spec.widths[0]));
+            throw std::runtime_error(dir + ": data has " + std::to_string(d->X.cols) +
+                                     " inputs per sample, the network " + run.net.spec.arch() + " expects " +
+                                     std::to_string(run.net.spec.widths[0]));
     return run;
 }
 

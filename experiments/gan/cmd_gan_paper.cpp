@@ -16,28 +16,29 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <map>
-#include <tuple>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 
-#include "experiments/gan/gan.h"
-#include "autodiff/product.h"
-#include "nn/files.h"
 #include "autodiff/parallel.h"
+#include "autodiff/product.h"
 #include "experiments/common/commands.h"
 #include "experiments/common/json_file.h"
 #include "experiments/common/plot.h"
 #include "experiments/common/seed_stats.h"
+#include "experiments/gan/gan.h"
+#include "nn/files.h"
 
 namespace awd {
 
 namespace {
 
 struct PaperOptions {
-    std::string out = "runs/gan-paper", parts = "transition,mnist,damping,spectral", mnist_settings = "authors,per-sample,earlier";
+    std::string out = "runs/gan-paper", parts = "transition,mnist,damping,spectral",
+                mnist_settings = "authors,per-sample,earlier";
     int threads = 2, seeds = 10, mnist_seeds = 3, mnist_steps = 1000, mnist_rounds = 3;
     bool full = false;
 };
@@ -75,7 +76,8 @@ std::vector<double> log_spaced(double lo, double hi, int n) {
 double crossing(const std::vector<double>& x, const std::vector<double>& y, double level) {
     if (!y.empty() && y[0] >= level) return x[0];
     for (size_t k = 1; k < x.size(); ++k)
-        if (y[k - 1] < level && y[k] >= level) return x[k - 1] + (level - y[k - 1]) * (x[k] - x[k - 1]) / (y[k] - y[k - 1]);
+        if (y[k - 1] < level && y[k] >= level)
+            return x[k - 1] + (level - y[k - 1]) * (x[k] - x[k - 1]) / (y[k] - y[k - 1]);
     return -1;
 }
 
@@ -87,12 +89,27 @@ std::string errors_of(const std::vector<Job>& jobs) {
 }
 
 nlohmann::json config_json(const GanConfig& c, const GanTarget& t, int steps) {
-    return {{"target", t.name}, {"particles", c.particles}, {"g1", c.g1}, {"lr_g", c.lr_g}, {"d_steps", c.d_steps}, {"d_steps_first", c.d_steps_first},
-            {"weight_decay", c.weight_decay}, {"penalty", c.penalty}, {"penalty_on", penalty_on_name(c.penalty_on)},
-            {"penalty_scale", penalty_scale_name(c.penalty_scale)}, {"objective", gan_objective_name(c.objective)}, {"discriminator", c.hidden},
-            {"activation", activation_name(c.activation)}, {"dropout", c.dropout}, {"dropout_after", c.dropout_after}, {"output_bias", c.output_bias},
-            {"optimizer_d", optimizer_name(c.optimizer.kind)}, {"amsgrad", c.optimizer.amsgrad}, {"fresh_optimizer_d", c.fresh_optimizer},
-            {"init_std", c.init_std}, {"steps", steps}};
+    return {{"target", t.name},
+            {"particles", c.particles},
+            {"g1", c.g1},
+            {"lr_g", c.lr_g},
+            {"d_steps", c.d_steps},
+            {"d_steps_first", c.d_steps_first},
+            {"weight_decay", c.weight_decay},
+            {"penalty", c.penalty},
+            {"penalty_on", penalty_on_name(c.penalty_on)},
+            {"penalty_scale", penalty_scale_name(c.penalty_scale)},
+            {"objective", gan_objective_name(c.objective)},
+            {"discriminator", c.hidden},
+            {"activation", activation_name(c.activation)},
+            {"dropout", c.dropout},
+            {"dropout_after", c.dropout_after},
+            {"output_bias", c.output_bias},
+            {"optimizer_d", optimizer_name(c.optimizer.kind)},
+            {"amsgrad", c.optimizer.amsgrad},
+            {"fresh_optimizer_d", c.fresh_optimizer},
+            {"init_std", c.init_std},
+            {"steps", steps}};
 }
 
 // Collapse score against g2/g1 for every lrD: a grid of jobs, averaged over seeds.
@@ -102,8 +119,9 @@ struct PhaseDiagram {
     std::vector<double> transition;             // per lr_d: where the mean crosses ln K / 2
 };
 
-PhaseDiagram phase_diagram(const GanTarget& target, const GanConfig& base, const std::vector<double>& ratios, const std::vector<double>& lr_d,
-                           int seeds, int steps, int threads, const std::string& what) {
+PhaseDiagram phase_diagram(const GanTarget& target, const GanConfig& base, const std::vector<double>& ratios,
+                           const std::vector<double>& lr_d, int seeds, int steps, int threads,
+                           const std::string& what) {
     std::vector<Job> jobs;
     for (double lr : lr_d)
         for (double r : ratios)
@@ -113,7 +131,8 @@ PhaseDiagram phase_diagram(const GanTarget& target, const GanConfig& base, const
                 jobs.push_back({&target, c, steps, steps, {}});
             }
     run_jobs(jobs, threads, what);
-    if (const std::string e = errors_of(jobs); !e.empty()) std::fprintf(stderr, "  runs that stopped early (their last good state counts):\n%s", e.c_str());
+    if (const std::string e = errors_of(jobs); !e.empty())
+        std::fprintf(stderr, "  runs that stopped early (their last good state counts):\n%s", e.c_str());
     PhaseDiagram d{ratios, lr_d, {}, {}};
     size_t at = 0;
     for (size_t a = 0; a < lr_d.size(); ++a) {
@@ -130,46 +149,57 @@ PhaseDiagram phase_diagram(const GanTarget& target, const GanConfig& base, const
     return d;
 }
 
-void write_phase_diagram(const std::string& out, const std::string& name, const PhaseDiagram& d, const GanTarget& t, int seeds) {
+void write_phase_diagram(const std::string& out, const std::string& name, const PhaseDiagram& d, const GanTarget& t,
+                         int seeds) {
     std::ostringstream csv, curves, points;
     csv.precision(10), curves.precision(10), points.precision(10);
     csv << "lr_d,g2_over_g1,collapse_mean,collapse_standard_error,seeds\n";
     std::string plot = "plot ";
     for (size_t a = 0; a < d.lr_d.size(); ++a) {
         for (size_t b = 0; b < d.ratios.size(); ++b) {
-            csv << d.lr_d[a] << ',' << d.ratios[b] << ',' << d.score[a][b].mean << ',' << d.score[a][b].standard_error << ',' << seeds << '\n';
+            csv << d.lr_d[a] << ',' << d.ratios[b] << ',' << d.score[a][b].mean << ',' << d.score[a][b].standard_error
+                << ',' << seeds << '\n';
             curves << d.ratios[b] << ' ' << d.score[a][b].mean << ' ' << d.score[a][b].standard_error << '\n';
         }
         curves << "\n\n";
         char title[64];
         std::snprintf(title, sizeof title, "lrD = %.2g", d.lr_d[a]);
-        plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) + " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 title '" + title + "'";
+        plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) +
+            " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 title '" + title + "'";
         if (d.transition[a] >= 0) points << d.lr_d[a] << ' ' << d.transition[a] << '\n';
     }
     write_file_atomically(out + "/" + name + ".csv", csv.str());
     char lnk[64];
     std::snprintf(lnk, sizeof lnk, "%.4f", std::log((double)t.size()));
     plot_png(out + "/" + name + ".png",
-             "set title '" + t.name + ": collapse score at the end (mean +- s.e. over " + std::to_string(seeds) + " seeds)'\nset xlabel 'g2 / g1'\n"
-             "set ylabel 'ln K - H(p)'\nset grid\nset key outside right\nset arrow from graph 0, first " + lnk + " to graph 1, first " + lnk +
-                 " nohead dt 2\n" + plot,
+             "set title '" + t.name + ": collapse score at the end (mean +- s.e. over " + std::to_string(seeds) +
+                 " seeds)'\nset xlabel 'g2 / g1'\n"
+                 "set ylabel 'ln K - H(p)'\nset grid\nset key outside right\nset arrow from graph 0, first " +
+                 lnk + " to graph 1, first " + lnk + " nohead dt 2\n" + plot,
              {{"c", curves.str()}});
     if (!points.str().empty())
         plot_png(out + "/" + name + "_point.png",
-                 "set title '" + t.name + ": transition point (mean collapse score crosses ln(K)/2)'\nset xlabel 'discriminator learning rate lrD'\n"
-                 "set ylabel 'g2 / g1 at the transition'\nset logscale x\nset grid\nplot $p with linespoints lw 2 pt 7 notitle",
+                 "set title '" + t.name +
+                     ": transition point (mean collapse score crosses ln(K)/2)'\nset xlabel 'discriminator learning "
+                     "rate lrD'\n"
+                     "set ylabel 'g2 / g1 at the transition'\nset logscale x\nset grid\nplot $p with linespoints lw 2 "
+                     "pt 7 notitle",
                  {{"p", points.str()}});
 }
 
 nlohmann::json phase_json(const PhaseDiagram& d) {
-    nlohmann::json j = {{"g2_over_g1", d.ratios}, {"lr_d", d.lr_d}, {"collapse_mean", nlohmann::json::array()},
-                        {"collapse_standard_error", nlohmann::json::array()}, {"transition_point", nlohmann::json::array()}};
+    nlohmann::json j = {{"g2_over_g1", d.ratios},
+                        {"lr_d", d.lr_d},
+                        {"collapse_mean", nlohmann::json::array()},
+                        {"collapse_standard_error", nlohmann::json::array()},
+                        {"transition_point", nlohmann::json::array()}};
     for (size_t a = 0; a < d.lr_d.size(); ++a) {
         std::vector<double> m, e;
         for (const SeedStats& x : d.score[a]) m.push_back(x.mean), e.push_back(x.standard_error);
         j["collapse_mean"].push_back(m);
         j["collapse_standard_error"].push_back(e);
-        j["transition_point"].push_back(d.transition[a] >= 0 ? nlohmann::json(d.transition[a]) : nlohmann::json("none"));
+        j["transition_point"].push_back(d.transition[a] >= 0 ? nlohmann::json(d.transition[a])
+                                                             : nlohmann::json("none"));
     }
     return j;
 }
@@ -185,7 +215,8 @@ nlohmann::json transition_part(const std::string& out, const PaperOptions& o) {
     const GanConfig base = mixture_base();
     const int steps = 2000;
     const std::vector<double> ratios = {0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.98};
-    const PhaseDiagram d = phase_diagram(target, base, ratios, {0.001, 0.003, 0.01, 0.03}, o.seeds, steps, o.threads, "transition (ring8)");
+    const PhaseDiagram d = phase_diagram(target, base, ratios, {0.001, 0.003, 0.01, 0.03}, o.seeds, steps, o.threads,
+                                         "transition (ring8)");
     write_phase_diagram(out, "transition", d, target, o.seeds);
     nlohmann::json j = phase_json(d);
     j["settings"] = config_json(base, target, steps);
@@ -207,11 +238,14 @@ std::vector<MnistSetting> mnist_settings() {
     GanConfig per_sample = authors;
     per_sample.penalty_scale = PenaltyScale::PerSample;
     GanConfig earlier;
-    earlier.particles = 100, earlier.g1 = 1, earlier.lr_g = 1.0, earlier.weight_decay = 1e-4, earlier.penalty = 1.25, earlier.hidden = {64, 64};
+    earlier.particles = 100, earlier.g1 = 1, earlier.lr_g = 1.0, earlier.weight_decay = 1e-4, earlier.penalty = 1.25,
+    earlier.hidden = {64, 64};
     earlier.optimizer.kind = OptimizerKind::Adam, earlier.init_std = 0.1;
     return {{"authors", "the authors' preset (penalty lambda/B^2 per particle)", authors},
             {"per-sample", "the preset with the per-sample penalty lambda", per_sample},
-            {"earlier", "the project's earlier settings (lr_g 1, log-D critic 784-64-64-1, R1 on data, 1 critic step, start 0.1)", earlier}};
+            {"earlier",
+             "the project's earlier settings (lr_g 1, log-D critic 784-64-64-1, R1 on data, 1 critic step, start 0.1)",
+             earlier}};
 }
 
 // One evaluated cell: g2/g1, the seeds' final scores and end states.
@@ -233,11 +267,13 @@ struct Located {
 // is interpolated in log g2/g1 within the last bracket.
 // on_round sees the state after every round (the points of open pairs still -1), for partial results.
 using Grid = std::vector<std::vector<Located>>;
-Grid locate_transitions(const GanTarget& target, const std::vector<MnistSetting>& settings, const std::vector<double>& lr_d, int seeds, int steps,
-                        int rounds, double lo, double hi, int threads, const std::function<void(const Grid&, bool)>& on_round) {
+Grid locate_transitions(const GanTarget& target, const std::vector<MnistSetting>& settings,
+                        const std::vector<double>& lr_d, int seeds, int steps, int rounds, double lo, double hi,
+                        int threads, const std::function<void(const Grid&, bool)>& on_round) {
     const double half = std::log((double)target.size()) / 2;
     std::vector<std::vector<Located>> out(settings.size(), std::vector<Located>(lr_d.size()));
-    std::vector<std::vector<std::pair<double, double>>> bracket(settings.size(), std::vector<std::pair<double, double>>(lr_d.size(), {lo, hi}));
+    std::vector<std::vector<std::pair<double, double>>> bracket(
+        settings.size(), std::vector<std::pair<double, double>>(lr_d.size(), {lo, hi}));
     auto evaluate = [&](const std::vector<std::tuple<size_t, size_t, double>>& wanted, const std::string& what) {
         std::vector<Job> jobs;
         for (const auto& [a, b, ratio] : wanted)
@@ -247,7 +283,8 @@ Grid locate_transitions(const GanTarget& target, const std::vector<MnistSetting>
                 jobs.push_back({&target, c, steps, steps, {}});
             }
         run_jobs(jobs, threads, what);
-        if (const std::string e = errors_of(jobs); !e.empty()) std::fprintf(stderr, "  runs that stopped early (their last good state counts):\n%s", e.c_str());
+        if (const std::string e = errors_of(jobs); !e.empty())
+            std::fprintf(stderr, "  runs that stopped early (their last good state counts):\n%s", e.c_str());
         std::vector<Cell> cells;
         for (size_t k = 0; k < wanted.size(); ++k) {
             Cell c{std::get<2>(wanted[k]), {}, {}};
@@ -279,7 +316,8 @@ Grid locate_transitions(const GanTarget& target, const std::vector<MnistSetting>
             for (size_t b = 0; b < lr_d.size(); ++b)
                 if (open[a][b]) mids.push_back({a, b, std::sqrt(bracket[a][b].first * bracket[a][b].second)});
         if (mids.empty()) break;
-        const std::vector<Cell> cells = evaluate(mids, "mnist100 bisection " + std::to_string(r + 1) + "/" + std::to_string(rounds));
+        const std::vector<Cell> cells =
+            evaluate(mids, "mnist100 bisection " + std::to_string(r + 1) + "/" + std::to_string(rounds));
         for (size_t k = 0; k < mids.size(); ++k) {
             auto& [blo, bhi] = bracket[std::get<0>(mids[k])][std::get<1>(mids[k])];
             (cells[k].mean() >= half ? bhi : blo) = std::get<2>(mids[k]);
@@ -302,22 +340,33 @@ Grid locate_transitions(const GanTarget& target, const std::vector<MnistSetting>
     return out;
 }
 
-nlohmann::json mnist_results(const std::string& out, const GanTarget& target, const std::vector<MnistSetting>& settings, const Grid& located,
-                             const std::vector<double>& lr_d, int seeds, int steps, int rounds, double lo, double hi) {
+nlohmann::json mnist_results(const std::string& out, const GanTarget& target, const std::vector<MnistSetting>& settings,
+                             const Grid& located, const std::vector<double>& lr_d, int seeds, int steps, int rounds,
+                             double lo, double hi) {
     std::ostringstream csv, points, cells;
     csv.precision(10), points.precision(10), cells.precision(10);
-    csv << "setting,lr_d,g2_over_g1,collapse_mean,collapse_standard_error,seeds,separated,never_separated,ran_away,collapsed\n";
-    nlohmann::json j = {{"lr_d", lr_d}, {"seeds", seeds}, {"steps", steps}, {"bisection_rounds", rounds}, {"bracket", {lo, hi}},
-                        {"level", std::log((double)target.size()) / 2}, {"settings", nlohmann::json::object()}};
+    csv << "setting,lr_d,g2_over_g1,collapse_mean,collapse_standard_error,seeds,separated,never_separated,ran_away,"
+           "collapsed\n";
+    nlohmann::json j = {{"lr_d", lr_d},
+                        {"seeds", seeds},
+                        {"steps", steps},
+                        {"bisection_rounds", rounds},
+                        {"bracket", {lo, hi}},
+                        {"level", std::log((double)target.size()) / 2},
+                        {"settings", nlohmann::json::object()}};
     std::string point_plot = "plot ", cell_plot = "plot ";
     int index = 0;
     for (size_t a = 0; a < settings.size(); ++a) {
-        nlohmann::json sj = {{"description", settings[a].description}, {"config", config_json(settings[a].base, target, steps)},
-                             {"transition_point", nlohmann::json::array()}, {"verdict", nlohmann::json::array()}, {"cells", nlohmann::json::array()}};
+        nlohmann::json sj = {{"description", settings[a].description},
+                             {"config", config_json(settings[a].base, target, steps)},
+                             {"transition_point", nlohmann::json::array()},
+                             {"verdict", nlohmann::json::array()},
+                             {"cells", nlohmann::json::array()}};
         std::map<std::string, int> high_states;  // end states of the seeds that scored >= ln K / 2
         for (size_t b = 0; b < lr_d.size(); ++b) {
             const Located& l = located[a][b];
-            sj["transition_point"].push_back(l.point > 0 ? nlohmann::json(l.point) : nlohmann::json(nullptr));  // null: not located yet
+            sj["transition_point"].push_back(l.point > 0 ? nlohmann::json(l.point)
+                                                         : nlohmann::json(nullptr));  // null: not located yet
             sj["verdict"].push_back(l.verdict);
             if (l.point > 0) points << lr_d[b] << ' ' << l.point << '\n';
             std::vector<Cell> sorted = l.cells;
@@ -331,36 +380,48 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
                     states.push_back(end_state_name(c.states[s]));
                     if (c.scores[s] >= std::log((double)target.size()) / 2) ++high_states[end_state_name(c.states[s])];
                 }
-                csv << settings[a].name << ',' << lr_d[b] << ',' << c.ratio << ',' << st.mean << ',' << st.standard_error << ',' << seeds << ','
-                    << counts[(int)EndState::Separated] << ',' << counts[(int)EndState::NeverSeparated] << ',' << counts[(int)EndState::RanAway] << ','
+                csv << settings[a].name << ',' << lr_d[b] << ',' << c.ratio << ',' << st.mean << ','
+                    << st.standard_error << ',' << seeds << ',' << counts[(int)EndState::Separated] << ','
+                    << counts[(int)EndState::NeverSeparated] << ',' << counts[(int)EndState::RanAway] << ','
                     << counts[(int)EndState::Collapsed] << '\n';
-                sj["cells"].push_back({{"lr_d", lr_d[b]}, {"g2_over_g1", c.ratio}, {"collapse_mean", st.mean}, {"collapse_standard_error", st.standard_error},
-                                       {"scores", c.scores}, {"end_states", states}});
+                sj["cells"].push_back({{"lr_d", lr_d[b]},
+                                       {"g2_over_g1", c.ratio},
+                                       {"collapse_mean", st.mean},
+                                       {"collapse_standard_error", st.standard_error},
+                                       {"scores", c.scores},
+                                       {"end_states", states}});
                 cells << c.ratio << ' ' << st.mean << ' ' << st.standard_error << '\n';
             }
             cells << "\n\n";
             char title[96];
             std::snprintf(title, sizeof title, "%s, lrD %.2g", settings[a].name.c_str(), lr_d[b]);
-            cell_plot += std::string(index ? ", " : "") + "$c index " + std::to_string(index) + " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lc " +
-                         std::to_string(a + 1) + " dt " + std::to_string(b + 1) + " title '" + title + "'";
+            cell_plot += std::string(index ? ", " : "") + "$c index " + std::to_string(index) +
+                " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lc " + std::to_string(a + 1) + " dt " +
+                std::to_string(b + 1) + " title '" + title + "'";
             ++index;
         }
         points << "\n\n";
         sj["end_states_of_collapsed_seeds"] = high_states;
-        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) + " with linespoints lw 2 pt 7 title '" + settings[a].name + "'";
+        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) +
+            " with linespoints lw 2 pt 7 title '" + settings[a].name + "'";
         j["settings"][settings[a].name] = sj;
     }
     // the authors' published transition, as read off their runs (issue 21): about 0.5 near lrD 1e-4, 0.9 near 1e-3
     point_plot += ", $authors with points pt 6 ps 2 lw 2 lc rgb 'black' title 'authors (approximate)'";
     write_file_atomically(out + "/mnist.csv", csv.str());
     plot_png(out + "/mnist.png",
-             "set title 'mnist100: collapse score at T = " + std::to_string(steps) + " (mean +- s.e., " + std::to_string(seeds) +
-                 " seeds), cells the bisection evaluated'\nset xlabel 'g2 / g1'\nset ylabel 'ln K - H(p)'\nset logscale x\nset grid\nset key outside right\n" +
+             "set title 'mnist100: collapse score at T = " + std::to_string(steps) + " (mean +- s.e., " +
+                 std::to_string(seeds) +
+                 " seeds), cells the bisection evaluated'\nset xlabel 'g2 / g1'\nset ylabel 'ln K - H(p)'\nset "
+                 "logscale x\nset grid\nset key outside right\n" +
                  cell_plot,
              {{"c", cells.str()}}, 1200, 600);
     plot_png(out + "/mnist_point.png",
-             "set title 'mnist100: transition point phi* (mean score crosses ln(K)/2) against lrD'\nset xlabel 'discriminator learning rate lrD'\n"
-             "set ylabel 'g2 / g1 at the transition'\nset logscale xy\nset yrange [0.005:1.5]\nset grid\nset key outside right\n" + point_plot,
+             "set title 'mnist100: transition point phi* (mean score crosses ln(K)/2) against lrD'\nset xlabel "
+             "'discriminator learning rate lrD'\n"
+             "set ylabel 'g2 / g1 at the transition'\nset logscale xy\nset yrange [0.005:1.5]\nset grid\nset key "
+             "outside right\n" +
+                 point_plot,
              {{"p", points.str()}, {"authors", "1e-4 0.5\n1e-3 0.9\n"}}, 1000, 550);
     return j;
 }
@@ -374,7 +435,9 @@ nlohmann::json mnist_part(const std::string& out, const PaperOptions& o) {
         bool found = false;
         for (const MnistSetting& m : all)
             if (m.name == name) settings.push_back(m), found = true;
-        if (!found) throw CLI::ValidationError("--mnist-settings", "unknown setting '" + name + "' (expected authors, per-sample or earlier)");
+        if (!found)
+            throw CLI::ValidationError("--mnist-settings",
+                                       "unknown setting '" + name + "' (expected authors, per-sample or earlier)");
     }
     const int seeds = o.mnist_seeds, steps = o.mnist_steps, rounds = o.full ? 5 : o.mnist_rounds;
     const std::vector<double> lr_d = log_spaced(1e-4, 2.6e-3, o.full ? 6 : 4);
@@ -387,7 +450,8 @@ nlohmann::json mnist_part(const std::string& out, const PaperOptions& o) {
         result["complete"] = complete;
         result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         const std::string report_path = out + "/gan_paper.json";
-        nlohmann::json report = file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
+        nlohmann::json report =
+            file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
         report["mnist"] = result;
         write_json_file(report_path, report);
     };
@@ -401,9 +465,12 @@ nlohmann::json mnist_part(const std::string& out, const PaperOptions& o) {
 nlohmann::json transition_shape(const PhaseDiagram& d, size_t a, double ln_k) {
     std::vector<double> means;
     for (const SeedStats& x : d.score[a]) means.push_back(x.mean);
-    const double q1 = crossing(d.ratios, means, ln_k / 4), q2 = crossing(d.ratios, means, ln_k / 2), q3 = crossing(d.ratios, means, 3 * ln_k / 4);
+    const double q1 = crossing(d.ratios, means, ln_k / 4), q2 = crossing(d.ratios, means, ln_k / 2),
+                 q3 = crossing(d.ratios, means, 3 * ln_k / 4);
     auto or_none = [](double v) { return v >= 0 ? nlohmann::json(v) : nlohmann::json("none"); };
-    return {{"position", or_none(q2)}, {"quarter", or_none(q1)}, {"three_quarters", or_none(q3)},
+    return {{"position", or_none(q2)},
+            {"quarter", or_none(q1)},
+            {"three_quarters", or_none(q3)},
             {"width", q1 >= 0 && q3 >= 0 ? nlohmann::json(q3 - q1) : nlohmann::json("none")}};
 }
 
@@ -418,7 +485,8 @@ nlohmann::json spectral_part(const std::string& out, const PaperOptions& o) {
         for (Activation act : families) {
             GanConfig base = mixture_base();
             base.activation = act;
-            const PhaseDiagram d = phase_diagram(target, base, ratios, {0.01}, o.seeds, 2000, o.threads, std::string("ring8, ") + activation_name(act));
+            const PhaseDiagram d = phase_diagram(target, base, ratios, {0.01}, o.seeds, 2000, o.threads,
+                                                 std::string("ring8, ") + activation_name(act));
             write_phase_diagram(out, std::string("spectral_ring8_") + activation_name(act), d, target, o.seeds);
             nlohmann::json one = transition_shape(d, 0, std::log((double)target.size()));
             one["collapse_mean"] = phase_json(d)["collapse_mean"][0];
@@ -435,7 +503,8 @@ nlohmann::json spectral_part(const std::string& out, const PaperOptions& o) {
         for (Activation act : families) {
             GanConfig base = mnist_settings()[2].base;
             base.activation = act;
-            const PhaseDiagram d = phase_diagram(target, base, ratios, {1e-3}, 2, 1000, o.threads, std::string("mnist100, ") + activation_name(act));
+            const PhaseDiagram d = phase_diagram(target, base, ratios, {1e-3}, 2, 1000, o.threads,
+                                                 std::string("mnist100, ") + activation_name(act));
             write_phase_diagram(out, std::string("spectral_mnist_") + activation_name(act), d, target, 2);
             nlohmann::json one = transition_shape(d, 0, std::log((double)target.size()));
             one["collapse_mean"] = phase_json(d)["collapse_mean"][0];
@@ -462,7 +531,8 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
             jobs.push_back({&target, c, steps, record_every, {}});
         }
     run_jobs(jobs, o.threads, "critical damping (ring8)");
-    if (const std::string e = errors_of(jobs); !e.empty()) std::fprintf(stderr, "  runs that stopped early:\n%s", e.c_str());
+    if (const std::string e = errors_of(jobs); !e.empty())
+        std::fprintf(stderr, "  runs that stopped early:\n%s", e.c_str());
     std::ostringstream csv, curves, times;
     csv.precision(10), curves.precision(10), times.precision(10);
     csv << "alpha,step,energy_distance_mean\n";
@@ -486,29 +556,39 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
             curves << first[k].step << ' ' << std::max(mean[k], 1e-6) << '\n';
         }
         curves << "\n\n";
-        plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) + " with lines lw 2 title 'alpha = " + std::to_string(alphas[a]).substr(0, 5) + "'";
+        plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) +
+            " with lines lw 2 title 'alpha = " + std::to_string(alphas[a]).substr(0, 5) + "'";
         bool all_converged = true;
         for (double t : converge) all_converged &= std::isfinite(t);
         const SeedStats m = all_converged ? seed_stats(converge) : SeedStats{NAN, NAN, NAN};
         if (all_converged) times << std::max(alphas[a], 0.01) << ' ' << m.mean << ' ' << m.standard_error << '\n';
-        t_mean.push_back(all_converged ? nlohmann::json(m.mean) : nlohmann::json("not within " + std::to_string(steps) + " steps"));
+        t_mean.push_back(all_converged ? nlohmann::json(m.mean)
+                                       : nlohmann::json("not within " + std::to_string(steps) + " steps"));
         nlohmann::json each = nlohmann::json::array();
         for (double t : converge) each.push_back(std::isfinite(t) ? nlohmann::json(t) : nlohmann::json("none"));
         t_all.push_back(each);
     }
     write_file_atomically(out + "/damping.csv", csv.str());
     plot_png(out + "/damping.png",
-             "set title 'ring8, g2 = 0: energy distance to the target (mean of " + std::to_string(seeds) + " seeds)'\nset xlabel 'generator step'\n"
-             "set ylabel 'energy distance'\nset logscale y\nset grid\nset key outside right\n" + plot,
+             "set title 'ring8, g2 = 0: energy distance to the target (mean of " + std::to_string(seeds) +
+                 " seeds)'\nset xlabel 'generator step'\n"
+                 "set ylabel 'energy distance'\nset logscale y\nset grid\nset key outside right\n" +
+                 plot,
              {{"c", curves.str()}}, 1000, 500);
     plot_png(out + "/convergence_time.png",
-             "set title 'time for the energy distance to stay below " + std::to_string(threshold).substr(0, 4) + " (alpha = 0 drawn at 0.01)'\n"
-             "set xlabel 'penalty alpha'\nset ylabel 'generator steps'\nset logscale x\nset grid\n"
-             "plot $t using 1:2:3 with yerrorlines lw 2 pt 7 notitle",
+             "set title 'time for the energy distance to stay below " + std::to_string(threshold).substr(0, 4) +
+                 " (alpha = 0 drawn at 0.01)'\n"
+                 "set xlabel 'penalty alpha'\nset ylabel 'generator steps'\nset logscale x\nset grid\n"
+                 "plot $t using 1:2:3 with yerrorlines lw 2 pt 7 notitle",
              {{"t", times.str()}});
     nlohmann::json settings = config_json(base, target, steps);
-    return {{"settings", settings}, {"alpha", alphas}, {"seeds", seeds}, {"threshold", threshold}, {"record_every", record_every},
-            {"time_to_converge_mean", t_mean}, {"time_to_converge_per_seed", t_all}};
+    return {{"settings", settings},
+            {"alpha", alphas},
+            {"seeds", seeds},
+            {"threshold", threshold},
+            {"record_every", record_every},
+            {"time_to_converge_mean", t_mean},
+            {"time_to_converge_per_seed", t_all}};
 }
 
 // Numbers the claims read that compare two measured values (claims.json compares one value with
@@ -555,7 +635,8 @@ void run(const PaperOptions& o) {
     set_threads(1);
     make_directories(o.out);
     const std::string report_path = o.out + "/gan_paper.json";
-    nlohmann::json report = file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
+    nlohmann::json report =
+        file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
     std::stringstream parts(o.parts);
     for (std::string part; std::getline(parts, part, ',');) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -570,8 +651,9 @@ void run(const PaperOptions& o) {
             report["derived"] = derived(report);
             write_json_file(report_path, report);
             continue;
-        }
-        else throw CLI::ValidationError("--parts", "unknown part '" + part + "' (expected transition, mnist, damping or spectral)");
+        } else
+            throw CLI::ValidationError("--parts",
+                                       "unknown part '" + part + "' (expected transition, mnist, damping or spectral)");
         j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         j["threads"] = o.threads;
         if (part == "mnist")  // the part rewrote gan_paper.json as it went; keep what other parts wrote since
@@ -587,18 +669,30 @@ void run(const PaperOptions& o) {
 
 void add_gan_paper_command(CLI::App& app) {
     auto o = std::make_shared<PaperOptions>();
-    CLI::App* cmd = app.add_subcommand("gan-paper", "the effective GAN model's figures: collapse transition, MNIST phase diagram, critical damping");
+    CLI::App* cmd = app.add_subcommand(
+        "gan-paper", "the effective GAN model's figures: collapse transition, MNIST phase diagram, critical damping");
     cmd->add_option("--out", o->out, "output folder")->capture_default_str();
-    cmd->add_option("--parts", o->parts, "comma-separated: transition, mnist, damping, spectral (derived: only recompute the derived numbers)")
+    cmd->add_option(
+           "--parts", o->parts,
+           "comma-separated: transition, mnist, damping, spectral (derived: only recompute the derived numbers)")
         ->capture_default_str();
-    cmd->add_option("--seeds", o->seeds, "seeds per point of the low-dimensional transition")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--seeds", o->seeds, "seeds per point of the low-dimensional transition")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     cmd->add_option("--threads", o->threads, "runs in parallel")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--mnist-settings", o->mnist_settings, "mnist100 settings compared: authors, per-sample, earlier")->capture_default_str();
-    cmd->add_option("--mnist-seeds", o->mnist_seeds, "seeds per mnist100 cell")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--mnist-steps", o->mnist_steps, "generator steps T of an mnist100 run")->check(CLI::PositiveNumber)->capture_default_str();
-    cmd->add_option("--mnist-rounds", o->mnist_rounds, "bisection rounds locating each mnist100 transition")->check(CLI::NonNegativeNumber)
+    cmd->add_option("--mnist-settings", o->mnist_settings, "mnist100 settings compared: authors, per-sample, earlier")
         ->capture_default_str();
-    cmd->add_flag("--full", o->full, "mnist100 on 6 lrD values with 5 bisection rounds instead of 4 and --mnist-rounds");
+    cmd->add_option("--mnist-seeds", o->mnist_seeds, "seeds per mnist100 cell")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--mnist-steps", o->mnist_steps, "generator steps T of an mnist100 run")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--mnist-rounds", o->mnist_rounds, "bisection rounds locating each mnist100 transition")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_flag("--full", o->full,
+                  "mnist100 on 6 lrD values with 5 bisection rounds instead of 4 and --mnist-rounds");
     cmd->callback([o] { run(*o); });
 }
 

@@ -30,10 +30,16 @@ Var mean_squared_input_gradient(const Var& f, const Var& x, PenaltyScale scale) 
 
 }  // namespace
 
-GanObjective parse_gan_objective(const std::string& name) { return parse_name(name, kObjectives, gan_objective_name, "objective"); }
+GanObjective parse_gan_objective(const std::string& name) {
+    return parse_name(name, kObjectives, gan_objective_name, "objective");
+}
 const char* gan_objective_name(GanObjective o) { return o == GanObjective::Gan ? "gan" : "wasserstein"; }
-PenaltyOn parse_penalty_on(const std::string& name) { return parse_name(name, kPenaltyOn, penalty_on_name, "penalty sample set"); }
-const char* penalty_on_name(PenaltyOn p) { return p == PenaltyOn::Data ? "data" : p == PenaltyOn::Particles ? "particles" : "both"; }
+PenaltyOn parse_penalty_on(const std::string& name) {
+    return parse_name(name, kPenaltyOn, penalty_on_name, "penalty sample set");
+}
+const char* penalty_on_name(PenaltyOn p) {
+    return p == PenaltyOn::Data ? "data" : p == PenaltyOn::Particles ? "particles" : "both";
+}
 
 PenaltyScale parse_penalty_scale(const std::string& name) {
     PenaltyScale all[std::size(kPenaltyScales)];
@@ -62,7 +68,8 @@ GanConfig authors_mnist100_config() {
     c.d_steps = 20, c.d_steps_first = 200, c.weight_decay = 1e-4;
     c.penalty = 1.25, c.penalty_on = PenaltyOn::Particles, c.penalty_scale = PenaltyScale::BatchMean;
     c.objective = GanObjective::Wasserstein;
-    c.hidden = {64, 1024, 64}, c.activation = Activation::Relu, c.dropout = 0.2, c.dropout_after = 2, c.output_bias = false;
+    c.hidden = {64, 1024, 64}, c.activation = Activation::Relu, c.dropout = 0.2, c.dropout_after = 2,
+    c.output_bias = false;
     c.optimizer.kind = OptimizerKind::Adam, c.optimizer.amsgrad = true, c.fresh_optimizer = true;
     c.init_std = 0.5;
     return c;
@@ -76,7 +83,8 @@ Tensor coupling_kernel(int n, double g1, double g2) {
 
 void kernel_step(Tensor& Q, const Tensor& K, const Tensor& G, double eta) {
     if (K.rows != Q.rows || K.cols != Q.rows || !G.same_shape(Q))
-        throw std::invalid_argument("kernel_step: kernel " + K.shape() + ", particles " + Q.shape() + " and gradient " + G.shape() + " do not fit");
+        throw std::invalid_argument("kernel_step: kernel " + K.shape() + ", particles " + Q.shape() + " and gradient " +
+                                    G.shape() + " do not fit");
     gemm(K, false, G, false, Q, eta, 1.0);
 }
 
@@ -85,12 +93,14 @@ Var gradient_penalty(const Model& D, const Tensor& X, PenaltyScale scale) {
     return mean_squared_input_gradient(D.forward(x), x, scale);
 }
 
-CriticTerms critic_loss(const Model& D, const Tensor& data, const Tensor& particles, GanObjective objective, double alpha, PenaltyOn on,
-                        PenaltyScale scale, Rng* dropout_rng) {
+CriticTerms critic_loss(const Model& D, const Tensor& data, const Tensor& particles, GanObjective objective,
+                        double alpha, PenaltyOn on, PenaltyScale scale, Rng* dropout_rng) {
     const bool on_data = alpha > 0 && on != PenaltyOn::Particles, on_particles = alpha > 0 && on != PenaltyOn::Data;
     // an input that the penalty differentiates is a variable; the objective reuses its forward pass
-    const Var x = on_data ? variable_view(data) : constant_view(data), q = on_particles ? variable_view(particles) : constant_view(particles);
-    const Var fx = dropout_rng ? D.forward(x, *dropout_rng) : D.forward(x), fq = dropout_rng ? D.forward(q, *dropout_rng) : D.forward(q);
+    const Var x = on_data ? variable_view(data) : constant_view(data),
+              q = on_particles ? variable_view(particles) : constant_view(particles);
+    const Var fx = dropout_rng ? D.forward(x, *dropout_rng) : D.forward(x),
+              fq = dropout_rng ? D.forward(q, *dropout_rng) : D.forward(q);
     const Var value = objective == GanObjective::Gan ? -mean(softplus(-fx)) - mean(softplus(fq)) : mean(fx) - mean(fq);
     CriticTerms t;
     t.objective = value.value().item();
@@ -118,11 +128,16 @@ Tensor particle_gradient(const Model& D, const Tensor& Q, GanObjective objective
 }
 
 GanDynamics::GanDynamics(const GanTarget& target, const GanConfig& config, Tensor kernel)
-    : target_(target), config_(config), K_(std::move(kernel)), D_(discriminator_for(target, config)),
-      data_rng_(stream_seed(config.seed, 2)), dropout_rng_(stream_seed(config.seed, 3)) {
+    : target_(target),
+      config_(config),
+      K_(std::move(kernel)),
+      D_(discriminator_for(target, config)),
+      data_rng_(stream_seed(config.seed, 2)),
+      dropout_rng_(stream_seed(config.seed, 3)) {
     optimizer_.emplace(config.optimizer, D_);
     if (K_.rows != config.particles || K_.cols != config.particles)
-        throw std::invalid_argument("the kernel is " + K_.shape() + " but there are " + std::to_string(config.particles) + " particles");
+        throw std::invalid_argument("the kernel is " + K_.shape() + " but there are " +
+                                    std::to_string(config.particles) + " particles");
     Rng particles(stream_seed(config.seed, 1));
     Q_ = Tensor(config.particles, target.dim());
     for (double& v : Q_.data) v = config.init_std * particles.normal();
@@ -138,7 +153,8 @@ void GanDynamics::step() {
         if (config_.fresh_optimizer) optimizer_.emplace(config_.optimizer, D_);
         for (int s = 0; s < d_steps; ++s) {
             const Tensor& data = sample_target(target_, batch, data_rng_, samples_);
-            const CriticTerms t = critic_loss(D_, data, Q_, config_.objective, config_.penalty, config_.penalty_on, config_.penalty_scale, dropout);
+            const CriticTerms t = critic_loss(D_, data, Q_, config_.objective, config_.penalty, config_.penalty_on,
+                                              config_.penalty_scale, dropout);
             D_.backward(t.loss);
             if (config_.weight_decay > 0) apply_weight_decay(D_, WeightDecay::L2, config_.weight_decay, config_.lr_d);
             optimizer_->step(config_.lr_d);
@@ -159,8 +175,8 @@ GanOutcome run_gan(GanDynamics& dynamics, const GanTarget& target, int steps, in
                    const std::function<void(const GanDynamics&, const GanRecord&)>& on_record) {
     GanOutcome out;
     auto record = [&] {
-        const GanRecord r{dynamics.steps_done(), order_parameters(dynamics.particles(), target, &dynamics.start()), dynamics.objective(),
-                          dynamics.penalty()};
+        const GanRecord r{dynamics.steps_done(), order_parameters(dynamics.particles(), target, &dynamics.start()),
+                          dynamics.objective(), dynamics.penalty()};
         out.trajectory.push_back(r);
         if (on_record) on_record(dynamics, r);
     };

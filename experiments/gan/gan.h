@@ -54,8 +54,9 @@ struct CriticTerms {
     double penalty = 0;    // E_S |grad_x f|^2 in the chosen scaling (before alpha)
 };
 // dropout_rng: a training-mode forward pass (dropout on) drawing its masks from it; null: evaluation mode.
-CriticTerms critic_loss(const Model& D, const Tensor& data, const Tensor& particles, GanObjective objective, double alpha, PenaltyOn on,
-                        PenaltyScale scale = PenaltyScale::PerSample, Rng* dropout_rng = nullptr);
+CriticTerms critic_loss(const Model& D, const Tensor& data, const Tensor& particles, GanObjective objective,
+                        double alpha, PenaltyOn on, PenaltyScale scale = PenaltyScale::PerSample,
+                        Rng* dropout_rng = nullptr);
 // E_S |grad_x f(x)|^2 over the rows of X, differentiable in D's theta (create_graph); batch-mean:
 // the gradient of the mean of f over the rows, so 1/B^2 of the per-sample value (B = X.rows).
 Var gradient_penalty(const Model& D, const Tensor& X, PenaltyScale scale = PenaltyScale::PerSample);
@@ -75,13 +76,14 @@ struct GanConfig {
     GanObjective objective = GanObjective::Gan;
     std::vector<int> hidden = {64, 64};
     Activation activation = Activation::Relu;
-    double dropout = 0;      // in critic steps, after hidden layer dropout_after
+    double dropout = 0;  // in critic steps, after hidden layer dropout_after
     int dropout_after = 1;
     bool output_bias = true;
     OptimizerConfig optimizer;     // the discriminator's (SGD by default)
     bool fresh_optimizer = false;  // a new optimizer (zero moments, step count 0) at every generator step
-    int batch = 0;              // data samples per discriminator step (0: as many as particles; point sets: all points)
-    double init_std = 0.1;      // particles start as N(0, init_std^2) in every coordinate: a tight cluster, like an untrained generator
+    int batch = 0;  // data samples per discriminator step (0: as many as particles; point sets: all points)
+    double init_std =
+        0.1;  // particles start as N(0, init_std^2) in every coordinate: a tight cluster, like an untrained generator
     uint64_t seed = 0;
 };
 

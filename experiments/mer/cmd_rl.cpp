@@ -33,12 +33,30 @@ struct RlOptions {
 nlohmann::json settings_json(const RlOptions& o) {
     const DqnConfig& c = o.dqn;
     const StreamSettings& s = o.stream;
-    return {{"game", o.game}, {"method", o.method}, {"versions", s.schedule.versions}, {"parameter-base", s.schedule.base},
-            {"parameter-step", s.schedule.step}, {"frames-per-version", s.frames_per_version}, {"hidden", c.hidden}, {"depth", c.depth},
-            {"lr", c.lr}, {"discount", c.discount}, {"memories", c.memories}, {"replay", c.replay}, {"batches", c.batches},
-            {"beta", c.beta}, {"gamma", c.gamma}, {"target-every", c.target_every}, {"epsilon-start", c.epsilon_start},
-            {"epsilon-end", c.epsilon_end}, {"epsilon-frames", c.epsilon_frames}, {"eval-episodes", s.eval_episodes},
-            {"eval-frames", s.eval_frames}, {"curve-every", s.curve_every}, {"curve-episodes", s.curve_episodes}, {"seed", c.seed}};
+    return {{"game", o.game},
+            {"method", o.method},
+            {"versions", s.schedule.versions},
+            {"parameter-base", s.schedule.base},
+            {"parameter-step", s.schedule.step},
+            {"frames-per-version", s.frames_per_version},
+            {"hidden", c.hidden},
+            {"depth", c.depth},
+            {"lr", c.lr},
+            {"discount", c.discount},
+            {"memories", c.memories},
+            {"replay", c.replay},
+            {"batches", c.batches},
+            {"beta", c.beta},
+            {"gamma", c.gamma},
+            {"target-every", c.target_every},
+            {"epsilon-start", c.epsilon_start},
+            {"epsilon-end", c.epsilon_end},
+            {"epsilon-frames", c.epsilon_frames},
+            {"eval-episodes", s.eval_episodes},
+            {"eval-frames", s.eval_frames},
+            {"curve-every", s.curve_every},
+            {"curve-episodes", s.curve_episodes},
+            {"seed", c.seed}};
 }
 
 std::string csv(const std::string& header, const std::vector<std::vector<double>>& rows) {
@@ -62,7 +80,11 @@ nlohmann::json summaries(const std::vector<std::vector<double>>& S) {
         for (size_t i = j; i < S.size(); ++i) best = std::max(best, S[i][j]);
         forgetting += (best - last[j]) / (S.size() - 1);
     }
-    return {{"final_mean_score", m.RA}, {"just_trained_mean_score", m.LA}, {"BTI", m.BTI}, {"forgetting", forgetting}, {"final_scores", last}};
+    return {{"final_mean_score", m.RA},
+            {"just_trained_mean_score", m.LA},
+            {"BTI", m.BTI},
+            {"forgetting", forgetting},
+            {"final_scores", last}};
 }
 
 void plot(const std::string& dir, const RlOptions& o, const DqnState& s, const std::string& title) {
@@ -75,20 +97,26 @@ void plot(const std::string& dir, const RlOptions& o, const DqnState& s, const s
         curve << '\n';
     }
     for (int j = 0; j < V; ++j)
-        plots << (j ? ", " : "") << "$c using 1:" << 4 + j << " with lines lw 2 lc palette frac " << (V > 1 ? (double)j / (V - 1) : 0.0)
-              << " title 'version " << j << "'";
+        plots << (j ? ", " : "") << "$c using 1:" << 4 + j << " with lines lw 2 lc palette frac "
+              << (V > 1 ? (double)j / (V - 1) : 0.0) << " title 'version " << j << "'";
     std::ostringstream switches;
     for (int v = 1; v < V; ++v)
-        switches << "set arrow from " << (double)v * o.stream.frames_per_version << ", graph 0 to " << (double)v * o.stream.frames_per_version
-                 << ", graph 1 nohead dt 2 lc rgb '#888888'\n";
+        switches << "set arrow from " << (double)v * o.stream.frames_per_version << ", graph 0 to "
+                 << (double)v * o.stream.frames_per_version << ", graph 1 nohead dt 2 lc rgb '#888888'\n";
     plot_png(dir + "/rl.png",
-             "set multiplot layout 1,2 title '" + title + "'\n"
-             "set palette defined (0 '#440154', 0.5 '#21918c', 1 '#fde725')\n"
-             "set title 'greedy score on version j after training version i'\nset xlabel 'version j played'\nset ylabel 'after version i'\n"
-             "set xrange [-0.5:" + std::to_string(V) + "-0.5]\nset yrange [" + std::to_string(V) + "-0.5:-0.5]\nset size ratio -1\n"
-             "plot $S using 1:2:3 with image notitle\n"
-             "set size noratio\nset autoscale\nset title 'greedy score on each version during training'\nset xlabel 'frames'\n"
-             "set ylabel 'score'\nset grid\nset key left top\nunset colorbox\n" + switches.str() + "plot " + plots.str() + "\nunset multiplot",
+             "set multiplot layout 1,2 title '" + title +
+                 "'\n"
+                 "set palette defined (0 '#440154', 0.5 '#21918c', 1 '#fde725')\n"
+                 "set title 'greedy score on version j after training version i'\nset xlabel 'version j played'\nset "
+                 "ylabel 'after version i'\n"
+                 "set xrange [-0.5:" +
+                 std::to_string(V) + "-0.5]\nset yrange [" + std::to_string(V) +
+                 "-0.5:-0.5]\nset size ratio -1\n"
+                 "plot $S using 1:2:3 with image notitle\n"
+                 "set size noratio\nset autoscale\nset title 'greedy score on each version during training'\nset "
+                 "xlabel 'frames'\n"
+                 "set ylabel 'score'\nset grid\nset key left top\nunset colorbox\n" +
+                 switches.str() + "plot " + plots.str() + "\nunset multiplot",
              {{"S", matrix.str()}, {"c", curve.str()}}, 1300, 520);
 }
 
@@ -112,13 +140,14 @@ void run(RlOptions o) {
     DqnState state = initial_dqn_state(o.dqn, n, A);
     if (file_exists(partial + "/checkpoint/state.json")) {
         if (!file_exists(partial + "/settings.json") || read_file(partial + "/settings.json") != settings_text)
-            throw std::runtime_error(partial + " holds an interrupted run with other settings; delete it or choose another --out");
+            throw std::runtime_error(
+                partial + " holds an interrupted run with other settings; delete it or choose another --out");
         state = load_dqn_state(partial + "/checkpoint", o.dqn, n, A);
         std::fprintf(stderr, "  resuming from %s/checkpoint after version %d\n", partial.c_str(), state.versions_done);
     }
     write_file_atomically(partial + "/settings.json", settings_text);
-    std::printf("awd rl: %s on %s, %d versions x %d frames, %zu parameters -> %s\n", o.method.c_str(), o.game.c_str(), schedule.versions,
-                o.stream.frames_per_version, state.net.size(), o.out.c_str());
+    std::printf("awd rl: %s on %s, %d versions x %d frames, %zu parameters -> %s\n", o.method.c_str(), o.game.c_str(),
+                schedule.versions, o.stream.frames_per_version, state.net.size(), o.out.c_str());
     std::fflush(stdout);
     run_game_stream(o.dqn, o.stream, state, [&](const DqnState& s) {
         std::filesystem::remove_all(partial + "/checkpoint.new");
@@ -126,20 +155,26 @@ void run(RlOptions o) {
         std::filesystem::remove_all(partial + "/checkpoint");
         std::filesystem::rename(partial + "/checkpoint.new", partial + "/checkpoint");
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        std::fprintf(stderr, "  version %d/%d: score on it %.2f, on version 0 %.2f, %.1f s\n", s.versions_done, schedule.versions,
-                     s.scores.back()[s.versions_done - 1], s.scores.back()[0], seconds);
+        std::fprintf(stderr, "  version %d/%d: score on it %.2f, on version 0 %.2f, %.1f s\n", s.versions_done,
+                     schedule.versions, s.scores.back()[s.versions_done - 1], s.scores.back()[0], seconds);
         return o.stop_after == 0 || s.versions_done < o.stop_after;
     });
     if (state.versions_done < schedule.versions) {
-        std::printf("stopped after version %d (--stop-after); run again with the same settings to resume\n", state.versions_done);
+        std::printf("stopped after version %d (--stop-after); run again with the same settings to resume\n",
+                    state.versions_done);
         return;
     }
     const nlohmann::json sums = summaries(state.scores);
     std::vector<double> parameters;
     for (int v = 0; v < schedule.versions; ++v) parameters.push_back(schedule.parameter(v));
-    write_json_file(partial + "/summary.json", {{"scores", state.scores}, {"summary", sums}, {"parameters", parameters},
-                                                {"parameter", kind == GameKind::Catcher ? "pellet speed, pixels a frame" : "pipe gap, pixels"},
-                                                {"n_params", state.net.size()}, {"frames", state.frames}, {"settings", settings_json(o)}});
+    write_json_file(partial + "/summary.json",
+                    {{"scores", state.scores},
+                     {"summary", sums},
+                     {"parameters", parameters},
+                     {"parameter", kind == GameKind::Catcher ? "pellet speed, pixels a frame" : "pipe gap, pixels"},
+                     {"n_params", state.net.size()},
+                     {"frames", state.frames},
+                     {"settings", settings_json(o)}});
     std::string header = "after_version";
     for (int j = 0; j < schedule.versions; ++j) header += ",version_" + std::to_string(j);
     std::vector<std::vector<double>> rows = state.scores;
@@ -149,18 +184,20 @@ void run(RlOptions o) {
     for (int j = 0; j < schedule.versions; ++j) header += ",score_version_" + std::to_string(j);
     write_file_atomically(partial + "/curve.csv", csv(header, state.curve));
     char title[200];
-    std::snprintf(title, sizeof title, "%s on %s: final mean score %.2f, forgetting %.2f", o.method.c_str(), o.game.c_str(),
-                  sums["final_mean_score"].get<double>(), sums["forgetting"].get<double>());
+    std::snprintf(title, sizeof title, "%s on %s: final mean score %.2f, forgetting %.2f", o.method.c_str(),
+                  o.game.c_str(), sums["final_mean_score"].get<double>(), sums["forgetting"].get<double>());
     plot(partial, o, state, title);
     std::filesystem::remove_all(partial + "/checkpoint");
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     write_json_file(partial + "/timing.json", {{"seconds", seconds}});  // apart, so that summary.json is reproducible
     if (std::filesystem::exists(o.out)) {
-        if (!std::filesystem::exists(o.out + "/summary.json")) throw std::runtime_error(o.out + " exists and is not a run folder; results left in " + partial);
+        if (!std::filesystem::exists(o.out + "/summary.json"))
+            throw std::runtime_error(o.out + " exists and is not a run folder; results left in " + partial);
         std::filesystem::remove_all(o.out);
     }
     std::filesystem::rename(partial, o.out);
-    std::printf("final mean score %.3f, forgetting %.3f (%.1f s)\n", sums["final_mean_score"].get<double>(), sums["forgetting"].get<double>(), seconds);
+    std::printf("final mean score %.3f, forgetting %.3f (%.1f s)\n", sums["final_mean_score"].get<double>(),
+                sums["forgetting"].get<double>(), seconds);
 }
 
 }  // namespace
@@ -169,36 +206,83 @@ void add_rl_command(CLI::App& app) {
     auto o = std::make_shared<RlOptions>();
     DqnConfig& c = o->dqn;
     StreamSettings& s = o->stream;
-    CLI::App* cmd = app.add_subcommand("rl", "continual reinforcement learning on a changing game (DQN, DQN-ER, DQN-MER): scores matrix, curves");
-    cmd->add_option("--game", o->game, "catcher (the pellet falls faster each version) | flappy (the pipe gap shrinks each version)")
-        ->check(CLI::IsMember({"catcher", "flappy"}))->capture_default_str();
-    cmd->add_option("--method", o->method, "dqn (FIFO replay) | dqn-er (reservoir replay) | dqn-mer (MER on the Q-learning loss)")
-        ->check(CLI::IsMember({"dqn", "dqn-er", "dqn-mer"}))->capture_default_str();
-    cmd->add_option("--versions", o->versions, "game versions, each trained in turn")->check(integer_in(1, 1000))->capture_default_str();
-    cmd->add_option("--parameter-base", o->base, "version 0's pellet speed (px/frame) or pipe gap (px); 0: 2.027 or 100")->check(real_in(0, 1e4))
+    CLI::App* cmd = app.add_subcommand(
+        "rl", "continual reinforcement learning on a changing game (DQN, DQN-ER, DQN-MER): scores matrix, curves");
+    cmd->add_option("--game", o->game,
+                    "catcher (the pellet falls faster each version) | flappy (the pipe gap shrinks each version)")
+        ->check(CLI::IsMember({"catcher", "flappy"}))
         ->capture_default_str();
-    cmd->add_option("--parameter-step", o->step, "change per version; 0: +0.5 (catcher) or -8 (flappy)")->check(real_in(-1e4, 1e4))->capture_default_str();
-    cmd->add_option("--frames-per-version", s.frames_per_version, "training frames on each version")->check(integer_in(1, 100000000))->capture_default_str();
-    cmd->add_option("--hidden", c.hidden, "hidden width of the Q-network")->check(integer_in(1, 100000))->capture_default_str();
+    cmd->add_option("--method", o->method,
+                    "dqn (FIFO replay) | dqn-er (reservoir replay) | dqn-mer (MER on the Q-learning loss)")
+        ->check(CLI::IsMember({"dqn", "dqn-er", "dqn-mer"}))
+        ->capture_default_str();
+    cmd->add_option("--versions", o->versions, "game versions, each trained in turn")
+        ->check(integer_in(1, 1000))
+        ->capture_default_str();
+    cmd->add_option("--parameter-base", o->base,
+                    "version 0's pellet speed (px/frame) or pipe gap (px); 0: 2.027 or 100")
+        ->check(real_in(0, 1e4))
+        ->capture_default_str();
+    cmd->add_option("--parameter-step", o->step, "change per version; 0: +0.5 (catcher) or -8 (flappy)")
+        ->check(real_in(-1e4, 1e4))
+        ->capture_default_str();
+    cmd->add_option("--frames-per-version", s.frames_per_version, "training frames on each version")
+        ->check(integer_in(1, 100000000))
+        ->capture_default_str();
+    cmd->add_option("--hidden", c.hidden, "hidden width of the Q-network")
+        ->check(integer_in(1, 100000))
+        ->capture_default_str();
     cmd->add_option("--depth", c.depth, "hidden layers")->check(integer_in(1, 100))->capture_default_str();
     cmd->add_option("--lr", c.lr, "SGD learning rate")->check(real_in(0, 1e3, Ends::LowOpen))->capture_default_str();
-    cmd->add_option("--discount", c.discount, "reward discount of the Q-learning target")->check(real_in(0, 1))->capture_default_str();
-    cmd->add_option("--memories", c.memories, "replay buffer size")->check(integer_in(0, 100000000))->capture_default_str();
-    cmd->add_option("--replay", c.replay, "k-1: memory draws per update (per batch for dqn-mer)")->check(integer_in(0, 1000000))->capture_default_str();
-    cmd->add_option("--batches", c.batches, "s: batches per frame (dqn-mer)")->check(integer_in(1, 100000))->capture_default_str();
-    cmd->add_option("--beta", c.beta, "within-batch Reptile interpolation (dqn-mer)")->check(real_in(0, 1, Ends::LowOpen))->capture_default_str();
-    cmd->add_option("--gamma", c.gamma, "across-batch interpolation (dqn-mer)")->check(real_in(0, 1, Ends::LowOpen))->capture_default_str();
-    cmd->add_option("--target-every", c.target_every, "frames between target-network refreshes")->check(integer_in(1, 100000000))->capture_default_str();
-    cmd->add_option("--epsilon-start", c.epsilon_start, "exploration at frame 0")->check(real_in(0, 1))->capture_default_str();
-    cmd->add_option("--epsilon-end", c.epsilon_end, "exploration after --epsilon-frames")->check(real_in(0, 1))->capture_default_str();
-    cmd->add_option("--epsilon-frames", c.epsilon_frames, "frames of linear decay (over the whole stream)")->check(integer_in(1, 100000000))->capture_default_str();
-    cmd->add_option("--eval-episodes", s.eval_episodes, "greedy episodes per version for the scores matrix")->check(integer_in(1, 100000))->capture_default_str();
-    cmd->add_option("--eval-frames", s.eval_frames, "an evaluation episode is cut at this many frames")->check(integer_in(1, 100000000))->capture_default_str();
-    cmd->add_option("--curve-every", s.curve_every, "a learning-curve row every this many frames")->check(integer_in(1, 100000000))->capture_default_str();
-    cmd->add_option("--curve-episodes", s.curve_episodes, "greedy episodes per version per curve row")->check(integer_in(1, 100000))->capture_default_str();
-    cmd->add_option("--seed", c.seed, "seed of the initialisation, exploration, memory draws and games")->check(seed_range())->capture_default_str();
-    cmd->add_option("--stop-after", o->stop_after, "stop after this many versions, leaving a checkpoint (0: run to the end)")
-        ->check(integer_in(0, 1000))->capture_default_str();
+    cmd->add_option("--discount", c.discount, "reward discount of the Q-learning target")
+        ->check(real_in(0, 1))
+        ->capture_default_str();
+    cmd->add_option("--memories", c.memories, "replay buffer size")
+        ->check(integer_in(0, 100000000))
+        ->capture_default_str();
+    cmd->add_option("--replay", c.replay, "k-1: memory draws per update (per batch for dqn-mer)")
+        ->check(integer_in(0, 1000000))
+        ->capture_default_str();
+    cmd->add_option("--batches", c.batches, "s: batches per frame (dqn-mer)")
+        ->check(integer_in(1, 100000))
+        ->capture_default_str();
+    cmd->add_option("--beta", c.beta, "within-batch Reptile interpolation (dqn-mer)")
+        ->check(real_in(0, 1, Ends::LowOpen))
+        ->capture_default_str();
+    cmd->add_option("--gamma", c.gamma, "across-batch interpolation (dqn-mer)")
+        ->check(real_in(0, 1, Ends::LowOpen))
+        ->capture_default_str();
+    cmd->add_option("--target-every", c.target_every, "frames between target-network refreshes")
+        ->check(integer_in(1, 100000000))
+        ->capture_default_str();
+    cmd->add_option("--epsilon-start", c.epsilon_start, "exploration at frame 0")
+        ->check(real_in(0, 1))
+        ->capture_default_str();
+    cmd->add_option("--epsilon-end", c.epsilon_end, "exploration after --epsilon-frames")
+        ->check(real_in(0, 1))
+        ->capture_default_str();
+    cmd->add_option("--epsilon-frames", c.epsilon_frames, "frames of linear decay (over the whole stream)")
+        ->check(integer_in(1, 100000000))
+        ->capture_default_str();
+    cmd->add_option("--eval-episodes", s.eval_episodes, "greedy episodes per version for the scores matrix")
+        ->check(integer_in(1, 100000))
+        ->capture_default_str();
+    cmd->add_option("--eval-frames", s.eval_frames, "an evaluation episode is cut at this many frames")
+        ->check(integer_in(1, 100000000))
+        ->capture_default_str();
+    cmd->add_option("--curve-every", s.curve_every, "a learning-curve row every this many frames")
+        ->check(integer_in(1, 100000000))
+        ->capture_default_str();
+    cmd->add_option("--curve-episodes", s.curve_episodes, "greedy episodes per version per curve row")
+        ->check(integer_in(1, 100000))
+        ->capture_default_str();
+    cmd->add_option("--seed", c.seed, "seed of the initialisation, exploration, memory draws and games")
+        ->check(seed_range())
+        ->capture_default_str();
+    cmd->add_option("--stop-after", o->stop_after,
+                    "stop after this many versions, leaving a checkpoint (0: run to the end)")
+        ->check(integer_in(0, 1000))
+        ->capture_default_str();
     cmd->add_option("--out", o->out, "run folder to write")->capture_default_str();
     cmd->callback([o] { run(*o); });
 }

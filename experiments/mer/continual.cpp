@@ -94,7 +94,7 @@ void ewc_gradient(const ContinualConfig& c, ContinualState& state, Model& net, c
     const Var F = examples(state.ewc_F.data(), P, 1), Ftheta = examples(state.ewc_Ftheta.data(), P, 1);
     state.scratch.label.assign(1, y);
     const Var loss = cross_entropy(net.forward_at(theta, examples(x, 1, inputs)), state.scratch.label) +
-                     c.ewc_lambda * sum(theta * (0.5 * (F * theta) - Ftheta));
+        c.ewc_lambda * sum(theta * (0.5 * (F * theta) - Ftheta));
     net.gradient() = grad(loss, {theta})[0].value();
 }
 
@@ -105,7 +105,8 @@ void remember(ContinualState& state, int t, int i, int y, const double* x, Rng& 
 
 }  // namespace
 
-void mer_update(Model& net, int batches, double beta, double gamma, MerScratch& scratch, const std::function<void(int batch)>& batch_steps) {
+void mer_update(Model& net, int batches, double beta, double gamma, MerScratch& scratch,
+                const std::function<void(int batch)>& batch_steps) {
     if (gamma != 1.0) save(net.theta(), scratch.theta_a);
     for (int b = 0; b < batches; ++b) {
         if (beta != 1.0) save(net.theta(), scratch.theta_w);
@@ -269,7 +270,9 @@ constexpr char kMagic[8] = {'A', 'W', 'D', 'C', 'O', 'N', 'T', '1'};
 struct Writer {
     std::string bytes;
     template <class T>
-    void put(const T& v) { bytes.append(reinterpret_cast<const char*>(&v), sizeof v); }
+    void put(const T& v) {
+        bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
     template <class T>
     void put(const std::vector<T>& v) {
         put((uint64_t)v.size());
@@ -289,7 +292,9 @@ struct Reader {
         if (at + n > bytes.size()) throw std::runtime_error("checkpoint is truncated");
     }
     template <class T>
-    void get(T& v) { need(sizeof v), std::memcpy(&v, bytes.data() + at, sizeof v), at += sizeof v; }
+    void get(T& v) {
+        need(sizeof v), std::memcpy(&v, bytes.data() + at, sizeof v), at += sizeof v;
+    }
     template <class T>
     void get(std::vector<T>& v) {
         uint64_t n = 0;

@@ -18,21 +18,20 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/names.h"
 #include "autodiff/tensor.h"
-#include "nn/mlp.h"
-#include "nn/random.h"
 #include "experiments/mer/gem_qp.h"
 #include "experiments/mer/reservoir.h"
 #include "experiments/mer/task_streams.h"
-#include "autodiff/names.h"
+#include "nn/mlp.h"
+#include "nn/random.h"
 
 namespace awd {
 
 enum class Method { Online, Er, Mer, Ewc, Gem, Independent };
-inline constexpr Named<Method> kMethodNames[] = {
-    {Method::Online, "online"}, {Method::Er, "er"}, {Method::Mer, "mer"}, {Method::Ewc, "ewc"}, {Method::Gem, "gem"},
-    {Method::Independent, "independent"}
-};
+inline constexpr Named<Method> kMethodNames[] = {{Method::Online, "online"}, {Method::Er, "er"},
+                                                 {Method::Mer, "mer"},       {Method::Ewc, "ewc"},
+                                                 {Method::Gem, "gem"},       {Method::Independent, "independent"}};
 static_assert(in_enum_order(kMethodNames));
 inline Method parse_method(const std::string& name) { return parse_name(name, kMethodNames, "method"); }
 inline const char* method_name(Method value) { return name_of(kMethodNames, value); }
@@ -50,7 +49,8 @@ std::vector<double> ewc_fisher(Model& net, const Tensor& X, const std::vector<in
 struct MerScratch {
     std::vector<double> theta_a, theta_w;
 };
-void mer_update(Model& net, int batches, double beta, double gamma, MerScratch& scratch, const std::function<void(int batch)>& batch_steps);
+void mer_update(Model& net, int batches, double beta, double gamma, MerScratch& scratch,
+                const std::function<void(int batch)>& batch_steps);
 
 // ---- methods ------------------------------------------------------------------------------
 struct ContinualConfig {
@@ -62,23 +62,23 @@ struct ContinualConfig {
     int fisher_examples = 200;         // first m examples of each finished task
     int gem_per_task = 256;            // GEM: the most recent this many examples of each task
     double margin = 1.0, gem_eps = 1e-3;
-    int hidden = 100, depth = 2;       // 784-100-100-10
+    int hidden = 100, depth = 2;  // 784-100-100-10
     uint64_t seed = 1;
-    int curve_every = 100;             // task-1 accuracy every this many examples
+    int curve_every = 100;  // task-1 accuracy every this many examples
 };
 
 struct ContinualState {
     int tasks_done = 0;
-    std::vector<Model> nets;            // one, or one per task (independent)
+    std::vector<Model> nets;  // one, or one per task (independent)
     Reservoir memory;
     std::vector<double> ewc_F, ewc_Ftheta;  // sum_t F_t, sum_t F_t theta*_t
-    std::vector<Reservoir> gem;         // per task, a ring buffer (capacity gem_per_task, age = count)
-    std::vector<std::vector<double>> R; // R[i][j]: accuracy on task j after task i
-    std::vector<double> curve;          // task-1 accuracy every curve_every examples
+    std::vector<Reservoir> gem;             // per task, a ring buffer (capacity gem_per_task, age = count)
+    std::vector<std::vector<double>> R;     // R[i][j]: accuracy on task j after task i
+    std::vector<double> curve;              // task-1 accuracy every curve_every examples
     uint64_t examples_seen = 0;
-    struct Scratch {  // buffers only, not part of a checkpoint
-        Tensor batch;                     // ER's (k, inputs) batch
-        std::vector<int> labels, label;   // its labels; one example's label
+    struct Scratch {                     // buffers only, not part of a checkpoint
+        Tensor batch;                    // ER's (k, inputs) batch
+        std::vector<int> labels, label;  // its labels; one example's label
         MerScratch mer;
         std::vector<double> x;
         std::vector<int> order;

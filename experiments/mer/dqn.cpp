@@ -49,7 +49,9 @@ DqnState initial_dqn_state(const DqnConfig& c, int observations, int actions) {
 std::vector<double> q_targets(const Model& target, const double* transitions, int rows, int n, double discount) {
     const int width = 2 * n + 2;
     Tensor next = Tensor::uninitialized(rows, n);
-    for (int i = 0; i < rows; ++i) std::copy(transitions + (size_t)i * width + n, transitions + (size_t)i * width + 2 * n, &next.data[(size_t)i * n]);
+    for (int i = 0; i < rows; ++i)
+        std::copy(transitions + (size_t)i * width + n, transitions + (size_t)i * width + 2 * n,
+                  &next.data[(size_t)i * n]);
     NoGradGuard inference;
     const Var out = target.forward(constant_view(next));
     const Tensor& q = out.value();  // (rows, actions)
@@ -62,10 +64,10 @@ std::vector<double> q_targets(const Model& target, const double* transitions, in
     return y;
 }
 
-void q_loss_gradient(Model& net, const Tensor& states, const std::vector<int>& actions, const std::vector<double>& targets,
-                     DqnState::Scratch& s) {
+void q_loss_gradient(Model& net, const Tensor& states, const std::vector<int>& actions,
+                     const std::vector<double>& targets, DqnState::Scratch& s) {
     const int N = states.rows, A = (int)net.parameters().back().size();  // the last bias has one entry per action
-    s.Y = Tensor(N, A), s.mask = Tensor(N, A);  // Y: y_i in column a_i; mask: 1 there
+    s.Y = Tensor(N, A), s.mask = Tensor(N, A);                           // Y: y_i in column a_i; mask: 1 there
     for (int i = 0; i < N; ++i) s.Y(i, actions[i]) = targets[i], s.mask(i, actions[i]) = 1.0;
     const Var q = net.forward(constant_view(states));
     net.backward(sum(square((q - constant_view(s.Y)) * constant_view(s.mask))) * (0.5 / N));
@@ -82,7 +84,8 @@ namespace {
 
 // Copies the packed rows (the incoming transition, then the memory slots) into states, actions
 // and targets for one Q-learning step.
-void gather(const DqnConfig& c, DqnState& state, const double* transition, int action, const std::vector<int>& slots, int n) {
+void gather(const DqnConfig& c, DqnState& state, const double* transition, int action, const std::vector<int>& slots,
+            int n) {
     auto& s = state.scratch;
     const int width = 2 * n + 2, rows = 1 + (int)slots.size();
     s.transition.resize((size_t)rows * width);
@@ -94,7 +97,9 @@ void gather(const DqnConfig& c, DqnState& state, const double* transition, int a
     }
     s.targets = q_targets(state.target, s.transition.data(), rows, n, c.discount);
     if (s.states.rows != rows || s.states.cols != n) s.states = Tensor::uninitialized(rows, n);
-    for (int i = 0; i < rows; ++i) std::copy(&s.transition[(size_t)i * width], &s.transition[(size_t)i * width + n], &s.states.data[(size_t)i * n]);
+    for (int i = 0; i < rows; ++i)
+        std::copy(&s.transition[(size_t)i * width], &s.transition[(size_t)i * width + n],
+                  &s.states.data[(size_t)i * n]);
 }
 
 const std::vector<int>& draw(const DqnConfig& c, DqnState& state, Rng& rng) {
@@ -108,7 +113,8 @@ const std::vector<int>& draw(const DqnConfig& c, DqnState& state, Rng& rng) {
 
 }  // namespace
 
-void learn(const DqnConfig& c, DqnState& state, const double* transition, int action, int version, int frame, int n, Rng& rng) {
+void learn(const DqnConfig& c, DqnState& state, const double* transition, int action, int version, int frame, int n,
+           Rng& rng) {
     auto& s = state.scratch;
     Optimizer sgd(OptimizerConfig{}, state.net);  // plain SGD: theta -= lr gradient
     if (c.method == RlMethod::DqnMer) {
@@ -136,7 +142,8 @@ void learn(const DqnConfig& c, DqnState& state, const double* transition, int ac
     if (slot >= 0) m.store(slot, version, frame, action, transition);
 }
 
-double greedy_score(const Model& net, const GameSchedule& schedule, int version, int episodes, int max_frames, uint64_t seed) {
+double greedy_score(const Model& net, const GameSchedule& schedule, int version, int episodes, int max_frames,
+                    uint64_t seed) {
     double total = 0;
     std::vector<double> obs;
     for (int e = 0; e < episodes; ++e) {
@@ -151,7 +158,8 @@ double greedy_score(const Model& net, const GameSchedule& schedule, int version,
     return total / std::max(episodes, 1);
 }
 
-void run_game_stream(const DqnConfig& c, const StreamSettings& st, DqnState& state, const std::function<bool(const DqnState&)>& after_version) {
+void run_game_stream(const DqnConfig& c, const StreamSettings& st, DqnState& state,
+                     const std::function<bool(const DqnState&)>& after_version) {
     const int V = st.schedule.versions;
     for (int v = state.versions_done; v < V; ++v) {
         Rng rng(stream_seed(c.seed, 1000 + v));
@@ -177,13 +185,15 @@ void run_game_stream(const DqnConfig& c, const StreamSettings& st, DqnState& sta
             if (state.frames % (uint64_t)c.target_every == 0) state.target.theta() = state.net.theta();
             if (state.frames % (uint64_t)st.curve_every == 0) {
                 std::vector<double> row = {(double)state.frames, eps, state.reward_since_row / st.curve_every};
-                for (int j = 0; j < V; ++j) row.push_back(greedy_score(state.net, st.schedule, j, st.curve_episodes, st.eval_frames, c.seed));
+                for (int j = 0; j < V; ++j)
+                    row.push_back(greedy_score(state.net, st.schedule, j, st.curve_episodes, st.eval_frames, c.seed));
                 state.curve.push_back(row);
                 state.reward_since_row = 0;
             }
         }
         std::vector<double> row(V);
-        for (int j = 0; j < V; ++j) row[j] = greedy_score(state.net, st.schedule, j, st.eval_episodes, st.eval_frames, c.seed + 1);
+        for (int j = 0; j < V; ++j)
+            row[j] = greedy_score(state.net, st.schedule, j, st.eval_episodes, st.eval_frames, c.seed + 1);
         state.scores.push_back(row);
         state.versions_done = v + 1;
         if (!after_version(state)) return;
@@ -208,30 +218,40 @@ void save_dqn_state(const std::string& dir, const DqnState& s) {
         for (const auto* v : {&m.task, &m.index, &m.label}) tags.insert(tags.end(), v->begin(), v->end());
         write_npy(dir + "/memory_tags.npy", tags);
     }
-    write_json_file(dir + "/state.json", {{"versions_done", s.versions_done}, {"frames", s.frames}, {"reward_since_row", s.reward_since_row},
-                                          {"memory_size", m.size()}, {"memory_age", m.age}, {"scores", s.scores}, {"curve", s.curve}});
+    write_json_file(dir + "/state.json",
+                    {{"versions_done", s.versions_done},
+                     {"frames", s.frames},
+                     {"reward_since_row", s.reward_since_row},
+                     {"memory_size", m.size()},
+                     {"memory_age", m.age},
+                     {"scores", s.scores},
+                     {"curve", s.curve}});
 }
 
 DqnState load_dqn_state(const std::string& dir, const DqnConfig& c, int observations, int actions) {
     DqnState s = initial_dqn_state(c, observations, actions);
     const auto j = nlohmann::json::parse(read_file(dir + "/state.json"));
     s.versions_done = j.at("versions_done"), s.frames = j.at("frames"), s.reward_since_row = j.at("reward_since_row");
-    s.scores = j.at("scores").get<std::vector<std::vector<double>>>(), s.curve = j.at("curve").get<std::vector<std::vector<double>>>();
+    s.scores = j.at("scores").get<std::vector<std::vector<double>>>(),
+    s.curve = j.at("curve").get<std::vector<std::vector<double>>>();
     const int size = j.at("memory_size");
     s.memory.age = j.at("memory_age");
     for (auto [file, net] : {std::pair{"/theta.npy", &s.net}, std::pair{"/target.npy", &s.target}}) {
         const Tensor theta = read_npy_matrix(dir + file);
         if (theta.size() != net->size())
-            throw std::runtime_error(dir + file + ": " + std::to_string(theta.size()) + " parameters, the network has " + std::to_string(net->size()));
+            throw std::runtime_error(dir + file + ": " + std::to_string(theta.size()) +
+                                     " parameters, the network has " + std::to_string(net->size()));
         std::copy(theta.data.begin(), theta.data.end(), net->theta().data.begin());
     }
     if (size > 0) {
         const Tensor x = read_npy_matrix(dir + "/memory.npy");
         const std::vector<int64_t> tags = read_npy_int64(dir + "/memory_tags.npy");
-        if (x.rows != size || x.cols != s.memory.inputs || (int64_t)tags.size() != 3 * (int64_t)size || size > c.memories)
-            throw std::runtime_error(dir + "/memory.npy: shape " + x.shape() + " does not match " + std::to_string(size) + " memories of width " +
-                                     std::to_string(s.memory.inputs));
-        for (int k = 0; k < size; ++k) s.memory.store(k, (int)tags[k], (int)tags[size + k], (int)tags[2 * size + k], &x.data[(size_t)k * x.cols]);
+        if (x.rows != size || x.cols != s.memory.inputs || (int64_t)tags.size() != 3 * (int64_t)size ||
+            size > c.memories)
+            throw std::runtime_error(dir + "/memory.npy: shape " + x.shape() + " does not match " +
+                                     std::to_string(size) + " memories of width " + std::to_string(s.memory.inputs));
+        for (int k = 0; k < size; ++k)
+            s.memory.store(k, (int)tags[k], (int)tags[size + k], (int)tags[2 * size + k], &x.data[(size_t)k * x.cols]);
     }
     return s;
 }

@@ -48,7 +48,7 @@ struct DqnConfig {
     double beta = 0.1, gamma = 1.0;     // dqn-mer: Reptile interpolations
     int target_every = 200;             // frames between target-network refreshes
     double epsilon_start = 1.0, epsilon_end = 0.05;
-    int epsilon_frames = 5000;          // linear decay over the first this many frames
+    int epsilon_frames = 5000;  // linear decay over the first this many frames
     uint64_t seed = 1;
 };
 
@@ -67,9 +67,10 @@ struct DqnState {
     Reservoir memory;  // rows [s, s', r, done], label = action
     int versions_done = 0;
     uint64_t frames = 0;
-    double reward_since_row = 0;  // training reward since the last curve row
+    double reward_since_row = 0;              // training reward since the last curve row
     std::vector<std::vector<double>> scores;  // scores[i][j]: greedy score on version j after version i
-    std::vector<std::vector<double>> curve;   // rows: frame, epsilon, mean training return since last row, score on each version
+    std::vector<std::vector<double>>
+        curve;        // rows: frame, epsilon, mean training return since last row, score on each version
     struct Scratch {  // buffers only
         Tensor states, next, Y, mask;
         std::vector<int> actions, slots;
@@ -84,18 +85,20 @@ DqnState initial_dqn_state(const DqnConfig& config, int observations, int action
 // width 2 n + 2 stored contiguously at `transitions` (n observations).
 std::vector<double> q_targets(const Model& target, const double* transitions, int rows, int n, double discount);
 // gradient() of (1/2N) sum_i (Q(s_i, a_i) - y_i)^2 over the rows of `states` (N, n).
-void q_loss_gradient(Model& net, const Tensor& states, const std::vector<int>& actions, const std::vector<double>& targets,
-                     DqnState::Scratch& scratch);
+void q_loss_gradient(Model& net, const Tensor& states, const std::vector<int>& actions,
+                     const std::vector<double>& targets, DqnState::Scratch& scratch);
 
 // The greedy action (the first of equal maxima).
 int greedy_action(const Model& net, const double* observation, int n);
 
 // Learns from one incoming transition (packed, width 2n+2) of game version `version` at frame
 // `frame` (the index of the transition in the stream); every method's update, then the storing.
-void learn(const DqnConfig& config, DqnState& state, const double* transition, int action, int version, int frame, int n, Rng& rng);
+void learn(const DqnConfig& config, DqnState& state, const double* transition, int action, int version, int frame,
+           int n, Rng& rng);
 
 // The mean greedy score over `episodes` games of `version`, each cut at `max_frames` frames.
-double greedy_score(const Model& net, const GameSchedule& schedule, int version, int episodes, int max_frames, uint64_t seed);
+double greedy_score(const Model& net, const GameSchedule& schedule, int version, int episodes, int max_frames,
+                    uint64_t seed);
 
 // Plays versions state.versions_done .. versions-1, calling after_version(state) after each
 // (its scores row filled); stops early when after_version returns false.

@@ -39,7 +39,7 @@ void Catcher::reset() {
 
 void Catcher::spawn_pellet() {
     const int columns = (int)((rules.width - 4 * rules.pellet) / rules.pellet);  // 2p, 3p, ... < width - 2p
-    const int rows = (int)std::ceil(rules.height / 2 / rules.pellet) - 1;          // p, 2p, ... < height / 2
+    const int rows = (int)std::ceil(rules.height / 2 / rules.pellet) - 1;        // p, 2p, ... < height / 2
     pellet_x = rules.pellet * (2 + (double)rng_.index(columns));
     pellet_y = -rules.pellet * (1 + (double)rng_.index(rows));
 }
@@ -55,7 +55,7 @@ StepResult Catcher::step(int action) {
     StepResult r;
     const double paddle_top = rules.height - 3 - rules.paddle_height;
     const bool caught = pellet_x < paddle_x + rules.paddle_width && paddle_x < pellet_x + rules.pellet &&
-                        pellet_y < paddle_top + rules.paddle_height && paddle_top < pellet_y + rules.pellet;
+        pellet_y < paddle_top + rules.paddle_height && paddle_top < pellet_y + rules.pellet;
     if (caught) {
         r.reward = 1, score_ += 1;
         spawn_pellet();
@@ -75,20 +75,23 @@ void Catcher::observe(double* out) const {
 // ---- Flappy Bird --------------------------------------------------------------------------
 
 Flappy::Flappy(const FlappyRules& r, uint64_t seed) : rules(r), rng_(seed) {
-    if (!(r.gap > 2 * r.bird_half_height)) throw std::invalid_argument("flappy: gap " + std::to_string(r.gap) + " is too small for the bird");
+    if (!(r.gap > 2 * r.bird_half_height))
+        throw std::invalid_argument("flappy: gap " + std::to_string(r.gap) + " is too small for the bird");
     reset();
 }
 
 double Flappy::draw_top() {
     const long lo = (long)(rules.gap / 4), hi = (long)(rules.ground * 0.6 - rules.gap / 2);
-    if (hi < lo) throw std::invalid_argument("flappy: gap " + std::to_string(rules.gap) + " leaves no room for the pipes");
+    if (hi < lo)
+        throw std::invalid_argument("flappy: gap " + std::to_string(rules.gap) + " leaves no room for the pipes");
     return (double)(lo + (long)rng_.index((uint64_t)(hi - lo + 1)));
 }
 
 void Flappy::reset() {
     bird_y = rules.height / 2 + 8 * std::sin(M_PI * rng_.uniform()), bird_v = 0, score_ = 0;
     pipes.assign(3, Pipe{});
-    for (int k = 0; k < 3; ++k) pipes[k].x = rules.width + rules.pipe_width + k * rules.pipe_spacing, pipes[k].top = draw_top();
+    for (int k = 0; k < 3; ++k)
+        pipes[k].x = rules.width + rules.pipe_width + k * rules.pipe_spacing, pipes[k].top = draw_top();
 }
 
 StepResult Flappy::step(int action) {
@@ -106,8 +109,9 @@ StepResult Flappy::step(int action) {
     }
     bool lost = bird_y + rules.bird_half_height >= rules.ground || bird_y <= 0;
     for (const Pipe& p : pipes)
-        lost = lost || (std::abs(p.x - rules.bird_x) < rules.pipe_width / 2 + rules.bird_half_width &&
-                        (bird_y - rules.bird_half_height < p.top || bird_y + rules.bird_half_height > p.top + rules.gap));
+        lost = lost ||
+            (std::abs(p.x - rules.bird_x) < rules.pipe_width / 2 + rules.bird_half_width &&
+             (bird_y - rules.bird_half_height < p.top || bird_y + rules.bird_half_height > p.top + rules.gap));
     if (lost) r.reward += kLossPenalty, r.over = true;
     return r;
 }
@@ -133,7 +137,7 @@ GameSchedule default_schedule(GameKind kind) {
     GameSchedule s;
     s.kind = kind, s.versions = 6;
     if (kind == GameKind::Catcher) s.base = CatcherRules{}.fall_speed, s.step = 0.5;  // 2.03 ... 4.53 px/frame
-    else s.base = FlappyRules{}.gap, s.step = -8;                                      // 100 ... 60 px
+    else s.base = FlappyRules{}.gap, s.step = -8;                                     // 100 ... 60 px
     return s;
 }
 
@@ -142,8 +146,9 @@ std::unique_ptr<Game> make_game(const GameSchedule& schedule, int version, uint6
     if (schedule.kind == GameKind::Catcher) {
         CatcherRules rules;
         if (!(parameter > 0 && parameter < rules.paddle_height + rules.pellet))
-            throw std::invalid_argument("catcher: pellet speed " + std::to_string(parameter) + " of version " + std::to_string(version) +
-                                        " is not in (0, 7) pixels a frame (faster pellets could pass through the paddle)");
+            throw std::invalid_argument(
+                "catcher: pellet speed " + std::to_string(parameter) + " of version " + std::to_string(version) +
+                " is not in (0, 7) pixels a frame (faster pellets could pass through the paddle)");
         rules.fall_speed = parameter;
         return std::make_unique<Catcher>(rules, seed);
     }

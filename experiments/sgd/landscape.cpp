@@ -14,16 +14,22 @@ LandscapeRuns::LandscapeRuns(std::string name_, int runs_, int dims_, RunsLoss l
 
 Var LandscapeRuns::forward(const Var& x, const ForwardContext& ctx) const {
     if (x && x.rows() != runs)
-        throw std::invalid_argument(describe() + ": per-run data " + x.value().shape() + " must have one row per run (" + std::to_string(runs) + ")");
+        throw std::invalid_argument(describe() + ": per-run data " + x.value().shape() +
+                                    " must have one row per run (" + std::to_string(runs) + ")");
     const Var L = loss(ctx.parameter(runs_id), x);
     if (L.rows() != runs || L.cols() != 1)
-        throw std::invalid_argument(describe() + ": the loss must be (" + std::to_string(runs) + " x 1), one value per run, not " + L.value().shape());
+        throw std::invalid_argument(describe() + ": the loss must be (" + std::to_string(runs) +
+                                    " x 1), one value per run, not " + L.value().shape());
     return L;
 }
 
-std::string LandscapeRuns::describe() const { return name + "(" + std::to_string(runs) + " runs x " + std::to_string(dims) + ")"; }
+std::string LandscapeRuns::describe() const {
+    return name + "(" + std::to_string(runs) + " runs x " + std::to_string(dims) + ")";
+}
 
-void LandscapeRuns::declare(ParameterDeclarations& d, const std::string& prefix) { runs_id = d.add(prefix + "runs", runs, dims); }
+void LandscapeRuns::declare(ParameterDeclarations& d, const std::string& prefix) {
+    runs_id = d.add(prefix + "runs", runs, dims);
+}
 
 Model landscape_model(const std::string& name, int runs, int dims, RunsLoss loss) {
     return Model(std::make_unique<LandscapeRuns>(name, runs, dims, std::move(loss)));

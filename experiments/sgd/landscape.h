@@ -71,8 +71,8 @@ struct Eigen2 {
     double l1, l2, cos_phi, sin_phi;
 };
 Eigen2 eigen2(const Sym2& H);
-Sym2 clip_negative(const Sym2& H);   // H+ : the same eigenvectors, negative eigenvalues set to 0
-Sym2 sqrt_clipped(const Sym2& H);    // (H+)^(1/2), the PSD square root of H+
+Sym2 clip_negative(const Sym2& H);  // H+ : the same eigenvectors, negative eigenvalues set to 0
+Sym2 sqrt_clipped(const Sym2& H);   // (H+)^(1/2), the PSD square root of H+
 
 // Dawson's function D(z) = exp(-z^2) int_0^z exp(t^2) dt, to ~1e-13 relative for z >= 0.
 // erfi(z) = 2/sqrt(pi) exp(z^2) D(z); the escape rates use D directly so nothing overflows.

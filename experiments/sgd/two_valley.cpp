@@ -32,21 +32,24 @@ Var two_valley_loss(const Var& theta, const TwoValleyParams& p) {
     const int R = theta.rows();
     const Var x = slice(theta, 0, 0, R, 1), y = slice(theta, 0, 1, R, 1);
     const Var den = y + p.y_b;
-    const Var q = y / den;                        // g_k = 2 x_k q
-    const Var r2 = square((y + p.y_f) / den);     // f_k = f0 (x_k/x0)^2 r2
+    const Var q = y / den;                     // g_k = 2 x_k q
+    const Var r2 = square((y + p.y_f) / den);  // f_k = f0 (x_k/x0)^2 r2
     const double c1 = p.f0 * (p.x1 / p.x0) * (p.x1 / p.x0), c2 = p.f0 * (p.x2 / p.x0) * (p.x2 / p.x0);
     const Var flat = x * (x - (2 * p.x1) * q) / (c1 * r2);
     const Var sharp = x * (x + (2 * p.x2) * q) / (c2 * r2);
-    const Var left = step(-x);                    // 1 for x < 0: x = 0 belongs to the flat branch
+    const Var left = step(-x);  // 1 for x < 0: x = 0 belongs to the flat branch
     return flat + left * (sharp - flat) + p.L_d * exp(-y / p.y_d) + p.x0 * p.x0 / p.f0;
 }
 
 double valley_temperature(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise) {
     const double f = p.flatness(valley, y);
-    return noise == NoiseShape::ClippedHessian ? 2 * eta * sigma / f : noise == NoiseShape::HessianSquared ? 4 * eta * sigma / (f * f) : 0.0;
+    return noise == NoiseShape::ClippedHessian ? 2 * eta * sigma / f
+        : noise == NoiseShape::HessianSquared  ? 4 * eta * sigma / (f * f)
+                                               : 0.0;
 }
 
-double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise) {
+double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, double eta, double sigma,
+                             NoiseShape noise) {
     const double f = p.flatness(valley, y), T = valley_temperature(p, valley, y, eta, sigma, noise);
     if (T <= 0) return 0;
     const double z = std::sqrt(std::max(p.barrier(y), 0.0) / T);
@@ -66,7 +69,8 @@ bool escaped(double x, double y, const TwoValleyParams& p) {
 struct KramersTrack {
     double y, p;
     void advance(const TwoValleyParams& params, double eta, double sigma, NoiseShape noise) {
-        const double r_flat = kramers_rate_per_step(params, 1, y, eta, sigma, noise), r_sharp = kramers_rate_per_step(params, 2, y, eta, sigma, noise);
+        const double r_flat = kramers_rate_per_step(params, 1, y, eta, sigma, noise),
+                     r_sharp = kramers_rate_per_step(params, 2, y, eta, sigma, noise);
         const double total = r_flat + r_sharp;
         if (total > 0) {
             const double steady = r_sharp / total;
@@ -86,7 +90,8 @@ namespace {
 // zero gradient, so the graph stays finite and the run stays where it is parked.
 void run_cell(const TwoValleyConfig& c, size_t index, TwoValleyCell& cell) {
     const int R = c.runs;
-    Model model = landscape_model("TwoValley", R, 2, [&](const Var& theta, const Var&) { return two_valley_loss(theta, c.params); });
+    Model model = landscape_model("TwoValley", R, 2,
+                                  [&](const Var& theta, const Var&) { return two_valley_loss(theta, c.params); });
     Optimizer sgd(OptimizerConfig{}, model);
     double* theta = model.theta().data.data();  // run r: x at 2r, y at 2r + 1
     for (int r = 0; r < R; ++r) theta[2 * r] = r % 2 == 0 ? c.x_start : -c.x_start, theta[2 * r + 1] = c.y0;
@@ -139,14 +144,17 @@ void run_cell(const TwoValleyConfig& c, size_t index, TwoValleyCell& cell) {
     int alive = 0;
     for (int r = 0; r < R; ++r) {
         if (dead[r]) continue;
-        ++alive, right += theta[2 * r] >= 0, ysum += theta[2 * r + 1], fsum += freeze[r], fsq += (double)freeze[r] * freeze[r];
+        ++alive, right += theta[2 * r] >= 0, ysum += theta[2 * r + 1], fsum += freeze[r],
+            fsq += (double)freeze[r] * freeze[r];
     }
     cell.diverged_fraction = 1.0 - (double)alive / R;
     if (alive > 0) {
         cell.P_flat = right / alive;
         cell.P_flat_stderr = std::sqrt(cell.P_flat * (1 - cell.P_flat) / alive);
         cell.mean_freeze_time = fsum / alive;
-        cell.freeze_time_stderr = alive > 1 ? std::sqrt(std::max(fsq / alive - cell.mean_freeze_time * cell.mean_freeze_time, 0.0) / (alive - 1)) : 0;
+        cell.freeze_time_stderr = alive > 1
+            ? std::sqrt(std::max(fsq / alive - cell.mean_freeze_time * cell.mean_freeze_time, 0.0) / (alive - 1))
+            : 0;
         cell.mean_final_y = ysum / alive;
     }
     cell.kramers_P_flat = kramers.p;
@@ -169,7 +177,8 @@ std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& c) {
         cell.kramers_P_flat_steady_y0 = r1 + r2 > 0 ? r2 / (r1 + r2) : 0.5;  // no noise: nothing moves, the start stays
     }
     if (c.only_cell >= 0) {
-        if (c.only_cell >= (long)cells.size()) throw std::invalid_argument("two-valley: no cell " + std::to_string(c.only_cell) + " in the grid");
+        if (c.only_cell >= (long)cells.size())
+            throw std::invalid_argument("two-valley: no cell " + std::to_string(c.only_cell) + " in the grid");
         run_cell(c, c.only_cell, cells[c.only_cell]);
         return {cells[c.only_cell]};
     }

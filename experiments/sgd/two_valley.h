@@ -24,20 +24,19 @@ namespace awd {
 
 struct TwoValleyParams {
     double x1 = 0.8, x2 = 0.65, x0 = 1, f0 = 1, y_b = 30, y_f = 20, y_d = 100, L_d = 1;
-    double flatness(int valley, double y) const;      // f_1 (valley 1, x > 0) or f_2 (valley 2, x < 0)
-    double barrier(double y) const;                   // L(0, y) - L(bottom, y), the same for both valleys
-    double bottom(int valley, double y) const;        // x at the bottom: +x1 y/(y+y_b) or -x2 y/(y+y_b)
-    double bottom_slope(double y) const;              // d/dy of the loss along the valley bottom (both valleys)
+    double flatness(int valley, double y) const;  // f_1 (valley 1, x > 0) or f_2 (valley 2, x < 0)
+    double barrier(double y) const;               // L(0, y) - L(bottom, y), the same for both valleys
+    double bottom(int valley, double y) const;    // x at the bottom: +x1 y/(y+y_b) or -x2 y/(y+y_b)
+    double bottom_slope(double y) const;          // d/dy of the loss along the valley bottom (both valleys)
 };
 
 // theta (R, 2) = rows (x, y) -> (R, 1) per-run losses, as a graph.
 Var two_valley_loss(const Var& theta, const TwoValleyParams& p);
 
 enum class NoiseShape { ClippedHessian, HessianSquared, None };
-inline constexpr Named<NoiseShape> kNoiseShapeNames[] = {
-    {NoiseShape::ClippedHessian, "hessian"}, {NoiseShape::HessianSquared, "hessian-squared"},
-    {NoiseShape::None, "none"}
-};
+inline constexpr Named<NoiseShape> kNoiseShapeNames[] = {{NoiseShape::ClippedHessian, "hessian"},
+                                                         {NoiseShape::HessianSquared, "hessian-squared"},
+                                                         {NoiseShape::None, "none"}};
 static_assert(in_enum_order(kNoiseShapeNames));
 inline NoiseShape parse_noise_shape(const std::string& name) {
     return parse_name(name, kNoiseShapeNames, "noise shape");
@@ -48,12 +47,12 @@ struct TwoValleyConfig {
     TwoValleyParams params;
     std::vector<double> etas{0.01}, sigmas{0.1};  // every (eta, sigma) pair is a cell
     double y0 = 5, x_start = 0.01;  // runs start at (+x_start, y0) (even rows) and (-x_start, y0) (odd rows)
-    int runs = 2000;                             // per cell
+    int runs = 2000;                // per cell
     long steps = 20000;
     int trace_every = 100;
     uint64_t seed = 1;
     NoiseShape noise = NoiseShape::ClippedHessian;
-    int threads = 1;  // cells run in parallel; each has its own random stream, so the results do not depend on this
+    int threads = 1;      // cells run in parallel; each has its own random stream, so the results do not depend on this
     long only_cell = -1;  // >= 0: run only this cell (etas-major index), with the stream it has in the whole grid
 };
 
@@ -63,11 +62,11 @@ struct TwoValleyCell {
     double mean_freeze_time = 0, freeze_time_stderr = 0,
            mean_final_y = 0;  // freeze: last step whose update changed the sign of x
     long first_divergence_step = -1;
-    std::vector<int> diverged_runs;              // run indices within the cell (first 20)
+    std::vector<int> diverged_runs;  // run indices within the cell (first 20)
     // Kramers: the two-state master equation along the noiseless y(t), and its steady state at y0
     double kramers_P_flat = 0, kramers_P_flat_steady_y0 = 0;
     double barrier_over_T_flat = 0, barrier_over_T_sharp = 0;  // dL / T_k at y0
-    std::vector<std::vector<double>> trace;      // rows: step, fraction at x > 0, mean y, Kramers P_flat(step)
+    std::vector<std::vector<double>> trace;  // rows: step, fraction at x > 0, mean y, Kramers P_flat(step)
 };
 
 // Runs every cell (or only_cell), each as one model of c.runs runs; runs that diverge (|x| > 1e3, y < -y_f / 2,

@@ -49,10 +49,13 @@ namespace {
 // Langevin noise enters as a gradient term xi = sqrt(2 D / eta) z, so that eta xi has the
 // prescribed variance 2 eta D per step. A run that escapes is counted and parked at the start
 // with a zero gradient.
-void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double y_start, size_t index, ValleyCell& cell) {
+void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double y_start, size_t index,
+              ValleyCell& cell) {
     const bool minibatch = c.drive == ValleyDrive::Minibatch;
     const int R = c.runs, M = (int)samples.size();
-    const RunsLoss loss = [&](const Var& theta, const Var& targets) { return valley_batch_loss(theta, targets, c.lambda0, c.ell); };
+    const RunsLoss loss = [&](const Var& theta, const Var& targets) {
+        return valley_batch_loss(theta, targets, c.lambda0, c.ell);
+    };
     Model model = landscape_model("Valley", R, 2, loss);
     Optimizer sgd(OptimizerConfig{}, model);
     double* theta = model.theta().data.data();  // run r: x at 2r, y at 2r + 1
@@ -94,11 +97,13 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
             if (dead[r]) continue;
             double& x = theta[2 * r];
             const double y = theta[2 * r + 1];
-            if (c.wall > 0 && std::isfinite(x) && (x < lo || x > hi)) {  // reflecting walls: fold x back, however far it jumped
+            if (c.wall > 0 && std::isfinite(x) &&
+                (x < lo || x > hi)) {  // reflecting walls: fold x back, however far it jumped
                 const double width = hi - lo, u = std::fmod(x - lo, 2 * width) + (x < lo ? 2 * width : 0.0);
                 x = lo + (u > width ? 2 * width - u : u);
             }
-            if (!std::isfinite(x) || !std::isfinite(y) || std::abs(y - y_start) > 1e6 || std::abs(x - c.x0) > 60 * c.ell) {
+            if (!std::isfinite(x) || !std::isfinite(y) || std::abs(y - y_start) > 1e6 ||
+                std::abs(x - c.x0) > 60 * c.ell) {
                 dead[r] = 1;
                 theta[2 * r] = c.x0, theta[2 * r + 1] = y_start;
                 if (cell.first_divergence_step < 0) cell.first_divergence_step = step;
@@ -154,7 +159,8 @@ void run_cell(const ValleyConfig& c, const std::vector<double>& samples, double 
 std::vector<ValleyCell> run_valley(const ValleyConfig& c) {
     const bool minibatch = c.drive == ValleyDrive::Minibatch;
     const std::vector<double> deltas = minibatch ? std::vector<double>{0.0} : c.deltas;
-    if (c.etas.empty() || deltas.empty() || c.runs < 1 || (c.steps < 1 && c.time <= 0)) throw std::invalid_argument("valley: need an eta, a Delta, a run and a step");
+    if (c.etas.empty() || deltas.empty() || c.runs < 1 || (c.steps < 1 && c.time <= 0))
+        throw std::invalid_argument("valley: need an eta, a Delta, a run and a step");
     const std::vector<double> samples = minibatch ? valley_samples(c) : std::vector<double>{};
     double y_start = 0;
     for (double v : samples) y_start += v / samples.size();  // minibatch: start on the floor of the full-batch loss

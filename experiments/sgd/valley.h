@@ -26,8 +26,7 @@ namespace awd {
 
 enum class ValleyDrive { Langevin, Isotropic, Minibatch };
 inline constexpr Named<ValleyDrive> kValleyDriveNames[] = {
-    {ValleyDrive::Langevin, "langevin"}, {ValleyDrive::Isotropic, "isotropic"}, {ValleyDrive::Minibatch, "minibatch"}
-};
+    {ValleyDrive::Langevin, "langevin"}, {ValleyDrive::Isotropic, "isotropic"}, {ValleyDrive::Minibatch, "minibatch"}};
 static_assert(in_enum_order(kValleyDriveNames));
 inline ValleyDrive parse_valley_drive(const std::string& name) {
     return parse_name(name, kValleyDriveNames, "valley drive");
@@ -37,11 +36,11 @@ inline const char* valley_drive_name(ValleyDrive value) { return name_of(kValley
 struct ValleyConfig {
     ValleyDrive drive = ValleyDrive::Langevin;
     double lambda0 = 1, ell = 1, x0 = 0;
-    double wall = 0;                       // reflecting walls at x0 +- wall (0: none)
-    std::vector<double> etas{0.01};        // cells: every (eta, Delta) pair (minibatch: every eta)
+    double wall = 0;                 // reflecting walls at x0 +- wall (0: none)
+    std::vector<double> etas{0.01};  // cells: every (eta, Delta) pair (minibatch: every eta)
     std::vector<double> deltas{1e-3};
     double kappa = 10;
-    int samples = 100, batch = 10;         // minibatch
+    int samples = 100, batch = 10;  // minibatch
     double sample_std = 1;
     int runs = 1000;
     long steps = 10000;
@@ -54,9 +53,9 @@ struct ValleyConfig {
 struct ValleyCell {
     double eta = 0, delta = 0;
     long steps = 0;
-    double D_along = 0, D_across = 0;      // Langevin: the prescribed diffusion constants
-    double drift_velocity = 0, drift_velocity_stderr = 0;   // d<x>/dt (minibatch: relative to full-batch GD)
-    double predicted_drift_velocity = 0;   // Langevin: -D_across / (2 ell) (adiabatic elimination of y)
+    double D_along = 0, D_across = 0;                      // Langevin: the prescribed diffusion constants
+    double drift_velocity = 0, drift_velocity_stderr = 0;  // d<x>/dt (minibatch: relative to full-batch GD)
+    double predicted_drift_velocity = 0;                   // Langevin: -D_across / (2 ell) (adiabatic elimination of y)
     double raw_drift_velocity = 0, gd_drift_velocity = 0;  // minibatch: SGD's own, and full-batch GD's
     double diverged_fraction = 0;
     long first_divergence_step = -1;

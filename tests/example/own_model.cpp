@@ -26,13 +26,17 @@ int main() {
     data.X = Tensor(64, 1);
     Tensor target(64, 1);
     for (int n = 0; n < 64; ++n) data.X[n] = n / 32.0, target[n] = 2 * std::sin(1.5 * data.X[n]), data.y.push_back(n);
-    const LossFunction loss = [&](const Var& out, const std::vector<int>& n) { return mse(out, gather_rows(constant(target), n)); };
+    const LossFunction loss = [&](const Var& out, const std::vector<int>& n) {
+        return mse(out, gather_rows(constant(target), n));
+    };
     TrainConfig c;
     c.lr = 0.1, c.batch = 16, c.max_epochs = 500, c.stop_loss = 0;
     train(model, loss, data, data, c);
-    const Tensor H = hessian([&](const Var& t) { return loss(model.forward_at(t, constant(data.X)), data.y); }, model.theta());
+    const Tensor H =
+        hessian([&](const Var& t) { return loss(model.forward_at(t, constant(data.X)), data.y); }, model.theta());
     const EigenPairs e = symmetric_eigen(H, false);
-    std::printf("a = %.6f, b = %.6f; Hessian eigenvalues %.6f %.6f\n", model.theta()[0], model.theta()[1], e.values[0], e.values[1]);
+    std::printf("a = %.6f, b = %.6f; Hessian eigenvalues %.6f %.6f\n", model.theta()[0], model.theta()[1], e.values[0],
+                e.values[1]);
     // The full-batch loss and gradient recorded once, then replayed at new parameters with no graph
     // built (autodiff/plan.h, autodiff/CAPTURE.md): the same bytes as the eager gradient.
     Tensor theta(2, 1, std::vector<double>{1.0, 1.45});
@@ -46,7 +50,9 @@ int main() {
         const Tensor& g = step.run({&theta, &data.X}).output(1);
         for (int i = 0; i < 2; ++i) theta[i] -= 0.1 * g[i];
     }
-    const Tensor eager = gradient([&](const Var& t) { return mse(model.forward_at(t, constant(data.X)), constant(target)); }, theta);
+    const Tensor eager =
+        gradient([&](const Var& t) { return mse(model.forward_at(t, constant(data.X)), constant(target)); }, theta);
     const bool same = step.run({&theta, &data.X}).output(1).data == eager.data;
-    std::printf("replayed descent from (1, 1.45): a = %.4f, b = %.4f; replayed gradient == eager: %s\n", theta[0], theta[1], same ? "yes" : "no");
+    std::printf("replayed descent from (1, 1.45): a = %.4f, b = %.4f; replayed gradient == eager: %s\n", theta[0],
+                theta[1], same ? "yes" : "no");
 }

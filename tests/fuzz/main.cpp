@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
         if (argc > 2 && loader != argv[2]) continue;  // `build/fuzz N LOADER`: one loader only
         const auto t0 = std::chrono::steady_clock::now();
         const awd::fuzz::Tally t = awd::fuzz::run(loader, mutations, 20240601, scratch + "/" + loader);
-        std::printf("%s (%.0f s)\n", awd::fuzz::describe(t).c_str(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        std::printf("%s (%.0f s)\n", awd::fuzz::describe(t).c_str(),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         for (const std::string& e : t.examples) std::printf("    %s\n", e.c_str());
         std::fflush(stdout);
         bad += t.vague + t.accepted_invalid + t.allocation > 0;
