@@ -484,7 +484,7 @@ TEST_CASE(
 TEST_CASE("awd gan: the defaults show the transition on ring8: g2/g1 = 0.98 collapses, g2 = 0 spreads") {
     const std::string out = scratch("defaults");
     auto score = [&](const std::string& g2) {
-        const Outcome o = run_awd("gan --target ring8 --snapshots 0 --g2 " + g2 + " --out " + out);
+        const Outcome o = run_awd("gan --target ring8 --snapshots 0 --overwrite --g2 " + g2 + " --out " + out);
         REQUIRE_MESSAGE(o.status == 0, o.output);
         return nlohmann::json::parse(read_file(out + "/summary.json"))["collapse_score"].get<double>();
     };

@@ -314,13 +314,15 @@ void add_gan_command(CLI::App& app) {
     auto o = std::make_shared<GanOptions>();
     CLI::App* cmd = app.add_subcommand(
         "gan", "the effective GAN model: N coupled particles against an MLP discriminator (experiments/gan/README.md)");
-    cmd->add_option("--preset", o->preset, "authors: the authors' mnist100 setup (explicit flags override it)");
+    cmd->add_option("--preset", o->preset, "authors: the authors' mnist100 setup (explicit flags override it)")
+        ->check(CLI::IsMember({"authors"}));
     cmd->add_option(
            "--target", o->target,
            "gauss1d | ring8 | grid25 | mnist100 (the first 100 training images) | mnist100-balanced | points:FILE.npy")
         ->capture_default_str();
     cmd->add_option("--assign", o->assign,
-                    "distance for the nearest target: cosine | euclidean (default: cosine for MNIST, else euclidean)");
+                    "distance for the nearest target: cosine | euclidean (default: cosine for MNIST, else euclidean)")
+        ->check(CLI::IsMember({"cosine", "euclidean"}));
     cmd->add_option("--particles", o->particles, "number of particles N")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
