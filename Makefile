@@ -229,6 +229,7 @@ experiments: deps-runtime data $(BUILD)/awd
 	  echo "finished $$(date -u '+%Y-%m-%d %H:%M UTC'); load average at the end: $$(cut -d' ' -f1-3 /proc/loadavg)"; \
 	  echo "wall time: $$(( $$(date +%s) - $$(cat runs/start.txt) )) s"; echo "time per sweep:"; cat runs/times.txt; } \
 	  | tee experiments/aw/results/run.txt
+	$(MAKE) --no-print-directory claims
 
 # The effective GAN model (experiments/gan/README.md): the ring8 transition (14 ratios x 4 rates x
 # 10 seeds), the mnist100 transition point by bisection for the authors' preset, the preset with
@@ -237,9 +238,11 @@ experiments: deps-runtime data $(BUILD)/awd
 # ReLU/tanh comparison; into experiments/gan/results.
 gan-paper: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --out experiments/gan/results --threads 2 --mnist-seeds 3 --mnist-steps 200 --mnist-rounds 1
+	$(MAKE) --no-print-directory claims
 # The authors' T = 1000 on 6 rates with 5 bisection rounds, 3 seeds: several hours on 2 cores.
 gan-paper-full: deps-runtime data $(BUILD)/awd
 	$(BUILD)/awd gan-paper --parts mnist --full --out experiments/gan/results-full --threads 2
+	$(MAKE) --no-print-directory claims
 # Continual learning (experiments/mer/README.md): the runs of experiments/mer/mer_runs.sh, two at a
 # time; finished runs are reused and interrupted ones resume, so the targets can be re-run.
 # MER_ENGINE="--engine slurm --slurm-args ..." runs them as a Slurm job array (experiments/common/SLURM.md).
@@ -252,6 +255,7 @@ mer-paper: deps-runtime data $(BUILD)/awd
 	@mkdir -p runs/mer
 	sh experiments/mer/mer_runs.sh paper runs/mer > runs/mer/tasks.tsv
 	$(BUILD)/awd continual-table --tasks runs/mer/tasks.tsv --jobs 2 --runs runs/mer --out experiments/mer/results $(MER_ENGINE)
+	$(MAKE) --no-print-directory claims
 
 # The MER paper's reinforcement-learning half (issue 25): the runs of experiments/mer/rl_runs.sh, two at a time.
 mer-rl-paper: deps-runtime $(BUILD)/awd
@@ -259,11 +263,14 @@ mer-rl-paper: deps-runtime $(BUILD)/awd
 	@mkdir -p runs/mer-rl
 	sh experiments/mer/rl_runs.sh runs/mer-rl | xargs -P 2 -d '\n' -n 1 sh -c
 	/usr/bin/python3 experiments/mer/rl_table.py runs/mer-rl experiments/mer/results/rl
+	$(MAKE) --no-print-directory claims
 
 
 # The claims scorecard (experiments/*/claims.json against the committed results) into experiments/CLAIMS.md.
+# It also rewrites every results folder's index.html (make pages); every paper's target ends with it.
 claims: $(BUILD)/awd
 	$(BUILD)/awd claims --root experiments --out experiments/CLAIMS.md
+	$(MAKE) --no-print-directory pages
 
 # Every paper's results at default size, then the scorecard. Time on 2 idle cores, the sum of the
 # parts: experiments 26 min (1,572 s measured on the idle machine, issue 20), sgd-paper about 17 min
@@ -318,6 +325,7 @@ sgd-paper: deps-runtime $(BUILD)/awd
 	$(MAKE) --no-print-directory sgd-networks
 	@for d in $(SGD_SUMMARIES); do cp $(SGD)/$$d/summary.json experiments/sgd/results/$$d.json || exit 1; done
 	cp $(SGD_NETS)/flatness.json experiments/sgd/results/networks-flatness.json
+	$(MAKE) --no-print-directory claims
 
 # Real networks: MLP 784-50-50-10 relu (He normal weights, zero biases) on 100 MNIST digits per
 # class, plain SGD for 100/lr steps; at each solution `awd sgd-noise`. A subset of the issue's
