@@ -10,8 +10,9 @@ import json
 import os
 import sys
 
-# JSON keys that hold wall-clock measurements or a per-run random id, nothing computed.
-TIMING_KEYS = {"seconds", "stage_seconds", "seconds_hessian", "seconds_eigen", "gemm_gflops", "run_id"}
+# JSON keys that hold wall-clock measurements or a per-run random id, nothing computed, and the
+# provenance record (version, commit, command line, BLAS kernel), which names the program that ran.
+TIMING_KEYS = {"seconds", "stage_seconds", "seconds_hessian", "seconds_eigen", "gemm_gflops", "run_id", "provenance"}
 # CSV columns that hold wall-clock measurements.
 TIMING_COLUMNS = {"seconds"}
 # Files that hold timings only, and console logs (a sweep's RUN.train.log and RUN.duality.log:
