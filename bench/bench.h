@@ -39,9 +39,6 @@ inline double best_cpu_seconds(int repeats, const std::function<void()>& f) {
     return best;
 }
 
-// GFLOP/s of one n = 2000 dgemm through product(): the machine's measured peak (bench_hessian.cpp).
-double machine_dgemm_gflops();
-
 // Runs `/usr/bin/python3 <peers dir>/<script> <args>` and parses the key=value pairs of its
 // last line. Empty when the peer cannot run (no PyTorch); the caller prints that, not a ratio.
 std::map<std::string, std::string> run_peer(const std::string& script_and_args);

@@ -53,13 +53,6 @@ void report(const char* name, double ours, double gflop, double peer, double goa
 
 }  // namespace
 
-double machine_dgemm_gflops() {
-    const int n = 2000;
-    Tensor A(n, n, 1.0), B(n, n, 0.5), C;
-    const double t = best_seconds(3, [&] { gemm(A, false, B, false, C); });
-    return 2.0 * n * n * n / t / 1e9;
-}
-
 void bench_hessian() {
     const int threads = (int)std::max(1u, std::thread::hardware_concurrency());
     set_threads(threads);
