@@ -278,7 +278,7 @@ void run(GanOptions o, const CLI::App& cmd) {
     write_npy(partial + "/discriminator_theta.npy", dynamics.discriminator().theta());
     write_trajectory_csv(partial + "/trajectory.csv", outcome.trajectory);
     plot_trajectory(partial + "/trajectory.png", outcome.trajectory,
-                    o.target + ", g2/g1 = " + std::to_string(config.g2 / config.g1));
+                    o.target + ", g_2/g_1 = " + std::to_string(config.g2 / config.g1));
     nlohmann::json summary = settings_json(o, config, target);
     summary.update({{"collapse_score", final_order.collapse},
                     {"max_collapse_score", std::log((double)target.size())},

@@ -30,8 +30,9 @@ std::string one_dimensional(const Tensor& Q, const GanTarget& t, std::ostringstr
     std::vector<int> counts(bins, 0);
     for (double v : Q.data) ++counts[std::clamp((int)((v - lo) / width), 0, bins - 1)];
     for (int b = 0; b < bins; ++b) histogram << lo + (b + 0.5) * width << ' ' << counts[b] / (Q.rows * width) << '\n';
-    return "set xlabel 'x'\nset ylabel 'density'\nset style fill solid 0.5\nset boxwidth " + std::to_string(width) +
-        "\nplot $density with lines lw 2 lc rgb '#888888' title 'target', $hist with boxes lc rgb '#1f77b4' title "
+    return "set xlabel 'x (data units)'\nset ylabel 'probability density'\nset style fill solid 0.5\nset boxwidth " +
+        std::to_string(width) +
+        "\nplot $density with lines lw 2 lc rgb '#7f7f7f' title 'target', $hist with boxes lt 1 title "
         "'particles'";
 }
 
@@ -40,9 +41,9 @@ std::string two_dimensional(const Tensor& Q, const GanTarget& t, std::ostringstr
     const double r = std::max(2 * t.width, 0.05);
     for (int k = 0; k < t.size(); ++k) modes << t.points(k, 0) << ' ' << t.points(k, 1) << ' ' << r << '\n';
     for (int i = 0; i < Q.rows; ++i) particles << Q(i, 0) << ' ' << Q(i, 1) << '\n';
-    return "set size ratio -1\nset xlabel 'x_1'\nset ylabel 'x_2'\nset style fill solid 0.3\n"
-           "plot $modes with circles lc rgb '#888888' title 'target modes (2 sigma)', $particles with points pt 7 ps "
-           "0.6 lc rgb '#1f77b4' title 'particles'";
+    return "set size ratio -1\nset xlabel 'x_1 (data units)'\nset ylabel 'x_2 (data units)'\nset style fill solid 0.3\n"
+           "plot $modes with circles lc rgb '#7f7f7f' title 'target modes (2σ)', $particles with points pt 7 ps "
+           "0.6 lt 1 title 'particles'";
 }
 
 // The particles as a mosaic of side x side images, 10 per row, one pixel of the darkest value
@@ -86,11 +87,12 @@ void plot_trajectory(const std::string& png, const std::vector<GanRecord>& traje
           << std::max(r.order.energy, 1e-300) << '\n';
     plot_png(png,
              "set title '" + title +
-                 "'\nset xlabel 'generator step'\nset ylabel 'collapse score ln K - H(p)'\nset y2label 'distance'\n"
+                 "'\nset xlabel 'generator step'\nset ylabel 'collapse score ln K − H(p) (nats)'\nset y2label "
+                 "'distance (data units)'\n"
                  "set logscale y2\nset ytics nomirror\nset y2tics\nset grid\nset key outside bottom center horizontal\n"
-                 "plot $t using 1:2 with lines lw 2 lc rgb '#d62728' title 'collapse score', $t using 1:3 axes x1y2 "
-                 "with lines lw 2 lc rgb '#1f77b4' "
-                 "title 'mean distance to nearest target', $t using 1:4 axes x1y2 with lines lw 2 lc rgb '#2ca02c' "
+                 "plot $t using 1:2 with lines lw 2 lt 2 title 'collapse score', $t using 1:3 axes x1y2 "
+                 "with lines lw 2 lt 1 "
+                 "title 'mean distance to nearest target', $t using 1:4 axes x1y2 with lines lw 2 lt 3 "
                  "title 'energy distance'",
              {{"t", d.str()}}, 900, 500);
 }
