@@ -234,6 +234,29 @@ Manifest verify_run_folder(const std::string& dir) {
     return m;
 }
 
+ResumableRunFolder::ResumableRunFolder(const std::string& out, const std::string& settings_text,
+                                       const std::string& checkpoint)
+    : out_(out), partial_(out + ".partial") {
+    fs::create_directories(partial_);
+    if (fs::exists(partial_ + "/" + checkpoint)) {
+        const std::string settings = partial_ + "/settings.json";
+        if (!fs::exists(settings) || read_file(settings) != settings_text)
+            throw std::runtime_error(
+                partial_ + " holds an interrupted run with other settings; delete it or choose another --out");
+        resuming_ = true;
+    }
+    write_file_atomically(partial_ + "/settings.json", settings_text);
+}
+
+void ResumableRunFolder::publish() const {
+    if (fs::exists(out_)) {
+        if (!fs::exists(out_ + "/summary.json"))
+            throw std::runtime_error(out_ + " exists and is not a run folder; results left in " + partial_);
+        fs::remove_all(out_);
+    }
+    fs::rename(partial_, out_);
+}
+
 std::vector<std::string> stale_temporaries(const std::string& root) {
     static const std::regex pattern(R"(.*(\.partial-|\.replaced-|\.tmp\.)([0-9]+)(\.png)?$)");
     std::vector<std::string> found;

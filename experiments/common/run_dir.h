@@ -60,6 +60,25 @@ Manifest read_manifest(const std::string& dir);
 // Throws naming the first file that does not belong to the run.
 Manifest verify_run_folder(const std::string& dir);
 
+// A long run that resumes after an interruption (awd continual, awd rl): its files go into
+// OUT.partial beside a checkpoint, and the folder is renamed to OUT once the run is complete.
+// An OUT.partial left by an interrupted run is resumed only when its settings.json equals this
+// run's settings byte for byte; otherwise the constructor refuses, naming the folder.
+class ResumableRunFolder {
+public:
+    // Creates OUT.partial if needed, checks an interrupted run's settings when `checkpoint` (a
+    // file or folder name inside it) is there, and writes settings.json.
+    ResumableRunFolder(const std::string& out, const std::string& settings_text, const std::string& checkpoint);
+    const std::string& dir() const { return partial_; }  // OUT.partial
+    bool resuming() const { return resuming_; }          // a checkpoint of these settings is there
+    // Replaces OUT (only if it is a run folder: it holds summary.json) by the completed OUT.partial.
+    void publish() const;
+
+private:
+    std::string out_, partial_;
+    bool resuming_ = false;
+};
+
 // Leftovers of writers that were killed (or are still running) under root: run-folder
 // temporaries (NAME.partial-PID, NAME.replaced-PID) and file temporaries (FILE.tmp.PID), each
 // with " (process PID still running)" when it is.

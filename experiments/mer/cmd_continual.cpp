@@ -15,6 +15,7 @@
 #include "experiments/common/json_file.h"
 #include "experiments/common/plot.h"
 #include "experiments/common/provenance.h"
+#include "experiments/common/run_dir.h"
 #include "experiments/mer/continual.h"
 #include "nn/files.h"
 
@@ -107,18 +108,13 @@ void run(const ContinualOptions& o) {
     const TaskStream stream(sc);
     const nlohmann::json settings = settings_json(o, sc);
 
-    const std::string partial = o.out + ".partial";
-    make_directories(partial);
+    const ResumableRunFolder folder(o.out, settings.dump(2) + "\n", "checkpoint.bin");
+    const std::string& partial = folder.dir();
     ContinualState state = initial_state(c, stream);
-    const std::string settings_text = settings.dump(2) + "\n";
-    if (file_exists(partial + "/checkpoint.bin")) {
-        if (!file_exists(partial + "/settings.json") || read_file(partial + "/settings.json") != settings_text)
-            throw std::runtime_error(
-                partial + " holds an interrupted run with other settings; delete it or choose another --out");
+    if (folder.resuming()) {
         state = deserialize_state(read_file(partial + "/checkpoint.bin"), c, stream);
         std::fprintf(stderr, "  resuming from %s/checkpoint.bin after task %d\n", partial.c_str(), state.tasks_done);
     }
-    write_file_atomically(partial + "/settings.json", settings_text);
     std::printf("awd continual: %s on %s, %zu parameters -> %s\n", o.method.c_str(), stream.description().c_str(),
                 state.nets[0].size() * state.nets.size(), o.out.c_str());
     std::fflush(stdout);
@@ -156,12 +152,7 @@ void run(const ContinualOptions& o) {
     std::filesystem::remove(partial + "/checkpoint.bin");
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     write_json_file(partial + "/timing.json", {{"seconds", seconds}});  // apart, so that summary.json is reproducible
-    if (std::filesystem::exists(o.out)) {
-        if (!std::filesystem::exists(o.out + "/summary.json"))
-            throw std::runtime_error(o.out + " exists and is not a run folder; results left in " + partial);
-        std::filesystem::remove_all(o.out);
-    }
-    std::filesystem::rename(partial, o.out);
+    folder.publish();
     std::printf("RA %.4f  LA %.4f  BTI %+.4f  (%.1f s)\n", m.RA, m.LA, m.BTI, seconds);
 }
 

@@ -15,6 +15,7 @@
 #include "experiments/common/flags.h"
 #include "experiments/common/json_file.h"
 #include "experiments/common/plot.h"
+#include "experiments/common/run_dir.h"
 #include "experiments/mer/dqn.h"
 #include "nn/files.h"
 
@@ -135,17 +136,13 @@ void run(RlOptions o) {
     const int n = probe->observations(), A = probe->actions();
     const std::string settings_text = settings_json(o).dump(2) + "\n";
 
-    const std::string partial = o.out + ".partial";
-    make_directories(partial);
+    const ResumableRunFolder folder(o.out, settings_text, "checkpoint/state.json");
+    const std::string& partial = folder.dir();
     DqnState state = initial_dqn_state(o.dqn, n, A);
-    if (file_exists(partial + "/checkpoint/state.json")) {
-        if (!file_exists(partial + "/settings.json") || read_file(partial + "/settings.json") != settings_text)
-            throw std::runtime_error(
-                partial + " holds an interrupted run with other settings; delete it or choose another --out");
+    if (folder.resuming()) {
         state = load_dqn_state(partial + "/checkpoint", o.dqn, n, A);
         std::fprintf(stderr, "  resuming from %s/checkpoint after version %d\n", partial.c_str(), state.versions_done);
     }
-    write_file_atomically(partial + "/settings.json", settings_text);
     std::printf("awd rl: %s on %s, %d versions x %d frames, %zu parameters -> %s\n", o.method.c_str(), o.game.c_str(),
                 schedule.versions, o.stream.frames_per_version, state.net.size(), o.out.c_str());
     std::fflush(stdout);
@@ -190,12 +187,7 @@ void run(RlOptions o) {
     std::filesystem::remove_all(partial + "/checkpoint");
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     write_json_file(partial + "/timing.json", {{"seconds", seconds}});  // apart, so that summary.json is reproducible
-    if (std::filesystem::exists(o.out)) {
-        if (!std::filesystem::exists(o.out + "/summary.json"))
-            throw std::runtime_error(o.out + " exists and is not a run folder; results left in " + partial);
-        std::filesystem::remove_all(o.out);
-    }
-    std::filesystem::rename(partial, o.out);
+    folder.publish();
     std::printf("final mean score %.3f, forgetting %.3f (%.1f s)\n", sums["final_mean_score"].get<double>(),
                 sums["forgetting"].get<double>(), seconds);
 }
