@@ -163,7 +163,7 @@ void write_phase_diagram(const std::string& out, const std::string& name, const 
         }
         curves << "\n\n";
         char title[64];
-        std::snprintf(title, sizeof title, "lrD = %.2g", d.lr_d[a]);
+        std::snprintf(title, sizeof title, "lr_D = %.2g", d.lr_d[a]);
         plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) +
             " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 title '" + title + "'";
         if (d.transition[a] >= 0) points << d.lr_d[a] << ' ' << d.transition[a] << '\n';
@@ -172,19 +172,21 @@ void write_phase_diagram(const std::string& out, const std::string& name, const 
     char lnk[64];
     std::snprintf(lnk, sizeof lnk, "%.4f", std::log((double)t.size()));
     plot_png(out + "/" + name + ".png",
-             "set title '" + t.name + ": collapse score at the end (mean +- s.e. over " + std::to_string(seeds) +
-                 " seeds)'\nset xlabel 'g2 / g1'\n"
-                 "set ylabel 'ln K - H(p)'\nset grid\nset key outside right\nset arrow from graph 0, first " +
+             "set title '" + t.name + ": collapse score at the end (mean ± s.e. over " + std::to_string(seeds) +
+                 " seeds)'\nset xlabel 'coupling ratio g_2 / g_1'\n"
+                 "set ylabel 'collapse score ln K − H(p) (nats)'\nset grid\nset key outside right\nset arrow from "
+                 "graph 0, first " +
                  lnk + " to graph 1, first " + lnk + " nohead dt 2\n" + plot,
              {{"c", curves.str()}});
     if (!points.str().empty())
-        plot_png(out + "/" + name + "_point.png",
-                 "set title '" + t.name +
-                     ": transition point (mean collapse score crosses ln(K)/2)'\nset xlabel 'discriminator learning "
-                     "rate lrD'\n"
-                     "set ylabel 'g2 / g1 at the transition'\nset logscale x\nset grid\nplot $p with linespoints lw 2 "
-                     "pt 7 notitle",
-                 {{"p", points.str()}});
+        plot_png(
+            out + "/" + name + "_point.png",
+            "set title '" + t.name +
+                ": transition point (mean collapse score crosses ln(K)/2)'\nset xlabel 'discriminator learning "
+                "rate lr_D'\n"
+                "set ylabel 'g_2 / g_1 at the transition'\nset logscale x\nset grid\nplot $p with linespoints lw 2 "
+                "pt 7 notitle",
+            {{"p", points.str()}});
 }
 
 nlohmann::json phase_json(const PhaseDiagram& d) {
@@ -394,35 +396,37 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
             }
             cells << "\n\n";
             char title[96];
-            std::snprintf(title, sizeof title, "%s, lrD %.2g", settings[a].name.c_str(), lr_d[b]);
+            std::snprintf(title, sizeof title, "%s, lr_D %.2g", settings[a].name.c_str(), lr_d[b]);
             cell_plot += std::string(index ? ", " : "") + "$c index " + std::to_string(index) +
-                " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lc " + std::to_string(a + 1) + " dt " +
+                " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lt " + std::to_string(a + 1) + " dt " +
                 std::to_string(b + 1) + " title '" + title + "'";
             ++index;
         }
         points << "\n\n";
         sj["end_states_of_collapsed_seeds"] = high_states;
-        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) +
-            " with linespoints lw 2 pt 7 title '" + settings[a].name + "'";
+        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) + " with linespoints lw 2 pt 7 lt " +
+            std::to_string(a + 1) + " title '" + settings[a].name + "'";
         j["settings"][settings[a].name] = sj;
     }
     // the authors' published transition, as read off their runs (issue 21): about 0.5 near lrD 1e-4, 0.9 near 1e-3
     point_plot += ", $authors with points pt 6 ps 2 lw 2 lc rgb 'black' title 'authors (approximate)'";
     write_file_atomically(out + "/mnist.csv", csv.str());
     plot_png(out + "/mnist.png",
-             "set title 'mnist100: collapse score at T = " + std::to_string(steps) + " (mean +- s.e., " +
+             "set title 'mnist100: collapse score at T = " + std::to_string(steps) + " (mean ± s.e., " +
                  std::to_string(seeds) +
-                 " seeds), cells the bisection evaluated'\nset xlabel 'g2 / g1'\nset ylabel 'ln K - H(p)'\nset "
+                 " seeds), cells the bisection evaluated'\nset xlabel 'coupling ratio g_2 / g_1'\nset ylabel 'collapse "
+                 "score ln K − H(p) (nats)'\nset "
                  "logscale x\nset grid\nset key outside right\n" +
                  cell_plot,
              {{"c", cells.str()}}, 1200, 600);
-    plot_png(out + "/mnist_point.png",
-             "set title 'mnist100: transition point phi* (mean score crosses ln(K)/2) against lrD'\nset xlabel "
-             "'discriminator learning rate lrD'\n"
-             "set ylabel 'g2 / g1 at the transition'\nset logscale xy\nset yrange [0.005:1.5]\nset grid\nset key "
-             "outside right\n" +
-                 point_plot,
-             {{"p", points.str()}, {"authors", "1e-4 0.5\n1e-3 0.9\n"}}, 1000, 550);
+    plot_png(
+        out + "/mnist_point.png",
+        "set title 'mnist100: transition point φ* (mean score crosses ln(K)/2) against lr_D'\nset xlabel "
+        "'discriminator learning rate lr_D'\n"
+        "set ylabel 'φ* = g_2 / g_1 at the transition'\nset logscale xy\nset yrange [0.005:1.5]\nset grid\nset key "
+        "outside right\n" +
+            point_plot,
+        {{"p", points.str()}, {"authors", "1e-4 0.5\n1e-3 0.9\n"}}, 1000, 550);
     return j;
 }
 
@@ -557,7 +561,7 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
         }
         curves << "\n\n";
         plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) +
-            " with lines lw 2 title 'alpha = " + std::to_string(alphas[a]).substr(0, 5) + "'";
+            " with lines lw 2 title 'α = " + std::to_string(alphas[a]).substr(0, 5) + "'";
         bool all_converged = true;
         for (double t : converge) all_converged &= std::isfinite(t);
         const SeedStats m = all_converged ? seed_stats(converge) : SeedStats{NAN, NAN, NAN};
@@ -570,15 +574,15 @@ nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
     }
     write_file_atomically(out + "/damping.csv", csv.str());
     plot_png(out + "/damping.png",
-             "set title 'ring8, g2 = 0: energy distance to the target (mean of " + std::to_string(seeds) +
+             "set title 'ring8, g_2 = 0: energy distance to the target (mean of " + std::to_string(seeds) +
                  " seeds)'\nset xlabel 'generator step'\n"
-                 "set ylabel 'energy distance'\nset logscale y\nset grid\nset key outside right\n" +
+                 "set ylabel 'energy distance (data units)'\nset logscale y\nset grid\nset key outside right\n" +
                  plot,
              {{"c", curves.str()}}, 1000, 500);
     plot_png(out + "/convergence_time.png",
              "set title 'time for the energy distance to stay below " + std::to_string(threshold).substr(0, 4) +
-                 " (alpha = 0 drawn at 0.01)'\n"
-                 "set xlabel 'penalty alpha'\nset ylabel 'generator steps'\nset logscale x\nset grid\n"
+                 " (α = 0 drawn at 0.01)'\n"
+                 "set xlabel 'penalty α'\nset ylabel 'generator steps to converge'\nset logscale x\nset grid\n"
                  "plot $t using 1:2:3 with yerrorlines lw 2 pt 7 notitle",
              {{"t", times.str()}});
     nlohmann::json settings = config_json(base, target, steps);
