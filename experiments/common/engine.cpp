@@ -63,6 +63,13 @@ std::string shell_quote(const std::string& text) {
     return quoted + "'";
 }
 
+std::string exact_number(double v) {
+    char s[32];
+    for (int digits = 15; digits <= 17; ++digits)
+        if (std::snprintf(s, sizeof s, "%.*g", digits, v), std::strtod(s, nullptr) == v) break;
+    return s;
+}
+
 namespace {
 
 // Runs argv (found on PATH) with stdout and stderr into the given files; 127 when it cannot start.
@@ -374,6 +381,17 @@ std::vector<std::string> missing_runs(const std::string& grid, const std::vector
         lines.push_back(r.name + ": " + state + "; log " + r.log + where);
     }
     return lines;
+}
+
+void require_every_run(const std::string& grid, const std::vector<GridRun>& runs, const std::string& noun,
+                       const std::string& unwritten) {
+    const std::vector<std::string> missing = missing_runs(grid, runs);
+    if (missing.empty()) return;
+    std::string lines;
+    for (const std::string& line : missing) lines += "\n  " + line;
+    throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(runs.size()) + " " + noun +
+                             " failed or are missing; " + unwritten +
+                             " not written; run the command again to resubmit them:" + lines);
 }
 
 }  // namespace awd

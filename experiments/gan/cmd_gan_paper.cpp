@@ -47,14 +47,6 @@ struct PaperOptions {
     bool slurm_report = false;  // this is the report job of --engine slurm (it may submit the next bisection stage)
 };
 
-// The shortest decimal that reads back as v (15 to 17 digits): readable names, exact values.
-std::string exact_number(double v) {
-    char s[40];
-    for (int digits = 15; digits <= 17; ++digits)
-        if (std::snprintf(s, sizeof s, "%.*g", digits, v), std::strtod(s, nullptr) == v) break;
-    return s;
-}
-
 // One `awd gan` run of the grid: its name (PART/CELL/seedS) is its folder under OUT/runs.
 struct PaperRun {
     std::string name, target;
@@ -718,15 +710,7 @@ void write_partial_mnist(const PaperOptions& o, const Plan& p) {
 
 // The report: every part's files and gan_paper.json from the run folders, once every run is there.
 void report(const PaperOptions& o, const std::vector<std::string>& parts, const Plan& p) {
-    const std::vector<GridRun> runs = grid_runs(o, p);
-    const std::vector<std::string> missing = missing_runs(o.out, runs);
-    if (!missing.empty()) {
-        std::string lines;
-        for (const std::string& line : missing) lines += "\n  " + line;
-        throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(runs.size()) +
-                                 " runs failed or are missing; " + o.out +
-                                 "/gan_paper.json not written; run the command again to resubmit them:" + lines);
-    }
+    require_every_run(o.out, grid_runs(o, p), "runs", o.out + "/gan_paper.json");
     const std::string report_path = o.out + "/gan_paper.json";
     nlohmann::json report =
         file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
