@@ -109,7 +109,7 @@ TEST_CASE("gan grid: the bisection replayed from constructed cells, one stage at
     CHECK(s.located[0][0].verdict == "bracketed");
     CHECK(s.located[0][0].point == -1);
     CHECK(s.stage == 1);
-    REQUIRE(s.wanted.size() == 1);  // only the open bracket bisects
+    REQUIRE(s.wanted.size() == 1);           // only the open bracket bisects
     const double mid1 = std::sqrt(lo * hi);  // 0.0988: below the turn, so it becomes the low end
     CHECK(s.wanted[0].ratio == mid1);
     run(s.wanted[0]);
@@ -127,10 +127,12 @@ TEST_CASE("gan grid: the bisection replayed from constructed cells, one stage at
     CHECK(s.located[0][0].point == doctest::Approx(std::pow(mid1, 2.0 / 3) * std::pow(mid2, 1.0 / 3)).epsilon(1e-14));
 }
 
-TEST_CASE("gan-paper: the report refuses while a run is missing, naming it; the rerun runs only that run") {
+TEST_CASE(
+    "gan-paper: the report refuses while a run is missing, naming it; the rerun runs only that run; runs of other "
+    "settings are refused") {
     const std::string out = scratch("paper");
-    const std::string command =
-        "build/awd gan-paper --parts transition --seeds 1 --ratios 0,0.98 --ring8-steps 20 --threads 2 --out " + out;
+    const std::string grid = "build/awd gan-paper --parts transition --seeds 1 --threads 2 --out " + out;
+    const std::string command = grid + " --ratios 0,0.98 --ring8-steps 20";
     Outcome o = run_command(command);
     REQUIRE_MESSAGE(o.status == 0, o.output);
     CHECK(contains(o.output, "8 of 8 runs to do"));
@@ -147,7 +149,10 @@ TEST_CASE("gan-paper: the report refuses while a run is missing, naming it; the 
     REQUIRE_MESSAGE(o.status == 0, o.output);
     CHECK(contains(o.output, "1 of 8 runs to do"));
     CHECK(read_file(out + "/transition.csv") == csv);
-    o = run_command(command + " --ratios 0,2");
+    o = run_command(grid + " --ratios 0,0.98 --ring8-steps 30");  // same run names, other settings: refused, not reused
+    CHECK(o.status == 1);
+    CHECK(contains(o.output, "holds a run with other settings (steps 20, this grid's 30)"));
+    o = run_command(grid + " --ratios 0,2");
     CHECK(o.status == 2);
     CHECK(contains(o.output, "--ratios"));
     std::filesystem::remove_all(out);

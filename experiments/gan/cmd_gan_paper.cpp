@@ -9,9 +9,9 @@
 //      and the time to converge (the first record after which it stays below a threshold);
 //   4. spectral: the ring8 and mnist100 transitions with a ReLU and a tanh discriminator (the
 //      frequency principle: their width and position).
-// Every run is one `awd gan` command (gan_flags) writing its own folder OUT/runs/PART/CELL/seedS;
-// the runs execute on an engine (experiments/common/engine.h: here, --threads at a time, or as a
-// Slurm job array), and the report builds the CSVs, figures and OUT/gan_paper.json from those
+// Every run is one `awd gan` command (gan_flags) writing its own folder RUNS/PART/CELL/seedS (--runs,
+// default OUT/runs); the runs execute on an engine (experiments/common/engine.h: here, --threads at
+// a time, or as a Slurm job array), and the report builds the CSVs, figures and OUT/gan_paper.json from those
 // folders only, the same way for both engines. The mnist bisection is replayed from the cells
 // present (replay_bisection): each pass runs the next stage's missing cells; on Slurm the report
 // job is this command again, which submits the next stage until the bisection is complete.
@@ -41,7 +41,8 @@ namespace {
 
 struct PaperOptions {
     std::string out = "runs/gan-paper", parts = "transition,mnist,damping,spectral",
-                mnist_settings = "authors,per-sample,earlier", ratios;
+                mnist_settings = "authors,per-sample,earlier", ratios,
+                runs;  // the run folders and the engine's files (default OUT/runs)
     int threads = 2, seeds = 10, mnist_seeds = 3, mnist_steps = 1000, mnist_rounds = 3, ring8_steps = 2000;
     bool full = false;
     bool slurm_report = false;  // this is the report job of --engine slurm (it may submit the next bisection stage)
@@ -54,19 +55,46 @@ struct PaperRun {
     int steps = 0, record_every = 0;
 };
 
-std::string run_dir(const PaperOptions& o, const PaperRun& r) { return o.out + "/runs/" + r.name; }
-
-GridRun grid_run(const PaperOptions& o, const PaperRun& r) {
-    const std::string dir = run_dir(o, r);
-    return {r.name, dir + ".log",
-            shell_quote(awd_binary()) + " gan" + gan_flags(r.config, r.target, r.steps, r.record_every) +
-                " --snapshots 0 --out " + shell_quote(dir),
-            file_exists(dir + "/summary.json")};
-}
+std::string runs_folder(const PaperOptions& o) { return o.runs.empty() ? o.out + "/runs" : o.runs; }
+std::string run_dir(const PaperOptions& o, const PaperRun& r) { return runs_folder(o) + "/" + r.name; }
 
 // A run's summary.json (awd gan writes its folder as a unit: present means complete).
 nlohmann::json read_run(const PaperOptions& o, const PaperRun& r) {
     return nlohmann::json::parse(read_file(run_dir(o, r) + "/summary.json"));
+}
+
+// A run folder left by a grid of other settings (e.g. another --ring8-steps into the same --out)
+// has the same name: refused rather than counted.
+void check_settings(const PaperOptions& o, const PaperRun& r) {
+    const nlohmann::json s = read_run(o, r);
+    const GanConfig& c = r.config;
+    const std::pair<const char*, nlohmann::json> wanted[] = {{"target", r.target},
+                                                             {"steps", r.steps},
+                                                             {"record_every", r.record_every},
+                                                             {"seed", c.seed},
+                                                             {"g1", c.g1},
+                                                             {"g2", c.g2},
+                                                             {"lr_g", c.lr_g},
+                                                             {"lr_d", c.lr_d},
+                                                             {"penalty", c.penalty},
+                                                             {"particles", c.particles},
+                                                             {"activation", activation_name(c.activation)},
+                                                             {"penalty_scale", penalty_scale_name(c.penalty_scale)}};
+    for (const auto& [key, value] : wanted)
+        if (s.value(key, nlohmann::json()) != value)
+            throw std::runtime_error(run_dir(o, r) + " holds a run with other settings (" + key + " " +
+                                     s.value(key, nlohmann::json()).dump() + ", this grid's " + value.dump() +
+                                     "); remove it or use another --out or --runs");
+}
+
+GridRun grid_run(const PaperOptions& o, const PaperRun& r) {
+    const std::string dir = run_dir(o, r);
+    const bool done = file_exists(dir + "/summary.json");
+    if (done) check_settings(o, r);
+    return {r.name, dir + ".log",
+            shell_quote(awd_binary()) + " gan" + gan_flags(r.config, r.target, r.steps, r.record_every) +
+                " --snapshots 0 --out " + shell_quote(dir),
+            done};
 }
 
 EndState parse_end_state(const std::string& name, const std::string& where) {
@@ -136,9 +164,9 @@ std::vector<PaperRun> phase_runs(const PhaseGrid& g) {
             for (int s = 0; s < g.seeds; ++s) {
                 GanConfig c = g.base;
                 c.lr_d = lr, c.g2 = r * c.g1, c.seed = (uint64_t)s;
-                runs.push_back({g.name + "/lrD" + exact_number(lr) + "_ratio" + exact_number(r) + "/seed" +
-                                    std::to_string(s),
-                                g.target, c, g.steps, g.steps});
+                runs.push_back(
+                    {g.name + "/lrD" + exact_number(lr) + "_ratio" + exact_number(r) + "/seed" + std::to_string(s),
+                     g.target, c, g.steps, g.steps});
             }
     return runs;
 }
@@ -196,7 +224,8 @@ void write_phase_diagram(const std::string& out, const std::string& name, const 
     plot_png(out + "/" + name + ".png",
              "set title '" + t.name + ": collapse score at the end (mean ± s.e. over " + std::to_string(seeds) +
                  " seeds)'\nset xlabel 'coupling ratio g_2 / g_1 (dimensionless)'\n"
-                 "set ylabel 'collapse score ln K − H(p) (nats)'\nset grid\nset key outside right\nset arrow from graph 0, first " +
+                 "set ylabel 'collapse score ln K − H(p) (nats)'\nset grid\nset key outside right\nset arrow from "
+                 "graph 0, first " +
                  lnk + " to graph 1, first " + lnk + " nohead dt 2\n" + plot,
              {{"c", curves.str()}});
     if (!points.str().empty())
@@ -245,15 +274,16 @@ std::vector<double> transition_ratios(const PaperOptions& o) {
             used = 0;
         }
         if (used != item.size() || !(r >= 0 && r <= 1))
-            throw CLI::ValidationError("--ratios", "'" + item + "' is not a ratio g2/g1 in [0, 1] (e.g. --ratios 0,0.98)");
+            throw CLI::ValidationError("--ratios",
+                                       "'" + item + "' is not a ratio g2/g1 in [0, 1] (e.g. --ratios 0,0.98)");
         ratios.push_back(r);
     }
     return ratios;
 }
 
 PhaseGrid transition_grid(const PaperOptions& o) {
-    return {"transition", "ring8", mixture_base(), transition_ratios(o), {0.001, 0.003, 0.01, 0.03}, o.seeds,
-            o.ring8_steps};
+    return {"transition", "ring8",      mixture_base(), transition_ratios(o), {0.001, 0.003, 0.01, 0.03},
+            o.seeds,      o.ring8_steps};
 }
 
 nlohmann::json transition_part(const PaperOptions& o) {
@@ -292,8 +322,8 @@ std::vector<MnistSetting> mnist_settings() {
 }
 
 nlohmann::json mnist_results(const std::string& out, const GanTarget& target, const std::vector<MnistSetting>& settings,
-                             const LocatedGrid& located, const std::vector<double>& lr_d, int seeds, int steps, int rounds,
-                             double lo, double hi) {
+                             const LocatedGrid& located, const std::vector<double>& lr_d, int seeds, int steps,
+                             int rounds, double lo, double hi) {
     std::ostringstream csv, points, cells;
     csv.precision(10), points.precision(10), cells.precision(10);
     csv << "setting,lr_d,g2_over_g1,collapse_mean,collapse_standard_error,seeds,separated,never_separated,ran_away,"
@@ -321,7 +351,8 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
             sj["verdict"].push_back(l.verdict);
             if (l.point > 0) points << lr_d[b] << ' ' << l.point << '\n';
             std::vector<BisectionCell> sorted = l.cells;
-            std::sort(sorted.begin(), sorted.end(), [](const BisectionCell& x, const BisectionCell& y) { return x.ratio < y.ratio; });
+            std::sort(sorted.begin(), sorted.end(),
+                      [](const BisectionCell& x, const BisectionCell& y) { return x.ratio < y.ratio; });
             for (const BisectionCell& c : sorted) {
                 const SeedStats st = seed_stats(c.scores);
                 int counts[4] = {0, 0, 0, 0};
@@ -353,8 +384,8 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
         }
         points << "\n\n";
         sj["end_states_of_collapsed_seeds"] = high_states;
-        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) +
-            " with linespoints lw 2 pt 7 lc " + std::to_string(a % 8 + 1) + " title '" + settings[a].name + "'";
+        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) + " with linespoints lw 2 pt 7 lc " +
+            std::to_string(a % 8 + 1) + " title '" + settings[a].name + "'";
         j["settings"][settings[a].name] = sj;
     }
     // the authors' published transition, as read off their runs (issue 21): about 0.5 near lrD 1e-4, 0.9 near 1e-3
@@ -371,7 +402,8 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
     plot_png(out + "/mnist_point.png",
              "set title 'mnist100: transition point φ* (mean score crosses ln(K)/2) against lr_D'\nset xlabel "
              "'discriminator learning rate lr_D (per step)'\n"
-             "set ylabel 'φ* = g_2 / g_1 at the transition (dimensionless)'\nset logscale xy\nset yrange [0.005:1.5]\nset grid\nset key "
+             "set ylabel 'φ* = g_2 / g_1 at the transition (dimensionless)'\nset logscale xy\nset yrange "
+             "[0.005:1.5]\nset grid\nset key "
              "outside right\n" +
                  point_plot,
              {{"p", points.str()}, {"authors", "1e-4 0.5\n1e-3 0.9\n"}}, 1000, 550);
@@ -418,21 +450,20 @@ std::vector<PaperRun> mnist_cell_runs(const MnistGrid& g, const WantedCell& w) {
 // The bisection as far as the run folders present take it.
 BisectionState mnist_state(const PaperOptions& o, const MnistGrid& g) {
     static const GanTarget target = make_target("mnist100");
-    return replay_bisection(g.settings.size(), g.lr_d.size(), g.rounds, g.lo, g.hi,
-                            std::log((double)target.size()) / 2,
-                            [&](const WantedCell& w) -> std::optional<BisectionCell> {
-                                const std::vector<PaperRun> runs = mnist_cell_runs(g, w);
-                                BisectionCell cell{w.ratio, {}, {}};
-                                for (const PaperRun& r : runs) {
-                                    if (!file_exists(run_dir(o, r) + "/summary.json")) return std::nullopt;
-                                    const nlohmann::json summary = read_run(o, r);
-                                    report_stopped(summary, r.name);
-                                    cell.scores.push_back(summary.at("collapse_score").get<double>());
-                                    cell.states.push_back(
-                                        parse_end_state(summary.at("end_state").get<std::string>(), run_dir(o, r)));
-                                }
-                                return cell;
-                            });
+    return replay_bisection(
+        g.settings.size(), g.lr_d.size(), g.rounds, g.lo, g.hi, std::log((double)target.size()) / 2,
+        [&](const WantedCell& w) -> std::optional<BisectionCell> {
+            const std::vector<PaperRun> runs = mnist_cell_runs(g, w);
+            BisectionCell cell{w.ratio, {}, {}};
+            for (const PaperRun& r : runs) {
+                if (!file_exists(run_dir(o, r) + "/summary.json")) return std::nullopt;
+                const nlohmann::json summary = read_run(o, r);
+                report_stopped(summary, r.name);
+                cell.scores.push_back(summary.at("collapse_score").get<double>());
+                cell.states.push_back(parse_end_state(summary.at("end_state").get<std::string>(), run_dir(o, r)));
+            }
+            return cell;
+        });
 }
 
 // The cells evaluated so far and the stage's missing ones, as runs.
@@ -480,15 +511,24 @@ std::vector<PhaseGrid> spectral_grids(const PaperOptions& o) {
     for (Activation act : {Activation::Relu, Activation::Tanh}) {
         GanConfig base = mixture_base();
         base.activation = act;
-        grids.push_back({std::string("spectral/ring8_") + activation_name(act), "ring8", base,
-                         {0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 0.98}, {0.01}, o.seeds,
+        grids.push_back({std::string("spectral/ring8_") + activation_name(act),
+                         "ring8",
+                         base,
+                         {0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 0.98},
+                         {0.01},
+                         o.seeds,
                          o.ring8_steps});
     }
     for (Activation act : {Activation::Relu, Activation::Tanh}) {
         GanConfig base = mnist_settings()[2].base;
         base.activation = act;
-        grids.push_back({std::string("spectral/mnist_") + activation_name(act), "mnist100", base,
-                         {0, 0.01, 0.02, 0.03, 0.046, 0.06, 0.077, 0.1, 0.128, 0.212}, {1e-3}, 2, 1000});
+        grids.push_back({std::string("spectral/mnist_") + activation_name(act),
+                         "mnist100",
+                         base,
+                         {0, 0.01, 0.02, 0.03, 0.046, 0.06, 0.077, 0.1, 0.128, 0.212},
+                         {1e-3},
+                         2,
+                         1000});
     }
     return grids;
 }
@@ -498,8 +538,7 @@ nlohmann::json spectral_part(const PaperOptions& o) {
     for (const PhaseGrid& g : spectral_grids(o)) {
         static const GanTarget ring8 = make_target("ring8"), mnist100 = make_target("mnist100");
         const GanTarget& target = g.target == "ring8" ? ring8 : mnist100;
-        const std::string family = g.target == "ring8" ? "ring8" : "mnist100",
-                          act = activation_name(g.base.activation);
+        const std::string family = g.target == "ring8" ? "ring8" : "mnist100", act = activation_name(g.base.activation);
         const PhaseDiagram d = phase_diagram(o, g, target);
         write_phase_diagram(o.out, std::string(g.target == "ring8" ? "spectral_ring8_" : "spectral_mnist_") + act, d,
                             target, g.seeds);
@@ -537,8 +576,8 @@ std::vector<PaperRun> damping_runs(const DampingGrid& g) {
         for (int s = 0; s < g.seeds; ++s) {
             GanConfig c = g.base;
             c.penalty = a, c.seed = (uint64_t)s;
-            runs.push_back({"damping/alpha" + exact_number(a) + "/seed" + std::to_string(s), "ring8", c, g.steps,
-                            g.record_every});
+            runs.push_back(
+                {"damping/alpha" + exact_number(a) + "/seed" + std::to_string(s), "ring8", c, g.steps, g.record_every});
         }
     return runs;
 }
@@ -710,7 +749,7 @@ void write_partial_mnist(const PaperOptions& o, const Plan& p) {
 
 // The report: every part's files and gan_paper.json from the run folders, once every run is there.
 void report(const PaperOptions& o, const std::vector<std::string>& parts, const Plan& p) {
-    require_every_run(o.out, grid_runs(o, p), "runs", o.out + "/gan_paper.json");
+    require_every_run(runs_folder(o), grid_runs(o, p), "runs", o.out + "/gan_paper.json");
     const std::string report_path = o.out + "/gan_paper.json";
     nlohmann::json report =
         file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
@@ -739,11 +778,12 @@ void report(const PaperOptions& o, const std::vector<std::string>& parts, const 
 
 // The command again, as the Slurm report job runs it.
 std::string paper_command(const PaperOptions& o, const EngineOptions& e) {
-    return shell_quote(awd_binary()) + " gan-paper --out " + shell_quote(o.out) + " --parts " + shell_quote(o.parts) +
-        " --seeds " + std::to_string(o.seeds) + " --threads " + std::to_string(o.threads) + " --mnist-settings " +
-        shell_quote(o.mnist_settings) + " --mnist-seeds " + std::to_string(o.mnist_seeds) + " --mnist-steps " +
-        std::to_string(o.mnist_steps) + " --mnist-rounds " + std::to_string(o.mnist_rounds) + (o.full ? " --full" : "") +
-        " --ring8-steps " + std::to_string(o.ring8_steps) + (o.ratios.empty() ? "" : " --ratios " + shell_quote(o.ratios)) +
+    return shell_quote(awd_binary()) + " gan-paper --out " + shell_quote(o.out) + " --runs " +
+        shell_quote(runs_folder(o)) + " --parts " + shell_quote(o.parts) + " --seeds " + std::to_string(o.seeds) +
+        " --threads " + std::to_string(o.threads) + " --mnist-settings " + shell_quote(o.mnist_settings) +
+        " --mnist-seeds " + std::to_string(o.mnist_seeds) + " --mnist-steps " + std::to_string(o.mnist_steps) +
+        " --mnist-rounds " + std::to_string(o.mnist_rounds) + (o.full ? " --full" : "") + " --ring8-steps " +
+        std::to_string(o.ring8_steps) + (o.ratios.empty() ? "" : " --ratios " + shell_quote(o.ratios)) +
         " --engine slurm" + (e.slurm_args.empty() ? "" : " --slurm-args " + shell_quote(e.slurm_args)) +
         " --runs-per-task " + std::to_string(e.runs_per_task) + " --slurm-report";
 }
@@ -765,14 +805,14 @@ void run_on_slurm(const PaperOptions& o, const EngineOptions& e, const std::vect
     const Plan p = plan_runs(o, parts);
     const std::vector<GridRun> runs = grid_runs(o, p);
     if (o.slurm_report) {
-        const std::set<std::string> submitted = submitted_runs(o.out);
+        const std::set<std::string> submitted = submitted_runs(runs_folder(o));
         bool failed = false, missing = false;
         for (const GridRun& r : runs)
             if (!r.done) missing = true, failed |= submitted.count(r.name) > 0;
         if (failed || !missing) return report(o, parts, p);
         write_partial_mnist(o, p);
     }
-    run_slurm(o.out, runs, paper_command(o, e), e);
+    run_slurm(runs_folder(o), runs, paper_command(o, e), e);
 }
 
 void run(const PaperOptions& o, const EngineOptions& e) {
@@ -791,8 +831,8 @@ void run(const PaperOptions& o, const EngineOptions& e) {
             std::printf("awd gan-paper: %zu of %zu runs to do, %d at a time\n", todo, runs.size(), o.threads);
             std::fflush(stdout);
             run_local(runs, o.threads);
-            if (!missing_runs(o.out, grid_runs(o, p)).empty()) break;  // a run failed: the report lists it
-            p = plan_runs(o, parts);  // the bisection's next stage, if any
+            if (!missing_runs(runs_folder(o), grid_runs(o, p)).empty()) break;  // a run failed: the report lists it
+            p = plan_runs(o, parts);                                            // the bisection's next stage, if any
             write_partial_mnist(o, p);
         }
     }
@@ -806,7 +846,8 @@ void add_gan_paper_command(CLI::App& app) {
     auto engine = std::make_shared<EngineOptions>();
     CLI::App* cmd = app.add_subcommand(
         "gan-paper", "the effective GAN model's figures: collapse transition, MNIST phase diagram, critical damping");
-    cmd->add_option("--out", o->out, "output folder (the runs go in OUT/runs)")->capture_default_str();
+    cmd->add_option("--out", o->out, "output folder: CSVs, figures, gan_paper.json")->capture_default_str();
+    cmd->add_option("--runs", o->runs, "the run folders (PART/CELL/seedS) and the engine's files (default OUT/runs)");
     cmd->add_option(
            "--parts", o->parts,
            "comma-separated: transition, mnist, damping, spectral (derived: only recompute the derived numbers)")
@@ -834,9 +875,9 @@ void add_gan_paper_command(CLI::App& app) {
                     "generator steps T of the ring8 runs (transition, spectral; damping runs 3 T); smaller for a test")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    cmd->add_option("--ratios", o->ratios, "the transition part's g2/g1 values, comma-separated (default: 14 in [0, 0.98])");
-    cmd->add_flag("--slurm-report", o->slurm_report, "(set by --engine slurm: this is its report job)")
-        ->group("");
+    cmd->add_option("--ratios", o->ratios,
+                    "the transition part's g2/g1 values, comma-separated (default: 14 in [0, 0.98])");
+    cmd->add_flag("--slurm-report", o->slurm_report, "(set by --engine slurm: this is its report job)")->group("");
     add_engine_options(cmd, *engine);
     cmd->callback([o, engine] {
         keep_heap_between_steps();

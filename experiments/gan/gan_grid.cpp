@@ -49,8 +49,8 @@ BisectionState replay_bisection(size_t settings, size_t lr_ds, int rounds, doubl
                                 const std::function<std::optional<BisectionCell>(const WantedCell&)>& evaluated) {
     BisectionState state;
     state.located.assign(settings, std::vector<Located>(lr_ds));
-    std::vector<std::vector<std::pair<double, double>>> bracket(settings, std::vector<std::pair<double, double>>(
-                                                                               lr_ds, {lo, hi}));
+    std::vector<std::vector<std::pair<double, double>>> bracket(
+        settings, std::vector<std::pair<double, double>>(lr_ds, {lo, hi}));
     // the stage's cells, kept in order; false when one is missing (then listed in state.wanted)
     auto gather = [&](const std::vector<WantedCell>& stage, std::vector<BisectionCell>& cells) {
         for (const WantedCell& w : stage) {
