@@ -879,10 +879,7 @@ void add_gan_paper_command(CLI::App& app) {
                     "the transition part's g2/g1 values, comma-separated (default: 14 in [0, 0.98])");
     cmd->add_flag("--slurm-report", o->slurm_report, "(set by --engine slurm: this is its report job)")->group("");
     add_engine_options(cmd, *engine);
-    cmd->callback([o, engine] {
-        keep_heap_between_steps();
-        run(*o, *engine);
-    });
+    cmd->callback([o, engine] { run(*o, *engine); });
 }
 
 }  // namespace awd
