@@ -237,11 +237,11 @@ experiments: deps-runtime data $(BUILD)/awd
 # preset's 20 critic steps per generator step cost about 0.2 s a step), critical damping, and the
 # ReLU/tanh comparison; into experiments/gan/results.
 gan-paper: deps-runtime data $(BUILD)/awd
-	$(BUILD)/awd gan-paper --out experiments/gan/results --threads 2 --mnist-seeds 3 --mnist-steps 200 --mnist-rounds 1
+	$(BUILD)/awd gan-paper --out experiments/gan/results --runs runs/gan-paper --threads 2 --mnist-seeds 3 --mnist-steps 200 --mnist-rounds 1
 	$(MAKE) --no-print-directory claims
 # The authors' T = 1000 on 6 rates with 5 bisection rounds, 3 seeds: several hours on 2 cores.
 gan-paper-full: deps-runtime data $(BUILD)/awd
-	$(BUILD)/awd gan-paper --parts mnist --full --out experiments/gan/results-full --threads 2
+	$(BUILD)/awd gan-paper --parts mnist --full --out experiments/gan/results-full --runs runs/gan-paper-full --threads 2
 	$(MAKE) --no-print-directory claims
 # Continual learning (experiments/mer/README.md): the runs of experiments/mer/mer_runs.sh, two at a
 # time; finished runs are reused and interrupted ones resume, so the targets can be re-run.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # slurm-test.sh: the grids on Slurm against the local engine, on the test cluster of
-# .ci/slurm-cluster.sh (`make slurm-test` starts it, runs this, stops it). A tiny A-W sweep and a
-# tiny two-valley grid and a two-run MER table run on both engines and must give the same tables and figures (timing
+# .ci/slurm-cluster.sh (`make slurm-test` starts it, runs this, stops it). A tiny A-W sweep, a
+# tiny two-valley grid, a two-run MER table and a tiny GAN grid (with one bisection round, submitted
+# by the first report job) run on both engines and must give the same tables and figures (timing
 # aside); one array task of the sweep is killed while it runs and must be reported with its log
 # and exit code, then resubmitted alone; bad sbatch arguments and an unreachable controller must
 # end in a clear error. About 2.5 minutes on 2 busy cores.
@@ -77,7 +78,24 @@ done
 for f in table.md gap.csv; do same "$f" "$T/mer-local" "$T/mer-slurm"; done
 pass "MER table: local and Slurm agree"
 
-# 4. Clear errors: sbatch refusing its arguments, a controller that does not answer.
+# 4. The GAN grid: a ring8 transition (2 g2/g1 x 4 lrD, T = 50) and a one-round mnist100 bisection
+# (4 lrD, 3 steps): on Slurm the first report job submits the bisection's round, --wait follows it.
+GAN=(gan-paper --parts transition,mnist --seeds 1 --ratios 0,0.98 --ring8-steps 50 --mnist-settings earlier --mnist-seeds 1 --mnist-steps 3 --mnist-rounds 1 --threads 2)
+"$AWD" "${GAN[@]}" --out "$T/gan-local" > "$T/gan-local.out" 2>&1 || { cat "$T/gan-local.out"; fail "GAN grid, local engine"; }
+"$AWD" "${GAN[@]}" --out "$T/gan-slurm" --engine slurm --runs-per-task 4 --wait > "$T/gan-slurm.out" 2>&1 || { cat "$T/gan-slurm.out"; fail "GAN grid, Slurm engine"; }
+grep -q "submitted job array [0-9]*: 16 of 16 runs in 4 tasks" "$T/gan-slurm.out" || { cat "$T/gan-slurm.out"; fail "GAN grid: not 16 runs in 4 tasks"; }
+grep -q "submitted the next stage; waiting for report job" "$T/gan-slurm.out" || { cat "$T/gan-slurm.out"; fail "GAN grid: --wait did not follow the bisection's next stage"; }
+for f in transition.csv mnist.csv transition.png mnist.png; do same "$f" "$T/gan-local" "$T/gan-slurm"; done
+/usr/bin/python3 -c 'import json, sys
+def strip(v):  # timing, thread count and provenance aside, at any depth
+    if isinstance(v, dict): return {k: strip(x) for k, x in v.items() if k not in ("seconds", "threads", "provenance")}
+    return [strip(x) for x in v] if isinstance(v, list) else v
+a, b = (strip(json.load(open(p))) for p in sys.argv[1:])
+sys.exit(a != b or a["mnist"]["complete"] is not True)' "$T/gan-local/gan_paper.json" "$T/gan-slurm/gan_paper.json" ||
+  fail "gan_paper.json differs between the engines (seconds, threads and provenance aside) or the bisection is not complete"
+pass "GAN grid: local and Slurm tables, figures and gan_paper.json agree, the bisection's round submitted by the report job"
+
+# 5. Clear errors: sbatch refusing its arguments, a controller that does not answer.
 if out=$("$AWD" "${GRID[@]}" --out "$T/tv-bad" --engine slurm --slurm-args "--partition=nosuch" 2>&1); then fail "a bad partition was accepted"; fi
 echo "$out" | grep -q "sbatch refused the job array (exit 1): .*invalid partition" || fail "bad partition: $out"
 pass "bad sbatch arguments: $out"

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +61,13 @@ std::string shell_quote(const std::string& text) {
     std::string quoted = "'";
     for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return quoted + "'";
+}
+
+std::string exact_number(double v) {
+    char s[32];
+    for (int digits = 15; digits <= 17; ++digits)
+        if (std::snprintf(s, sizeof s, "%.*g", digits, v), std::strtod(s, nullptr) == v) break;
+    return s;
 }
 
 namespace {
@@ -147,6 +155,18 @@ bool in_queue(const std::string& engine_dir, const std::string& job) {
         return false;  // already purged from the controller
     if (c.code != 0) throw std::runtime_error("squeue failed (exit " + std::to_string(c.code) + "): " + c.err);
     return !c.out.empty();
+}
+
+// The array and report job ids of the grid's last submission (jobs.tsv's last line).
+std::pair<std::string, std::string> last_submission(const std::string& engine_dir) {
+    std::istringstream in(read_file(engine_dir + "/jobs.tsv"));
+    std::string line, last;
+    while (std::getline(in, line))
+        if (!line.empty()) last = line;
+    std::istringstream fields(last);
+    std::string array, report;
+    fields >> array >> report;
+    return {array, report};
 }
 
 std::string array_script(const std::string& name, const std::string& engine_dir, const std::string& cwd,
@@ -265,15 +285,10 @@ void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const 
     const std::vector<std::string> extra = split_slurm_args(o.slurm_args);
     // the last submission's array still reads tasks.tsv: it must be out of the queue before tasks.tsv changes
     if (file_exists(engine_dir + "/jobs.tsv")) {
-        std::istringstream in(read_file(engine_dir + "/jobs.tsv"));
-        std::string line, last;
-        while (std::getline(in, line))
-            if (!line.empty()) last = line;
-        std::istringstream fields(last);
-        std::string array, report;
-        fields >> array >> report;
+        const auto [array, report] = last_submission(engine_dir);
+        const char* self = std::getenv("SLURM_JOB_ID");  // a report job submitting the grid's next stage
         for (const std::string& job : {array, report})
-            if (job != "-" && !job.empty() && in_queue(engine_dir, job))
+            if (job != "-" && !job.empty() && (!self || job != self) && in_queue(engine_dir, job))
                 throw std::runtime_error("job " + job + " of this grid (" + engine_dir +
                                          "/jobs.tsv) is still queued or running; "
                                          "wait for it (squeue -j " +
@@ -323,7 +338,18 @@ void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const 
     std::printf("  scripts and logs: %s\n", engine_dir.c_str());
     std::fflush(stdout);
     if (!o.wait) return;
-    while (in_queue(engine_dir, report_id)) std::this_thread::sleep_for(std::chrono::seconds(2));
+    // a report job may submit the grid's next stage (gan-paper's bisection): follow jobs.tsv to the last report
+    for (std::string next = report_id;;) {
+        while (in_queue(engine_dir, report_id)) std::this_thread::sleep_for(std::chrono::seconds(2));
+        next = last_submission(engine_dir).second;
+        if (next == report_id) break;
+        const std::string log = engine_dir + "/logs/report-" + report_id + ".out";
+        if (file_exists(log)) std::printf("%s", read_file(log).c_str());
+        std::printf("report job %s submitted the next stage; waiting for report job %s\n", report_id.c_str(),
+                    next.c_str());
+        std::fflush(stdout);
+        report_id = next;
+    }
     const std::string log = engine_dir + "/logs/report-" + report_id + ".out",
                       exit_file = engine_dir + "/report-" + report_id + ".exit";
     if (file_exists(log)) std::printf("%s", read_file(log).c_str());
@@ -355,6 +381,17 @@ std::vector<std::string> missing_runs(const std::string& grid, const std::vector
         lines.push_back(r.name + ": " + state + "; log " + r.log + where);
     }
     return lines;
+}
+
+void require_every_run(const std::string& grid, const std::vector<GridRun>& runs, const std::string& noun,
+                       const std::string& unwritten) {
+    const std::vector<std::string> missing = missing_runs(grid, runs);
+    if (missing.empty()) return;
+    std::string lines;
+    for (const std::string& line : missing) lines += "\n  " + line;
+    throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(runs.size()) + " " + noun +
+                             " failed or are missing; " + unwritten +
+                             " not written; run the command again to resubmit them:" + lines);
 }
 
 }  // namespace awd

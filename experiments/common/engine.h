@@ -47,6 +47,8 @@ struct GridRun {
 std::string awd_binary();
 // 'text' with single quotes, safe to paste into a shell line.
 std::string shell_quote(const std::string& text);
+// The shortest decimal text (15 to 17 digits) that reads back as exactly v: for command lines and run names.
+std::string exact_number(double v);
 // Runs argv (no shell) with stdout and stderr into log_path; the exit status, 128 + N if killed by signal N.
 int run_process(const std::vector<std::string>& argv, const std::string& log_path);
 
@@ -64,5 +66,9 @@ void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const 
 // For the report: one line per run that is not done, with its log and what Slurm or the local
 // engine recorded (exit code, killed, never started). Empty when every run is done.
 std::vector<std::string> missing_runs(const std::string& grid, const std::vector<GridRun>& runs);
+// For a report that needs every run: throws std::runtime_error "N of M NOUN failed or are missing;
+// UNWRITTEN not written; run the command again to resubmit them:" and the missing_runs lines.
+void require_every_run(const std::string& grid, const std::vector<GridRun>& runs, const std::string& noun,
+                       const std::string& unwritten);
 
 }  // namespace awd

@@ -4,7 +4,8 @@
 // explicitly override it.
 //
 // The run folder (written aside as DIR.partial, then renamed) holds summary.json (final order
-// parameters, the end state and every setting), trajectory.csv (order parameters over time), particles.npy
+// parameters, the end state, every setting, and the energy distance at each record exactly),
+// trajectory.csv (order parameters over time), particles.npy
 // (final, (N, d)), particles_start.npy, and PNG figures: particles_stepT.png snapshots and
 // trajectory.png. A run whose state becomes non-finite keeps its last good state, writes the
 // folder with the step that failed in summary.json, and exits 1 naming that step.
@@ -294,6 +295,10 @@ void run(GanOptions o, const CLI::App& cmd) {
                     {"status", outcome.error.empty() ? "finished" : "stopped"},
                     {"seconds", seconds},
                     {"snapshots", snapshots}});
+    // the records of trajectory.csv at full precision, for the reports that average them (gan-paper's damping)
+    nlohmann::json steps = nlohmann::json::array(), energies = nlohmann::json::array();
+    for (const GanRecord& r : outcome.trajectory) steps.push_back(r.step), energies.push_back(r.order.energy);
+    summary["trajectory"] = {{"step", steps}, {"energy_distance", energies}};
     if (!outcome.error.empty()) summary["error"] = outcome.error;
     write_json_file(partial + "/summary.json", with_provenance(summary));
     std::filesystem::remove_all(out);

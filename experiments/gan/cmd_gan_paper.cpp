@@ -1,6 +1,6 @@
 // cmd_gan_paper.cpp: `awd gan-paper`, the figures of the effective GAN model (experiments/gan/README.md):
 //   1. transition: collapse score against g2/g1 on the 2-D ring of 8 Gaussians, for several
-//      discriminator learning rates, seeds averaged (mean +- standard error), and the transition
+//      discriminator learning rates, seeds averaged (mean ± standard error), and the transition
 //      point (where the mean crosses ln(K)/2) against lrD;
 //   2. mnist: the transition point on the first 100 MNIST training images (784 dimensions)
 //      against lrD, located by bisection in g2/g1, for the authors' preset, the preset with the
@@ -9,27 +9,30 @@
 //      and the time to converge (the first record after which it stays below a threshold);
 //   4. spectral: the ring8 and mnist100 transitions with a ReLU and a tanh discriminator (the
 //      frequency principle: their width and position).
-// Runs go in parallel on --threads worker threads (BLAS single-threaded in each); every run is
-// seeded, so the results do not depend on the thread count. Outputs: CSV + PNG per part and
-// gan_paper.json with every setting and the measured numbers, in --out.
+// Every run is one `awd gan` command (gan_flags) writing its own folder RUNS/PART/CELL/seedS (--runs,
+// default OUT/runs); the runs execute on an engine (experiments/common/engine.h: here, --threads at
+// a time, or as a Slurm job array), and the report builds the CSVs, figures and OUT/gan_paper.json from those
+// folders only, the same way for both engines. The mnist bisection is replayed from the cells
+// present (replay_bisection): each pass runs the next stage's missing cells; on Slurm the report
+// job is this command again, which submits the next stage until the bisection is complete.
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
-#include <mutex>
+#include <set>
 #include <sstream>
-#include <tuple>
 
-#include "autodiff/parallel.h"
-#include "autodiff/product.h"
 #include "experiments/common/commands.h"
+#include "experiments/common/engine.h"
 #include "experiments/common/json_file.h"
 #include "experiments/common/plot.h"
 #include "experiments/common/seed_stats.h"
 #include "experiments/gan/gan.h"
+#include "experiments/gan/gan_grid.h"
 #include "nn/files.h"
 
 namespace awd {
@@ -38,32 +41,73 @@ namespace {
 
 struct PaperOptions {
     std::string out = "runs/gan-paper", parts = "transition,mnist,damping,spectral",
-                mnist_settings = "authors,per-sample,earlier";
-    int threads = 2, seeds = 10, mnist_seeds = 3, mnist_steps = 1000, mnist_rounds = 3;
+                mnist_settings = "authors,per-sample,earlier", ratios,
+                runs;  // the run folders and the engine's files (default OUT/runs)
+    int threads = 2, seeds = 10, mnist_seeds = 3, mnist_steps = 1000, mnist_rounds = 3, ring8_steps = 2000;
     bool full = false;
+    bool slurm_report = false;  // this is the report job of --engine slurm (it may submit the next bisection stage)
 };
 
-struct Job {
-    const GanTarget* target;
+// One `awd gan` run of the grid: its name (PART/CELL/seedS) is its folder under OUT/runs.
+struct PaperRun {
+    std::string name, target;
     GanConfig config;
-    int steps, record_every;
-    GanOutcome outcome;  // filled by the run
+    int steps = 0, record_every = 0;
 };
 
-void run_jobs(std::vector<Job>& jobs, int threads, const std::string& what) {
-    std::atomic<size_t> done{0};
-    std::mutex print;
-    const auto t0 = std::chrono::steady_clock::now();
-    parallel_for(jobs.size(), threads, [&](size_t i) {
-        Job& j = jobs[i];
-        GanDynamics dynamics(*j.target, j.config, coupling_kernel(j.config.particles, j.config.g1, j.config.g2));
-        j.outcome = run_gan(dynamics, *j.target, j.steps, j.record_every);
-        const size_t finished = ++done;
-        std::lock_guard<std::mutex> lock(print);
-        std::fprintf(stderr, "\r  %s: %zu/%zu runs, %.0f s   ", what.c_str(), finished, jobs.size(),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    });
-    std::fprintf(stderr, "\n");
+std::string runs_folder(const PaperOptions& o) { return o.runs.empty() ? o.out + "/runs" : o.runs; }
+std::string run_dir(const PaperOptions& o, const PaperRun& r) { return runs_folder(o) + "/" + r.name; }
+
+// A run's summary.json (awd gan writes its folder as a unit: present means complete).
+nlohmann::json read_run(const PaperOptions& o, const PaperRun& r) {
+    return nlohmann::json::parse(read_file(run_dir(o, r) + "/summary.json"));
+}
+
+// A run folder left by a grid of other settings (e.g. another --ring8-steps into the same --out)
+// has the same name: refused rather than counted.
+void check_settings(const PaperOptions& o, const PaperRun& r) {
+    const nlohmann::json s = read_run(o, r);
+    const GanConfig& c = r.config;
+    const std::pair<const char*, nlohmann::json> wanted[] = {{"target", r.target},
+                                                             {"steps", r.steps},
+                                                             {"record_every", r.record_every},
+                                                             {"seed", c.seed},
+                                                             {"g1", c.g1},
+                                                             {"g2", c.g2},
+                                                             {"lr_g", c.lr_g},
+                                                             {"lr_d", c.lr_d},
+                                                             {"penalty", c.penalty},
+                                                             {"particles", c.particles},
+                                                             {"activation", activation_name(c.activation)},
+                                                             {"penalty_scale", penalty_scale_name(c.penalty_scale)}};
+    for (const auto& [key, value] : wanted)
+        if (s.value(key, nlohmann::json()) != value)
+            throw std::runtime_error(run_dir(o, r) + " holds a run with other settings (" + key + " " +
+                                     s.value(key, nlohmann::json()).dump() + ", this grid's " + value.dump() +
+                                     "); remove it or use another --out or --runs");
+}
+
+GridRun grid_run(const PaperOptions& o, const PaperRun& r) {
+    const std::string dir = run_dir(o, r);
+    const bool done = file_exists(dir + "/summary.json");
+    if (done) check_settings(o, r);
+    return {r.name, dir + ".log",
+            shell_quote(awd_binary()) + " gan" + gan_flags(r.config, r.target, r.steps, r.record_every) +
+                " --snapshots 0 --out " + shell_quote(dir),
+            done};
+}
+
+EndState parse_end_state(const std::string& name, const std::string& where) {
+    for (EndState s : {EndState::Separated, EndState::NeverSeparated, EndState::RanAway, EndState::Collapsed})
+        if (name == end_state_name(s)) return s;
+    throw std::runtime_error(where + ": end_state '" + name + "' is not an end state");
+}
+
+// A run that stopped at a non-finite step counts with its last good state, as awd gan keeps it.
+void report_stopped(const nlohmann::json& summary, const std::string& name) {
+    if (summary.value("status", "") == "stopped")
+        std::fprintf(stderr, "  %s stopped early (its last good state counts): %s\n", name.c_str(),
+                     summary.value("error", "").c_str());
 }
 
 std::vector<double> log_spaced(double lo, double hi, int n) {
@@ -79,13 +123,6 @@ double crossing(const std::vector<double>& x, const std::vector<double>& y, doub
         if (y[k - 1] < level && y[k] >= level)
             return x[k - 1] + (level - y[k - 1]) * (x[k] - x[k - 1]) / (y[k] - y[k - 1]);
     return -1;
-}
-
-std::string errors_of(const std::vector<Job>& jobs) {
-    std::string e;
-    for (const Job& j : jobs)
-        if (!j.outcome.error.empty()) e += j.outcome.error + "\n";
-    return e;
 }
 
 nlohmann::json config_json(const GanConfig& c, const GanTarget& t, int steps) {
@@ -112,39 +149,52 @@ nlohmann::json config_json(const GanConfig& c, const GanTarget& t, int steps) {
             {"steps", steps}};
 }
 
-// Collapse score against g2/g1 for every lrD: a grid of jobs, averaged over seeds.
+// Collapse score against g2/g1 for every lrD: `seeds` runs per (lrD, g2/g1) cell, their final scores averaged.
+struct PhaseGrid {
+    std::string name, target;  // name: the runs' folder under OUT/runs, e.g. transition, spectral/ring8_relu
+    GanConfig base;
+    std::vector<double> ratios, lr_d;
+    int seeds = 0, steps = 0;
+};
+
+std::vector<PaperRun> phase_runs(const PhaseGrid& g) {
+    std::vector<PaperRun> runs;
+    for (double lr : g.lr_d)
+        for (double r : g.ratios)
+            for (int s = 0; s < g.seeds; ++s) {
+                GanConfig c = g.base;
+                c.lr_d = lr, c.g2 = r * c.g1, c.seed = (uint64_t)s;
+                runs.push_back(
+                    {g.name + "/lrD" + exact_number(lr) + "_ratio" + exact_number(r) + "/seed" + std::to_string(s),
+                     g.target, c, g.steps, g.steps});
+            }
+    return runs;
+}
+
 struct PhaseDiagram {
     std::vector<double> ratios, lr_d;
     std::vector<std::vector<SeedStats>> score;  // [lr_d][ratio]
     std::vector<double> transition;             // per lr_d: where the mean crosses ln K / 2
 };
 
-PhaseDiagram phase_diagram(const GanTarget& target, const GanConfig& base, const std::vector<double>& ratios,
-                           const std::vector<double>& lr_d, int seeds, int steps, int threads,
-                           const std::string& what) {
-    std::vector<Job> jobs;
-    for (double lr : lr_d)
-        for (double r : ratios)
-            for (int s = 0; s < seeds; ++s) {
-                GanConfig c = base;
-                c.lr_d = lr, c.g2 = r * c.g1, c.seed = (uint64_t)s;
-                jobs.push_back({&target, c, steps, steps, {}});
-            }
-    run_jobs(jobs, threads, what);
-    if (const std::string e = errors_of(jobs); !e.empty())
-        std::fprintf(stderr, "  runs that stopped early (their last good state counts):\n%s", e.c_str());
-    PhaseDiagram d{ratios, lr_d, {}, {}};
+PhaseDiagram phase_diagram(const PaperOptions& o, const PhaseGrid& g, const GanTarget& target) {
+    const std::vector<PaperRun> runs = phase_runs(g);
+    PhaseDiagram d{g.ratios, g.lr_d, {}, {}};
     size_t at = 0;
-    for (size_t a = 0; a < lr_d.size(); ++a) {
+    for (size_t a = 0; a < g.lr_d.size(); ++a) {
         d.score.emplace_back();
         std::vector<double> means;
-        for (size_t b = 0; b < ratios.size(); ++b) {
+        for (size_t b = 0; b < g.ratios.size(); ++b) {
             std::vector<double> v;
-            for (int s = 0; s < seeds; ++s) v.push_back(jobs[at++].outcome.trajectory.back().order.collapse);
+            for (int s = 0; s < g.seeds; ++s, ++at) {
+                const nlohmann::json summary = read_run(o, runs[at]);
+                report_stopped(summary, runs[at].name);
+                v.push_back(summary.at("collapse_score").get<double>());
+            }
             d.score.back().push_back(seed_stats(v));
             means.push_back(d.score.back().back().mean);
         }
-        d.transition.push_back(crossing(ratios, means, std::log((double)target.size()) / 2));
+        d.transition.push_back(crossing(g.ratios, means, std::log((double)target.size()) / 2));
     }
     return d;
 }
@@ -165,7 +215,7 @@ void write_phase_diagram(const std::string& out, const std::string& name, const 
         char title[64];
         std::snprintf(title, sizeof title, "lr_D = %.2g", d.lr_d[a]);
         plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) +
-            " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 title '" + title + "'";
+            " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lc " + std::to_string(a % 8 + 1) + " title '" + title + "'";
         if (d.transition[a] >= 0) points << d.lr_d[a] << ' ' << d.transition[a] << '\n';
     }
     write_file_atomically(out + "/" + name + ".csv", csv.str());
@@ -173,20 +223,19 @@ void write_phase_diagram(const std::string& out, const std::string& name, const 
     std::snprintf(lnk, sizeof lnk, "%.4f", std::log((double)t.size()));
     plot_png(out + "/" + name + ".png",
              "set title '" + t.name + ": collapse score at the end (mean ± s.e. over " + std::to_string(seeds) +
-                 " seeds)'\nset xlabel 'coupling ratio g_2 / g_1'\n"
+                 " seeds)'\nset xlabel 'coupling ratio g_2 / g_1 (dimensionless)'\n"
                  "set ylabel 'collapse score ln K − H(p) (nats)'\nset grid\nset key outside right\nset arrow from "
                  "graph 0, first " +
                  lnk + " to graph 1, first " + lnk + " nohead dt 2\n" + plot,
              {{"c", curves.str()}});
     if (!points.str().empty())
-        plot_png(
-            out + "/" + name + "_point.png",
-            "set title '" + t.name +
-                ": transition point (mean collapse score crosses ln(K)/2)'\nset xlabel 'discriminator learning "
-                "rate lr_D'\n"
-                "set ylabel 'g_2 / g_1 at the transition'\nset logscale x\nset grid\nplot $p with linespoints lw 2 "
-                "pt 7 notitle",
-            {{"p", points.str()}});
+        plot_png(out + "/" + name + "_point.png",
+                 "set title '" + t.name +
+                     ": transition point (mean collapse score crosses ln(K)/2)'\nset xlabel 'discriminator learning "
+                     "rate lr_D (per step)'\n"
+                     "set ylabel 'g_2 / g_1 at the transition (dimensionless)'\nset logscale x\nset grid\n"
+                     "plot $p with linespoints lw 2 pt 7 lc 1 notitle",
+                 {{"p", points.str()}});
 }
 
 nlohmann::json phase_json(const PhaseDiagram& d) {
@@ -212,16 +261,38 @@ GanConfig mixture_base() {
     return c;
 }
 
-nlohmann::json transition_part(const std::string& out, const PaperOptions& o) {
+std::vector<double> transition_ratios(const PaperOptions& o) {
+    if (o.ratios.empty()) return {0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.98};
+    std::vector<double> ratios;
+    std::stringstream in(o.ratios);
+    for (std::string item; std::getline(in, item, ',');) {
+        size_t used = 0;
+        double r = NAN;
+        try {
+            r = std::stod(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != item.size() || !(r >= 0 && r <= 1))
+            throw CLI::ValidationError("--ratios",
+                                       "'" + item + "' is not a ratio g2/g1 in [0, 1] (e.g. --ratios 0,0.98)");
+        ratios.push_back(r);
+    }
+    return ratios;
+}
+
+PhaseGrid transition_grid(const PaperOptions& o) {
+    return {"transition", "ring8",      mixture_base(), transition_ratios(o), {0.001, 0.003, 0.01, 0.03},
+            o.seeds,      o.ring8_steps};
+}
+
+nlohmann::json transition_part(const PaperOptions& o) {
     static const GanTarget target = make_target("ring8");
-    const GanConfig base = mixture_base();
-    const int steps = 2000;
-    const std::vector<double> ratios = {0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.98};
-    const PhaseDiagram d = phase_diagram(target, base, ratios, {0.001, 0.003, 0.01, 0.03}, o.seeds, steps, o.threads,
-                                         "transition (ring8)");
-    write_phase_diagram(out, "transition", d, target, o.seeds);
+    const PhaseGrid g = transition_grid(o);
+    const PhaseDiagram d = phase_diagram(o, g, target);
+    write_phase_diagram(o.out, "transition", d, target, o.seeds);
     nlohmann::json j = phase_json(d);
-    j["settings"] = config_json(base, target, steps);
+    j["settings"] = config_json(g.base, target, g.steps);
     j["seeds"] = o.seeds;
     return j;
 }
@@ -250,101 +321,9 @@ std::vector<MnistSetting> mnist_settings() {
              earlier}};
 }
 
-// One evaluated cell: g2/g1, the seeds' final scores and end states.
-struct Cell {
-    double ratio;
-    std::vector<double> scores;
-    std::vector<EndState> states;
-    double mean() const { return seed_stats(scores).mean; }
-};
-
-struct Located {
-    std::vector<Cell> cells;  // in the order evaluated
-    double point = -1;        // interpolated g2/g1 where the seed mean crosses ln K / 2
-    std::string verdict;      // "bracketed", "below LO" or "above HI"
-};
-
-// For each (setting, lrD): the mean score at g2/g1 = lo and hi, then `rounds` bisections of the
-// bracket in log g2/g1; every round runs all open (setting, lrD) pairs' seeds at once. The point
-// is interpolated in log g2/g1 within the last bracket.
-// on_round sees the state after every round (the points of open pairs still -1), for partial results.
-using Grid = std::vector<std::vector<Located>>;
-Grid locate_transitions(const GanTarget& target, const std::vector<MnistSetting>& settings,
-                        const std::vector<double>& lr_d, int seeds, int steps, int rounds, double lo, double hi,
-                        int threads, const std::function<void(const Grid&, bool)>& on_round) {
-    const double half = std::log((double)target.size()) / 2;
-    std::vector<std::vector<Located>> out(settings.size(), std::vector<Located>(lr_d.size()));
-    std::vector<std::vector<std::pair<double, double>>> bracket(
-        settings.size(), std::vector<std::pair<double, double>>(lr_d.size(), {lo, hi}));
-    auto evaluate = [&](const std::vector<std::tuple<size_t, size_t, double>>& wanted, const std::string& what) {
-        std::vector<Job> jobs;
-        for (const auto& [a, b, ratio] : wanted)
-            for (int s = 0; s < seeds; ++s) {
-                GanConfig c = settings[a].base;
-                c.lr_d = lr_d[b], c.g2 = ratio * c.g1, c.seed = (uint64_t)s;
-                jobs.push_back({&target, c, steps, steps, {}});
-            }
-        run_jobs(jobs, threads, what);
-        if (const std::string e = errors_of(jobs); !e.empty())
-            std::fprintf(stderr, "  runs that stopped early (their last good state counts):\n%s", e.c_str());
-        std::vector<Cell> cells;
-        for (size_t k = 0; k < wanted.size(); ++k) {
-            Cell c{std::get<2>(wanted[k]), {}, {}};
-            for (int s = 0; s < seeds; ++s) {
-                const OrderParameters& o = jobs[k * seeds + s].outcome.trajectory.back().order;
-                c.scores.push_back(o.collapse), c.states.push_back(o.end_state);
-            }
-            out[std::get<0>(wanted[k])][std::get<1>(wanted[k])].cells.push_back(c);
-            cells.push_back(c);
-        }
-        return cells;
-    };
-    std::vector<std::tuple<size_t, size_t, double>> ends;
-    for (size_t a = 0; a < settings.size(); ++a)
-        for (size_t b = 0; b < lr_d.size(); ++b) ends.push_back({a, b, lo}), ends.push_back({a, b, hi});
-    const std::vector<Cell> first = evaluate(ends, "mnist100 brackets");
-    std::vector<std::vector<char>> open(settings.size(), std::vector<char>(lr_d.size(), 0));
-    for (size_t k = 0; k < ends.size(); k += 2) {
-        const size_t a = std::get<0>(ends[k]), b = std::get<1>(ends[k]);
-        Located& l = out[a][b];
-        if (first[k].mean() >= half) l.verdict = "below " + std::to_string(lo).substr(0, 5), l.point = lo;
-        else if (first[k + 1].mean() < half) l.verdict = "above " + std::to_string(hi).substr(0, 5), l.point = hi;
-        else l.verdict = "bracketed", open[a][b] = 1;
-    }
-    on_round(out, false);
-    for (int r = 0; r < rounds; ++r) {
-        std::vector<std::tuple<size_t, size_t, double>> mids;
-        for (size_t a = 0; a < settings.size(); ++a)
-            for (size_t b = 0; b < lr_d.size(); ++b)
-                if (open[a][b]) mids.push_back({a, b, std::sqrt(bracket[a][b].first * bracket[a][b].second)});
-        if (mids.empty()) break;
-        const std::vector<Cell> cells =
-            evaluate(mids, "mnist100 bisection " + std::to_string(r + 1) + "/" + std::to_string(rounds));
-        for (size_t k = 0; k < mids.size(); ++k) {
-            auto& [blo, bhi] = bracket[std::get<0>(mids[k])][std::get<1>(mids[k])];
-            (cells[k].mean() >= half ? bhi : blo) = std::get<2>(mids[k]);
-        }
-        on_round(out, false);
-    }
-    for (size_t a = 0; a < settings.size(); ++a)
-        for (size_t b = 0; b < lr_d.size(); ++b) {
-            if (!open[a][b]) continue;
-            const auto [blo, bhi] = bracket[a][b];
-            double ylo = 0, yhi = 0;
-            for (const Cell& c : out[a][b].cells) {
-                if (c.ratio == blo) ylo = c.mean();
-                if (c.ratio == bhi) yhi = c.mean();
-            }
-            const double t = (half - ylo) / (yhi - ylo);
-            out[a][b].point = std::exp(std::log(blo) + t * (std::log(bhi) - std::log(blo)));
-        }
-    on_round(out, true);
-    return out;
-}
-
 nlohmann::json mnist_results(const std::string& out, const GanTarget& target, const std::vector<MnistSetting>& settings,
-                             const Grid& located, const std::vector<double>& lr_d, int seeds, int steps, int rounds,
-                             double lo, double hi) {
+                             const LocatedGrid& located, const std::vector<double>& lr_d, int seeds, int steps,
+                             int rounds, double lo, double hi) {
     std::ostringstream csv, points, cells;
     csv.precision(10), points.precision(10), cells.precision(10);
     csv << "setting,lr_d,g2_over_g1,collapse_mean,collapse_standard_error,seeds,separated,never_separated,ran_away,"
@@ -371,9 +350,10 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
                                                          : nlohmann::json(nullptr));  // null: not located yet
             sj["verdict"].push_back(l.verdict);
             if (l.point > 0) points << lr_d[b] << ' ' << l.point << '\n';
-            std::vector<Cell> sorted = l.cells;
-            std::sort(sorted.begin(), sorted.end(), [](const Cell& x, const Cell& y) { return x.ratio < y.ratio; });
-            for (const Cell& c : sorted) {
+            std::vector<BisectionCell> sorted = l.cells;
+            std::sort(sorted.begin(), sorted.end(),
+                      [](const BisectionCell& x, const BisectionCell& y) { return x.ratio < y.ratio; });
+            for (const BisectionCell& c : sorted) {
                 const SeedStats st = seed_stats(c.scores);
                 int counts[4] = {0, 0, 0, 0};
                 nlohmann::json states = nlohmann::json::array();
@@ -398,14 +378,14 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
             char title[96];
             std::snprintf(title, sizeof title, "%s, lr_D %.2g", settings[a].name.c_str(), lr_d[b]);
             cell_plot += std::string(index ? ", " : "") + "$c index " + std::to_string(index) +
-                " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lt " + std::to_string(a + 1) + " dt " +
+                " using 1:2:3 with yerrorlines lw 2 pt 7 ps 0.6 lc " + std::to_string(a + 1) + " dt " +
                 std::to_string(b + 1) + " title '" + title + "'";
             ++index;
         }
         points << "\n\n";
         sj["end_states_of_collapsed_seeds"] = high_states;
-        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) + " with linespoints lw 2 pt 7 lt " +
-            std::to_string(a + 1) + " title '" + settings[a].name + "'";
+        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) + " with linespoints lw 2 pt 7 lc " +
+            std::to_string(a % 8 + 1) + " title '" + settings[a].name + "'";
         j["settings"][settings[a].name] = sj;
     }
     // the authors' published transition, as read off their runs (issue 21): about 0.5 near lrD 1e-4, 0.9 near 1e-3
@@ -414,53 +394,99 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
     plot_png(out + "/mnist.png",
              "set title 'mnist100: collapse score at T = " + std::to_string(steps) + " (mean ± s.e., " +
                  std::to_string(seeds) +
-                 " seeds), cells the bisection evaluated'\nset xlabel 'coupling ratio g_2 / g_1'\nset ylabel 'collapse "
-                 "score ln K − H(p) (nats)'\nset "
+                 " seeds), cells the bisection evaluated'\nset xlabel 'coupling ratio g_2 / g_1 (dimensionless)'\n"
+                 "set ylabel 'collapse score ln K − H(p) (nats)'\nset "
                  "logscale x\nset grid\nset key outside right\n" +
                  cell_plot,
              {{"c", cells.str()}}, 1200, 600);
-    plot_png(
-        out + "/mnist_point.png",
-        "set title 'mnist100: transition point φ* (mean score crosses ln(K)/2) against lr_D'\nset xlabel "
-        "'discriminator learning rate lr_D'\n"
-        "set ylabel 'φ* = g_2 / g_1 at the transition'\nset logscale xy\nset yrange [0.005:1.5]\nset grid\nset key "
-        "outside right\n" +
-            point_plot,
-        {{"p", points.str()}, {"authors", "1e-4 0.5\n1e-3 0.9\n"}}, 1000, 550);
+    plot_png(out + "/mnist_point.png",
+             "set title 'mnist100: transition point φ* (mean score crosses ln(K)/2) against lr_D'\nset xlabel "
+             "'discriminator learning rate lr_D (per step)'\n"
+             "set ylabel 'φ* = g_2 / g_1 at the transition (dimensionless)'\nset logscale xy\nset yrange "
+             "[0.005:1.5]\nset grid\nset key "
+             "outside right\n" +
+                 point_plot,
+             {{"p", points.str()}, {"authors", "1e-4 0.5\n1e-3 0.9\n"}}, 1000, 550);
     return j;
 }
 
-nlohmann::json mnist_part(const std::string& out, const PaperOptions& o) {
-    static const GanTarget target = make_target("mnist100");
-    const std::vector<MnistSetting> all = mnist_settings();
+// The mnist100 bisection's grid: which settings, lrD values, seeds and steps; its cells are runs of `seeds` seeds.
+struct MnistGrid {
     std::vector<MnistSetting> settings;
+    std::vector<double> lr_d;
+    int seeds = 0, steps = 0, rounds = 0;
+    double lo = 0.01, hi = 0.977;
+};
+
+MnistGrid mnist_grid(const PaperOptions& o) {
+    const std::vector<MnistSetting> all = mnist_settings();
+    MnistGrid g;
     std::stringstream names(o.mnist_settings);
     for (std::string name; std::getline(names, name, ',');) {
         bool found = false;
         for (const MnistSetting& m : all)
-            if (m.name == name) settings.push_back(m), found = true;
+            if (m.name == name) g.settings.push_back(m), found = true;
         if (!found)
             throw CLI::ValidationError("--mnist-settings",
                                        "unknown setting '" + name + "' (expected authors, per-sample or earlier)");
     }
-    const int seeds = o.mnist_seeds, steps = o.mnist_steps, rounds = o.full ? 5 : o.mnist_rounds;
-    const std::vector<double> lr_d = log_spaced(1e-4, 2.6e-3, o.full ? 6 : 4);
-    const double lo = 0.01, hi = 0.977;
-    nlohmann::json result;
-    const auto t0 = std::chrono::steady_clock::now();
-    // every round rewrites the part's files and its entry in gan_paper.json ("complete": false until the last)
-    auto write = [&](const Grid& located, bool complete) {
-        result = mnist_results(out, target, settings, located, lr_d, seeds, steps, rounds, lo, hi);
-        result["complete"] = complete;
-        result["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const std::string report_path = out + "/gan_paper.json";
-        nlohmann::json report =
-            file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
-        report["mnist"] = result;
-        write_json_file(report_path, report);
+    g.seeds = o.mnist_seeds, g.steps = o.mnist_steps, g.rounds = o.full ? 5 : o.mnist_rounds;
+    g.lr_d = log_spaced(1e-4, 2.6e-3, o.full ? 6 : 4);
+    return g;
+}
+
+std::vector<PaperRun> mnist_cell_runs(const MnistGrid& g, const WantedCell& w) {
+    std::vector<PaperRun> runs;
+    for (int s = 0; s < g.seeds; ++s) {
+        GanConfig c = g.settings[w.setting].base;
+        c.lr_d = g.lr_d[w.lr_d], c.g2 = w.ratio * c.g1, c.seed = (uint64_t)s;
+        runs.push_back({"mnist/" + g.settings[w.setting].name + "/lrD" + exact_number(c.lr_d) + "_ratio" +
+                            exact_number(w.ratio) + "/seed" + std::to_string(s),
+                        "mnist100", c, g.steps, g.steps});
+    }
+    return runs;
+}
+
+// The bisection as far as the run folders present take it.
+BisectionState mnist_state(const PaperOptions& o, const MnistGrid& g) {
+    static const GanTarget target = make_target("mnist100");
+    return replay_bisection(
+        g.settings.size(), g.lr_d.size(), g.rounds, g.lo, g.hi, std::log((double)target.size()) / 2,
+        [&](const WantedCell& w) -> std::optional<BisectionCell> {
+            const std::vector<PaperRun> runs = mnist_cell_runs(g, w);
+            BisectionCell cell{w.ratio, {}, {}};
+            for (const PaperRun& r : runs) {
+                if (!file_exists(run_dir(o, r) + "/summary.json")) return std::nullopt;
+                const nlohmann::json summary = read_run(o, r);
+                report_stopped(summary, r.name);
+                cell.scores.push_back(summary.at("collapse_score").get<double>());
+                cell.states.push_back(parse_end_state(summary.at("end_state").get<std::string>(), run_dir(o, r)));
+            }
+            return cell;
+        });
+}
+
+// The cells evaluated so far and the stage's missing ones, as runs.
+std::vector<PaperRun> mnist_runs(const MnistGrid& g, const BisectionState& state) {
+    std::vector<PaperRun> runs;
+    auto add = [&](const WantedCell& w) {
+        const std::vector<PaperRun> cell = mnist_cell_runs(g, w);
+        runs.insert(runs.end(), cell.begin(), cell.end());
     };
-    locate_transitions(target, settings, lr_d, seeds, steps, rounds, lo, hi, o.threads, write);
-    return result;
+    for (size_t a = 0; a < state.located.size(); ++a)
+        for (size_t b = 0; b < state.located[a].size(); ++b)
+            for (const BisectionCell& c : state.located[a][b].cells) add({a, b, c.ratio});
+    for (const WantedCell& w : state.wanted) add(w);
+    return runs;
+}
+
+// The part's files and its entry of gan_paper.json ("complete": false until the bisection's last stage).
+nlohmann::json mnist_part(const PaperOptions& o, const MnistGrid& g, const BisectionState& state) {
+    static const GanTarget target = make_target("mnist100");
+    nlohmann::json j =
+        mnist_results(o.out, target, g.settings, state.located, g.lr_d, g.seeds, g.steps, g.rounds, g.lo, g.hi);
+    j["complete"] = state.complete;
+    return j;
 }
 
 // ---- the frequency principle: the transition against the discriminator's activation -------
@@ -478,119 +504,150 @@ nlohmann::json transition_shape(const PhaseDiagram& d, size_t a, double ln_k) {
             {"width", q1 >= 0 && q3 >= 0 ? nlohmann::json(q3 - q1) : nlohmann::json("none")}};
 }
 
-nlohmann::json spectral_part(const std::string& out, const PaperOptions& o) {
-    const std::vector<Activation> families = {Activation::Relu, Activation::Tanh};
-    nlohmann::json j = {{"activations", {"relu", "tanh"}}};
-    // ring8: the transition part's setting at lrD 0.01
-    {
-        static const GanTarget target = make_target("ring8");
-        const std::vector<double> ratios = {0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 0.98};
-        nlohmann::json part = {{"g2_over_g1", ratios}, {"lr_d", 0.01}, {"seeds", o.seeds}};
-        for (Activation act : families) {
-            GanConfig base = mixture_base();
-            base.activation = act;
-            const PhaseDiagram d = phase_diagram(target, base, ratios, {0.01}, o.seeds, 2000, o.threads,
-                                                 std::string("ring8, ") + activation_name(act));
-            write_phase_diagram(out, std::string("spectral_ring8_") + activation_name(act), d, target, o.seeds);
-            nlohmann::json one = transition_shape(d, 0, std::log((double)target.size()));
-            one["collapse_mean"] = phase_json(d)["collapse_mean"][0];
-            part[activation_name(act)] = one;
-            part["settings"] = config_json(base, target, 2000);
-        }
-        j["ring8"] = part;
+// ring8: the transition part's setting at lrD 0.01; mnist100: the project's earlier settings (the
+// preset's cost rules a grid of it out here) at lrD 1e-3, 2 seeds, T = 1000. One grid per activation.
+std::vector<PhaseGrid> spectral_grids(const PaperOptions& o) {
+    std::vector<PhaseGrid> grids;
+    for (Activation act : {Activation::Relu, Activation::Tanh}) {
+        GanConfig base = mixture_base();
+        base.activation = act;
+        grids.push_back({std::string("spectral/ring8_") + activation_name(act),
+                         "ring8",
+                         base,
+                         {0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 0.98},
+                         {0.01},
+                         o.seeds,
+                         o.ring8_steps});
     }
-    // mnist100: the project's earlier settings (the preset's cost rules a grid of it out here), lrD 1e-3
-    {
-        static const GanTarget target = make_target("mnist100");
-        const std::vector<double> ratios = {0, 0.01, 0.02, 0.03, 0.046, 0.06, 0.077, 0.1, 0.128, 0.212};
-        nlohmann::json part = {{"g2_over_g1", ratios}, {"lr_d", 1e-3}, {"seeds", 2}};
-        for (Activation act : families) {
-            GanConfig base = mnist_settings()[2].base;
-            base.activation = act;
-            const PhaseDiagram d = phase_diagram(target, base, ratios, {1e-3}, 2, 1000, o.threads,
-                                                 std::string("mnist100, ") + activation_name(act));
-            write_phase_diagram(out, std::string("spectral_mnist_") + activation_name(act), d, target, 2);
-            nlohmann::json one = transition_shape(d, 0, std::log((double)target.size()));
-            one["collapse_mean"] = phase_json(d)["collapse_mean"][0];
-            part[activation_name(act)] = one;
-            part["settings"] = config_json(base, target, 1000);
-        }
-        j["mnist100"] = part;
+    for (Activation act : {Activation::Relu, Activation::Tanh}) {
+        GanConfig base = mnist_settings()[2].base;
+        base.activation = act;
+        grids.push_back({std::string("spectral/mnist_") + activation_name(act),
+                         "mnist100",
+                         base,
+                         {0, 0.01, 0.02, 0.03, 0.046, 0.06, 0.077, 0.1, 0.128, 0.212},
+                         {1e-3},
+                         2,
+                         1000});
+    }
+    return grids;
+}
+
+nlohmann::json spectral_part(const PaperOptions& o) {
+    nlohmann::json j = {{"activations", {"relu", "tanh"}}};
+    for (const PhaseGrid& g : spectral_grids(o)) {
+        static const GanTarget ring8 = make_target("ring8"), mnist100 = make_target("mnist100");
+        const GanTarget& target = g.target == "ring8" ? ring8 : mnist100;
+        const std::string family = g.target == "ring8" ? "ring8" : "mnist100", act = activation_name(g.base.activation);
+        const PhaseDiagram d = phase_diagram(o, g, target);
+        write_phase_diagram(o.out, std::string(g.target == "ring8" ? "spectral_ring8_" : "spectral_mnist_") + act, d,
+                            target, g.seeds);
+        nlohmann::json one = transition_shape(d, 0, std::log((double)target.size()));
+        one["collapse_mean"] = phase_json(d)["collapse_mean"][0];
+        nlohmann::json& part = j[family];
+        part["g2_over_g1"] = g.ratios, part["lr_d"] = g.lr_d[0], part["seeds"] = g.seeds;
+        part[act] = one;
+        part["settings"] = config_json(g.base, target, g.steps);
     }
     return j;
 }
 
-nlohmann::json damping_part(const std::string& out, const PaperOptions& o) {
-    static const GanTarget target = make_target("ring8");
-    GanConfig base = mixture_base();
-    base.g2 = 0, base.lr_d = 0.01, base.penalty_on = PenaltyOn::Data;
-    const int steps = 6000, record_every = 20, seeds = 3;
-    const double threshold = 0.05;
-    const std::vector<double> alphas = {0, 0.03, 0.1, 0.3, 1, 3, 10, 30};
-    std::vector<Job> jobs;
-    for (double a : alphas)
-        for (int s = 0; s < seeds; ++s) {
-            GanConfig c = base;
+// ---- critical damping: the energy distance over time against the penalty strength -----------
+
+struct DampingGrid {
+    GanConfig base;
+    int steps = 0, record_every = 20, seeds = 3;
+    double threshold = 0.05;
+    std::vector<double> alphas = {0, 0.03, 0.1, 0.3, 1, 3, 10, 30};
+};
+
+// ring8 at g2 = 0, lrD 0.01, for 3 T of the transition part (6000 steps at the default T = 2000).
+DampingGrid damping_grid(const PaperOptions& o) {
+    DampingGrid g;
+    g.base = mixture_base();
+    g.base.g2 = 0, g.base.lr_d = 0.01, g.base.penalty_on = PenaltyOn::Data;
+    g.steps = 3 * o.ring8_steps;
+    return g;
+}
+
+std::vector<PaperRun> damping_runs(const DampingGrid& g) {
+    std::vector<PaperRun> runs;
+    for (double a : g.alphas)
+        for (int s = 0; s < g.seeds; ++s) {
+            GanConfig c = g.base;
             c.penalty = a, c.seed = (uint64_t)s;
-            jobs.push_back({&target, c, steps, record_every, {}});
+            runs.push_back(
+                {"damping/alpha" + exact_number(a) + "/seed" + std::to_string(s), "ring8", c, g.steps, g.record_every});
         }
-    run_jobs(jobs, o.threads, "critical damping (ring8)");
-    if (const std::string e = errors_of(jobs); !e.empty())
-        std::fprintf(stderr, "  runs that stopped early:\n%s", e.c_str());
+    return runs;
+}
+
+nlohmann::json damping_part(const PaperOptions& o) {
+    static const GanTarget target = make_target("ring8");
+    const DampingGrid g = damping_grid(o);
+    const std::vector<PaperRun> runs = damping_runs(g);
+    const int seeds = g.seeds, steps = g.steps;
+    // per run: (step, energy distance) at every record, from summary.json's exact trajectory
+    auto trajectory = [&](size_t k) {
+        const nlohmann::json summary = read_run(o, runs[k]);
+        report_stopped(summary, runs[k].name);
+        const nlohmann::json& t = summary.at("trajectory");
+        return std::make_pair(t.at("step").get<std::vector<int>>(), t.at("energy_distance").get<std::vector<double>>());
+    };
     std::ostringstream csv, curves, times;
     csv.precision(10), curves.precision(10), times.precision(10);
     csv << "alpha,step,energy_distance_mean\n";
     nlohmann::json t_mean = nlohmann::json::array(), t_all = nlohmann::json::array();
     std::string plot = "plot ";
-    for (size_t a = 0; a < alphas.size(); ++a) {
-        const std::vector<GanRecord>& first = jobs[a * seeds].outcome.trajectory;
+    for (size_t a = 0; a < g.alphas.size(); ++a) {
+        const std::vector<int> first = trajectory(a * seeds).first;
         std::vector<double> mean(first.size(), 0.0), converge;
         for (int s = 0; s < seeds; ++s) {
-            const std::vector<GanRecord>& tr = jobs[a * seeds + s].outcome.trajectory;
+            const auto [step, energy] = trajectory(a * seeds + s);
             int t = -1;  // first record after which the energy distance stays below the threshold
-            for (size_t k = 0; k < tr.size(); ++k) {
-                if (k < mean.size()) mean[k] += tr[k].order.energy / seeds;
-                if (tr[k].order.energy >= threshold) t = -1;
-                else if (t < 0) t = tr[k].step;
+            for (size_t k = 0; k < step.size(); ++k) {
+                if (k < mean.size()) mean[k] += energy[k] / seeds;
+                if (energy[k] >= g.threshold) t = -1;
+                else if (t < 0) t = step[k];
             }
-            converge.push_back(t < 0 || tr.back().step < steps ? NAN : t);
+            converge.push_back(t < 0 || step.back() < steps ? NAN : t);
         }
         for (size_t k = 0; k < first.size(); ++k) {
-            csv << alphas[a] << ',' << first[k].step << ',' << mean[k] << '\n';
-            curves << first[k].step << ' ' << std::max(mean[k], 1e-6) << '\n';
+            csv << g.alphas[a] << ',' << first[k] << ',' << mean[k] << '\n';
+            curves << first[k] << ' ' << std::max(mean[k], 1e-6) << '\n';
         }
         curves << "\n\n";
-        plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) +
-            " with lines lw 2 title 'α = " + std::to_string(alphas[a]).substr(0, 5) + "'";
+        plot += std::string(a ? ", " : "") + "$c index " + std::to_string(a) + " with lines lw 2 lc " +
+            std::to_string(a % 8 + 1) + " title 'α = " + std::to_string(g.alphas[a]).substr(0, 5) + "'";
         bool all_converged = true;
         for (double t : converge) all_converged &= std::isfinite(t);
         const SeedStats m = all_converged ? seed_stats(converge) : SeedStats{NAN, NAN, NAN};
-        if (all_converged) times << std::max(alphas[a], 0.01) << ' ' << m.mean << ' ' << m.standard_error << '\n';
+        if (all_converged) times << std::max(g.alphas[a], 0.01) << ' ' << m.mean << ' ' << m.standard_error << '\n';
         t_mean.push_back(all_converged ? nlohmann::json(m.mean)
                                        : nlohmann::json("not within " + std::to_string(steps) + " steps"));
         nlohmann::json each = nlohmann::json::array();
         for (double t : converge) each.push_back(std::isfinite(t) ? nlohmann::json(t) : nlohmann::json("none"));
         t_all.push_back(each);
     }
-    write_file_atomically(out + "/damping.csv", csv.str());
-    plot_png(out + "/damping.png",
+    write_file_atomically(o.out + "/damping.csv", csv.str());
+    plot_png(o.out + "/damping.png",
              "set title 'ring8, g_2 = 0: energy distance to the target (mean of " + std::to_string(seeds) +
                  " seeds)'\nset xlabel 'generator step'\n"
-                 "set ylabel 'energy distance (data units)'\nset logscale y\nset grid\nset key outside right\n" +
+                 "set ylabel 'energy distance (target coordinate units)'\nset logscale y\nset grid\n"
+                 "set key outside right\n" +
                  plot,
              {{"c", curves.str()}}, 1000, 500);
-    plot_png(out + "/convergence_time.png",
-             "set title 'time for the energy distance to stay below " + std::to_string(threshold).substr(0, 4) +
+    plot_png(o.out + "/convergence_time.png",
+             "set title 'time for the energy distance to stay below " + std::to_string(g.threshold).substr(0, 4) +
                  " (α = 0 drawn at 0.01)'\n"
-                 "set xlabel 'penalty α'\nset ylabel 'generator steps to converge'\nset logscale x\nset grid\n"
-                 "plot $t using 1:2:3 with yerrorlines lw 2 pt 7 notitle",
+                 "set xlabel 'penalty strength α'\nset ylabel 'time to converge (generator steps)'\nset logscale x\n"
+                 "set grid\nplot $t using 1:2:3 with yerrorlines lw 2 pt 7 lc 1 notitle",
              {{"t", times.str()}});
-    nlohmann::json settings = config_json(base, target, steps);
-    return {{"settings", settings},
-            {"alpha", alphas},
+    return {{"settings", config_json(g.base, target, steps)},
+            {"alpha", g.alphas},
             {"seeds", seeds},
-            {"threshold", threshold},
-            {"record_every", record_every},
+            {"threshold", g.threshold},
+            {"record_every", g.record_every},
             {"time_to_converge_mean", t_mean},
             {"time_to_converge_per_seed", t_all}};
 }
@@ -634,48 +691,163 @@ nlohmann::json derived(const nlohmann::json& report) {
     return d;
 }
 
-void run(const PaperOptions& o) {
-    keep_heap_between_steps();
-    set_threads(1);
-    make_directories(o.out);
+const char* const kParts[] = {"transition", "mnist", "damping", "spectral", "derived"};
+
+std::vector<std::string> parse_parts(const std::string& text) {
+    std::vector<std::string> parts;
+    std::stringstream in(text);
+    for (std::string part; std::getline(in, part, ',');) {
+        if (std::find(std::begin(kParts), std::end(kParts), part) == std::end(kParts))
+            throw CLI::ValidationError(
+                "--parts", "unknown part '" + part + "' (expected transition, mnist, damping, spectral or derived)");
+        parts.push_back(part);
+    }
+    return parts;
+}
+
+// Every run the parts want now: the fixed grids whole, the mnist bisection up to its current stage.
+struct Plan {
+    std::vector<PaperRun> runs;
+    std::optional<MnistGrid> mnist;
+    BisectionState mnist_state;
+};
+
+Plan plan_runs(const PaperOptions& o, const std::vector<std::string>& parts) {
+    Plan p;
+    auto add = [&](const std::vector<PaperRun>& runs) { p.runs.insert(p.runs.end(), runs.begin(), runs.end()); };
+    for (const std::string& part : parts) {
+        if (part == "transition") add(phase_runs(transition_grid(o)));
+        else if (part == "damping") add(damping_runs(damping_grid(o)));
+        else if (part == "spectral")
+            for (const PhaseGrid& g : spectral_grids(o)) add(phase_runs(g));
+        else if (part == "mnist") {
+            p.mnist = mnist_grid(o);
+            p.mnist_state = mnist_state(o, *p.mnist);
+            add(mnist_runs(*p.mnist, p.mnist_state));
+        }
+    }
+    return p;
+}
+
+std::vector<GridRun> grid_runs(const PaperOptions& o, const Plan& p) {
+    std::vector<GridRun> runs;
+    for (const PaperRun& r : p.runs) runs.push_back(grid_run(o, r));
+    return runs;
+}
+
+// The mnist part between stages: its files and gan_paper.json's "mnist" with "complete": false.
+void write_partial_mnist(const PaperOptions& o, const Plan& p) {
+    if (!p.mnist || p.mnist_state.complete) return;
     const std::string report_path = o.out + "/gan_paper.json";
     nlohmann::json report =
         file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
-    std::stringstream parts(o.parts);
-    for (std::string part; std::getline(parts, part, ',');) {
-        const auto t0 = std::chrono::steady_clock::now();
+    report["mnist"] = mnist_part(o, *p.mnist, p.mnist_state);
+    write_json_file(report_path, report);
+    std::printf("  mnist bisection: stage %d of %d needs %zu cells\n", p.mnist_state.stage, p.mnist->rounds,
+                p.mnist_state.wanted.size());
+}
+
+// The report: every part's files and gan_paper.json from the run folders, once every run is there.
+void report(const PaperOptions& o, const std::vector<std::string>& parts, const Plan& p) {
+    require_every_run(runs_folder(o), grid_runs(o, p), "runs", o.out + "/gan_paper.json");
+    const std::string report_path = o.out + "/gan_paper.json";
+    nlohmann::json report =
+        file_exists(report_path) ? nlohmann::json::parse(read_file(report_path)) : nlohmann::json::object();
+    for (const std::string& part : parts) {
+        if (part == "derived") {
+            report["derived"] = derived(report);
+            continue;
+        }
         std::printf("awd gan-paper: %s\n", part.c_str());
         std::fflush(stdout);
-        nlohmann::json j;
-        if (part == "transition") j = transition_part(o.out, o);
-        else if (part == "mnist") j = mnist_part(o.out, o);
-        else if (part == "damping") j = damping_part(o.out, o);
-        else if (part == "spectral") j = spectral_part(o.out, o);
-        else if (part == "derived") {
-            report["derived"] = derived(report);
-            write_json_file(report_path, report);
-            continue;
-        } else
-            throw CLI::ValidationError("--parts",
-                                       "unknown part '" + part + "' (expected transition, mnist, damping or spectral)");
-        j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        nlohmann::json j = part == "transition" ? transition_part(o)
+            : part == "mnist"                   ? mnist_part(o, *p.mnist, p.mnist_state)
+            : part == "damping"                 ? damping_part(o)
+                                                : spectral_part(o);
+        double seconds = 0;  // the part's runs, each on one core
+        for (const PaperRun& r : p.runs)
+            if (r.name.rfind(part + "/", 0) == 0) seconds += read_run(o, r).at("seconds").get<double>();
+        j["seconds"] = seconds;
         j["threads"] = o.threads;
-        if (part == "mnist")  // the part rewrote gan_paper.json as it went; keep what other parts wrote since
-            report = nlohmann::json::parse(read_file(report_path));
         report[part] = j;
         report["derived"] = derived(report);
-        write_json_file(report_path, report);
-        std::printf("  %s done in %.0f s\n", part.c_str(), j["seconds"].get<double>());
+        std::printf("  %s: %.0f s of runs\n", part.c_str(), seconds);
     }
+    write_json_file(report_path, report);
+}
+
+// The command again, as the Slurm report job runs it.
+std::string paper_command(const PaperOptions& o, const EngineOptions& e) {
+    return shell_quote(awd_binary()) + " gan-paper --out " + shell_quote(o.out) + " --runs " +
+        shell_quote(runs_folder(o)) + " --parts " + shell_quote(o.parts) + " --seeds " + std::to_string(o.seeds) +
+        " --threads " + std::to_string(o.threads) + " --mnist-settings " + shell_quote(o.mnist_settings) +
+        " --mnist-seeds " + std::to_string(o.mnist_seeds) + " --mnist-steps " + std::to_string(o.mnist_steps) +
+        " --mnist-rounds " + std::to_string(o.mnist_rounds) + (o.full ? " --full" : "") + " --ring8-steps " +
+        std::to_string(o.ring8_steps) + (o.ratios.empty() ? "" : " --ratios " + shell_quote(o.ratios)) +
+        " --engine slurm" + (e.slurm_args.empty() ? "" : " --slurm-args " + shell_quote(e.slurm_args)) +
+        " --runs-per-task " + std::to_string(e.runs_per_task) + " --slurm-report";
+}
+
+// The runs GRID/engine/tasks.tsv lists: what the last job array ran.
+std::set<std::string> submitted_runs(const std::string& grid) {
+    std::set<std::string> names;
+    if (!file_exists(grid + "/engine/tasks.tsv")) return names;
+    std::istringstream in(read_file(grid + "/engine/tasks.tsv"));
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty()) names.insert(line.substr(0, line.find('\t')));
+    return names;
+}
+
+// Slurm: the runs missing now as one job array, and this command as its report job. The report job
+// writes the report when nothing is missing or a run of the array it follows failed (the report then
+// lists it), and otherwise (the bisection's next stage) submits the next array and report job.
+void run_on_slurm(const PaperOptions& o, const EngineOptions& e, const std::vector<std::string>& parts) {
+    const Plan p = plan_runs(o, parts);
+    const std::vector<GridRun> runs = grid_runs(o, p);
+    if (o.slurm_report) {
+        const std::set<std::string> submitted = submitted_runs(runs_folder(o));
+        bool failed = false, missing = false;
+        for (const GridRun& r : runs)
+            if (!r.done) missing = true, failed |= submitted.count(r.name) > 0;
+        if (failed || !missing) return report(o, parts, p);
+        write_partial_mnist(o, p);
+    }
+    run_slurm(runs_folder(o), runs, paper_command(o, e), e);
+}
+
+void run(const PaperOptions& o, const EngineOptions& e) {
+    check_engine_options(e);
+    const std::vector<std::string> parts = parse_parts(o.parts);
+    if (std::find(parts.begin(), parts.end(), "mnist") != parts.end()) mnist_grid(o);  // its flags, checked first
+    if (o.slurm_report && e.engine != "slurm")
+        throw std::invalid_argument("--slurm-report is the report job of --engine slurm");
+    make_directories(o.out);
+    if (e.engine == "slurm" && !e.report_only) return run_on_slurm(o, e, parts);
+    Plan p = plan_runs(o, parts);
+    if (!e.report_only) {
+        for (std::vector<GridRun> runs = grid_runs(o, p);; runs = grid_runs(o, p)) {
+            const size_t todo = std::count_if(runs.begin(), runs.end(), [](const GridRun& r) { return !r.done; });
+            if (todo == 0) break;
+            std::printf("awd gan-paper: %zu of %zu runs to do, %d at a time\n", todo, runs.size(), o.threads);
+            std::fflush(stdout);
+            run_local(runs, o.threads);
+            if (!missing_runs(runs_folder(o), grid_runs(o, p)).empty()) break;  // a run failed: the report lists it
+            p = plan_runs(o, parts);                                            // the bisection's next stage, if any
+            write_partial_mnist(o, p);
+        }
+    }
+    report(o, parts, p);
 }
 
 }  // namespace
 
 void add_gan_paper_command(CLI::App& app) {
     auto o = std::make_shared<PaperOptions>();
+    auto engine = std::make_shared<EngineOptions>();
     CLI::App* cmd = app.add_subcommand(
         "gan-paper", "the effective GAN model's figures: collapse transition, MNIST phase diagram, critical damping");
-    cmd->add_option("--out", o->out, "output folder")->capture_default_str();
+    cmd->add_option("--out", o->out, "output folder: CSVs, figures, gan_paper.json")->capture_default_str();
+    cmd->add_option("--runs", o->runs, "the run folders (PART/CELL/seedS) and the engine's files (default OUT/runs)");
     cmd->add_option(
            "--parts", o->parts,
            "comma-separated: transition, mnist, damping, spectral (derived: only recompute the derived numbers)")
@@ -683,7 +855,9 @@ void add_gan_paper_command(CLI::App& app) {
     cmd->add_option("--seeds", o->seeds, "seeds per point of the low-dimensional transition")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    cmd->add_option("--threads", o->threads, "runs in parallel")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--threads", o->threads, "local engine: runs at a time")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     cmd->add_option("--mnist-settings", o->mnist_settings, "mnist100 settings compared: authors, per-sample, earlier")
         ->capture_default_str();
     cmd->add_option("--mnist-seeds", o->mnist_seeds, "seeds per mnist100 cell")
@@ -697,7 +871,15 @@ void add_gan_paper_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--full", o->full,
                   "mnist100 on 6 lrD values with 5 bisection rounds instead of 4 and --mnist-rounds");
-    cmd->callback([o] { run(*o); });
+    cmd->add_option("--ring8-steps", o->ring8_steps,
+                    "generator steps T of the ring8 runs (transition, spectral; damping runs 3 T); smaller for a test")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--ratios", o->ratios,
+                    "the transition part's g2/g1 values, comma-separated (default: 14 in [0, 0.98])");
+    cmd->add_flag("--slurm-report", o->slurm_report, "(set by --engine slurm: this is its report job)")->group("");
+    add_engine_options(cmd, *engine);
+    cmd->callback([o, engine] { run(*o, *engine); });
 }
 
 }  // namespace awd

@@ -180,14 +180,6 @@ TwoValleyCell read_cell(const std::string& dir) {
     return c;
 }
 
-// The shortest text that reads back as exactly v.
-std::string exact_number(double v) {
-    char s[32];
-    for (int digits = 15; digits <= 17; ++digits)
-        if (std::snprintf(s, sizeof s, "%.*g", digits, v), std::strtod(s, nullptr) == v) break;
-    return s;
-}
-
 // `awd landscape` with the flags of a two-valley grid: the start of its per-cell and report commands.
 std::string two_valley_command(const LandscapeOptions& o) {
     auto list = [](const std::vector<double>& v) {
@@ -238,15 +230,7 @@ void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engi
     std::vector<TwoValleyCell> cells;
     double seconds = 0;
     if (engine.report_only) {  // the cells' own run folders, each complete or absent
-        const std::vector<GridRun> runs = two_valley_runs(o);
-        const std::vector<std::string> missing = missing_runs(o.out + ".runs", runs);
-        if (!missing.empty()) {
-            std::string lines;
-            for (const std::string& line : missing) lines += "\n  " + line;
-            throw std::runtime_error(std::to_string(missing.size()) + " of " + std::to_string(runs.size()) +
-                                     " cells failed or are missing; " + o.out +
-                                     " not written; run the command again to resubmit them:" + lines);
-        }
+        require_every_run(o.out + ".runs", two_valley_runs(o), "cells", o.out);
         for (size_t k = 0; k < n_cells; ++k) {
             cells.push_back(read_cell(cell_dir(o, k)));
             seconds += nlohmann::json::parse(read_file(cell_dir(o, k) + "/summary.json")).at("seconds").get<double>();
