@@ -309,8 +309,15 @@ AWD_LANDSCAPE := $(BUILD)/awd landscape --threads 2
 TWO_VALLEY_ETAS := 0.01,0.0129155,0.016681,0.0215443,0.0278256,0.0359381,0.0464159,0.0599484,0.0774264,0.1
 TWO_VALLEY_GRID := --model two-valley --eta $(TWO_VALLEY_ETAS) --sigma $(TWO_VALLEY_ETAS) --y0 5 --steps 20000
 TWO_VALLEY_LINE := --model two-valley --eta 0.01 --sigma 0.005,0.01,0.02,0.035,0.05,0.1,0.2 --y0 1 --steps 100000 --trace-every 1000
-# The summaries the claims read (experiments/sgd/claims.json) are copied into experiments/sgd/results.
+# The summaries the claims read (experiments/sgd/claims.json) are copied into experiments/sgd/results,
+# and so are the README's figures (RUN/FIGURE:NAME, each as .png, .svg and .pdf).
 SGD_SUMMARIES := valley-langevin valley-isotropic valley-stationary valley-minibatch valley-stability two-valley-grid two-valley-line two-valley-h2
+SGD_FIGURES := valley-langevin/drift_vs_noise:valley-drift valley-isotropic/drift_vs_noise:valley-drift-isotropic \
+  valley-isotropic/time_to_flat:valley-time-to-flat valley-stationary/stationary:valley-stationary \
+  valley-stability/stability:valley-stability valley-minibatch/drift_vs_noise:valley-minibatch-drift \
+  two-valley-grid/P_flat_grid:two-valley-P_flat-grid two-valley-grid/kramers_P_flat_grid:two-valley-kramers-grid \
+  two-valley-grid/mean_freeze_time_grid:two-valley-freeze-grid two-valley-line/P_flat_vs_noise:two-valley-P_flat-line \
+  networks/flatness:networks-flatness networks/lr0.1-B1000/sgd-noise-diagonal:networks-diagonal-lr0.1-B1000
 sgd-paper: deps-runtime $(BUILD)/awd
 	@mkdir -p $(SGD)
 	$(AWD_LANDSCAPE) --model valley --drive langevin --kappa 10 --delta 1e-3,2e-3,5e-3,1e-2,2e-2 --runs 1000 --steps 10000 --out $(SGD)/valley-langevin
@@ -325,6 +332,8 @@ sgd-paper: deps-runtime $(BUILD)/awd
 	$(MAKE) --no-print-directory sgd-networks
 	@for d in $(SGD_SUMMARIES); do cp $(SGD)/$$d/summary.json experiments/sgd/results/$$d.json || exit 1; done
 	cp $(SGD_NETS)/flatness.json experiments/sgd/results/networks-flatness.json
+	@for f in $(SGD_FIGURES); do for x in png svg pdf; do \
+	  cp $(SGD)/$${f%%:*}.$$x experiments/sgd/results/$${f##*:}.$$x || exit 1; done; done
 	$(MAKE) --no-print-directory claims
 
 # Real networks: MLP 784-50-50-10 relu (He normal weights, zero biases) on 100 MNIST digits per
