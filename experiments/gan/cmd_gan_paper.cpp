@@ -349,7 +349,13 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
             sj["transition_point"].push_back(l.point > 0 ? nlohmann::json(l.point)
                                                          : nlohmann::json(nullptr));  // null: not located yet
             sj["verdict"].push_back(l.verdict);
-            if (l.point > 0) points << lr_d[b] << ' ' << l.point << '\n';
+            // third column: 0 located inside the bracket, +1 above its top, -1 below its bottom (a bound, not a point)
+            if (l.point > 0)
+                points << lr_d[b] << ' ' << l.point << ' '
+                       << (l.verdict.rfind("above", 0) == 0       ? 1
+                               : l.verdict.rfind("below", 0) == 0 ? -1
+                                                                  : 0)
+                       << '\n';
             std::vector<BisectionCell> sorted = l.cells;
             std::sort(sorted.begin(), sorted.end(),
                       [](const BisectionCell& x, const BisectionCell& y) { return x.ratio < y.ratio; });
@@ -384,12 +390,18 @@ nlohmann::json mnist_results(const std::string& out, const GanTarget& target, co
         }
         points << "\n\n";
         sj["end_states_of_collapsed_seeds"] = high_states;
-        point_plot += std::string(a ? ", " : "") + "$p index " + std::to_string(a) + " with linespoints lw 2 pt 7 lc " +
-            std::to_string(a % 8 + 1) + " title '" + settings[a].name + "'";
+        const std::string colour = " lc " + std::to_string(a % 8 + 1), block = "$p index " + std::to_string(a);
+        point_plot += std::string(a ? ", " : "") + block + " using 1:($3 == 0 ? $2 : NaN) with linespoints lw 2 pt 7" +
+            colour + " title '" + settings[a].name + "', " + block +
+            " using 1:($3 > 0 ? $2 : NaN) with points pt 9 ps 1.8" + colour + " notitle, " + block +
+            " using 1:($3 < 0 ? $2 : NaN) with points pt 11 ps 1.8" + colour + " notitle";
         j["settings"][settings[a].name] = sj;
     }
     // the authors' published transition, as read off their runs (issue 21): about 0.5 near lrD 1e-4, 0.9 near 1e-3
-    point_plot += ", $authors with points pt 6 ps 2 lw 2 lc rgb 'black' title 'authors (approximate)'";
+    point_plot +=
+        ", $authors with points pt 6 ps 2 lw 2 lc rgb 'black' title 'authors (approximate)', "
+        "keyentry with points pt 9 ps 1.8 lc rgb 'black' title 'φ* above the bracket (bound)', "
+        "keyentry with points pt 11 ps 1.8 lc rgb 'black' title 'φ* below the bracket (bound)'";
     write_file_atomically(out + "/mnist.csv", csv.str());
     plot_png(out + "/mnist.png",
              "set title 'mnist100: collapse score at T = " + std::to_string(steps) + " (mean ± s.e., " +
