@@ -24,6 +24,7 @@
 #include "experiments/common/json_file.h"
 #include "experiments/common/provenance.h"
 #include "experiments/gan/gan.h"
+#include "experiments/gan/gan_grid.h"
 #include "experiments/gan/gan_plots.h"
 #include "nn/files.h"
 
@@ -170,41 +171,24 @@ Tensor checked_kernel(const GanOptions& o) {
 }
 
 nlohmann::json settings_json(const GanOptions& o, const GanConfig& c, const GanTarget& t) {
-    return {{"target", o.target},
-            {"target_points", t.size()},
-            {"dimension", t.dim()},
-            {"target_width", t.width},
-            {"assignment_distance", t.cosine ? "cosine" : "euclidean"},
-            {"particles", c.particles},
-            {"kernel", o.kernel.empty() ? nlohmann::json("g1 I + g2 (11^T - I)") : nlohmann::json(o.kernel)},
-            {"g1", c.g1},
-            {"g2", c.g2},
-            {"g2_over_g1", c.g1 != 0 ? c.g2 / c.g1 : 0.0},
-            {"lr_g", c.lr_g},
-            {"lr_d", c.lr_d},
-            {"d_steps", c.d_steps},
-            {"d_steps_first", c.d_steps_first},
-            {"weight_decay", c.weight_decay},
-            {"penalty", c.penalty},
-            {"penalty_on", penalty_on_name(c.penalty_on)},
-            {"penalty_scale", penalty_scale_name(c.penalty_scale)},
-            {"objective", gan_objective_name(c.objective)},
-            {"discriminator", c.hidden},
-            {"activation", activation_name(c.activation)},
-            {"dropout", c.dropout},
-            {"dropout_after", c.dropout_after},
-            {"output_bias", c.output_bias},
-            {"optimizer_d", optimizer_name(c.optimizer.kind)},
-            {"amsgrad", c.optimizer.amsgrad},
-            {"fresh_optimizer_d", c.fresh_optimizer},
-            {"momentum_d", c.optimizer.momentum},
-            {"batch", c.batch},
-            {"init_std", c.init_std},
-            {"steps", o.steps},
-            {"seed", o.seed},
-            {"record_every", o.record_every},
-            {"threads", o.threads},
-            {"preset", o.preset.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.preset)}};
+    nlohmann::json j = gan_config_json(c);
+    j.update({{"target", o.target},
+              {"target_points", t.size()},
+              {"dimension", t.dim()},
+              {"target_width", t.width},
+              {"assignment_distance", t.cosine ? "cosine" : "euclidean"},
+              {"kernel", o.kernel.empty() ? nlohmann::json("g1 I + g2 (11^T - I)") : nlohmann::json(o.kernel)},
+              {"g2", c.g2},
+              {"g2_over_g1", c.g1 != 0 ? c.g2 / c.g1 : 0.0},
+              {"lr_d", c.lr_d},
+              {"momentum_d", c.optimizer.momentum},
+              {"batch", c.batch},
+              {"steps", o.steps},
+              {"seed", o.seed},
+              {"record_every", o.record_every},
+              {"threads", o.threads},
+              {"preset", o.preset.empty() ? nlohmann::json(nullptr) : nlohmann::json(o.preset)}});
+    return j;
 }
 
 void write_trajectory_csv(const std::string& path, const std::vector<GanRecord>& trajectory) {

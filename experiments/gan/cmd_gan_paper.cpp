@@ -126,27 +126,9 @@ double crossing(const std::vector<double>& x, const std::vector<double>& y, doub
 }
 
 nlohmann::json config_json(const GanConfig& c, const GanTarget& t, int steps) {
-    return {{"target", t.name},
-            {"particles", c.particles},
-            {"g1", c.g1},
-            {"lr_g", c.lr_g},
-            {"d_steps", c.d_steps},
-            {"d_steps_first", c.d_steps_first},
-            {"weight_decay", c.weight_decay},
-            {"penalty", c.penalty},
-            {"penalty_on", penalty_on_name(c.penalty_on)},
-            {"penalty_scale", penalty_scale_name(c.penalty_scale)},
-            {"objective", gan_objective_name(c.objective)},
-            {"discriminator", c.hidden},
-            {"activation", activation_name(c.activation)},
-            {"dropout", c.dropout},
-            {"dropout_after", c.dropout_after},
-            {"output_bias", c.output_bias},
-            {"optimizer_d", optimizer_name(c.optimizer.kind)},
-            {"amsgrad", c.optimizer.amsgrad},
-            {"fresh_optimizer_d", c.fresh_optimizer},
-            {"init_std", c.init_std},
-            {"steps", steps}};
+    nlohmann::json j = gan_config_json(c);
+    j["target"] = t.name, j["steps"] = steps;
+    return j;
 }
 
 // Collapse score against g2/g1 for every lrD: `seeds` runs per (lrD, g2/g1) cell, their final scores averaged.

@@ -19,6 +19,28 @@ std::string exact(double v) {
 
 }  // namespace
 
+nlohmann::json gan_config_json(const GanConfig& c) {
+    return {{"particles", c.particles},
+            {"g1", c.g1},
+            {"lr_g", c.lr_g},
+            {"d_steps", c.d_steps},
+            {"d_steps_first", c.d_steps_first},
+            {"weight_decay", c.weight_decay},
+            {"penalty", c.penalty},
+            {"penalty_on", penalty_on_name(c.penalty_on)},
+            {"penalty_scale", penalty_scale_name(c.penalty_scale)},
+            {"objective", gan_objective_name(c.objective)},
+            {"discriminator", c.hidden},
+            {"activation", activation_name(c.activation)},
+            {"dropout", c.dropout},
+            {"dropout_after", c.dropout_after},
+            {"output_bias", c.output_bias},
+            {"optimizer_d", optimizer_name(c.optimizer.kind)},
+            {"amsgrad", c.optimizer.amsgrad},
+            {"fresh_optimizer_d", c.fresh_optimizer},
+            {"init_std", c.init_std}};
+}
+
 std::string gan_flags(const GanConfig& c, const std::string& target, int steps, int record_every) {
     const OptimizerConfig defaults;
     if (c.optimizer.nesterov || c.optimizer.beta1 != defaults.beta1 || c.optimizer.beta2 != defaults.beta2 ||

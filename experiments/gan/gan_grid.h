@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,11 @@ namespace awd {
 // `awd gan` (nor --preset) enters. Throws std::invalid_argument for a setting `awd gan` has no flag
 // for (Nesterov momentum, Adam's betas or epsilon other than their defaults).
 std::string gan_flags(const GanConfig& config, const std::string& target, int steps, int record_every);
+
+// The settings of `config` that every GAN run records, whatever varies across a grid (particles,
+// kernel self coupling, rates, critic, penalty, optimizer, start): `awd gan`'s summary adds the
+// per-run values (g2, lr_d, seed, ...), gan-paper's tables add the target and T.
+nlohmann::json gan_config_json(const GanConfig& config);
 
 // One evaluated cell of the bisection: g2/g1, the seeds' final collapse scores and end states.
 struct BisectionCell {
