@@ -65,6 +65,24 @@ TEST_CASE(
     std::filesystem::remove_all(grid);
 }
 
+TEST_CASE("engine: an array task marks a run that died of SIGTERM as killed, even before its own trap has run") {
+    // scancel signals the task's shell and the run; when the run's exit reaches the shell before the
+    // shell's own SIGTERM, only the exit code (143) says the task was being cancelled
+    const std::string grid = scratch("array"), engine_dir = grid + "/engine";
+    make_directories(engine_dir);
+    write_file_atomically(engine_dir + "/tasks.tsv", "dies\t" + grid + "/dies.log\tkill -TERM $$\n"
+                                                     "after\t" + grid + "/after.log\ttrue\n");
+    write_file_atomically(engine_dir + "/array.sh", array_script("t", engine_dir, grid, 2));
+    const Outcome o = run_command("SLURM_ARRAY_JOB_ID=7 SLURM_ARRAY_TASK_ID=0 /bin/sh " + engine_dir + "/array.sh");
+    CHECK(o.status == 143);  // the task reports itself killed, so Slurm's accounting shows it
+    CHECK(read_file(grid + "/dies.log.exit") == "killed slurm 7_0\n");
+    CHECK_FALSE(file_exists(grid + "/after.log.exit"));  // a cancelled task starts no further run
+    const std::vector<std::string> missing = missing_runs(grid, {{"dies", grid + "/dies.log", "true", false}});
+    REQUIRE(missing.size() == 1);
+    CHECK(contains(missing[0], "dies: killed (SIGTERM: scancel or the time limit), exit code 143"));
+    std::filesystem::remove_all(grid);
+}
+
 TEST_CASE("engine: --slurm-args that cannot be split are refused before anything is submitted") {
     const std::string grid = scratch("args");
     EngineOptions o;

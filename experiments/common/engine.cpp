@@ -169,6 +169,32 @@ std::pair<std::string, std::string> last_submission(const std::string& engine_di
     return {array, report};
 }
 
+std::string report_script(const std::string& name, const std::string& engine_dir, const std::string& cwd,
+                          const std::string& command) {
+    return "#!/bin/sh\n"
+           "# The grid's report: its tables and figures from the runs present, and the list of the missing ones.\n"
+           "#SBATCH --job-name=awd-report-" +
+        name +
+        "\n"
+        "#SBATCH --output=" +
+        engine_dir +
+        "/logs/report-%j.out\n"
+        "#SBATCH --chdir=" +
+        cwd +
+        "\n"
+        "#SBATCH --ntasks=1\n"
+        "export OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS:-1}\" OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-1}\"\n" +
+        command +
+        "\n"
+        "code=$?\n"
+        "echo \"$code\" > " +
+        shell_quote(engine_dir) +
+        "/report-\"$SLURM_JOB_ID\".exit\n"
+        "exit \"$code\"\n";
+}
+
+}  // namespace
+
 std::string array_script(const std::string& name, const std::string& engine_dir, const std::string& cwd,
                          int runs_per_task) {
     return "#!/bin/sh\n"
@@ -208,6 +234,8 @@ std::string array_script(const std::string& name, const std::string& engine_dir,
         "  mark \"$log\" running\n"
         "  sh -c \"$command\" > \"$log\" 2>&1 < /dev/null\n"
         "  code=$?\n"
+        "  # 143 = 128 + SIGTERM: the run may die of scancel's signal before this shell's own trap has run\n"
+        "  [ \"$code\" = 143 ] && killed=1\n"
         "  if [ \"$killed\" = 1 ]; then mark \"$log\" killed; else mark \"$log\" \"$code\"; fi\n"
         "  [ \"$code\" = 0 ] || failed=1\n"
         "  echo \"$name: exit $code (log $log)\"\n"
@@ -216,32 +244,6 @@ std::string array_script(const std::string& name, const std::string& engine_dir,
         "[ \"$killed\" = 0 ] || exit 143\n"
         "exit $failed\n";
 }
-
-std::string report_script(const std::string& name, const std::string& engine_dir, const std::string& cwd,
-                          const std::string& command) {
-    return "#!/bin/sh\n"
-           "# The grid's report: its tables and figures from the runs present, and the list of the missing ones.\n"
-           "#SBATCH --job-name=awd-report-" +
-        name +
-        "\n"
-        "#SBATCH --output=" +
-        engine_dir +
-        "/logs/report-%j.out\n"
-        "#SBATCH --chdir=" +
-        cwd +
-        "\n"
-        "#SBATCH --ntasks=1\n"
-        "export OPENBLAS_NUM_THREADS=\"${OPENBLAS_NUM_THREADS:-1}\" OMP_NUM_THREADS=\"${OMP_NUM_THREADS:-1}\"\n" +
-        command +
-        "\n"
-        "code=$?\n"
-        "echo \"$code\" > " +
-        shell_quote(engine_dir) +
-        "/report-\"$SLURM_JOB_ID\".exit\n"
-        "exit \"$code\"\n";
-}
-
-}  // namespace
 
 int run_process(const std::vector<std::string>& args, const std::string& log_path) {
     return spawn_and_wait(args, log_path, log_path);
@@ -374,7 +376,7 @@ std::vector<std::string> missing_runs(const std::string& grid, const std::vector
                 engine == "slurm" ? "; Slurm task " + task + ", its log " + grid + "/engine/logs/" + task + ".out" : "";
             if (code == "running")
                 state = "killed without an exit code (SIGKILL, out of memory, node failure) or still running";
-            else if (code == "killed") state = "killed (SIGTERM: scancel or the time limit), exit code 143";
+            else if (code == "killed" || code == "143") state = "killed (SIGTERM: scancel or the time limit), exit code 143";
             else if (code == "0") state = "exit code 0, but its results are missing or incomplete";
             else state = "failed, exit code " + code;
         }

@@ -63,6 +63,12 @@ std::vector<int> run_local(const std::vector<GridRun>& runs, int jobs);
 void run_slurm(const std::string& grid, const std::vector<GridRun>& runs, const std::string& report_command,
                const EngineOptions& options);
 
+// The sbatch script of one array task: runs lines K i + 1 .. K i + K of ENGINE_DIR/tasks.tsv
+// (i = SLURM_ARRAY_TASK_ID), writing LOG.exit for each: "running", then its exit code, or "killed"
+// when the task was sent SIGTERM (scancel, the time limit) or the run died of it (exit 143).
+std::string array_script(const std::string& name, const std::string& engine_dir, const std::string& cwd,
+                         int runs_per_task);
+
 // For the report: one line per run that is not done, with its log and what Slurm or the local
 // engine recorded (exit code, killed, never started). Empty when every run is done.
 std::vector<std::string> missing_runs(const std::string& grid, const std::vector<GridRun>& runs);
