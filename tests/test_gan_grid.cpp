@@ -157,3 +157,13 @@ TEST_CASE(
     CHECK(contains(o.output, "--ratios"));
     std::filesystem::remove_all(out);
 }
+
+TEST_CASE("gan-paper: a damping part in which no penalty strength converges still writes its figures and says so") {
+    const std::string out = scratch("damping");
+    const Outcome o = run_command("build/awd gan-paper --parts damping --ring8-steps 2 --threads 2 --out " + out);
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    CHECK(file_exists(out + "/convergence_time.png"));
+    const nlohmann::json report = nlohmann::json::parse(read_file(out + "/gan_paper.json"));
+    for (const auto& t : report["damping"]["time_to_converge_mean"]) CHECK(t == "not within 6 steps");
+    std::filesystem::remove_all(out);
+}

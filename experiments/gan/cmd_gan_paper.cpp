@@ -635,7 +635,12 @@ nlohmann::json damping_part(const PaperOptions& o) {
              "set title 'time for the energy distance to stay below " + std::to_string(g.threshold).substr(0, 4) +
                  " (α = 0 drawn at 0.01)'\n"
                  "set xlabel 'penalty strength α'\nset ylabel 'time to converge (generator steps)'\nset logscale x\n"
-                 "set grid\nplot $t using 1:2:3 with yerrorlines lw 2 pt 7 lc 1 notitle",
+                 "set grid\n" +
+                 (times.str().empty()  // an empty frame that says so: gnuplot refuses to plot no points
+                      ? "set xrange [0.01:" + std::to_string(std::max(g.alphas.back(), 0.1)) + "]\nset yrange [0:" +
+                            std::to_string(steps) + "]\nset label 'no α converged in every seed within " +
+                            std::to_string(steps) + " steps' at graph 0.5, 0.5 center\nplot NaN notitle"
+                      : "plot $t using 1:2:3 with yerrorlines lw 2 pt 7 lc 1 notitle"),
              {{"t", times.str()}});
     return {{"settings", config_json(g.base, target, steps)},
             {"alpha", g.alphas},
