@@ -1,4 +1,5 @@
-// gan_grid.cpp: the `awd gan` flags of a GanConfig, and the mnist100 bisection replayed from its cells.
+// gan_grid.cpp: the GanConfig settings a grid run passes to `awd gan` and records (one table), and the
+// mnist100 bisection replayed from its cells.
 #include "experiments/gan/gan_grid.h"
 
 #include <cmath>
@@ -11,34 +12,66 @@ namespace awd {
 
 namespace {
 
-std::string exact(double v) {
-    char s[40];
-    std::snprintf(s, sizeof s, "%.17g", v);
-    return s;
+// Every GanConfig setting a grid run passes to `awd gan`: its flag, its key in gan_config_json (null:
+// a per-cell value, recorded by the run's summary instead) and its value, as JSON so that the flag
+// text and the record come from one place.
+struct GanSetting {
+    const char* flag;
+    const char* key;
+    nlohmann::json (*value)(const GanConfig&);
+};
+using J = nlohmann::json;
+const GanSetting kGanSettings[] = {
+    {"--particles", "particles", [](const GanConfig& c) -> J { return c.particles; }},
+    {"--g1", "g1", [](const GanConfig& c) -> J { return c.g1; }},
+    {"--g2", nullptr, [](const GanConfig& c) -> J { return c.g2; }},
+    {"--lr-g", "lr_g", [](const GanConfig& c) -> J { return c.lr_g; }},
+    {"--lr-d", nullptr, [](const GanConfig& c) -> J { return c.lr_d; }},
+    {"--d-steps", "d_steps", [](const GanConfig& c) -> J { return c.d_steps; }},
+    {"--d-steps-first", "d_steps_first", [](const GanConfig& c) -> J { return c.d_steps_first; }},
+    {"--weight-decay", "weight_decay", [](const GanConfig& c) -> J { return c.weight_decay; }},
+    {"--penalty", "penalty", [](const GanConfig& c) -> J { return c.penalty; }},
+    {"--penalty-on", "penalty_on", [](const GanConfig& c) -> J { return penalty_on_name(c.penalty_on); }},
+    {"--penalty-scale", "penalty_scale", [](const GanConfig& c) -> J { return penalty_scale_name(c.penalty_scale); }},
+    {"--objective", "objective", [](const GanConfig& c) -> J { return gan_objective_name(c.objective); }},
+    {"--hidden", "discriminator", [](const GanConfig& c) -> J { return c.hidden; }},
+    {"--activation", "activation", [](const GanConfig& c) -> J { return activation_name(c.activation); }},
+    {"--dropout", "dropout", [](const GanConfig& c) -> J { return c.dropout; }},
+    {"--dropout-after", "dropout_after", [](const GanConfig& c) -> J { return c.dropout_after; }},
+    {"--output-bias", "output_bias", [](const GanConfig& c) -> J { return c.output_bias; }},
+    {"--optimizer-d", "optimizer_d", [](const GanConfig& c) -> J { return optimizer_name(c.optimizer.kind); }},
+    {"--amsgrad", "amsgrad", [](const GanConfig& c) -> J { return c.optimizer.amsgrad; }},
+    {"--momentum-d", nullptr, [](const GanConfig& c) -> J { return c.optimizer.momentum; }},
+    {"--fresh-optimizer-d", "fresh_optimizer_d", [](const GanConfig& c) -> J { return c.fresh_optimizer; }},
+    {"--batch", nullptr, [](const GanConfig& c) -> J { return c.batch; }},
+    {"--init-std", "init_std", [](const GanConfig& c) -> J { return c.init_std; }},
+    {"--seed", nullptr, [](const GanConfig& c) -> J { return c.seed; }},
+};
+
+// A setting's value as `awd gan` reads it: doubles with 17 digits (the same double back), widths comma-joined.
+std::string flag_text(const nlohmann::json& v) {
+    if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_number_float()) {
+        char s[40];
+        std::snprintf(s, sizeof s, "%.17g", v.get<double>());
+        return s;
+    }
+    if (v.is_array()) {
+        std::string text;
+        for (const auto& e : v) text += (text.empty() ? "" : ",") + flag_text(e);
+        return text;
+    }
+    return v.dump();  // integers
 }
 
 }  // namespace
 
 nlohmann::json gan_config_json(const GanConfig& c) {
-    return {{"particles", c.particles},
-            {"g1", c.g1},
-            {"lr_g", c.lr_g},
-            {"d_steps", c.d_steps},
-            {"d_steps_first", c.d_steps_first},
-            {"weight_decay", c.weight_decay},
-            {"penalty", c.penalty},
-            {"penalty_on", penalty_on_name(c.penalty_on)},
-            {"penalty_scale", penalty_scale_name(c.penalty_scale)},
-            {"objective", gan_objective_name(c.objective)},
-            {"discriminator", c.hidden},
-            {"activation", activation_name(c.activation)},
-            {"dropout", c.dropout},
-            {"dropout_after", c.dropout_after},
-            {"output_bias", c.output_bias},
-            {"optimizer_d", optimizer_name(c.optimizer.kind)},
-            {"amsgrad", c.optimizer.amsgrad},
-            {"fresh_optimizer_d", c.fresh_optimizer},
-            {"init_std", c.init_std}};
+    nlohmann::json j = nlohmann::json::object();
+    for (const GanSetting& s : kGanSettings)
+        if (s.key) j[s.key] = s.value(c);
+    return j;
 }
 
 std::string gan_flags(const GanConfig& c, const std::string& target, int steps, int record_every) {
@@ -47,22 +80,10 @@ std::string gan_flags(const GanConfig& c, const std::string& target, int steps, 
         c.optimizer.eps != defaults.eps)
         throw std::invalid_argument(
             "gan_flags: awd gan has no flag for Nesterov momentum or Adam's beta1, beta2, eps; this config sets one");
-    std::string hidden;
-    for (int w : c.hidden) hidden += (hidden.empty() ? "" : ",") + std::to_string(w);
-    auto boolean = [](bool b) { return std::string(b ? "true" : "false"); };
-    return " --target " + target + " --particles " + std::to_string(c.particles) + " --g1 " + exact(c.g1) + " --g2 " +
-        exact(c.g2) + (c.g2 > c.g1 ? " --allow-g2-above-g1" : "") + " --lr-g " + exact(c.lr_g) + " --lr-d " +
-        exact(c.lr_d) + " --d-steps " + std::to_string(c.d_steps) + " --d-steps-first " +
-        std::to_string(c.d_steps_first) + " --weight-decay " + exact(c.weight_decay) + " --penalty " +
-        exact(c.penalty) + " --penalty-on " + penalty_on_name(c.penalty_on) + " --penalty-scale " +
-        penalty_scale_name(c.penalty_scale) + " --objective " + gan_objective_name(c.objective) + " --hidden " +
-        hidden + " --activation " + activation_name(c.activation) + " --dropout " + exact(c.dropout) +
-        " --dropout-after " + std::to_string(c.dropout_after) + " --output-bias " + boolean(c.output_bias) +
-        " --optimizer-d " + optimizer_name(c.optimizer.kind) + " --amsgrad " + boolean(c.optimizer.amsgrad) +
-        " --momentum-d " + exact(c.optimizer.momentum) + " --fresh-optimizer-d " + boolean(c.fresh_optimizer) +
-        " --batch " + std::to_string(c.batch) + " --init-std " + exact(c.init_std) + " --seed " +
-        std::to_string(c.seed) + " --steps " + std::to_string(steps) + " --record-every " +
-        std::to_string(record_every) + " --threads 1";
+    std::string flags = " --target " + target;
+    for (const GanSetting& s : kGanSettings) flags += std::string(" ") + s.flag + " " + flag_text(s.value(c));
+    return flags + (c.g2 > c.g1 ? " --allow-g2-above-g1" : "") + " --steps " + std::to_string(steps) +
+        " --record-every " + std::to_string(record_every) + " --threads 1";
 }
 
 double BisectionCell::mean() const { return seed_stats(scores).mean; }
