@@ -85,7 +85,10 @@ inline void sincos_kernel(double x, double y, double& sine, double& cosine) {
 // the quadrant q mod 4 swaps and negates the kernel's sin and cos.
 inline void sincos_2pi_kernel(double v, double& sine, double& cosine) {
     constexpr double pio2_hi = 1.57079632679489655800e+00, pio2_lo = 6.12323399573676603587e-17, split = 134217729.0;
-    const double q = std::floor(4.0 * v + 0.5), r = 4.0 * v - q;
+    // q by adding and subtracting 1.5 2^52 (round to nearest even), not std::floor: g++ vectorises floor only
+    // under -fno-trapping-math
+    const double shifted = 4.0 * v + 0x1.8p52, q = shifted - 0x1.8p52, r = 4.0 * v - q;
+    const uint64_t quadrant = bits_of(shifted) & 3;  // q mod 4: the low bits of the shifted sum are q's
     const double p = r * pio2_hi;
     const double rc = split * r, r_hi = rc - (rc - r), r_lo = r - r_hi;
     const double pc = split * pio2_hi, p_hi = pc - (pc - pio2_hi), p_lo = pio2_hi - p_hi;
@@ -93,10 +96,13 @@ inline void sincos_2pi_kernel(double v, double& sine, double& cosine) {
     const double x = p + e, y = e - (x - p);
     double s, c;
     sincos_kernel(x, y, s, c);
-    const bool odd = q == 1.0 || q == 3.0, negate_sine = q == 2.0 || q == 3.0, negate_cosine = q == 1.0 || q == 2.0;
-    const double sine_abs = odd ? c : s, cosine_abs = odd ? s : c;
-    sine = negate_sine ? -sine_abs : sine_abs;
-    cosine = negate_cosine ? -cosine_abs : cosine_abs;
+    // quadrants 1 and 3 swap sin and cos; 2 and 3 negate sin, 1 and 2 cos (integer masks: the vectoriser takes
+    // them where it refuses some selects between booleans)
+    const uint64_t swap = 0 - (quadrant & 1);  // all ones in quadrants 1 and 3
+    const uint64_t sine_abs = (bits_of(c) & swap) | (bits_of(s) & ~swap),
+                   cosine_abs = (bits_of(s) & swap) | (bits_of(c) & ~swap);
+    sine = double_of(sine_abs ^ ((quadrant & 2) << 62));
+    cosine = double_of(cosine_abs ^ (((quadrant + 1) & 2) << 62));
 }
 
 // The loop of NormalPairStreams::next over lanes [begin, end); __restrict (on parameters, where g++ honours it)
