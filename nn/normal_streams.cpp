@@ -18,6 +18,13 @@ namespace {
 
 inline uint64_t bits_of(double x) { return std::bit_cast<uint64_t>(x); }
 inline double double_of(uint64_t b) { return std::bit_cast<double>(b); }
+// mask ? a : b bit by bit, for a mask of all ones or all zeros: g++ vectorises this where it turns some ternaries
+// into branches (with -march=haswell, for one)
+inline double select(uint64_t mask, double a, double b) {
+    return double_of((bits_of(a) & mask) | (bits_of(b) & ~mask));
+}
+// All ones when x < 0, else zero (C++20 defines >> of a negative number as arithmetic).
+inline uint64_t negative_mask(int64_t x) { return (uint64_t)(x >> 63); }
 
 // One xoshiro256++ step of one stream's state (a, b, c, d): returns 64 random bits.
 inline uint64_t xoshiro_next(uint64_t& a, uint64_t& b, uint64_t& c, uint64_t& d) {
@@ -44,19 +51,19 @@ inline double log_kernel(double u) {
                      Lg4 = 2.222219843214978396e-01, Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
                      Lg7 = 1.479819860511658591e-01;
     const uint64_t b = bits_of(u), mantissa = b & 0x000FFFFFFFFFFFFFull, high20 = mantissa >> 32;
-    // the biased exponent as a double, exactly (2^52 + e under the exponent of 2^52); m >= sqrt(2) goes one up
-    const double biased = double_of(0x4330000000000000ull | (b >> 52)) - 0x1p52;
-    const bool above_sqrt2 = ((high20 + 0x95f64) & 0x100000) != 0;
-    const double k = biased - 1023.0 + (above_sqrt2 ? 1.0 : 0.0);
-    const double m = double_of(mantissa | (above_sqrt2 ? 0x3FE0000000000000ull : 0x3FF0000000000000ull));
+    // m >= sqrt(2) (fdlibm's test on the top 20 mantissa bits) goes to m / 2 and one exponent up
+    const uint64_t up = ((high20 + 0x95f64) >> 20) & 1;
+    const double k = (double_of(0x4330000000000000ull | ((b >> 52) + up)) - 0x1p52) - 1023.0;  // exactly
+    const double m = double_of(mantissa | ((0x3FFull - up) << 52));
     const double f = m - 1.0, s = f / (2.0 + f), z = s * s, w = z * z;
     const double t1 = w * (Lg2 + w * (Lg4 + w * Lg6)), t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7))), R = t2 + t1;
     // fdlibm's choice between two equally accurate forms: the one with f^2/2 for m near sqrt(2) (|f| largest)
-    const bool near_sqrt2 = high20 > 0x6147a && high20 < 0x6b851;
+    const int64_t i = (int64_t)high20 - 0x6147a, j = 0x6b851 - (int64_t)high20;  // never both 0
+    const uint64_t near_sqrt2 = ~negative_mask(i | j);
     const double hfsq = 0.5 * f * f;
     const double with_hfsq = k * ln2_hi - ((hfsq - (s * (hfsq + R) + k * ln2_lo)) - f);
     const double without = k * ln2_hi - ((s * (f - R) - k * ln2_lo) - f);
-    return near_sqrt2 ? with_hfsq : without;
+    return select(near_sqrt2, with_hfsq, without);
 }
 
 // sin(x + y) and cos(x + y) for |x + y| <= pi/4 (a little more is harmless), |y| <= ulp(x) / 2
@@ -74,9 +81,10 @@ inline void sincos_kernel(double x, double y, double& sine, double& cosine) {
     const double rc = z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))));
     // cos = 1 - z/2 + ...: for |x| >= 0.3 fdlibm moves qx ~ x^2/8 out of 1 - z/2 so the subtraction is exact
     const double ax = std::fabs(x);
-    const double qx = ax < 0.3 ? 0.0
-        : ax > 0.78125         ? 0.28125
-                               : double_of((bits_of(ax) & 0xFFFFFFFF00000000ull) - 0x0020000000000000ull);
+    const uint64_t below = negative_mask((int64_t)(bits_of(ax) - bits_of(0.3))),
+                   above = negative_mask((int64_t)(bits_of(0.78125) - bits_of(ax)));
+    const double qx = select(
+        below, 0.0, select(above, 0.28125, double_of((bits_of(ax) & 0xFFFFFFFF00000000ull) - 0x0020000000000000ull)));
     cosine = (1.0 - qx) - ((0.5 * z - qx) - (z * rc - x * y));
 }
 
