@@ -13,7 +13,8 @@
 // of Rng::uniform. ln and sincos are written here in plain double arithmetic without branches (fdlibm's
 // polynomials; exponent and mantissa split by bit manipulation; sincos reduced exactly on v itself by the
 // quadrant round(4 v)) so that the loop over lanes vectorises without -ffast-math; both are within about one
-// ulp of the correctly rounded value (tests/test_normal_streams.cpp measures it).
+// ulp of the correctly rounded value (tests/test_normal_streams.cpp measures it). Every operation is one IEEE
+// rounding, so vector and scalar code give the same bytes (compared: -O0, and -O3 for SSE2, AVX2 and AVX-512).
 //
 // Is not: the project's general random number generator (that is Rng, nn/random.h); its numbers are not
 // Rng's numbers; not a cryptographic generator.
