@@ -4,9 +4,10 @@
 // Engine: xoshiro256++ (Blackman and Vigna) per stream, its four 64-bit state words kept as four arrays
 // (structure of arrays), so that one step of every stream in a range is four loads, shifts, xors, adds and
 // four stores per lane: no multiplication (rotations are two shifts and an or), nothing carried across lanes.
-// A counter-based generator (Philox) would need 32x32 -> 64-bit products and more rounds per number. Stream s is
-// seeded from splitmix64 of stream_seed(seed, s) (nn/random.h), so it depends only on (seed, s): never on the
-// number of streams or on how the range is split between calls or threads.
+// A counter-based generator (Philox4x32) would vectorise too, but spends ten rounds of 32 x 32 -> 64-bit products
+// on four 32-bit numbers where xoshiro256++ spends one step of shifts and xors on 64 bits. Stream s is seeded
+// from splitmix64 of stream_seed(seed, s) (nn/random.h), so it depends only on (seed, s): never on the number of
+// streams or on how the range is split between calls or threads.
 //
 // Normals: Box-Muller with both outputs, z1 = rho cos(2 pi v), z2 = rho sin(2 pi v), rho = sqrt(-2 ln u),
 // u = 1 - (53 random bits) 2^-53 in (0, 1] (never ln 0) and v = (53 random bits) 2^-53 in [0, 1), the uniforms
