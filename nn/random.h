@@ -1,7 +1,8 @@
-// random.h: the project's one random number generator. The engine is mt19937_64, whose
+// random.h: the project's general random number generator. The engine is mt19937_64, whose
 // output the C++ standard fixes; the distributions are written here (not std::*_distribution,
 // whose algorithms vary between standard libraries), so a seed gives the same numbers anywhere.
-// Is not: a source of entropy: every stream is seeded.
+// Is not: a source of entropy (every stream is seeded), nor the landscapes' vectorised normal pairs
+// (nn/normal_streams.h).
 #pragma once
 
 #include <cmath>
