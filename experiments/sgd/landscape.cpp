@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "autodiff/parallel.h"
+
 namespace awd {
 
 LandscapeRuns::LandscapeRuns(std::string name_, int runs_, int dims_, RunsLoss loss_)
@@ -119,6 +121,14 @@ Sym2 clip_negative(const Sym2& H) {
 Sym2 sqrt_clipped(const Sym2& H) {
     const Eigen2 e = eigen2(H);
     return recombine(e, std::sqrt(std::max(e.l1, 0.0)), std::sqrt(std::max(e.l2, 0.0)));
+}
+
+void for_each_run_block(size_t cells, int runs, int threads, const std::function<void(size_t, int, int)>& job) {
+    const size_t blocks = ((size_t)runs + kRunsPerBlock - 1) / kRunsPerBlock;
+    parallel_for(cells * blocks, threads, [&](size_t k) {
+        const int begin = (int)(k % blocks) * kRunsPerBlock;
+        job(k / blocks, begin, std::min(runs, begin + kRunsPerBlock));
+    });
 }
 
 namespace {
