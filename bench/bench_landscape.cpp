@@ -13,6 +13,7 @@
 #include "experiments/sgd/two_valley.h"
 #include "experiments/sgd/valley.h"
 #include "nn/mlp.h"
+#include "nn/normal_streams.h"
 #include "nn/per_sample.h"
 
 namespace awd::bench {
@@ -85,6 +86,37 @@ void report_runs(const char* label, int R, double ours, const std::map<std::stri
     std::printf("   bound %6.2f M/s: awd at %.2fx of it (goal <= 3x)\n", R / bound / 1e6, ours / bound);
 }
 
+// The landscapes' random draw alone: normal pairs per CPU second for 2000 lanes from NormalPairStreams, from the
+// old per-run Rng::normal() (two calls a pair), and from NumPy's standard_normal((2, 2000)) per step.
+void report_normal_pairs() {
+    const size_t R = 2000;
+    const int steps = 500;
+    std::vector<double> z1(R), z2(R);
+    NormalPairStreams streams(1, R);
+    const double ours = best_cpu_seconds(3,
+                                         [&] {
+                                             for (int t = 0; t < steps; ++t) streams.next(z1.data(), z2.data());
+                                         }) /
+        steps;
+    Rng rng(1);
+    const double old = best_cpu_seconds(3,
+                                        [&] {
+                                            for (int t = 0; t < steps; ++t)
+                                                for (size_t r = 0; r < R; ++r)
+                                                    z1[r] = rng.normal(), z2[r] = rng.normal();
+                                        }) /
+        steps;
+    std::printf("  normal pairs, 2000 streams: NormalPairStreams %6.1f M/s, Rng::normal x 2 %6.1f M/s: %5.2fx",
+                R / ours / 1e6, R / old / 1e6, old / ours);
+    const auto peer = run_peer_script("bench/numpy_landscape.py normals 2000 500");
+    if (peer.count("cpu_seconds_per_step")) {
+        const double numpy = std::stod(peer.at("cpu_seconds_per_step"));
+        std::printf(", numpy %6.1f M/s: %5.2fx", R / numpy / 1e6, numpy / ours);
+    } else std::printf(" (no NumPy peer)");
+    std::printf(" (dgemm %.1f GFLOP/s, OpenBLAS %s; CPU time, best of 3)\n", machine_dgemm_gflops(),
+                openblas_get_corename());
+}
+
 }  // namespace
 
 void bench_landscape() {
@@ -138,6 +170,7 @@ void bench_landscape() {
             "  two-valley loss, gradients, Hessians of 2000 runs: eager graph %.3f ms, replayed plan %.3f ms: %.2fx\n",
             eager * 1e3, plan * 1e3, eager / plan);
     }
+    report_normal_pairs();
     Mlp net(MlpSpec::parse("784-50-50-10", Activation::Relu, true));
     Rng rng(1);
     initialize(net.model, Init::He, 1.0, rng);

@@ -9,6 +9,7 @@ drift within statistical error; their random streams differ, so only the statist
 
 usage: numpy_landscape.py two-valley RUNS STEPS    seconds per step of the update (eta 0.01, sigma 0.1, y0 5)
        numpy_landscape.py valley RUNS STEPS        the same for the Langevin valley (eta 0.01, Delta 1e-3, kappa 10)
+       numpy_landscape.py normals RUNS STEPS       seconds per step of standard_normal((2, RUNS)), the peers' draw
        numpy_landscape.py check AWD                runs both here and with AWD, compares, exits 1 on disagreement
 Timing modes (CPU time of this process: the machine is shared) print key=value pairs on their last line.
 """
@@ -77,6 +78,15 @@ def valley(runs, steps, eta=0.01, delta=1e-3, kappa=10.0, lambda0=1.0, ell=1.0, 
     return float((x - x0).mean() / t), float((x - x0).std(ddof=1) / math.sqrt(runs) / t), seconds
 
 
+def normals(runs, steps, seed=0):
+    """The draw of one step of both peers alone: (seconds per step,)."""
+    rng = np.random.default_rng(seed)
+    start = time.process_time()
+    for _ in range(steps):
+        rng.standard_normal((2, runs))
+    return ((time.process_time() - start) / steps,)
+
+
 def check(awd):
     """Same settings here and in awd; each statistic must agree within 4 combined standard errors."""
     ok = True
@@ -118,6 +128,6 @@ if __name__ == "__main__":
     if mode == "check":
         sys.exit(check(sys.argv[2]))
     runs, steps = int(sys.argv[2]), int(sys.argv[3])
-    simulate = two_valley if mode == "two-valley" else valley
+    simulate = {"two-valley": two_valley, "valley": valley, "normals": normals}[mode]
     best = min(simulate(runs, steps)[-1] for _ in range(3))
     print(f"cpu_seconds_per_step={best} run_steps_per_cpu_s={runs / best}")
