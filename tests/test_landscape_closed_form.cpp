@@ -211,3 +211,21 @@ TEST_CASE("valley runs: the closed-form path and the autodiff path, with the sam
         CHECK(std::abs(fast[1].trace.back()[1]) > 1e-3);  // the runs moved
     }
 }
+
+TEST_CASE("exp without libm: within 2 ulps of libm's exp over [-708, 709]; 0 below, inf above, NaN for NaN") {
+    std::mt19937_64 rng(14);
+    std::uniform_real_distribution<double> wide(-708, 709), narrow(-1, 1);
+    double worst = 0;
+    for (int k = 0; k < 400000; ++k) {
+        const double t = k % 2 ? wide(rng) : narrow(rng), reference = std::exp(t);
+        worst = std::max(worst, std::abs(exp_vectorisable(t) - reference) /
+                                    (std::nextafter(reference, INFINITY) - reference));
+    }
+    CHECK(worst <= 2);
+    for (double t : {0.0, 1.0, -1.0, std::log(2.0), -708.0, 709.0, 1e-300, -0.5 * std::log(2.0)})
+        CHECK(std::abs(exp_vectorisable(t) - std::exp(t)) <= 2 * (std::nextafter(std::exp(t), INFINITY) - std::exp(t)));
+    CHECK(exp_vectorisable(-708.5) == 0);
+    CHECK(exp_vectorisable(-1e300) == 0);
+    CHECK(exp_vectorisable(709.9) == INFINITY);
+    CHECK(std::isnan(exp_vectorisable(NAN)));
+}

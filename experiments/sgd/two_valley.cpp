@@ -50,21 +50,15 @@ namespace {
 
 template <bool with_hessian>
 void two_valley_closed_form(const TwoValleyParams& p, const double* __restrict x, const double* __restrict y, int begin,
-                            int end, RunDerivatives2& out) {
-    double* __restrict loss = out.loss.data();
-    double* __restrict gx = out.gx.data();
-    double* __restrict gy = out.gy.data();
-    double* __restrict hxx = out.hxx.data();
-    double* __restrict hxy = out.hxy.data();
-    double* __restrict hyy = out.hyy.data();
-    // exp is a libm call, which stops a loop from vectorising: its own loop, parking e in loss[r]
-    for (int r = begin; r < end; ++r) loss[r] = std::exp(-y[r] / p.y_d);
+                            int end, double* __restrict loss, double* __restrict gx, double* __restrict gy,
+                            double* __restrict hxx, double* __restrict hxy, double* __restrict hyy) {
     const double inv_c1 = 1 / (p.f0 * (p.x1 / p.x0) * (p.x1 / p.x0)), inv_c2 = 1 / (p.f0 * (p.x2 / p.x0) * (p.x2 / p.x0));
-    const double offset = p.x0 * p.x0 / p.f0, L_d = p.L_d, slope_e = p.L_d / p.y_d,
+    const double offset = p.x0 * p.x0 / p.f0, L_d = p.L_d, y_d = p.y_d, slope_e = p.L_d / p.y_d,
                  curve_e = p.L_d / (p.y_d * p.y_d), y_b = p.y_b, y_f = p.y_f, gap = p.y_f - p.y_b, a1 = p.x1, a2 = -p.x2;
     for (int r = begin; r < end; ++r) {
         const bool flat = x[r] >= 0;  // x = 0 belongs to the flat valley, as in two_valley_loss
-        const double a = flat ? a1 : a2, inv_c = flat ? inv_c1 : inv_c2, X = x[r], Y = y[r], e = loss[r];
+        const double a = flat ? a1 : a2, inv_c = flat ? inv_c1 : inv_c2, X = x[r], Y = y[r];
+        const double e = exp_vectorisable(-Y / y_d);
         const double inv_den = 1 / (Y + y_b), inv_s = 1 / (Y + y_f), rho = (Y + y_b) * inv_s;  // rho = den / s
         const double q = Y * inv_den, q_y = y_b * inv_den * inv_den;
         const double v = inv_c * rho * rho, v_y = 2 * gap * inv_c * rho * inv_s * inv_s;
@@ -85,8 +79,9 @@ void two_valley_closed_form(const TwoValleyParams& p, const double* __restrict x
 
 void two_valley_derivatives(const TwoValleyParams& p, const double* x, const double* y, int begin, int end,
                             bool with_hessian, RunDerivatives2& out) {
-    if (with_hessian) two_valley_closed_form<true>(p, x, y, begin, end, out);
-    else two_valley_closed_form<false>(p, x, y, begin, end, out);
+    (with_hessian ? two_valley_closed_form<true> : two_valley_closed_form<false>)(
+        p, x, y, begin, end, out.loss.data(), out.gx.data(), out.gy.data(), out.hxx.data(), out.hxy.data(),
+        out.hyy.data());
 }
 
 double valley_temperature(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise) {
@@ -108,8 +103,10 @@ double kramers_rate_per_step(const TwoValleyParams& p, int valley, double y, dou
 
 namespace {
 
-bool escaped(double x, double y, const TwoValleyParams& p) {
-    return !std::isfinite(x) || !std::isfinite(y) || std::abs(x) > 1e3 || y < -p.y_f / 2 || std::abs(y) > 1e6;
+// |x| > 1e3, y < -y_f / 2, |y| > 1e6 or not finite, as comparisons that NaN fails, joined without
+// branches (& not &&) so that a loop over runs vectorises
+bool escaped(double x, double y, double y_floor) {
+    return !((std::abs(x) <= 1e3) & (y >= y_floor) & (std::abs(y) <= 1e6));
 }
 
 // The two-state master equation dp/dstep = r_sharp (1 - p) - r_flat p along the noiseless y(step),
@@ -185,15 +182,15 @@ struct BlockTally {
 
 // One step of runs [begin, end): theta <- theta - eta (grad L + xi), xi = sqrt(2 sigma) S z with
 // S S^T = H+ (S = (H+)^(1/2)) or H^2 (S = H) or no noise, z one normal pair per run; a parked run
-// does not move. The last step at which x changed sign goes to freeze[r].
+// does not move. The last step at which x changed sign goes to freeze[r]. Returns the number of runs
+// that escaped (are at y < y_floor, |x| > 1e3, |y| > 1e6 or not finite) in this step.
 template <NoiseShape noise>
-void noisy_step(double eta, double scale, long step, int begin, int end, const RunDerivatives2& d, const double* __restrict z1, const double* __restrict z2,
-                const double* __restrict parked, double* __restrict x, double* __restrict y, long* __restrict freeze) {
-    const double* __restrict gx = d.gx.data();
-    const double* __restrict gy = d.gy.data();
-    const double* __restrict hxx = d.hxx.data();
-    const double* __restrict hxy = d.hxy.data();
-    const double* __restrict hyy = d.hyy.data();
+int noisy_step(double eta, double scale, long step, int begin, int end, const double* __restrict gx,
+               const double* __restrict gy, const double* __restrict hxx, const double* __restrict hxy,
+               const double* __restrict hyy, const double* __restrict z1, const double* __restrict z2,
+               const double* __restrict parked, double y_floor, double* __restrict x, double* __restrict y,
+               long* __restrict freeze) {
+    int escapes = 0;
     for (int r = begin; r < end; ++r) {
         double xi_x = 0, xi_y = 0;
         if constexpr (noise != NoiseShape::None) {
@@ -205,7 +202,9 @@ void noisy_step(double eta, double scale, long step, int begin, int end, const R
         const double before = x[r];
         x[r] -= eta * step_x, y[r] -= eta * step_y;
         freeze[r] = (before >= 0) != (x[r] >= 0) ? step : freeze[r];
+        escapes += (parked[r] == 0) & escaped(x[r], y[r], y_floor);
     }
+    return escapes;
 }
 
 // Runs [begin, end) of one (eta, sigma) cell through every step. A run that escapes (|x| > 1e3,
@@ -216,7 +215,7 @@ void run_block(const TwoValleyConfig& c, double eta, double sigma, CellRuns& run
     std::unique_ptr<AutodiffBlock> autodiff;
     if (c.derivatives == DerivativeSource::Autodiff)
         autodiff = std::make_unique<AutodiffBlock>(c.params, begin, end, with_hessian);
-    const double scale = std::sqrt(2 * sigma);
+    const double scale = std::sqrt(2 * sigma), y_floor = -c.params.y_f / 2;
     tally.add_row(runs, begin, end);
     for (long step = 1; step <= c.steps; ++step) {
         if (autodiff) (*autodiff)(runs.x.data(), runs.y.data(), runs.derivatives);
@@ -225,10 +224,13 @@ void run_block(const TwoValleyConfig& c, double eta, double sigma, CellRuns& run
         const auto update = c.noise == NoiseShape::ClippedHessian ? noisy_step<NoiseShape::ClippedHessian>
             : c.noise == NoiseShape::HessianSquared                ? noisy_step<NoiseShape::HessianSquared>
                                                                    : noisy_step<NoiseShape::None>;
-        update(eta, scale, step, begin, end, runs.derivatives, runs.z1.data(), runs.z2.data(), runs.parked.data(),
-               runs.x.data(), runs.y.data(), runs.freeze.data());
-        for (int r = begin; r < end; ++r) {
-            if (runs.parked[r] != 0 || !escaped(runs.x[r], runs.y[r], c.params)) continue;
+        const RunDerivatives2& d = runs.derivatives;
+        const int escapes =
+            update(eta, scale, step, begin, end, d.gx.data(), d.gy.data(), d.hxx.data(), d.hxy.data(), d.hyy.data(),
+                   runs.z1.data(), runs.z2.data(), runs.parked.data(), y_floor, runs.x.data(), runs.y.data(),
+                   runs.freeze.data());
+        for (int r = begin; r < end && escapes > 0; ++r) {
+            if (runs.parked[r] != 0 || !escaped(runs.x[r], runs.y[r], y_floor)) continue;
             runs.parked[r] = 1;
             runs.x[r] = c.x_start, runs.y[r] = c.y0;
             if (tally.diverged.size() < 20) tally.diverged.push_back({step, r});

@@ -36,19 +36,23 @@ Tensor valley_per_sample_gradients(const std::vector<double>& samples, double x,
     return grad(sum(valley_batch_loss(theta, constant(targets), lambda0, ell)), {theta})[0].value();
 }
 
-void valley_derivatives(double lambda0, double ell, const double* __restrict x, const double* __restrict y, int begin,
-                        int end, RunDerivatives2& out) {
-    double* __restrict loss = out.loss.data();
-    double* __restrict gx = out.gx.data();
-    double* __restrict gy = out.gy.data();
-    // exp is a libm call, which stops a loop from vectorising: its own loop, parking lambda in gy[r]
-    for (int r = begin; r < end; ++r) gy[r] = lambda0 * std::exp(x[r] / ell);
+namespace {
+
+void valley_closed_form(double lambda0, double ell, const double* __restrict x, const double* __restrict y, int begin,
+                        int end, double* __restrict loss, double* __restrict gx, double* __restrict gy) {
     for (int r = begin; r < end; ++r) {
-        const double lambda = gy[r], Y = y[r];
+        const double lambda = lambda0 * exp_vectorisable(x[r] / ell), Y = y[r];
         loss[r] = 0.5 * lambda * (Y * Y);
         gx[r] = loss[r] / ell;
         gy[r] = lambda * Y;
     }
+}
+
+}  // namespace
+
+void valley_derivatives(double lambda0, double ell, const double* x, const double* y, int begin, int end,
+                        RunDerivatives2& out) {
+    valley_closed_form(lambda0, ell, x, y, begin, end, out.loss.data(), out.gx.data(), out.gy.data());
 }
 
 namespace {
