@@ -27,6 +27,7 @@
 #include "autodiff/names.h"
 #include "autodiff/plan.h"
 #include "nn/model.h"
+#include "nn/normal_streams.h"
 
 namespace awd {
 
@@ -76,6 +77,35 @@ struct RunDerivatives2 {
     std::vector<double> loss, gx, gy, hxx, hxy, hyy;
     explicit RunDerivatives2(size_t runs = 0)
         : loss(runs), gx(runs), gy(runs), hxx(runs), hxy(runs), hyy(runs) {}
+};
+
+// The runs of a simulation cell with two parameters each, as structure of arrays (run r at index r):
+// blocks of runs step their own ranges. mark: a step per run (the two-valley's last sign change of
+// x, the valley's first arrival at the flat end).
+struct RunArrays {
+    std::vector<double> x, y, z1, z2, parked;  // z1, z2: the step's normal pair; parked: 1 for a run that escaped
+    std::vector<long> mark;
+    RunDerivatives2 derivatives;
+    NormalPairStreams normals;  // one stream per run
+    RunArrays(int runs, double x0, double y0, long mark0, uint64_t seed)
+        : x(runs, x0), y(runs, y0), z1(runs), z2(runs), parked(runs, 0.0), mark(runs, mark0), derivatives(runs),
+          normals(seed, runs) {}
+};
+
+// The per-run derivatives of runs [begin, end) through the autodiff: the block as one landscape
+// model (its loss with per-run data, or none), its theta filled from x[], y[] and its gradient and
+// (with_hessian) Hessians copied into out's entries r.
+class AutodiffRuns {
+public:
+    AutodiffRuns(const std::string& name, RunsLoss loss, int begin, int end, bool with_hessian, Tensor data = Tensor());
+    void operator()(const double* x, const double* y, RunDerivatives2& out);
+
+private:
+    int begin_, end_;
+    bool with_hessian_;
+    Tensor data_;
+    Model model_;
+    RunDerivativesPlan plan_;
 };
 
 // A symmetric 2 x 2 matrix [[a, b], [b, c]].

@@ -127,52 +127,12 @@ struct KramersTrack {
 
 bool trace_step(long step, const TwoValleyConfig& c) { return step % c.trace_every == 0 || step == c.steps; }
 
-// The per-run derivatives of a block of runs [begin, end) through the autodiff: the block as one
-// landscape model, its theta filled from x[], y[] each step and its gradient and Hessians copied out.
-class AutodiffBlock {
-public:
-    AutodiffBlock(const TwoValleyParams& p, int begin, int end, bool with_hessian)
-        : begin_(begin), end_(end), with_hessian_(with_hessian),
-          model_(landscape_model("TwoValley", end - begin, 2,
-                                 [p](const Var& theta, const Var&) { return two_valley_loss(theta, p); })),
-          plan_(model_, with_hessian) {}
-    void operator()(const double* x, const double* y, RunDerivatives2& out) {
-        double* theta = model_.theta().data.data();  // run begin + i: x at 2i, y at 2i + 1
-        for (int r = begin_; r < end_; ++r) theta[2 * (r - begin_)] = x[r], theta[2 * (r - begin_) + 1] = y[r];
-        const RunDerivatives& d = plan_(nullptr);
-        const double* g = model_.gradient().data.data();
-        for (int r = begin_, i = 0; r < end_; ++r, ++i) {
-            out.loss[r] = d.loss[i], out.gx[r] = g[2 * i], out.gy[r] = g[2 * i + 1];
-            if (with_hessian_) out.hxx[r] = d.hessian(i, 0), out.hxy[r] = d.hessian(i, 1), out.hyy[r] = d.hessian(i, 3);
-        }
-    }
-
-private:
-    int begin_, end_;
-    bool with_hessian_;
-    Model model_;
-    RunDerivativesPlan plan_;
-};
-
-// One cell's runs as structure of arrays (run r at index r); blocks of runs step their own ranges.
-struct CellRuns {
-    std::vector<double> x, y, z1, z2, parked;  // parked: 1 for a run that escaped, else 0
-    std::vector<long> freeze;
-    RunDerivatives2 derivatives;
-    NormalPairStreams normals;
-    CellRuns(const TwoValleyConfig& c, size_t index)
-        : x(c.runs), y(c.runs, c.y0), z1(c.runs), z2(c.runs), parked(c.runs, 0.0), freeze(c.runs, 0),
-          derivatives(c.runs), normals(stream_seed(c.seed, 1000 + index), c.runs) {
-        for (int r = 0; r < c.runs; ++r) x[r] = r % 2 == 0 ? c.x_start : -c.x_start;
-    }
-};
-
 // What a block adds to its cell's statistics: per trace row and at the end.
 struct BlockTally {
     std::vector<double> alive, right, ysum;  // per trace row
     double fsum = 0, fsq = 0;                // freeze steps of the runs alive at the end
     std::vector<std::pair<long, int>> diverged;  // (step, run) of its first 20 escapes
-    void add_row(const CellRuns& runs, int begin, int end) {
+    void add_row(const RunArrays& runs, int begin, int end) {
         double a = 0, right_sum = 0, y_sum = 0;
         for (int r = begin; r < end; ++r)
             if (runs.parked[r] == 0) a += 1, right_sum += runs.x[r] >= 0, y_sum += runs.y[r];
@@ -209,12 +169,14 @@ int noisy_step(double eta, double scale, long step, int begin, int end, const do
 
 // Runs [begin, end) of one (eta, sigma) cell through every step. A run that escapes (|x| > 1e3,
 // y < -y_f / 2, |y| > 1e6) is counted and parked at the start point, where it stays.
-void run_block(const TwoValleyConfig& c, double eta, double sigma, CellRuns& runs, int begin, int end,
+void run_block(const TwoValleyConfig& c, double eta, double sigma, RunArrays& runs, int begin, int end,
                BlockTally& tally) {
     const bool with_hessian = c.noise != NoiseShape::None;
-    std::unique_ptr<AutodiffBlock> autodiff;
+    std::unique_ptr<AutodiffRuns> autodiff;
     if (c.derivatives == DerivativeSource::Autodiff)
-        autodiff = std::make_unique<AutodiffBlock>(c.params, begin, end, with_hessian);
+        autodiff = std::make_unique<AutodiffRuns>(
+            "TwoValley", [p = c.params](const Var& theta, const Var&) { return two_valley_loss(theta, p); }, begin, end,
+            with_hessian);
     const double scale = std::sqrt(2 * sigma), y_floor = -c.params.y_f / 2;
     tally.add_row(runs, begin, end);
     for (long step = 1; step <= c.steps; ++step) {
@@ -228,7 +190,7 @@ void run_block(const TwoValleyConfig& c, double eta, double sigma, CellRuns& run
         const int escapes =
             update(eta, scale, step, begin, end, d.gx.data(), d.gy.data(), d.hxx.data(), d.hxy.data(), d.hyy.data(),
                    runs.z1.data(), runs.z2.data(), runs.parked.data(), y_floor, runs.x.data(), runs.y.data(),
-                   runs.freeze.data());
+                   runs.mark.data());
         for (int r = begin; r < end && escapes > 0; ++r) {
             if (runs.parked[r] != 0 || !escaped(runs.x[r], runs.y[r], y_floor)) continue;
             runs.parked[r] = 1;
@@ -238,7 +200,7 @@ void run_block(const TwoValleyConfig& c, double eta, double sigma, CellRuns& run
         if (trace_step(step, c)) tally.add_row(runs, begin, end);
     }
     for (int r = begin; r < end; ++r)
-        if (runs.parked[r] == 0) tally.fsum += runs.freeze[r], tally.fsq += (double)runs.freeze[r] * runs.freeze[r];
+        if (runs.parked[r] == 0) tally.fsum += runs.mark[r], tally.fsq += (double)runs.mark[r] * runs.mark[r];
 }
 
 // The cell's statistics from its blocks' tallies, summed in block order, and the Kramers track.
@@ -301,9 +263,12 @@ std::vector<TwoValleyCell> run_two_valley(const TwoValleyConfig& c) {
     for (size_t k = 0; k < cells.size(); ++k)
         if (c.only_cell < 0 || (long)k == c.only_cell) chosen.push_back(k);
     const int blocks = (c.runs + kRunsPerBlock - 1) / kRunsPerBlock;
-    std::vector<std::unique_ptr<CellRuns>> runs(chosen.size());
+    std::vector<std::unique_ptr<RunArrays>> runs(chosen.size());
     std::vector<std::vector<BlockTally>> tallies(chosen.size(), std::vector<BlockTally>(blocks));
-    for (size_t i = 0; i < chosen.size(); ++i) runs[i] = std::make_unique<CellRuns>(c, chosen[i]);
+    for (size_t i = 0; i < chosen.size(); ++i) {  // runs start at (+x_start, y0) (even) and (-x_start, y0) (odd)
+        runs[i] = std::make_unique<RunArrays>(c.runs, c.x_start, c.y0, 0, stream_seed(c.seed, 1000 + chosen[i]));
+        for (int r = 1; r < c.runs; r += 2) runs[i]->x[r] = -c.x_start;
+    }
     for_each_run_block(chosen.size(), c.runs, c.threads, [&](size_t i, int begin, int end) {
         const TwoValleyCell& cell = cells[chosen[i]];
         run_block(c, cell.eta, cell.sigma, *runs[i], begin, end, tallies[i][begin / kRunsPerBlock]);

@@ -146,17 +146,6 @@ void tally_end(const ValleyConfig& c, double eta, int begin, int end, const doub
     }
 }
 
-// One Langevin or isotropic cell's runs as structure of arrays (run r at index r).
-struct CellRuns {
-    std::vector<double> x, y, z1, z2, parked;  // parked: 1 for a run that escaped, else 0
-    std::vector<long> reached;
-    RunDerivatives2 derivatives;
-    NormalPairStreams normals;
-    CellRuns(const ValleyConfig& c, size_t index)
-        : x(c.runs, c.x0), y(c.runs, 0.0), z1(c.runs), z2(c.runs), parked(c.runs, 0.0), reached(c.runs, -1),
-          derivatives(c.runs), normals(stream_seed(c.seed, 1000 + index), c.runs) {}
-};
-
 // theta <- theta - eta (grad L + xi) with xi = (sd_along z1, sd_across z2): the noise enters as a
 // gradient term xi = sqrt(2 D / eta) z, so that eta xi has the prescribed variance 2 eta D per step.
 void langevin_step(double eta, double sd_along, double sd_across, int begin, int end, const double* __restrict gx,
@@ -169,39 +158,18 @@ void langevin_step(double eta, double sd_along, double sd_across, int begin, int
     }
 }
 
-// The gradient of a block of runs [begin, end) through the autodiff: the block as one landscape
-// model with the target 0, its theta filled from x[], y[] each step and its gradient copied out.
-class AutodiffBlock {
-public:
-    AutodiffBlock(const ValleyConfig& c, int begin, int end)
-        : begin_(begin), end_(end), targets_(end - begin, 1, 0.0),
-          model_(landscape_model("Valley", end - begin, 2,
-                                 [lambda0 = c.lambda0, ell = c.ell](const Var& theta, const Var& targets) {
-                                     return valley_batch_loss(theta, targets, lambda0, ell);
-                                 })),
-          plan_(model_, false) {}
-    void operator()(const double* x, const double* y, RunDerivatives2& out) {
-        double* theta = model_.theta().data.data();  // run begin + i: x at 2i, y at 2i + 1
-        for (int r = begin_; r < end_; ++r) theta[2 * (r - begin_)] = x[r], theta[2 * (r - begin_) + 1] = y[r];
-        const RunDerivatives& d = plan_(&targets_);
-        const double* g = model_.gradient().data.data();
-        for (int r = begin_, i = 0; r < end_; ++r, ++i)
-            out.loss[r] = d.loss[i], out.gx[r] = g[2 * i], out.gy[r] = g[2 * i + 1];
-    }
-
-private:
-    int begin_, end_;
-    Tensor targets_;
-    Model model_;
-    RunDerivativesPlan plan_;
-};
-
 // Runs [begin, end) of a Langevin or isotropic cell through every step. A run that escapes is
 // counted and parked at the start, where it stays.
-void run_langevin_block(const ValleyConfig& c, const ValleyCell& cell, CellRuns& runs, int begin, int end,
+void run_langevin_block(const ValleyConfig& c, const ValleyCell& cell, RunArrays& runs, int begin, int end,
                         ValleyTally& tally) {
-    std::unique_ptr<AutodiffBlock> autodiff;
-    if (c.derivatives == DerivativeSource::Autodiff) autodiff = std::make_unique<AutodiffBlock>(c, begin, end);
+    std::unique_ptr<AutodiffRuns> autodiff;
+    if (c.derivatives == DerivativeSource::Autodiff)  // the Langevin loss: the per-sample loss with the target 0
+        autodiff = std::make_unique<AutodiffRuns>(
+            "Valley",
+            [lambda0 = c.lambda0, ell = c.ell](const Var& theta, const Var& targets) {
+                return valley_batch_loss(theta, targets, lambda0, ell);
+            },
+            begin, end, false, Tensor(end - begin, 1, 0.0));
     const double sd_along = std::sqrt(2 * cell.D_along / cell.eta), sd_across = std::sqrt(2 * cell.D_across / cell.eta);
     tally.histogram.assign(c.wall > 0 ? 40 : 0, 0.0);
     double *x = runs.x.data(), *y = runs.y.data(), *parked = runs.parked.data();
@@ -212,10 +180,10 @@ void run_langevin_block(const ValleyConfig& c, const ValleyCell& cell, CellRuns&
         runs.normals.next(runs.z1.data(), runs.z2.data(), begin, end);
         langevin_step(cell.eta, sd_along, sd_across, begin, end, runs.derivatives.gx.data(),
                       runs.derivatives.gy.data(), runs.z1.data(), runs.z2.data(), parked, x, y);
-        after_step(c, 0.0, step, cell.steps, begin, end, x, y, parked, runs.reached, tally);
+        after_step(c, 0.0, step, cell.steps, begin, end, x, y, parked, runs.mark, tally);
         if (trace_step(step, cell.steps, c)) tally.add_row(x, y, parked, begin, end, 0.0, 0.0);
     }
-    tally_end(c, cell.eta, begin, end, x, parked, runs.reached, tally);
+    tally_end(c, cell.eta, begin, end, x, parked, runs.mark, tally);
 }
 
 // One minibatch cell: c.runs runs as rows of one landscape model, stepped by the project's plain
@@ -342,9 +310,10 @@ std::vector<ValleyCell> run_valley(const ValleyConfig& c) {
         return cells;
     }
     const int blocks = (c.runs + kRunsPerBlock - 1) / kRunsPerBlock;
-    std::vector<std::unique_ptr<CellRuns>> runs(cells.size());
+    std::vector<std::unique_ptr<RunArrays>> runs(cells.size());
     std::vector<std::vector<ValleyTally>> tallies(cells.size(), std::vector<ValleyTally>(blocks));
-    for (size_t k = 0; k < cells.size(); ++k) runs[k] = std::make_unique<CellRuns>(c, k);
+    for (size_t k = 0; k < cells.size(); ++k)
+        runs[k] = std::make_unique<RunArrays>(c.runs, c.x0, 0.0, -1, stream_seed(c.seed, 1000 + k));
     for_each_run_block(cells.size(), c.runs, c.threads, [&](size_t k, int begin, int end) {
         run_langevin_block(c, cells[k], *runs[k], begin, end, tallies[k][begin / kRunsPerBlock]);
     });
