@@ -1,7 +1,8 @@
 // cmd_landscape.cpp: `awd landscape`, the toy landscapes (experiments/sgd/README.md): the two-valley
 // model (P_flat, freezing time, the Kramers prediction) and the degenerate valley (drift toward
 // the flat end, stationary distribution, SGD noise measured from per-sample gradients).
-// Every (eta, sigma) pair of a two-valley command is one cell, its runs one model; cells run in parallel.
+// Every (eta, sigma) pair of a two-valley command is one cell; cells, and blocks of runs within a cell, run in
+// parallel.
 #include <unistd.h>
 
 #include <chrono>
