@@ -75,12 +75,12 @@ void report_normal_pairs() {
                                                     z1[r] = rng.normal(), z2[r] = rng.normal();
                                         }) /
         steps;
-    std::printf("  normal pairs, 2000 streams: NormalPairStreams %6.1f M/s, Rng::normal x 2 %6.1f M/s: %5.2fx",
+    std::printf("  normal pairs, 2000 streams: NormalPairStreams %6.1f M pairs/s, Rng::normal x 2 %6.1f M: %5.2fx",
                 R / ours / 1e6, R / old / 1e6, old / ours);
     const auto peer = run_peer_script("bench/numpy_landscape.py normals 2000 500");
     if (peer.count("cpu_seconds_per_step")) {
         const double numpy = std::stod(peer.at("cpu_seconds_per_step"));
-        std::printf(", numpy %6.1f M/s: %5.2fx", R / numpy / 1e6, numpy / ours);
+        std::printf(", numpy %6.1f M: %5.2fx", R / numpy / 1e6, numpy / ours);
     } else std::printf(" (no NumPy peer)");
     std::printf(" (dgemm %.1f GFLOP/s, OpenBLAS %s; CPU time, best of 3)\n", machine_dgemm_gflops(),
                 openblas_get_corename());
