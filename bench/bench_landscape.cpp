@@ -105,7 +105,8 @@ void bench_landscape() {
     }
     const double gflops = dgemm_gflops_per_cpu_second();
     std::printf(
-        "  run-steps per CPU second, one thread (machine dgemm %.1f GFLOP/s (wall) and %.1f GFLOP per CPU second on this "
+        "  run-steps per CPU second, one thread (machine dgemm %.1f GFLOP/s (wall) and %.1f GFLOP per CPU second on "
+        "this "
         "thread, OpenBLAS %s kernels; shared machine: CPU time, best of 3)\n",
         machine_dgemm_gflops(), gflops, openblas_get_corename());
     TwoValleyConfig tv;
@@ -142,12 +143,12 @@ void bench_landscape() {
         std::vector<double> x(2000), y(2000, 5.0);
         for (int r = 0; r < 2000; ++r) x[r] = r % 2 == 0 ? 0.01 : -0.01;
         RunDerivatives2 out(2000);
-        const double closed = best_cpu_seconds(3,
-                                               [&] {
-                                                   for (int k = 0; k < 500; ++k)
-                                                       two_valley_derivatives(tv.params, x.data(), y.data(), 0, 2000,
-                                                                              true, out);
-                                               }) /
+        const double closed =
+            best_cpu_seconds(3,
+                             [&] {
+                                 for (int k = 0; k < 500; ++k)
+                                     two_valley_derivatives(tv.params, x.data(), y.data(), 0, 2000, true, out);
+                             }) /
             500;
         std::printf(
             "  two-valley loss, gradients, Hessians of 2000 runs: eager graph %.3f ms, replayed plan %.3f ms (%.2fx), "

@@ -4,13 +4,19 @@
 // and the squares of the square roots; the simulations with --derivatives autodiff.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "experiments/sgd/two_valley.h"
 #include "experiments/sgd/valley.h"
+#include "nn/files.h"
+#include "tests/run_command.h"
 
 using namespace awd;
 
@@ -43,7 +49,8 @@ TEST_CASE("two-valley closed form: loss, gradient and Hessian equal the autodiff
     std::mt19937_64 rng(11);
     std::uniform_real_distribution<double> ux(-2, 2), uy(-5, 200);
     std::vector<double> x, y;
-    for (int r = 0; r < 4000; ++r) x.push_back(r % 50 == 0 ? 0.0 : ux(rng) * (r % 3 == 0 ? 1e-3 : 1)), y.push_back(uy(rng));
+    for (int r = 0; r < 4000; ++r)
+        x.push_back(r % 50 == 0 ? 0.0 : ux(rng) * (r % 3 == 0 ? 1e-3 : 1)), y.push_back(uy(rng));
     RunDerivatives2 fast(x.size());
     two_valley_derivatives(p, x.data(), y.data(), 0, (int)x.size(), true, fast);
     const RunDerivatives2 exact =
@@ -60,14 +67,16 @@ TEST_CASE("two-valley closed form: loss, gradient and Hessian equal the autodiff
         const double gscale = std::max({std::abs(exact.gx[r]), std::abs(exact.gy[r]), p.L_d / p.y_d});
         const double hscale = std::max({std::abs(exact.hxx[r]), std::abs(exact.hxy[r]), std::abs(exact.hyy[r])});
         const double errors[] = {ulps(fast.loss[r], exact.loss[r], std::abs(exact.loss[r])),
-                                 ulps(fast.gx[r], exact.gx[r], xscale), ulps(fast.gy[r], exact.gy[r], gscale),
-                                 ulps(fast.hxx[r], exact.hxx[r], hscale), ulps(fast.hxy[r], exact.hxy[r], hscale),
+                                 ulps(fast.gx[r], exact.gx[r], xscale),
+                                 ulps(fast.gy[r], exact.gy[r], gscale),
+                                 ulps(fast.hxx[r], exact.hxx[r], hscale),
+                                 ulps(fast.hxy[r], exact.hxy[r], hscale),
                                  ulps(fast.hyy[r], exact.hyy[r], hscale)};
         for (double e : errors) worst = std::max(worst, e);
     }
     CHECK(zeros > 50);
     CHECK(left > 1500);
-    CHECK(worst <= 16);  // 16 ulps of the entry's scale
+    CHECK(worst <= 16);                       // 16 ulps of the entry's scale
     RunDerivatives2 gradient_only(x.size());  // without the Hessian: the same loss and gradient
     two_valley_derivatives(p, x.data(), y.data(), 0, (int)x.size(), false, gradient_only);
     CHECK(gradient_only.gx == fast.gx);
@@ -84,9 +93,9 @@ TEST_CASE("valley closed form: the Langevin loss and gradient equal the autodiff
         const double lambda0 = 1.7;
         RunDerivatives2 fast(x.size());
         valley_derivatives(lambda0, ell, x.data(), y.data(), 0, (int)x.size(), fast);
-        const RunDerivatives2 exact = autodiff_at(
-            [&](const Var& th, const Var& t) { return valley_batch_loss(th, t, lambda0, ell); }, x, y,
-            Tensor((int)x.size(), 1, 0.0), false);
+        const RunDerivatives2 exact =
+            autodiff_at([&](const Var& th, const Var& t) { return valley_batch_loss(th, t, lambda0, ell); }, x, y,
+                        Tensor((int)x.size(), 1, 0.0), false);
         double worst = 0;
         for (size_t r = 0; r < x.size(); ++r)
             worst = std::max({worst, ulps(fast.loss[r], exact.loss[r], std::abs(exact.loss[r])),
@@ -131,7 +140,7 @@ TEST_CASE("(H+)^(1/2) without trigonometry equals the eigen-decomposition's, and
     CHECK(indefinite > 3000);
     CHECK(negative > 1000);
     CHECK(degenerate == 5000);
-    CHECK(sqrt_clipped_closed_form({0, 0, 0}).a == 0);  // H = 0: 0, not 0/0
+    CHECK(sqrt_clipped_closed_form({0, 0, 0}).a == 0);   // H = 0: 0, not 0/0
     const Sym2 I = sqrt_clipped_closed_form({4, 0, 4});  // l1 = l2: 2 I
     CHECK(I.a == 2);
     CHECK(I.b == 0);
@@ -218,8 +227,8 @@ TEST_CASE("exp without libm: within 2 ulps of libm's exp over [-708, 709]; 0 bel
     double worst = 0;
     for (int k = 0; k < 400000; ++k) {
         const double t = k % 2 ? wide(rng) : narrow(rng), reference = std::exp(t);
-        worst = std::max(worst, std::abs(exp_vectorisable(t) - reference) /
-                                    (std::nextafter(reference, INFINITY) - reference));
+        worst = std::max(worst,
+                         std::abs(exp_vectorisable(t) - reference) / (std::nextafter(reference, INFINITY) - reference));
     }
     CHECK(worst <= 2);
     for (double t : {0.0, 1.0, -1.0, std::log(2.0), -708.0, 709.0, 1e-300, -0.5 * std::log(2.0)})
@@ -228,4 +237,27 @@ TEST_CASE("exp without libm: within 2 ulps of libm's exp over [-708, 709]; 0 bel
     CHECK(exp_vectorisable(-1e300) == 0);
     CHECK(exp_vectorisable(709.9) == INFINITY);
     CHECK(std::isnan(exp_vectorisable(NAN)));
+}
+
+TEST_CASE(
+    "awd landscape --derivatives: both sources run, are recorded, and agree; a bad source exits 2 naming the flag") {
+    const std::string dir =
+        (std::filesystem::temp_directory_path() / ("awd-derivatives-" + std::to_string(getpid()))).string();
+    double P_flat[2];
+    int k = 0;
+    for (const char* source : {"closed-form", "autodiff"}) {
+        const Outcome o = run_command(
+            "build/awd landscape --model two-valley --sigma 0.3 --runs 40 --steps 300 "
+            "--derivatives " +
+            std::string(source) + " --out " + dir + "/" + source);
+        REQUIRE_MESSAGE(o.status == 0, o.output);
+        const nlohmann::json s = nlohmann::json::parse(read_file(dir + "/" + source + "/summary.json"));
+        CHECK(s["derivatives"] == source);
+        P_flat[k++] = s["P_flat"].get<double>();
+    }
+    CHECK(P_flat[0] == P_flat[1]);  // the same noise and runs equal to 1e-12: the same runs end in the flat valley
+    const Outcome bad = run_command("build/awd landscape --model valley --derivatives symbolic --out " + dir + "/bad");
+    CHECK(bad.status == 2);
+    CHECK(bad.output.find("--derivatives") != std::string::npos);
+    std::filesystem::remove_all(dir);
 }

@@ -97,8 +97,12 @@ const RunDerivatives& RunDerivativesPlan::operator()(const Tensor* x) {
 }
 
 AutodiffRuns::AutodiffRuns(const std::string& name, RunsLoss loss, int begin, int end, bool with_hessian, Tensor data)
-    : begin_(begin), end_(end), with_hessian_(with_hessian), data_(std::move(data)),
-      model_(landscape_model(name, end - begin, 2, std::move(loss))), plan_(model_, with_hessian) {}
+    : begin_(begin),
+      end_(end),
+      with_hessian_(with_hessian),
+      data_(std::move(data)),
+      model_(landscape_model(name, end - begin, 2, std::move(loss))),
+      plan_(model_, with_hessian) {}
 
 void AutodiffRuns::operator()(const double* x, const double* y, RunDerivatives2& out) {
     double* theta = model_.theta().data.data();  // run begin + i: x at 2i, y at 2i + 1

@@ -75,8 +75,7 @@ private:
 // run r's loss, gradient (gx, gy) and Hessian [[hxx, hxy], [hxy, hyy]] at index r.
 struct RunDerivatives2 {
     std::vector<double> loss, gx, gy, hxx, hxy, hyy;
-    explicit RunDerivatives2(size_t runs = 0)
-        : loss(runs), gx(runs), gy(runs), hxx(runs), hxy(runs), hyy(runs) {}
+    explicit RunDerivatives2(size_t runs = 0) : loss(runs), gx(runs), gy(runs), hxx(runs), hxy(runs), hyy(runs) {}
 };
 
 // The runs of a simulation cell with two parameters each, as structure of arrays (run r at index r):
@@ -88,7 +87,13 @@ struct RunArrays {
     RunDerivatives2 derivatives;
     NormalPairStreams normals;  // one stream per run
     RunArrays(int runs, double x0, double y0, long mark0, uint64_t seed)
-        : x(runs, x0), y(runs, y0), z1(runs), z2(runs), parked(runs, 0.0), mark(runs, mark0), derivatives(runs),
+        : x(runs, x0),
+          y(runs, y0),
+          z1(runs),
+          z2(runs),
+          parked(runs, 0.0),
+          mark(runs, mark0),
+          derivatives(runs),
           normals(seed, runs) {}
 };
 
@@ -150,9 +155,9 @@ inline double exp_vectorisable(double t) {
     const double shifted = clamped * 0x1.71547652b82fep0 + shift, k = shifted - shift;  // k = round(t / ln 2)
     const double r = (clamped - k * ln2_hi) - k * ln2_lo;
     double p = 1.0 / 6227020800.0;  // 1 / 13!
-    for (double inverse_factorial : {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
-                                     1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0,
-                                     0.5, 1.0, 1.0})
+    for (double inverse_factorial :
+         {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
+          1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
         p = p * r + inverse_factorial;
     const int64_t ki = std::bit_cast<int64_t>(shifted) - std::bit_cast<int64_t>(shift);  // k as an integer
     const double value = p * std::bit_cast<double>((uint64_t)(ki + 1023) << 52);

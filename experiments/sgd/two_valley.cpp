@@ -52,9 +52,11 @@ template <bool with_hessian>
 void two_valley_closed_form(const TwoValleyParams& p, const double* __restrict x, const double* __restrict y, int begin,
                             int end, double* __restrict loss, double* __restrict gx, double* __restrict gy,
                             double* __restrict hxx, double* __restrict hxy, double* __restrict hyy) {
-    const double inv_c1 = 1 / (p.f0 * (p.x1 / p.x0) * (p.x1 / p.x0)), inv_c2 = 1 / (p.f0 * (p.x2 / p.x0) * (p.x2 / p.x0));
+    const double inv_c1 = 1 / (p.f0 * (p.x1 / p.x0) * (p.x1 / p.x0)),
+                 inv_c2 = 1 / (p.f0 * (p.x2 / p.x0) * (p.x2 / p.x0));
     const double offset = p.x0 * p.x0 / p.f0, L_d = p.L_d, y_d = p.y_d, slope_e = p.L_d / p.y_d,
-                 curve_e = p.L_d / (p.y_d * p.y_d), y_b = p.y_b, y_f = p.y_f, gap = p.y_f - p.y_b, a1 = p.x1, a2 = -p.x2;
+                 curve_e = p.L_d / (p.y_d * p.y_d), y_b = p.y_b, y_f = p.y_f, gap = p.y_f - p.y_b, a1 = p.x1,
+                 a2 = -p.x2;
     for (int r = begin; r < end; ++r) {
         const bool flat = x[r] >= 0;  // x = 0 belongs to the flat valley, as in two_valley_loss
         const double a = flat ? a1 : a2, inv_c = flat ? inv_c1 : inv_c2, X = x[r], Y = y[r];
@@ -79,9 +81,9 @@ void two_valley_closed_form(const TwoValleyParams& p, const double* __restrict x
 
 void two_valley_derivatives(const TwoValleyParams& p, const double* x, const double* y, int begin, int end,
                             bool with_hessian, RunDerivatives2& out) {
-    (with_hessian ? two_valley_closed_form<true> : two_valley_closed_form<false>)(
-        p, x, y, begin, end, out.loss.data(), out.gx.data(), out.gy.data(), out.hxx.data(), out.hxy.data(),
-        out.hyy.data());
+    (with_hessian ? two_valley_closed_form<true>
+                  : two_valley_closed_form<false>)(p, x, y, begin, end, out.loss.data(), out.gx.data(), out.gy.data(),
+                                                   out.hxx.data(), out.hxy.data(), out.hyy.data());
 }
 
 double valley_temperature(const TwoValleyParams& p, int valley, double y, double eta, double sigma, NoiseShape noise) {
@@ -129,8 +131,8 @@ bool trace_step(long step, const TwoValleyConfig& c) { return step % c.trace_eve
 
 // What a block adds to its cell's statistics: per trace row and at the end.
 struct BlockTally {
-    std::vector<double> alive, right, ysum;  // per trace row
-    double fsum = 0, fsq = 0;                // freeze steps of the runs alive at the end
+    std::vector<double> alive, right, ysum;      // per trace row
+    double fsum = 0, fsq = 0;                    // freeze steps of the runs alive at the end
     std::vector<std::pair<long, int>> diverged;  // (step, run) of its first 20 escapes
     void add_row(const RunArrays& runs, int begin, int end) {
         double a = 0, right_sum = 0, y_sum = 0;
@@ -184,13 +186,12 @@ void run_block(const TwoValleyConfig& c, double eta, double sigma, RunArrays& ru
         else two_valley_derivatives(c.params, runs.x.data(), runs.y.data(), begin, end, with_hessian, runs.derivatives);
         if (with_hessian) runs.normals.next(runs.z1.data(), runs.z2.data(), begin, end);
         const auto update = c.noise == NoiseShape::ClippedHessian ? noisy_step<NoiseShape::ClippedHessian>
-            : c.noise == NoiseShape::HessianSquared                ? noisy_step<NoiseShape::HessianSquared>
-                                                                   : noisy_step<NoiseShape::None>;
+            : c.noise == NoiseShape::HessianSquared               ? noisy_step<NoiseShape::HessianSquared>
+                                                                  : noisy_step<NoiseShape::None>;
         const RunDerivatives2& d = runs.derivatives;
-        const int escapes =
-            update(eta, scale, step, begin, end, d.gx.data(), d.gy.data(), d.hxx.data(), d.hxy.data(), d.hyy.data(),
-                   runs.z1.data(), runs.z2.data(), runs.parked.data(), y_floor, runs.x.data(), runs.y.data(),
-                   runs.mark.data());
+        const int escapes = update(eta, scale, step, begin, end, d.gx.data(), d.gy.data(), d.hxx.data(), d.hxy.data(),
+                                   d.hyy.data(), runs.z1.data(), runs.z2.data(), runs.parked.data(), y_floor,
+                                   runs.x.data(), runs.y.data(), runs.mark.data());
         for (int r = begin; r < end && escapes > 0; ++r) {
             if (runs.parked[r] != 0 || !escaped(runs.x[r], runs.y[r], y_floor)) continue;
             runs.parked[r] = 1;
@@ -208,7 +209,8 @@ void finish_cell(const TwoValleyConfig& c, const std::vector<BlockTally>& blocks
     BlockTally total = blocks[0];
     for (size_t b = 1; b < blocks.size(); ++b) {
         for (size_t k = 0; k < total.alive.size(); ++k)
-            total.alive[k] += blocks[b].alive[k], total.right[k] += blocks[b].right[k], total.ysum[k] += blocks[b].ysum[k];
+            total.alive[k] += blocks[b].alive[k], total.right[k] += blocks[b].right[k],
+                total.ysum[k] += blocks[b].ysum[k];
         total.fsum += blocks[b].fsum, total.fsq += blocks[b].fsq;
         total.diverged.insert(total.diverged.end(), blocks[b].diverged.begin(), blocks[b].diverged.end());
     }

@@ -58,7 +58,7 @@ struct TwoValleyConfig {
     int trace_every = 100;
     uint64_t seed = 1;
     NoiseShape noise = NoiseShape::ClippedHessian;
-    int threads = 1;      // cells run in parallel; each has its own random stream, so the results do not depend on this
+    int threads = 1;  // cells and blocks of runs in parallel; each run has its own stream: results do not depend on it
     long only_cell = -1;  // >= 0: run only this cell (etas-major index), with the stream it has in the whole grid
     DerivativeSource derivatives = DerivativeSource::ClosedForm;
 };

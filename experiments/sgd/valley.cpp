@@ -74,7 +74,7 @@ namespace {
 struct ValleyTally {
     std::vector<Moments> x, dy2;  // per trace row: x, and (y - y_start)^2
     std::vector<double> gd_x;     // per trace row, minibatch: full-batch GD's x
-    Moments dx, hit;              // at the end: x - x0, and eta * (first step at x <= x0 - ell) of the runs that got there
+    Moments dx, hit;  // at the end: x - x0, and eta * (first step at x <= x0 - ell) of the runs that got there
     std::vector<double> histogram;
     std::vector<std::pair<long, int>> diverged;  // (step, run) of the first 20 escapes
     void add_row(const double* xs, const double* ys, const double* parked, int begin, int end, double y_start,
@@ -178,8 +178,8 @@ void run_langevin_block(const ValleyConfig& c, const ValleyCell& cell, RunArrays
         if (autodiff) (*autodiff)(x, y, runs.derivatives);
         else valley_derivatives(c.lambda0, c.ell, x, y, begin, end, runs.derivatives);
         runs.normals.next(runs.z1.data(), runs.z2.data(), begin, end);
-        langevin_step(cell.eta, sd_along, sd_across, begin, end, runs.derivatives.gx.data(),
-                      runs.derivatives.gy.data(), runs.z1.data(), runs.z2.data(), parked, x, y);
+        langevin_step(cell.eta, sd_along, sd_across, begin, end, runs.derivatives.gx.data(), runs.derivatives.gy.data(),
+                      runs.z1.data(), runs.z2.data(), parked, x, y);
         after_step(c, 0.0, step, cell.steps, begin, end, x, y, parked, runs.mark, tally);
         if (trace_step(step, cell.steps, c)) tally.add_row(x, y, parked, begin, end, 0.0, 0.0);
     }
@@ -207,7 +207,7 @@ void run_minibatch_cell(const ValleyConfig& c, const std::vector<double>& sample
     std::vector<long> reached(R, -1);
     tally.histogram.assign(c.wall > 0 ? 40 : 0, 0.0);
     Rng rng(stream_seed(c.seed, 1000 + index));  // one stream per cell: cells may run on any thread
-    double* theta = model.theta().data.data();  // run r: x at 2r, y at 2r + 1
+    double* theta = model.theta().data.data();   // run r: x at 2r, y at 2r + 1
     tally.add_row(x.data(), y.data(), parked.data(), 0, R, y_start, gd.theta()[0]);
     for (long step = 1; step <= cell.steps; ++step) {
         for (int r = 0; r < R; ++r) theta[2 * r] = x[r], theta[2 * r + 1] = y[r];

@@ -51,7 +51,8 @@ struct ValleyConfig {
     double time = 0;  // > 0: each cell runs round(time / eta) steps instead, so every eta covers the same t
     int trace_every = 100;
     uint64_t seed = 1;
-    int threads = 1;  // cells run in parallel; each has its own random stream, so the results do not depend on this
+    int threads =
+        1;  // cells (minibatch) or blocks of runs in parallel, each with its own streams: results do not depend on it
     DerivativeSource derivatives = DerivativeSource::ClosedForm;  // langevin, isotropic (minibatch: the autodiff)
 };
 
