@@ -1,7 +1,9 @@
 // bench_landscape.cpp: the SGD-landscape workloads against PyTorch float64 peers
-// (bench/torch_landscape.py), one thread each: the batched two-valley step (2000 runs,
-// exact per-run Hessians, clipped-Hessian noise), and the per-sample gradients and noise
-// covariance (top-10 eigenpairs, diagonal) of an MLP 784-50-50-10 on 1000 samples.
+// (bench/torch_landscape.py) and vectorized NumPy peers (bench/numpy_landscape.py), one thread
+// each: the batched two-valley step (2000 runs, exact per-run Hessians, clipped-Hessian noise) and
+// the Langevin valley (1000 runs) against NumPy and the machine's bound, the per-run derivatives
+// alone, and the per-sample gradients and noise covariance (top-10 eigenpairs, diagonal) of an MLP
+// 784-50-50-10 on 1000 samples.
 
 #include <cblas.h>
 #include <cmath>
@@ -20,70 +22,37 @@ namespace awd::bench {
 
 namespace {
 
-// The machine's bound for one two-valley run-step as awd defines it (same bytes): a hand-written
-// loop over the runs with the closed-form gradient and Hessian (the NumPy peer's formulas), the
-// same per-run noise (two Box-Muller normals, (H+)^(1/2) by sqrt_clipped: the libm calls awd must
-// make) and the update. No graph, no buffers between steps: what a compiled closed form costs.
-double two_valley_bound_seconds_per_step(int R, int steps) {
-    const TwoValleyParams p;
-    std::vector<double> x(R), y(R, 5.0);
-    for (int r = 0; r < R; ++r) x[r] = r % 2 == 0 ? 0.01 : -0.01;
-    Rng rng(1);
-    const double eta = 0.01, scale = std::sqrt(2 * 0.1), c1 = p.f0 * (p.x1 / p.x0) * (p.x1 / p.x0),
-                 c2 = p.f0 * (p.x2 / p.x0) * (p.x2 / p.x0);
-    return best_cpu_seconds(
-               3,
-               [&] {
-                   for (int s = 0; s < steps; ++s)
-                       for (int r = 0; r < R; ++r) {
-                           const bool flat = x[r] >= 0;
-                           const double a = flat ? p.x1 : -p.x2, c = flat ? c1 : c2, X = x[r], Y = y[r],
-                                        den = Y + p.y_b;
-                           const double q = Y / den, q1 = p.y_b / (den * den), q2 = -2 * p.y_b / (den * den * den);
-                           const double rr = (Y + p.y_f) / den, r1 = (p.y_b - p.y_f) / (den * den),
-                                        r2 = -2 * (p.y_b - p.y_f) / (den * den * den);
-                           const double w = c * rr * rr, w1 = 2 * c * rr * r1, w2 = 2 * c * (r1 * r1 + rr * r2);
-                           const double u = X * X - 2 * a * q * X, uy = -2 * a * X * q1, uyy = -2 * a * X * q2,
-                                        e = std::exp(-Y / p.y_d);
-                           const double gx = (2 * X - 2 * a * q) / w,
-                                        gy = uy / w - u * w1 / (w * w) - p.L_d / p.y_d * e;
-                           const Sym2 H{2 / w, (-2 * a * q1 * w - (2 * X - 2 * a * q) * w1) / (w * w),
-                                        uyy / w - 2 * uy * w1 / (w * w) - u * w2 / (w * w) +
-                                            2 * u * w1 * w1 / (w * w * w) + p.L_d / (p.y_d * p.y_d) * e};
-                           const double z1 = rng.normal(), z2 = rng.normal();
-                           const Sym2 S = sqrt_clipped(H);
-                           x[r] = X - eta * (gx + scale * (S.a * z1 + S.b * z2)),
-                           y[r] = Y - eta * (gy + scale * (S.b * z1 + S.c * z2));
-                       }
-               }) /
-        steps;
+// The machine's bound for a run-step: its counted floating-point operations (below; a division, a
+// square root, an add or a multiply each count 1) at the machine's dgemm rate on one thread. dgemm
+// fuses a multiply and an add into one instruction, which the project's -ffp-contract=off forbids,
+// so this bound is out of reach by design: it is about twice as fast as any unfused code can be.
+//  - one normal pair (nn/normal_streams.cpp): two 53-bit uniforms (7), ln (fdlibm: 40), sqrt(-2 ln u) (2),
+//    sin and cos of 2 pi v (reduction with Dekker's product 25, kernels 30), two products (2): about 106
+//  - two-valley derivatives (two_valley.cpp): exp_vectorisable (35 with -y / y_d), 1/(y + y_b), 1/(y + y_f) (5),
+//    q, v and their y-derivatives (17), u and its derivatives (9), loss (4), gradient (6), Hessian (17): 93
+//  - (H+)^(1/2) (sqrt_clipped_closed_form): 22;  the noise and the update: 14
+//  - valley derivatives: exp (35 with x / ell), lambda (1), loss and gradient (4): 40;  the update: 8
+// The rate is dgemm's per CPU second of this thread (n = 1000), like the run-steps it is compared with:
+// on the shared machine the wall-clock figure moves with the load and the CPU-time one does not.
+double dgemm_gflops_per_cpu_second() {
+    const int n = 1000;
+    Tensor A(n, n, 1.0), B(n, n, 0.5), C;
+    return 2.0 * n * n * n / best_cpu_seconds(3, [&] { gemm(A, false, B, false, C); }) / 1e9;
 }
-
-// The same for the Langevin valley: lambda = exp(x / ell), the closed-form gradient, two normals.
-double valley_bound_seconds_per_step(int R, int steps) {
-    std::vector<double> x(R, 0.0), y(R, 0.0);
-    Rng rng(1);
-    const double eta = 0.01, sd_along = std::sqrt(2 * 1e-4 / eta), sd_across = std::sqrt(2 * 1e-3 / eta);
-    return best_cpu_seconds(
-               3,
-               [&] {
-                   for (int s = 0; s < steps; ++s)
-                       for (int r = 0; r < R; ++r) {
-                           const double lambda = std::exp(x[r]), gx = 0.5 * lambda * y[r] * y[r], gy = lambda * y[r];
-                           x[r] -= eta * (gx + sd_along * rng.normal()), y[r] -= eta * (gy + sd_across * rng.normal());
-                       }
-               }) /
-        steps;
-}
+constexpr double kNormalPairFlops = 106, kTwoValleyFlops = kNormalPairFlops + 93 + 22 + 14,
+                 kValleyFlops = kNormalPairFlops + 40 + 8;
 
 // One row: awd's run-steps per CPU second, the NumPy peer's (CPU time too), and the bound's.
-void report_runs(const char* label, int R, double ours, const std::map<std::string, std::string>& peer, double bound) {
+void report_runs(const char* label, int R, double ours, const std::map<std::string, std::string>& peer,
+                 double flops_per_run_step, double gflops) {
+    const double bound = R * flops_per_run_step / (gflops * 1e9);
     std::printf("  %-34s awd %6.2f M/s", label, R / ours / 1e6);
     if (peer.count("cpu_seconds_per_step"))
         std::printf("   numpy %6.2f M/s  %5.2fx (goal >= 10x)", R / std::stod(peer.at("cpu_seconds_per_step")) / 1e6,
                     std::stod(peer.at("cpu_seconds_per_step")) / ours);
     else std::printf("   (no NumPy peer)");
-    std::printf("   bound %6.2f M/s: awd at %.2fx of it (goal <= 3x)\n", R / bound / 1e6, ours / bound);
+    std::printf("   bound %6.1f M/s (%.0f flops each): awd at %.2fx of it (goal <= 3x)\n", R / bound / 1e6,
+                flops_per_run_step, ours / bound);
 }
 
 // The landscapes' random draw alone: normal pairs per CPU second for 2000 lanes from NormalPairStreams, from the
@@ -134,24 +103,29 @@ void bench_landscape() {
         std::printf("  two-valley step, 2000 runs, Hessian noise   %8.3f ms   (no PyTorch peer: make deps-bench)\n",
                     ours * 1e3);
     }
+    const double gflops = dgemm_gflops_per_cpu_second();
     std::printf(
-        "  run-steps per CPU second, one thread (machine dgemm %.1f GFLOP/s, OpenBLAS %s kernels; shared machine: CPU "
-        "time, best of 3)\n",
-        machine_dgemm_gflops(), openblas_get_corename());
+        "  run-steps per CPU second, one thread (machine dgemm %.1f GFLOP/s (wall) and %.1f GFLOP per CPU second on "
+        "this "
+        "thread, OpenBLAS %s kernels; shared machine: CPU time, best of 3)\n",
+        machine_dgemm_gflops(), gflops, openblas_get_corename());
     TwoValleyConfig tv;
-    tv.runs = 2000, tv.steps = 200, tv.trace_every = 1000;
+    tv.runs = 2000, tv.steps = 2000, tv.trace_every = 1000;
+    const auto tv_peer = run_peer_script("bench/numpy_landscape.py two-valley 2000 200");
     report_runs("two-valley, 2000 runs, H+ noise", tv.runs, best_cpu_seconds(3, [&] { run_two_valley(tv); }) / tv.steps,
-                run_peer_script("bench/numpy_landscape.py two-valley 2000 200"),
-                two_valley_bound_seconds_per_step(2000, 200));
+                tv_peer, kTwoValleyFlops, gflops);
+    tv.derivatives = DerivativeSource::Autodiff, tv.steps = 200;
+    report_runs("  the same, --derivatives autodiff", tv.runs,
+                best_cpu_seconds(3, [&] { run_two_valley(tv); }) / tv.steps, tv_peer, kTwoValleyFlops, gflops);
     ValleyConfig va;
-    va.runs = 1000, va.steps = 400, va.trace_every = 1000;
+    va.runs = 1000, va.steps = 4000, va.trace_every = 1000;
     report_runs("valley (Langevin), 1000 runs", va.runs, best_cpu_seconds(3, [&] { run_valley(va); }) / va.steps,
-                run_peer_script("bench/numpy_landscape.py valley 1000 400"), valley_bound_seconds_per_step(1000, 400));
+                run_peer_script("bench/numpy_landscape.py valley 1000 400"), kValleyFlops, gflops);
     const auto check = run_peer_script("bench/numpy_landscape.py check build/awd");
     std::printf(
         "  the NumPy peers and awd landscape simulate the same process (P_flat, drift within 4 standard errors): %s\n",
         check.count("numpy_check") ? check.at("numpy_check").c_str() : "not run (no NumPy or no build/awd)");
-    {  // the per-run derivatives alone: recorded once and replayed, against the eager graph of every step
+    {  // the per-run derivatives alone: eager graph, recorded plan, closed form
         Model m = landscape_model("TwoValley", 2000, 2,
                                   [&](const Var& th, const Var&) { return two_valley_loss(th, tv.params); });
         for (int r = 0; r < 2000; ++r) m.theta()[2 * r] = r % 2 == 0 ? 0.01 : -0.01, m.theta()[2 * r + 1] = 5.0;
@@ -166,9 +140,20 @@ void bench_landscape() {
                                                  for (int k = 0; k < 50; ++k) replayed(nullptr);
                                              }) /
             50;
+        std::vector<double> x(2000), y(2000, 5.0);
+        for (int r = 0; r < 2000; ++r) x[r] = r % 2 == 0 ? 0.01 : -0.01;
+        RunDerivatives2 out(2000);
+        const double closed =
+            best_cpu_seconds(3,
+                             [&] {
+                                 for (int k = 0; k < 500; ++k)
+                                     two_valley_derivatives(tv.params, x.data(), y.data(), 0, 2000, true, out);
+                             }) /
+            500;
         std::printf(
-            "  two-valley loss, gradients, Hessians of 2000 runs: eager graph %.3f ms, replayed plan %.3f ms: %.2fx\n",
-            eager * 1e3, plan * 1e3, eager / plan);
+            "  two-valley loss, gradients, Hessians of 2000 runs: eager graph %.3f ms, replayed plan %.3f ms (%.2fx), "
+            "closed form %.4f ms (%.0fx the plan)\n",
+            eager * 1e3, plan * 1e3, eager / plan, closed * 1e3, plan / closed);
     }
     report_normal_pairs();
     Mlp net(MlpSpec::parse("784-50-50-10", Activation::Relu, true));

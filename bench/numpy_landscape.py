@@ -91,14 +91,14 @@ def check(awd):
     """Same settings here and in awd; each statistic must agree within 4 combined standard errors."""
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        def run_awd(args, name):
+        def run_awd(args, name):  # a folder per run: awd refuses to overwrite a run of other flags
             subprocess.run([awd, "landscape", "--threads", "1", "--out", os.path.join(tmp, name)] + args, check=True, stdout=subprocess.DEVNULL)
             with open(os.path.join(tmp, name, "summary.json")) as f:
                 return json.load(f)
 
         for eta, sigma in [(0.05, 0.05), (0.1, 0.1)]:
             runs, steps = 4000, 1500
-            s = run_awd(["--model", "two-valley", "--eta", str(eta), "--sigma", str(sigma), "--runs", str(runs), "--steps", str(steps)], "tv")
+            s = run_awd(["--model", "two-valley", "--eta", str(eta), "--sigma", str(sigma), "--runs", str(runs), "--steps", str(steps)], f"tv-{eta}-{sigma}")
             cell = s["cells"][0]
             p_awd, se_awd = cell["P_flat"], cell["P_flat_stderr"]
             p_np, alive, _ = two_valley(runs, steps, eta, sigma, seed=7)
@@ -110,7 +110,7 @@ def check(awd):
                   f"|z| {z:.2f} {'ok' if good else 'DISAGREE'}")
         for delta in [1e-3, 1e-2]:
             runs, steps = 2000, 3000
-            s = run_awd(["--model", "valley", "--drive", "langevin", "--delta", str(delta), "--runs", str(runs), "--steps", str(steps)], "v")
+            s = run_awd(["--model", "valley", "--drive", "langevin", "--delta", str(delta), "--runs", str(runs), "--steps", str(steps)], f"v-{delta}")
             cell = s["cells"][0]
             v_awd, se_awd = cell["drift_velocity"], cell["drift_velocity_stderr"]
             v_np, se_np, _ = valley(runs, steps, delta=delta, seed=7)

@@ -1,7 +1,8 @@
 // cmd_landscape.cpp: `awd landscape`, the toy landscapes (experiments/sgd/README.md): the two-valley
 // model (P_flat, freezing time, the Kramers prediction) and the degenerate valley (drift toward
 // the flat end, stationary distribution, SGD noise measured from per-sample gradients).
-// Every (eta, sigma) pair of a two-valley command is one cell, its runs one model; cells run in parallel.
+// Every (eta, sigma) pair of a two-valley command is one cell; cells, and blocks of runs within a cell, run in
+// parallel.
 #include <unistd.h>
 
 #include <chrono>
@@ -25,7 +26,7 @@ namespace awd {
 namespace {
 
 struct LandscapeOptions {
-    std::string model, out, noise = "hessian", drive = "langevin";
+    std::string model, out, noise = "hessian", drive = "langevin", derivatives = "closed-form";
     std::vector<double> etas{0.01}, sigmas{0.1}, deltas{1e-3};
     double y0 = 5, x_start = 0.01;
     int runs = 2000, trace_every = 100;
@@ -190,7 +191,7 @@ std::string two_valley_command(const LandscapeOptions& o) {
     return shell_quote(awd_binary()) + " landscape --model two-valley --noise " + o.noise + " --eta " + list(o.etas) +
         " --sigma " + list(o.sigmas) + " --y0 " + exact_number(o.y0) + " --x-start " + exact_number(o.x_start) +
         " --runs " + std::to_string(o.runs) + " --steps " + std::to_string(o.steps) + " --trace-every " +
-        std::to_string(o.trace_every) + " --seed " + std::to_string(o.seed);
+        std::to_string(o.trace_every) + " --seed " + std::to_string(o.seed) + " --derivatives " + o.derivatives;
 }
 
 // With --engine slurm, cell k is the run OUT.runs/cellK (`--cell K`); the report gathers them into OUT.
@@ -214,7 +215,7 @@ void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engi
     TwoValleyConfig c;
     c.etas = o.etas, c.sigmas = o.sigmas, c.y0 = o.y0, c.x_start = o.x_start, c.runs = o.runs, c.steps = o.steps;
     c.trace_every = o.trace_every, c.seed = o.seed, c.noise = parse_noise_shape(o.noise), c.threads = o.threads,
-    c.only_cell = o.cell;
+    c.only_cell = o.cell, c.derivatives = parse_derivative_source(o.derivatives);
     const size_t n_cells = o.etas.size() * o.sigmas.size();
     if (o.cell >= (long)n_cells)
         throw std::invalid_argument("--cell " + std::to_string(o.cell) + ": the grid has " + std::to_string(n_cells) +
@@ -242,6 +243,7 @@ void run_two_valley_command(const LandscapeOptions& o, const EngineOptions& engi
     RunFolder folder(o.out);
     nlohmann::json summary = {{"model", "two-valley"},
                               {"noise", o.noise},
+                              {"derivatives", o.derivatives},
                               {"y0", o.y0},
                               {"x_start", o.x_start},
                               {"runs", o.runs},
@@ -429,7 +431,7 @@ void run_valley_command(const LandscapeOptions& o) {
     c.kappa = o.kappa;
     c.samples = o.samples, c.batch = o.batch, c.sample_std = o.sample_std, c.runs = o.runs, c.steps = o.steps,
     c.trace_every = o.trace_every, c.seed = o.seed;
-    c.threads = o.threads, c.time = o.time;
+    c.threads = o.threads, c.time = o.time, c.derivatives = parse_derivative_source(o.derivatives);
     const bool minibatch = c.drive == ValleyDrive::Minibatch;
     std::printf(
         "awd landscape valley (%s): %zu cell(s) x %d runs, %s -> %s\n", o.drive.c_str(),
@@ -442,6 +444,7 @@ void run_valley_command(const LandscapeOptions& o) {
     RunFolder folder(o.out);
     nlohmann::json summary = {{"model", "valley"},
                               {"drive", o.drive},
+                              {"derivatives", o.derivatives},
                               {"lambda", "lambda0 exp(x / ell)"},
                               {"lambda0", o.lambda0},
                               {"ell", o.ell},
@@ -546,8 +549,14 @@ void add_landscape_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--steps", o->steps, "steps per run")->check(CLI::Range(1L, 100000000L))->capture_default_str();
     cmd->add_option("--seed", o->seed, "seed of the noise (and of the valley's samples)")->capture_default_str();
+    cmd->add_option("--derivatives", o->derivatives,
+                    "per-run gradients and Hessians from the closed forms or from the autodiff (slower; the same "
+                    "process, tested to agree); valley: Langevin and isotropic drives (minibatch always uses the autodiff)")
+        ->check(CLI::IsMember({"closed-form", "autodiff"}))
+        ->capture_default_str();
     cmd->add_option("--threads", o->threads,
-                    "cells run in parallel on this many threads (the results do not depend on it)")
+                    "cells, and blocks of 256 runs within a cell, run in parallel on this many threads (the results do "
+                    "not depend on it)")
         ->check(integer_in(1, 256))
         ->capture_default_str();
     cmd->add_option("--trace-every", o->trace_every, "steps between rows of trace.csv")

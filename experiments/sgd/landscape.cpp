@@ -5,6 +5,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "autodiff/parallel.h"
+
 namespace awd {
 
 LandscapeRuns::LandscapeRuns(std::string name_, int runs_, int dims_, RunsLoss loss_)
@@ -94,6 +96,25 @@ const RunDerivatives& RunDerivativesPlan::operator()(const Tensor* x) {
     return out_;
 }
 
+AutodiffRuns::AutodiffRuns(const std::string& name, RunsLoss loss, int begin, int end, bool with_hessian, Tensor data)
+    : begin_(begin),
+      end_(end),
+      with_hessian_(with_hessian),
+      data_(std::move(data)),
+      model_(landscape_model(name, end - begin, 2, std::move(loss))),
+      plan_(model_, with_hessian) {}
+
+void AutodiffRuns::operator()(const double* x, const double* y, RunDerivatives2& out) {
+    double* theta = model_.theta().data.data();  // run begin + i: x at 2i, y at 2i + 1
+    for (int r = begin_, i = 0; r < end_; ++r, ++i) theta[2 * i] = x[r], theta[2 * i + 1] = y[r];
+    const RunDerivatives& d = plan_(data_.size() ? &data_ : nullptr);
+    const double* g = model_.gradient().data.data();
+    for (int r = begin_, i = 0; r < end_; ++r, ++i) {
+        out.loss[r] = d.loss[i], out.gx[r] = g[2 * i], out.gy[r] = g[2 * i + 1];
+        if (with_hessian_) out.hxx[r] = d.hessian(i, 0), out.hxy[r] = d.hessian(i, 1), out.hyy[r] = d.hessian(i, 3);
+    }
+}
+
 Eigen2 eigen2(const Sym2& H) {
     const double mid = 0.5 * (H.a + H.c), half_gap = std::hypot(0.5 * (H.a - H.c), H.b);
     const double phi = 0.5 * std::atan2(2 * H.b, H.a - H.c);  // angle of the top eigenvector
@@ -119,6 +140,14 @@ Sym2 clip_negative(const Sym2& H) {
 Sym2 sqrt_clipped(const Sym2& H) {
     const Eigen2 e = eigen2(H);
     return recombine(e, std::sqrt(std::max(e.l1, 0.0)), std::sqrt(std::max(e.l2, 0.0)));
+}
+
+void for_each_run_block(size_t cells, int runs, int threads, const std::function<void(size_t, int, int)>& job) {
+    const size_t blocks = ((size_t)runs + kRunsPerBlock - 1) / kRunsPerBlock;
+    parallel_for(cells * blocks, threads, [&](size_t k) {
+        const int begin = (int)(k % blocks) * kRunsPerBlock;
+        job(k / blocks, begin, std::min(runs, begin + kRunsPerBlock));
+    });
 }
 
 namespace {

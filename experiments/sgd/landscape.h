@@ -10,15 +10,24 @@
 // sum_r L_r holds every run's own gradient, and the gradient of sum_r dL_r/dtheta_rj is every
 // run's Hessian column j: the exact per-run Hessians cost D more backward passes, however many
 // runs there are.
+//
+// The simulations also have closed-form per-run derivatives (two_valley.h, valley.h): plain loops
+// over structure-of-arrays x[], y[] that the compiler vectorises, tested against run_derivatives.
+// DerivativeSource picks one of the two for a simulation; both step the same runs with the same noise.
 #pragma once
 
+#include <bit>
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "autodiff/autodiff.h"
+#include "autodiff/names.h"
 #include "autodiff/plan.h"
 #include "nn/model.h"
+#include "nn/normal_streams.h"
 
 namespace awd {
 
@@ -62,6 +71,48 @@ private:
     RunDerivatives out_;
 };
 
+// The per-run derivatives of a landscape of two parameters (x, y) per run, as structure of arrays:
+// run r's loss, gradient (gx, gy) and Hessian [[hxx, hxy], [hxy, hyy]] at index r.
+struct RunDerivatives2 {
+    std::vector<double> loss, gx, gy, hxx, hxy, hyy;
+    explicit RunDerivatives2(size_t runs = 0) : loss(runs), gx(runs), gy(runs), hxx(runs), hxy(runs), hyy(runs) {}
+};
+
+// The runs of a simulation cell with two parameters each, as structure of arrays (run r at index r):
+// blocks of runs step their own ranges. mark: a step per run (the two-valley's last sign change of
+// x, the valley's first arrival at the flat end).
+struct RunArrays {
+    std::vector<double> x, y, z1, z2, parked;  // z1, z2: the step's normal pair; parked: 1 for a run that escaped
+    std::vector<long> mark;
+    RunDerivatives2 derivatives;
+    NormalPairStreams normals;  // one stream per run
+    RunArrays(int runs, double x0, double y0, long mark0, uint64_t seed)
+        : x(runs, x0),
+          y(runs, y0),
+          z1(runs),
+          z2(runs),
+          parked(runs, 0.0),
+          mark(runs, mark0),
+          derivatives(runs),
+          normals(seed, runs) {}
+};
+
+// The per-run derivatives of runs [begin, end) through the autodiff: the block as one landscape
+// model (its loss with per-run data, or none), its theta filled from x[], y[] and its gradient and
+// (with_hessian) Hessians copied into out's entries r.
+class AutodiffRuns {
+public:
+    AutodiffRuns(const std::string& name, RunsLoss loss, int begin, int end, bool with_hessian, Tensor data = Tensor());
+    void operator()(const double* x, const double* y, RunDerivatives2& out);
+
+private:
+    int begin_, end_;
+    bool with_hessian_;
+    Tensor data_;
+    Model model_;
+    RunDerivativesPlan plan_;
+};
+
 // A symmetric 2 x 2 matrix [[a, b], [b, c]].
 struct Sym2 {
     double a = 0, b = 0, c = 0;
@@ -72,7 +123,63 @@ struct Eigen2 {
 };
 Eigen2 eigen2(const Sym2& H);
 Sym2 clip_negative(const Sym2& H);  // H+ : the same eigenvectors, negative eigenvalues set to 0
-Sym2 sqrt_clipped(const Sym2& H);   // (H+)^(1/2), the PSD square root of H+
+Sym2 sqrt_clipped(const Sym2& H);   // (H+)^(1/2), the PSD square root of H+, through eigen2
+
+// (H+)^(1/2) without trigonometry, branch-free so that a loop over runs vectorises. With the
+// eigenvalues l1 >= l2 of H and r_k = sqrt(l_k):
+//   l2 >= 0:      sqrt(H) = (H + r1 r2 I) / (r1 + r2)   (for PSD M, sqrt(M) = (M + s I) / sqrt(tr M + 2 s) with
+//                 s = sqrt(det M) = r1 r2 and tr M + 2 s = (r1 + r2)^2)
+//   l2 < 0 < l1:  H+ = l1 P with the projector P = (H - l2 I) / (l1 - l2), so (H+)^(1/2) = r1 P
+//   l1 <= 0:      0
+// Both forms give H / r1 at l2 = 0, so nothing jumps between them.
+inline Sym2 sqrt_clipped_closed_form(const Sym2& H) {
+    const double mid = 0.5 * (H.a + H.c), d = 0.5 * (H.a - H.c);
+    const double half_gap = std::sqrt(d * d + H.b * H.b);
+    const double l1 = mid + half_gap, l2 = mid - half_gap;
+    const double r1 = std::sqrt(l1 > 0 ? l1 : 0.0), r2 = std::sqrt(l2 > 0 ? l2 : 0.0);
+    const bool psd = l2 >= 0;
+    const double shift = psd ? r1 * r2 : -l2;
+    const double k = l1 <= 0 ? 0.0 : psd ? 1 / (r1 + r2) : r1 / (l1 - l2);
+    return {k * (H.a + shift), k * H.b, k * (H.c + shift)};
+}
+
+// exp(t) in plain double arithmetic without branches, so that a loop over runs vectorises (libm's exp
+// is a call, which stops it): t = k ln 2 + r with k = round(t / ln 2) (by the 1.5 2^52 shift) and
+// |r| <= ln(2) / 2 (Cody-Waite: ln 2 in two parts, k ln2_hi exact), exp(r) by its Taylor polynomial
+// to degree 13 (remainder below 2^-57 relative), times 2^k built in the exponent bits. Within 2 ulps
+// of libm's exp over [-708, 709] (tests/test_landscape_closed_form.cpp); below -708 it gives 0 (the
+// true value is a subnormal under 3e-308), above 709 inf, NaN for NaN.
+inline double exp_vectorisable(double t) {
+    const double shift = 0x1.8p52, ln2_hi = 0x1.62e42fefa3800p-1, ln2_lo = 0x1.ef35793c76730p-45;
+    const double clamped = t < -708.0 ? -708.0 : t > 709.0 ? 709.0 : t;
+    const double shifted = clamped * 0x1.71547652b82fep0 + shift, k = shifted - shift;  // k = round(t / ln 2)
+    const double r = (clamped - k * ln2_hi) - k * ln2_lo;
+    double p = 1.0 / 6227020800.0;  // 1 / 13!
+    for (double inverse_factorial :
+         {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
+          1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
+        p = p * r + inverse_factorial;
+    const int64_t ki = std::bit_cast<int64_t>(shifted) - std::bit_cast<int64_t>(shift);  // k as an integer
+    const double value = p * std::bit_cast<double>((uint64_t)(ki + 1023) << 52);
+    return t < -708.0 ? 0.0 : t > 709.0 ? INFINITY : t != t ? t : value;
+}
+
+// Where a simulation's per-run derivatives come from: the closed forms or the autodiff (RunDerivativesPlan).
+enum class DerivativeSource { ClosedForm, Autodiff };
+inline constexpr Named<DerivativeSource> kDerivativeSourceNames[] = {{DerivativeSource::ClosedForm, "closed-form"},
+                                                                     {DerivativeSource::Autodiff, "autodiff"}};
+static_assert(in_enum_order(kDerivativeSourceNames));
+inline DerivativeSource parse_derivative_source(const std::string& name) {
+    return parse_name(name, kDerivativeSourceNames, "derivative source");
+}
+inline const char* derivative_source_name(DerivativeSource value) { return name_of(kDerivativeSourceNames, value); }
+
+// The runs of a simulation cell are stepped in blocks of kRunsPerBlock consecutive runs, each block
+// through every step on its own (runs never mix; each run has its own noise stream), and their
+// statistics summed block by block in block order: the results depend on the block size, never on
+// the thread count. job(cell, begin, end) runs for every block [begin, end) of every cell.
+inline constexpr int kRunsPerBlock = 256;
+void for_each_run_block(size_t cells, int runs, int threads, const std::function<void(size_t, int, int)>& job);
 
 // Dawson's function D(z) = exp(-z^2) int_0^z exp(t^2) dt, to ~1e-13 relative for z >= 0.
 // erfi(z) = 2/sqrt(pi) exp(z^2) D(z); the escape rates use D directly so nothing overflows.

@@ -9,8 +9,10 @@
 // L0 = L_d exp(-y / y_d) + x0^2 / f0.  d2L/dx2 = 2 / f_k: f_k is the flatness.
 // Update (one step, every run): theta <- theta - eta (grad L + xi), xi ~ N(0, 2 sigma H+)
 // (H+ the exact Hessian with negative eigenvalues clipped), or N(0, 2 sigma H^2), or no noise:
-// the runs of one (eta, sigma) cell are one landscape model (landscape.h) stepped by the
-// project's SGD optimizer, with xi added to its gradient.
+// plain SGD (the project's Optimizer's arithmetic) with xi added to the gradient, every run with
+// its own stream of normal pairs (nn/normal_streams.h). The per-run gradient and Hessian come from
+// the closed forms (two_valley_derivatives) or from the autodiff (the runs of a block as one
+// landscape model, landscape.h), as TwoValleyConfig::derivatives says.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +34,10 @@ struct TwoValleyParams {
 
 // theta (R, 2) = rows (x, y) -> (R, 1) per-run losses, as a graph.
 Var two_valley_loss(const Var& theta, const TwoValleyParams& p);
+// The same loss in closed form with its gradient and (with_hessian) Hessian, for the runs r in
+// [begin, end) at (x[r], y[r]), into out's entries r. Tested against the autodiff of two_valley_loss.
+void two_valley_derivatives(const TwoValleyParams& p, const double* x, const double* y, int begin, int end,
+                            bool with_hessian, RunDerivatives2& out);
 
 enum class NoiseShape { ClippedHessian, HessianSquared, None };
 inline constexpr Named<NoiseShape> kNoiseShapeNames[] = {{NoiseShape::ClippedHessian, "hessian"},
@@ -52,8 +58,9 @@ struct TwoValleyConfig {
     int trace_every = 100;
     uint64_t seed = 1;
     NoiseShape noise = NoiseShape::ClippedHessian;
-    int threads = 1;      // cells run in parallel; each has its own random stream, so the results do not depend on this
+    int threads = 1;  // cells and blocks of runs in parallel; each run has its own stream: results do not depend on it
     long only_cell = -1;  // >= 0: run only this cell (etas-major index), with the stream it has in the whole grid
+    DerivativeSource derivatives = DerivativeSource::ClosedForm;
 };
 
 struct TwoValleyCell {

@@ -12,6 +12,10 @@
 //  - minibatch: theta <- theta - eta grad (1/B) sum_{b} l_{mu_b}, B samples drawn with replacement
 //               per run and step; the noise is whatever the sampling makes. Its covariance is
 //               measured exactly from per-sample gradients.
+// Langevin and isotropic runs draw one normal pair per run and step from their own stream
+// (nn/normal_streams.h) and take their gradient from the closed form (valley_derivatives) or from
+// the autodiff, as ValleyConfig::derivatives says; minibatch runs draw their samples from one Rng
+// per cell and differentiate through the autodiff.
 // Time is t = eta * step throughout, so drift velocities of different eta compare.
 #pragma once
 
@@ -47,7 +51,9 @@ struct ValleyConfig {
     double time = 0;  // > 0: each cell runs round(time / eta) steps instead, so every eta covers the same t
     int trace_every = 100;
     uint64_t seed = 1;
-    int threads = 1;  // cells run in parallel; each has its own random stream, so the results do not depend on this
+    int threads =
+        1;  // cells (minibatch) or blocks of runs in parallel, each with its own streams: results do not depend on it
+    DerivativeSource derivatives = DerivativeSource::ClosedForm;  // langevin, isotropic (minibatch: the autodiff)
 };
 
 struct ValleyCell {
@@ -76,6 +82,10 @@ std::vector<ValleyCell> run_valley(const ValleyConfig& config);
 std::vector<double> valley_samples(const ValleyConfig& config);
 // Per-sample loss graph: theta (R, 2), targets (R, K) constants -> (R, 1) = 1/2 lambda(x) mean_k (y - t_k)^2
 Var valley_batch_loss(const Var& theta, const Var& targets, double lambda0, double ell);
+// The Langevin loss L = 1/2 lambda(x) y^2 (valley_batch_loss with the target 0) and its gradient in
+// closed form, for the runs r in [begin, end) at (x[r], y[r]), into out's loss, gx, gy.
+void valley_derivatives(double lambda0, double ell, const double* x, const double* y, int begin, int end,
+                        RunDerivatives2& out);
 // The M per-sample gradients at one point (x, y), (M, 2), by one backward pass over M copies of theta.
 Tensor valley_per_sample_gradients(const std::vector<double>& samples, double x, double y, double lambda0, double ell);
 
