@@ -7,16 +7,15 @@
 #   make pages      index.html in every results folder (every figure and table)
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
-#   make same-bytes the same short commands with BASE's build (default ca4682c) and this tree's give the same bytes
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
-#   make gan-paper  the effective GAN model's figures (experiments/gan/README.md), about 30 minutes on 2 idle cores (estimated)
+#   make gan-paper  the effective GAN model's figures (experiments/gan/README.md), about 30 minutes on 2 idle cores (58.6 min of CPU)
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into experiments/mer/results
 #   make mer-rl-paper  continual RL: Catcher and Flappy Bird x DQN, DQN-ER, DQN-MER x 3 seeds (MER README), < 60 minutes on 2 idle cores
-#   make sgd-paper  SGD on toy landscapes and real networks (experiments/sgd/README.md), under 20 minutes on 2 idle cores
+#   make sgd-paper  SGD on toy landscapes and real networks (experiments/sgd/README.md), about 2 minutes on 2 idle cores
 #   make claims     the claims scorecard: every paper's claims against its committed results, into experiments/CLAIMS.md
 #   make papers     every paper's results at default size, then the scorecard
-#   make same-bytes the same commands with the same seeds write the same bytes as BASE (default: before the layout move)
+#   make same-bytes the same commands with the same seeds write the same bytes as BASE (default: 43bd4d0, the landscapes' noise streams)
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
@@ -273,10 +272,10 @@ claims: $(BUILD)/awd
 	$(MAKE) --no-print-directory pages
 
 # Every paper's results at default size, then the scorecard. Time on 2 idle cores, the sum of the
-# parts: experiments 26 min (1,572 s measured on the idle machine, issue 20), sgd-paper about 17 min
-# (estimated from the CPU time of a loaded run, 34 min user), gan-paper 1.5 min (89 s measured, idle),
+# parts: experiments 26 min (1,572 s measured on the idle machine, issue 20), sgd-paper 2 min (117 s
+# measured, idle), gan-paper about 30 min (58.6 min of CPU; 46 min of wall time beside other work),
 # mer-paper about 65 min (estimated from the CPU time of a loaded run, 124 min user), claims < 1 s:
-# about 110 minutes. On the shared machine (load average 13-25) the first six MNIST sweeps alone
+# about 2 hours. On the shared machine (load average 13-25) the first six MNIST sweeps alone
 # took 84 minutes of wall time for 12 minutes of CPU (experiments/aw/results/run.txt).
 papers:
 	$(MAKE) --no-print-directory experiments
@@ -288,7 +287,7 @@ papers:
 # Behaviour unchanged: builds BASE (git archive) under build/same-bytes, runs a fixed list of short
 # commands with both programs and compares the output folders byte for byte, timing fields aside
 # (tests/same_bytes.sh names them). A few minutes on 2 cores once both builds are cached.
-BASE ?= ca4682c
+BASE ?= 43bd4d0
 same-bytes: deps-runtime data
 	CXX="$(CXX)" sh tests/same_bytes.sh $(BASE)
 
@@ -303,7 +302,7 @@ clean:
 # SGD as landscape-dependent regularisation (experiments/sgd/README.md): the degenerate valley and the
 # two-valley model, every figure in runs/sgd-paper (README, "SGD on toy landscapes"). The two-valley
 # grid is the paper's: (eta, sigma) in logspace(-2, -1, 10)^2, 2000 runs per cell, 2 x 10^4 steps
-# (about 20 minutes of CPU, cells on both cores); the P_flat line 2000 runs per sigma.
+# (24 s on 2 idle cores, cells and blocks of runs on both); the P_flat line 2000 runs per sigma.
 SGD := runs/sgd-paper
 AWD_LANDSCAPE := $(BUILD)/awd landscape --threads 2
 TWO_VALLEY_ETAS := 0.01,0.0129155,0.016681,0.0215443,0.0278256,0.0359381,0.0464159,0.0599484,0.0774264,0.1
