@@ -24,6 +24,7 @@
 #include "nn/files.h"
 #include "nn/mlp.h"
 #include "nn/per_sample.h"
+#include "tests/sym2_reference.h"
 #include "optim/optimizer.h"
 
 using namespace awd;

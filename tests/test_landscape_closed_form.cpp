@@ -17,6 +17,7 @@
 #include "experiments/sgd/valley.h"
 #include "nn/files.h"
 #include "tests/run_command.h"
+#include "tests/sym2_reference.h"
 
 using namespace awd;
 

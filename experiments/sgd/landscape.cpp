@@ -115,33 +115,6 @@ void AutodiffRuns::operator()(const double* x, const double* y, RunDerivatives2&
     }
 }
 
-Eigen2 eigen2(const Sym2& H) {
-    const double mid = 0.5 * (H.a + H.c), half_gap = std::hypot(0.5 * (H.a - H.c), H.b);
-    const double phi = 0.5 * std::atan2(2 * H.b, H.a - H.c);  // angle of the top eigenvector
-    return {mid + half_gap, mid - half_gap, std::cos(phi), std::sin(phi)};
-}
-
-namespace {
-
-// sum_i w_i v_i v_i^T over the two eigenvectors
-Sym2 recombine(const Eigen2& e, double w1, double w2) {
-    const double c = e.cos_phi, s = e.sin_phi;
-    return {w1 * c * c + w2 * s * s, (w1 - w2) * c * s, w1 * s * s + w2 * c * c};
-}
-
-}  // namespace
-
-Sym2 clip_negative(const Sym2& H) {
-    const Eigen2 e = eigen2(H);
-    if (e.l2 >= 0) return H;  // already PSD: H+ = H exactly, no rounding from the round trip
-    return recombine(e, std::max(e.l1, 0.0), 0.0);
-}
-
-Sym2 sqrt_clipped(const Sym2& H) {
-    const Eigen2 e = eigen2(H);
-    return recombine(e, std::sqrt(std::max(e.l1, 0.0)), std::sqrt(std::max(e.l2, 0.0)));
-}
-
 void for_each_run_block(size_t cells, int runs, int threads, const std::function<void(size_t, int, int)>& job) {
     const size_t blocks = ((size_t)runs + kRunsPerBlock - 1) / kRunsPerBlock;
     parallel_for(cells * blocks, threads, [&](size_t k) {

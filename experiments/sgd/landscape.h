@@ -117,13 +117,6 @@ private:
 struct Sym2 {
     double a = 0, b = 0, c = 0;
 };
-// Eigenvalues (descending) and the unit eigenvector (cos phi, sin phi) of the first, in closed form.
-struct Eigen2 {
-    double l1, l2, cos_phi, sin_phi;
-};
-Eigen2 eigen2(const Sym2& H);
-Sym2 clip_negative(const Sym2& H);  // H+ : the same eigenvectors, negative eigenvalues set to 0
-Sym2 sqrt_clipped(const Sym2& H);   // (H+)^(1/2), the PSD square root of H+, through eigen2
 
 // (H+)^(1/2) without trigonometry, branch-free so that a loop over runs vectorises. With the
 // eigenvalues l1 >= l2 of H and r_k = sqrt(l_k):
