@@ -94,15 +94,20 @@ struct ValleyTally {
 
 bool trace_step(long step, long steps, const ValleyConfig& c) { return step % c.trace_every == 0 || step == steps; }
 
+// A run is still in the valley while |y - y_start| <= 1e6 and |x - x0| <= 60 ell: comparisons that
+// NaN fails, joined by & so that a loop over runs vectorises; a run outside has escaped.
+inline bool in_valley(const ValleyConfig& c, double y_start, double x, double y) {
+    return (std::abs(y - y_start) <= 1e6) & (std::abs(x - c.x0) <= 60 * c.ell);
+}
+
 // Without walls, the first arrivals at x0 - ell of the runs that did not escape, in one pass the
-// compiler vectorises (comparisons that NaN fails, joined by &); returns the number that escaped
-// (|y - y_start| > 1e6, |x - x0| > 60 ell or not finite).
+// compiler vectorises; returns the number that escaped.
 int arrivals(const ValleyConfig& c, double y_start, long step, int begin, int end, const double* __restrict x,
              const double* __restrict y, const double* __restrict parked, long* __restrict reached) {
-    const double x0 = c.x0, target = c.x0 - c.ell, limit = 60 * c.ell;
+    const double target = c.x0 - c.ell;
     int escapes = 0;
     for (int r = begin; r < end; ++r) {
-        const bool alive = parked[r] == 0, inside = (std::abs(y[r] - y_start) <= 1e6) & (std::abs(x[r] - x0) <= limit);
+        const bool alive = parked[r] == 0, inside = in_valley(c, y_start, x[r], y[r]);
         escapes += alive & !inside;
         reached[r] = alive & inside & (reached[r] < 0) & (x[r] <= target) ? step : reached[r];
     }
@@ -123,8 +128,7 @@ void after_step(const ValleyConfig& c, double y_start, long step, long steps, in
             const double width = hi - lo, u = std::fmod(x[r] - lo, 2 * width) + (x[r] < lo ? 2 * width : 0.0);
             x[r] = lo + (u > width ? 2 * width - u : u);
         }
-        if (!std::isfinite(x[r]) || !std::isfinite(y[r]) || std::abs(y[r] - y_start) > 1e6 ||
-            std::abs(x[r] - c.x0) > 60 * c.ell) {
+        if (!in_valley(c, y_start, x[r], y[r])) {
             parked[r] = 1;
             x[r] = c.x0, y[r] = y_start;
             if (tally.diverged.size() < 20) tally.diverged.push_back({step, r});
