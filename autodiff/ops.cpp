@@ -4,6 +4,7 @@
 // vjp() at the end holds the whole chain rule, one short line per primitive, written with the
 // same differentiable ops: that is what makes second and higher derivatives work.
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "autodiff/autodiff.h"
+#include "autodiff/product.h"
 #include "autodiff/tape.h"
 
 namespace awd {
@@ -89,6 +91,9 @@ struct NodeAllocator {
     }
 };
 
+// Computes n's value; false when `scan` finds a non-finite entry in it (defined with the forward kernels).
+bool evaluate_and_scan(Node& n, bool scan);
+
 // Makes the node of one op: its value (rows, cols) computed by evaluate() from `in`. The node keeps
 // its inputs when gradients are wanted and at least one input carries them, or while a plan is
 // being recorded (the replay recomputes it from them). Every result is scanned for NaN and Inf,
@@ -101,12 +106,15 @@ Var make(Op op, Inputs in, int rows, int cols, int a0 = 0, int a1 = 0, double c 
     if (index) n->index = *index;
     n->in = std::move(in);
     n->value = Tensor::uninitialized(rows, cols);
-    evaluate(*n);
-    const double* v = n->value.data.data();
-    if (g_scan_op_results && !all_finite(v, n->value.size()))
+    if (!evaluate_and_scan(*n, g_scan_op_results)) {
+        const double* v = n->value.data.data();
         for (size_t k = 0; k < n->value.size(); ++k)
             if (!std::isfinite(v[k])) throw_non_finite(*n, k, v[k]);
-    if (g_recording)
+    }
+    // an op whose derivative is exactly zero (the table's empty line) carries none: its constant
+    // value is all a backward pass would see, so no cotangent is ever formed for it
+    const bool zero_derivative = op == Op::Sign || (op == Op::ActivationDerivative && hessian_is_zero((Activation)a0));
+    if (g_recording && !zero_derivative)
         for (const Var& x : n->in) n->requires_grad = n->requires_grad || x.requires_grad();
     if (g_tape) {
         TapeStep s;
@@ -376,6 +384,33 @@ bool reads_entrywise(const Node& n) {
 void evaluate_block(const Node& n, const double* a, bool a_one, const double* b, bool b_one, double* y, size_t count) {
     with_entry_function(n, [&](auto f) { entries(f, a, a_one, b ? b : a, b_one, y, count); });
 }
+
+namespace {
+
+constexpr size_t kEntriesPerThread = 1 << 15;  // an elementwise op is cut over threads from twice this
+
+// A large elementwise op that reads its operands entry by entry is computed and scanned in blocks
+// on the product threads (for_entry_blocks): each entry is computed on its own, so the cut changes
+// no bit.
+bool evaluate_and_scan(Node& n, bool scan) {
+    bool a_one, b_one;
+    const size_t count = n.value.size();
+    if (count < 2 * kEntriesPerThread || !is_elementwise(n.op) || !entrywise(n, a_one, b_one)) {
+        evaluate(n);
+        return !scan || all_finite(n.value.data.data(), count);
+    }
+    const double* a = n.in[0].value().data.data();
+    const double* b = n.in.size() > 1 ? n.in[1].value().data.data() : nullptr;
+    double* y = n.value.data.data();
+    std::atomic<bool> finite{true};
+    for_entry_blocks(count, kEntriesPerThread, [&](size_t begin, size_t end) {
+        evaluate_block(n, a_one ? a : a + begin, a_one, b && !b_one ? b + begin : b, b_one, y + begin, end - begin);
+        if (scan && !all_finite(y + begin, end - begin)) finite = false;
+    });
+    return finite;
+}
+
+}  // namespace
 
 void evaluate_wins_block(bool larger, const double* a, bool a_one, const double* b, bool b_one, double* y,
                          size_t count) {

@@ -145,4 +145,14 @@ void product(bool ta, bool tb, int m, int n, int k, double alpha, const double* 
     one_thread_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+void for_entry_blocks(size_t n, size_t minimum, const std::function<void(size_t, size_t)>& range) {
+    const size_t parts = (size_t)helpers().threads(), runs = n / 8;  // blocks start on multiples of 8 entries
+    if (parts > 1 && !g_uncut && n >= 2 * minimum && runs >= parts &&
+        helpers().run([&](int p) {
+            range(runs * p / parts * 8, (size_t)p + 1 == parts ? n : runs * (p + 1) / parts * 8);
+        }))
+        return;
+    range(0, n);
+}
+
 }  // namespace awd

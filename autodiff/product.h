@@ -1,4 +1,5 @@
-// product.h: every matrix product of the project, on as many threads as asked for.
+// product.h: every matrix product of the project, on as many threads as asked for, and the long
+// elementwise loops between them on the same threads.
 //
 // OpenBLAS itself always runs on one thread. A product of at least a million multiply-adds is
 // cut into `threads()` blocks of rows of C (or of columns, when C is wider than tall), each
@@ -14,6 +15,9 @@
 // narrow columns), which cutting C into contiguous blocks of rows does not: that is why the
 // products are cut here and not left to OpenBLAS.
 #pragma once
+
+#include <cstddef>
+#include <functional>
 
 namespace awd {
 
@@ -42,5 +46,13 @@ private:
 // op(A) is (m, k), op(B) is (k, n), C is (m, n) with leading dimensions lda, ldb, ldc.
 void product(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
              double beta, double* c, int ldc);
+
+// range(begin, end) over [0, n) cut into threads() contiguous blocks (each but the last a
+// multiple of 8 entries long), the first on the calling thread, the others on the product helpers.
+// For loops in which every entry is computed on its own (no sum across entries): the result is
+// then the same bytes whatever the cut. One block, on the calling thread, when n < 2 * minimum,
+// under ProductsOnThisThread, or while another thread's product holds the helpers. range must
+// not throw.
+void for_entry_blocks(size_t n, size_t minimum, const std::function<void(size_t begin, size_t end)>& range);
 
 }  // namespace awd

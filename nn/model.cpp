@@ -52,9 +52,10 @@ Dropout::Dropout(double probability) : p(probability) {
 
 Var Dropout::forward(const Var& x, const ForwardContext& ctx) const {
     if (!ctx.training() || p == 0.0) return x;
-    Tensor mask(x.rows(), x.cols());
+    Tensor mask = Tensor::uninitialized(x.rows(), x.cols());
     const double keep_scale = 1.0 / (1.0 - p);
-    for (size_t k = 0; k < mask.size(); ++k) mask[k] = ctx.rng().uniform() < p ? 0.0 : keep_scale;
+    ctx.rng().uniforms(mask.data.data(), mask.size());  // entry k: the k-th uniform() drawn
+    for (double& m : mask.data) m = m < p ? 0.0 : keep_scale;
     return x * constant(std::move(mask));
 }
 

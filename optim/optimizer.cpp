@@ -1,6 +1,8 @@
 // optimizer.cpp: the update rules, weight decay and learning-rate schedules.
 #include "optim/optimizer.h"
 
+#include "autodiff/product.h"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -17,41 +19,56 @@ Optimizer::Optimizer(const OptimizerConfig& config, Model& model) : config_(conf
         throw std::invalid_argument("Nesterov momentum needs SGD with momentum > 0");
 }
 
+namespace {
+constexpr size_t kEntriesPerThread = 1 << 14;  // below this, splitting the update over threads costs more than it saves
+}  // namespace
+
 void Optimizer::step(double lr) {
     ++steps_;
-    // restrict: theta and the gradient are separate buffers, so the loops below vectorise
-    double* __restrict theta = model_.theta().data.data();
-    const double* __restrict g = model_.gradient().data.data();
+    // restrict: the buffers are distinct, so the loops below vectorise. Each entry is updated on
+    // its own, so cutting the loop over the product threads changes no bit.
+    double* const theta_all = model_.theta().data.data();
+    const double* const g_all = model_.gradient().data.data();
+    double *const m_all = first_.data(), *const v_all = second_.data(), *const v_max_all = second_max_.data();
     const size_t n = model_.size();
     if (config_.kind == OptimizerKind::Sgd) {
         const double mu = config_.momentum;
-        if (mu == 0.0) {
-            for (size_t k = 0; k < n; ++k) theta[k] -= lr * g[k];
-            return;
-        }
-        for (size_t k = 0; k < n; ++k) {
-            first_[k] = mu * first_[k] + g[k];
-            theta[k] -= lr * (config_.nesterov ? g[k] + mu * first_[k] : first_[k]);
-        }
+        const bool nesterov = config_.nesterov;
+        for_entry_blocks(n, kEntriesPerThread, [=](size_t begin, size_t end) {
+            double* __restrict theta = theta_all;
+            const double* __restrict g = g_all;
+            double* __restrict m = m_all;
+            if (mu == 0.0) {
+                for (size_t k = begin; k < end; ++k) theta[k] -= lr * g[k];
+                return;
+            }
+            for (size_t k = begin; k < end; ++k) m[k] = mu * m[k] + g[k];
+            if (nesterov)
+                for (size_t k = begin; k < end; ++k) theta[k] -= lr * (g[k] + mu * m[k]);
+            else
+                for (size_t k = begin; k < end; ++k) theta[k] -= lr * m[k];
+        });
         return;
     }
-    const double b1 = config_.beta1, b2 = config_.beta2;
+    const double b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
     const double bias1 = 1.0 - std::pow(b1, (double)steps_), bias2 = 1.0 - std::pow(b2, (double)steps_);
     const double step_size = lr / bias1, sqrt_bias2 = std::sqrt(bias2);
-    if (config_.amsgrad) {
-        for (size_t k = 0; k < n; ++k) {
-            first_[k] = b1 * first_[k] + (1.0 - b1) * g[k];
-            second_[k] = b2 * second_[k] + (1.0 - b2) * g[k] * g[k];
-            second_max_[k] = std::max(second_max_[k], second_[k]);
-            theta[k] -= step_size * (first_[k] / (std::sqrt(second_max_[k]) / sqrt_bias2 + config_.eps));
+    const bool amsgrad = config_.amsgrad;
+    for_entry_blocks(n, kEntriesPerThread, [=](size_t begin, size_t end) {
+        double* __restrict theta = theta_all;
+        const double* __restrict g = g_all;
+        double *__restrict m = m_all, *__restrict v = v_all, *__restrict v_max = v_max_all;
+        for (size_t k = begin; k < end; ++k) {
+            m[k] = b1 * m[k] + (1.0 - b1) * g[k];
+            v[k] = b2 * v[k] + (1.0 - b2) * g[k] * g[k];
+            double denominator = v[k];
+            if (amsgrad) {
+                const double largest = v_max[k];
+                denominator = v_max[k] = largest < denominator ? denominator : largest;  // std::max(v_max, v)
+            }
+            theta[k] -= step_size * (m[k] / (std::sqrt(denominator) / sqrt_bias2 + eps));
         }
-        return;
-    }
-    for (size_t k = 0; k < n; ++k) {
-        first_[k] = b1 * first_[k] + (1.0 - b1) * g[k];
-        second_[k] = b2 * second_[k] + (1.0 - b2) * g[k] * g[k];
-        theta[k] -= step_size * (first_[k] / (std::sqrt(second_[k]) / sqrt_bias2 + config_.eps));
-    }
+    });
 }
 
 void apply_weight_decay(Model& model, WeightDecay kind, double beta, double lr) {
@@ -60,7 +77,9 @@ void apply_weight_decay(Model& model, WeightDecay kind, double beta, double lr) 
     double* theta = model.theta().data.data();
     double* grad = model.gradient().data.data();
     if (kind == WeightDecay::L2) {
-        for (size_t k = 0; k < p; ++k) grad[k] += beta * theta[k];
+        for_entry_blocks(p, kEntriesPerThread, [=](size_t begin, size_t end) {
+            for (size_t k = begin; k < end; ++k) grad[k] += beta * theta[k];
+        });
     } else if (kind == WeightDecay::Decoupled) {
         for (size_t k = 0; k < p; ++k) theta[k] *= 1.0 - lr * beta;
     } else {  // norm: beta |theta|_2 over every parameter together

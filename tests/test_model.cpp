@@ -5,13 +5,16 @@
 // - Parameters are named views in PyTorch's order; a module fed the wrong shape says which.
 // - A model defined only here (a two-parameter valley) is trained by the same train() and its
 //   exact Hessian comes from the same autodiff, checked against its closed form.
+// - The random engine is std::mt19937_64's numbers, drawn one at a time or in bulk (dropout).
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 
 #include "analysis/hessian.h"
 #include "nn/files.h"
 #include "nn/mlp.h"
+#include "nn/random.h"
 #include "optim/train.h"
 
 using namespace awd;
@@ -134,4 +137,25 @@ TEST_CASE("one width parser: architectures and hidden-width lists") {
     CHECK_THROWS_WITH_AS(MlpSpec::parse("4-3x-2", Activation::Relu, true),
                          "architecture '4-3x-2': '3x' is not a positive width", std::invalid_argument);
     CHECK(MlpSpec::parse("4-3-2", Activation::Relu, true).widths == parse_widths("4-3-2", '-', "architecture"));
+}
+
+TEST_CASE("Mt19937_64 is std::mt19937_64, drawn one at a time or in bulk; dropout masks draw in bulk") {
+    Mt19937_64 ours_default(5489);  // the standard's default seed
+    for (int k = 1; k < 10000; ++k) ours_default();
+    CHECK(ours_default() == 9981545732273789042ull);  // the 10000th number, fixed by the C++ standard
+    for (const uint64_t seed : {0ull, 1ull, 42ull, ~0ull}) {
+        std::mt19937_64 standard(seed);
+        Mt19937_64 ours(seed);
+        std::vector<uint64_t> bulk(1000);
+        for (const size_t n : {1, 311, 312, 313, 1000, 7}) {  // runs across the 312-word refills
+            ours.fill(bulk.data(), n);
+            for (size_t k = 0; k < n; ++k) CHECK(bulk[k] == standard());
+            CHECK(ours() == standard());
+        }
+    }
+    Rng one(7), many(7);
+    std::vector<double> u(1500);
+    many.uniforms(u.data(), u.size());
+    for (double v : u) CHECK(v == one.uniform());
+    CHECK(many.bits() == one.bits());
 }
