@@ -139,6 +139,8 @@ TEST_CASE(
     const std::string csv = read_file(out + "/transition.csv"), json = read_file(out + "/gan_paper.json");
     const std::string run = out + "/runs/transition/lrD0.01_ratio0.98/seed0";
     CHECK(file_exists(run + "/summary.json"));
+    CHECK(file_exists(run + "/trajectory.csv"));
+    CHECK_FALSE(file_exists(run + "/trajectory.png"));  // grid runs draw no figure of their own
     std::filesystem::remove_all(run);
     o = run_command(command + " --report-only");
     CHECK(o.status == 1);
@@ -155,6 +157,21 @@ TEST_CASE(
     o = run_command(grid + " --ratios 0,2");
     CHECK(o.status == 2);
     CHECK(contains(o.output, "--ratios"));
+    std::filesystem::remove_all(out);
+}
+
+TEST_CASE("gan-paper: while the mnist bisection has stages to go, the other parts' shortest runs wait for them") {
+    const std::string out = scratch("paper-stages");
+    const Outcome o = run_command("build/awd gan-paper --parts transition,mnist --seeds 1 --ratios 0,0.98 "
+                                  "--ring8-steps 20 --mnist-settings earlier --mnist-seeds 1 --mnist-steps 2 "
+                                  "--mnist-rounds 1 --threads 2 --out " +
+                                  out);
+    REQUIRE_MESSAGE(o.status == 0, o.output);
+    // stage 0 of 2: the 8 end cells and half the transition part's work (4 of its 8 equal runs)
+    CHECK(contains(o.output, "12 of 16 runs to do now (4 later)"));
+    CHECK(contains(o.output, "(0 later)"));  // the last pass runs what waited
+    CHECK(file_exists(out + "/transition.csv"));
+    CHECK(file_exists(out + "/mnist.csv"));
     std::filesystem::remove_all(out);
 }
 

@@ -7,7 +7,7 @@
 // parameters, the end state, every setting, and the energy distance at each record exactly),
 // trajectory.csv (order parameters over time), particles.npy
 // (final, (N, d)), particles_start.npy, and PNG figures: particles_stepT.png snapshots and
-// trajectory.png. A run whose state becomes non-finite keeps its last good state, writes the
+// trajectory.png (not drawn with --trajectory-figure false, as gan-paper's grid runs ask). A run whose state becomes non-finite keeps its last good state, writes the
 // folder with the step that failed in summary.json, and exits 1 naming that step.
 #include <unistd.h>
 
@@ -41,7 +41,8 @@ struct GanOptions {
         snapshots = 4, threads = 1;
     double g1 = 1, g2 = 0.5, lr_g = 0.01, lr_d = 0.01, penalty = 0, weight_decay = 0, momentum = 0, init_std = 0.1,
            dropout = 0;
-    bool allow_g2_above_g1 = false, output_bias = true, amsgrad = false, fresh_optimizer = false;
+    bool allow_g2_above_g1 = false, output_bias = true, amsgrad = false, fresh_optimizer = false,
+         trajectory_figure = true;
     uint64_t seed = 0;
 };
 
@@ -262,8 +263,9 @@ void run(GanOptions o, const CLI::App& cmd) {
     write_npy(partial + "/particles.npy", dynamics.particles());
     write_npy(partial + "/discriminator_theta.npy", dynamics.discriminator().theta());
     write_trajectory_csv(partial + "/trajectory.csv", outcome.trajectory);
-    plot_trajectory(partial + "/trajectory.png", outcome.trajectory,
-                    o.target + ", g_2/g_1 = " + std::to_string(config.g2 / config.g1));
+    if (o.trajectory_figure)
+        plot_trajectory(partial + "/trajectory.png", outcome.trajectory,
+                        o.target + ", g_2/g_1 = " + std::to_string(config.g2 / config.g1));
     nlohmann::json summary = settings_json(o, config, target);
     summary.update({{"collapse_score", final_order.collapse},
                     {"max_collapse_score", std::log((double)target.size())},
@@ -379,6 +381,9 @@ void add_gan_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--snapshots", o->snapshots, "particle figures over the run (0: none)")
         ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd->add_option("--trajectory-figure", o->trajectory_figure,
+                    "draw trajectory.png (true | false; trajectory.csv is written either way)")
         ->capture_default_str();
     cmd->add_option("--threads", o->threads, "threads for matrix products")
         ->check(CLI::PositiveNumber)
