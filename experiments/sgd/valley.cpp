@@ -184,18 +184,20 @@ void langevin_step(double eta, double sd_along, double sd_across, int begin, int
 // pass over the runs, every value in a register (the same operations per run as valley_closed_form,
 // NormalPairStreams::next and langevin_step one after the other, so the same bytes). s0..s3: the runs' noise
 // streams (NormalPairStreams::state()). The arrivals stay a pass of their own (after_step): joined to this loop,
-// g++ 12 no longer vectorises it; nor this loop once inlined into run_langevin_block, hence noinline.
-[[gnu::noinline]] void closed_form_langevin_step(const ValleyConfig& c, double eta, double sd_along, double sd_across,
-                                                 int begin, int end, uint64_t* __restrict s0, uint64_t* __restrict s1,
-                                                 uint64_t* __restrict s2, uint64_t* __restrict s3,
-                                                 const double* __restrict parked, double* __restrict x,
-                                                 double* __restrict y) {
+// g++ 12 no longer vectorises it. Each run's values go through locals: with the arrays' entries passed by
+// reference to the kernels, g++ 12 vectorises the loop only when it is not inlined.
+void closed_form_langevin_step(const ValleyConfig& c, double eta, double sd_along, double sd_across, int begin,
+                               int end, uint64_t* __restrict s0, uint64_t* __restrict s1, uint64_t* __restrict s2,
+                               uint64_t* __restrict s3, const double* __restrict parked, double* __restrict x,
+                               double* __restrict y) {
     const double lambda0 = c.lambda0, ell = c.ell;
     for (int r = begin; r < end; ++r) {
-        double loss, gx, gy, z1, z2;
-        valley_closed_form_run(lambda0, ell, x[r], y[r], loss, gx, gy);
-        normal_pair(s0[r], s1[r], s2[r], s3[r], z1, z2);
-        langevin_update(eta, sd_along, sd_across, gx, gy, z1, z2, parked[r], x[r], y[r]);
+        double loss, gx, gy, z1, z2, xr = x[r], yr = y[r];
+        uint64_t a = s0[r], b = s1[r], c = s2[r], d = s3[r];
+        valley_closed_form_run(lambda0, ell, xr, yr, loss, gx, gy);
+        normal_pair(a, b, c, d, z1, z2);
+        langevin_update(eta, sd_along, sd_across, gx, gy, z1, z2, parked[r], xr, yr);
+        s0[r] = a, s1[r] = b, s2[r] = c, s3[r] = d, x[r] = xr, y[r] = yr;
     }
 }
 
