@@ -47,6 +47,8 @@ void NormalPairStreams::next(double* z1, double* z2, size_t begin, size_t end) {
 
 double log_unit_interval(double u) { return normal_pair_kernels::log_kernel(u); }
 
-void sincos_two_pi(double v, double* sine, double* cosine) { normal_pair_kernels::sincos_2pi_kernel(v, *sine, *cosine); }
+void sincos_two_pi(double v, double* sine, double* cosine) {
+    normal_pair_kernels::sincos_2pi_kernel(v, *sine, *cosine);
+}
 
 }  // namespace awd

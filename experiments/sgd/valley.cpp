@@ -186,8 +186,8 @@ void langevin_step(double eta, double sd_along, double sd_across, int begin, int
 // streams (NormalPairStreams::state()). The arrivals stay a pass of their own (after_step): joined to this loop,
 // g++ 12 no longer vectorises it. Each run's values go through locals: with the arrays' entries passed by
 // reference to the kernels, g++ 12 vectorises the loop only when it is not inlined.
-void closed_form_langevin_step(const ValleyConfig& c, double eta, double sd_along, double sd_across, int begin,
-                               int end, uint64_t* __restrict s0, uint64_t* __restrict s1, uint64_t* __restrict s2,
+void closed_form_langevin_step(const ValleyConfig& c, double eta, double sd_along, double sd_across, int begin, int end,
+                               uint64_t* __restrict s0, uint64_t* __restrict s1, uint64_t* __restrict s2,
                                uint64_t* __restrict s3, const double* __restrict parked, double* __restrict x,
                                double* __restrict y) {
     const double lambda0 = c.lambda0, ell = c.ell;
