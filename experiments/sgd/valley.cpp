@@ -191,6 +191,7 @@ void closed_form_langevin_step(const ValleyConfig& c, double eta, double sd_alon
                                uint64_t* __restrict s3, const double* __restrict parked, double* __restrict x,
                                double* __restrict y) {
     const double lambda0 = c.lambda0, ell = c.ell;
+#pragma GCC unroll 2  // two vectorised iterations in one body, for the scheduler to interleave (Makefile)
     for (int r = begin; r < end; ++r) {
         double loss, gx, gy, z1, z2, xr = x[r], yr = y[r];
         uint64_t a = s0[r], b = s1[r], c = s2[r], d = s3[r];
