@@ -11,7 +11,7 @@
 //
 // Normals: Box-Muller with both outputs, z1 = rho cos(2 pi v), z2 = rho sin(2 pi v), rho = sqrt(-2 ln u),
 // u = 1 - (53 random bits) 2^-53 in (0, 1] (never ln 0) and v = (53 random bits) 2^-53 in [0, 1), the uniforms
-// of Rng::uniform. ln and sincos are written here in plain double arithmetic without branches (fdlibm's
+// of Rng::uniform. ln and sincos are written (nn/normal_pair.h) in plain double arithmetic without branches (fdlibm's
 // polynomials; exponent and mantissa split by bit manipulation; sincos reduced exactly on v itself by the
 // quadrant round(4 v)) so that the loop over lanes vectorises without -ffast-math; both are within about one
 // ulp of the correctly rounded value (tests/test_normal_streams.cpp measures it). Every operation is one IEEE
@@ -21,6 +21,7 @@
 // Rng's numbers; not a cryptographic generator.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -36,6 +37,9 @@ public:
     // z1[s], z2[s] for s in [begin, end): the next pair of every stream in the range (one Box-Muller pair)
     void next(double* z1, double* z2, size_t begin, size_t end);
     void next(double* z1, double* z2) { next(z1, z2, 0, size()); }
+    // The four xoshiro256++ state arrays (word k of stream s at state()[k][s]), for a loop that draws its pairs with
+    // normal_pair() (nn/normal_pair.h) in the same pass that uses them: the same pairs as next().
+    std::array<uint64_t*, 4> state() { return {s0_.data(), s1_.data(), s2_.data(), s3_.data()}; }
 
 private:
     std::vector<uint64_t> s0_, s1_, s2_, s3_;  // xoshiro256++ state word k of every stream: (S)

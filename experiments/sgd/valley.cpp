@@ -3,11 +3,13 @@
 #include "experiments/sgd/valley.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
 
 #include "autodiff/parallel.h"
+#include "nn/normal_pair.h"
 #include "nn/normal_streams.h"
 #include "nn/random.h"
 #include "optim/optimizer.h"
@@ -38,14 +40,18 @@ Tensor valley_per_sample_gradients(const std::vector<double>& samples, double x,
 
 namespace {
 
+// One run's loss and gradient in closed form: L = lambda0 exp(x / ell) y^2 / 2, dL/dx = L / ell, dL/dy = lambda y.
+inline void valley_closed_form_run(double lambda0, double ell, double x, double y, double& loss, double& gx,
+                                   double& gy) {
+    const double lambda = lambda0 * exp_vectorisable(x / ell);
+    loss = 0.5 * lambda * (y * y);
+    gx = loss / ell;
+    gy = lambda * y;
+}
+
 void valley_closed_form(double lambda0, double ell, const double* __restrict x, const double* __restrict y, int begin,
                         int end, double* __restrict loss, double* __restrict gx, double* __restrict gy) {
-    for (int r = begin; r < end; ++r) {
-        const double lambda = lambda0 * exp_vectorisable(x[r] / ell), Y = y[r];
-        loss[r] = 0.5 * lambda * (Y * Y);
-        gx[r] = loss[r] / ell;
-        gy[r] = lambda * Y;
-    }
+    for (int r = begin; r < end; ++r) valley_closed_form_run(lambda0, ell, x[r], y[r], loss[r], gx[r], gy[r]);
 }
 
 }  // namespace
@@ -100,25 +106,26 @@ inline bool in_valley(const ValleyConfig& c, double y_start, double x, double y)
     return (std::abs(y - y_start) <= 1e6) & (std::abs(x - c.x0) <= 60 * c.ell);
 }
 
+// Without walls, one run's first arrival at x0 - ell (if it did not escape); returns 1 if it escaped.
+inline int arrival(const ValleyConfig& c, double y_start, long step, double x, double y, double parked, long& reached) {
+    const bool alive = parked == 0, inside = in_valley(c, y_start, x, y);
+    reached = alive & inside & (reached < 0) & (x <= c.x0 - c.ell) ? step : reached;
+    return alive & !inside;
+}
+
 // Without walls, the first arrivals at x0 - ell of the runs that did not escape, in one pass the
 // compiler vectorises; returns the number that escaped.
 int arrivals(const ValleyConfig& c, double y_start, long step, int begin, int end, const double* __restrict x,
              const double* __restrict y, const double* __restrict parked, long* __restrict reached) {
-    const double target = c.x0 - c.ell;
     int escapes = 0;
-    for (int r = begin; r < end; ++r) {
-        const bool alive = parked[r] == 0, inside = in_valley(c, y_start, x[r], y[r]);
-        escapes += alive & !inside;
-        reached[r] = alive & inside & (reached[r] < 0) & (x[r] <= target) ? step : reached[r];
-    }
+    for (int r = begin; r < end; ++r) escapes += arrival(c, y_start, step, x[r], y[r], parked[r], reached[r]);
     return escapes;
 }
 
-// After a step of runs [begin, end): reflecting walls, escapes (counted, parked at the start),
-// the first arrival at x0 - ell, and (with walls, second half, every 10th step) the histogram of x.
-void after_step(const ValleyConfig& c, double y_start, long step, long steps, int begin, int end, double* x, double* y,
-                double* parked, std::vector<long>& reached, ValleyTally& tally) {
-    if (c.wall == 0 && arrivals(c, y_start, step, begin, end, x, y, parked, reached.data()) == 0) return;
+// The part of after_step that goes run by run: reflecting walls, escapes (counted, parked at the
+// start), the first arrival at x0 - ell, and (with walls, second half, every 10th step) the histogram of x.
+void walls_and_escapes(const ValleyConfig& c, double y_start, long step, long steps, int begin, int end, double* x,
+                       double* y, double* parked, std::vector<long>& reached, ValleyTally& tally) {
     const int bins = 40;
     const double lo = c.x0 - c.wall, hi = c.x0 + c.wall;
     for (int r = begin; r < end; ++r) {
@@ -140,6 +147,14 @@ void after_step(const ValleyConfig& c, double y_start, long step, long steps, in
     }
 }
 
+// After a step of runs [begin, end): without walls, the arrivals in one vectorised pass, and the
+// pass run by run only when a run escaped; with walls, the pass run by run.
+void after_step(const ValleyConfig& c, double y_start, long step, long steps, int begin, int end, double* x, double* y,
+                double* parked, std::vector<long>& reached, ValleyTally& tally) {
+    if (c.wall == 0 && arrivals(c, y_start, step, begin, end, x, y, parked, reached.data()) == 0) return;
+    walls_and_escapes(c, y_start, step, steps, begin, end, x, y, parked, reached, tally);
+}
+
 // The end of runs [begin, end): displacement and arrival times of the runs still alive.
 void tally_end(const ValleyConfig& c, double eta, int begin, int end, const double* x, const double* parked,
                const std::vector<long>& reached, ValleyTally& tally) {
@@ -152,13 +167,38 @@ void tally_end(const ValleyConfig& c, double eta, int begin, int end, const doub
 
 // theta <- theta - eta (grad L + xi) with xi = (sd_along z1, sd_across z2): the noise enters as a
 // gradient term xi = sqrt(2 D / eta) z, so that eta xi has the prescribed variance 2 eta D per step.
+inline void langevin_update(double eta, double sd_along, double sd_across, double gx, double gy, double z1, double z2,
+                            double parked, double& x, double& y) {
+    const double step_x = parked != 0 ? 0.0 : gx + sd_along * z1, step_y = parked != 0 ? 0.0 : gy + sd_across * z2;
+    x -= eta * step_x, y -= eta * step_y;
+}
+
 void langevin_step(double eta, double sd_along, double sd_across, int begin, int end, const double* __restrict gx,
                    const double* __restrict gy, const double* __restrict z1, const double* __restrict z2,
                    const double* __restrict parked, double* __restrict x, double* __restrict y) {
+    for (int r = begin; r < end; ++r)
+        langevin_update(eta, sd_along, sd_across, gx[r], gy[r], z1[r], z2[r], parked[r], x[r], y[r]);
+}
+
+// One step of runs [begin, end) with the closed-form gradient: the gradient, the normal pair and the update in one
+// pass over the runs, every value in a register (the same operations per run as valley_closed_form,
+// NormalPairStreams::next and langevin_step one after the other, so the same bytes). s0..s3: the runs' noise
+// streams (NormalPairStreams::state()). The arrivals stay a pass of their own (after_step): joined to this loop,
+// g++ 12 no longer vectorises it. Each run's values go through locals: with the arrays' entries passed by
+// reference to the kernels, g++ 12 vectorises the loop only when it is not inlined.
+void closed_form_langevin_step(const ValleyConfig& c, double eta, double sd_along, double sd_across, int begin, int end,
+                               uint64_t* __restrict s0, uint64_t* __restrict s1, uint64_t* __restrict s2,
+                               uint64_t* __restrict s3, const double* __restrict parked, double* __restrict x,
+                               double* __restrict y) {
+    const double lambda0 = c.lambda0, ell = c.ell;
+#pragma GCC unroll 2  // two vectorised iterations in one body, for the scheduler to interleave (Makefile)
     for (int r = begin; r < end; ++r) {
-        const double step_x = parked[r] != 0 ? 0.0 : gx[r] + sd_along * z1[r],
-                     step_y = parked[r] != 0 ? 0.0 : gy[r] + sd_across * z2[r];
-        x[r] -= eta * step_x, y[r] -= eta * step_y;
+        double loss, gx, gy, z1, z2, xr = x[r], yr = y[r];
+        uint64_t a = s0[r], b = s1[r], c = s2[r], d = s3[r];
+        valley_closed_form_run(lambda0, ell, xr, yr, loss, gx, gy);
+        normal_pair(a, b, c, d, z1, z2);
+        langevin_update(eta, sd_along, sd_across, gx, gy, z1, z2, parked[r], xr, yr);
+        s0[r] = a, s1[r] = b, s2[r] = c, s3[r] = d, x[r] = xr, y[r] = yr;
     }
 }
 
@@ -178,12 +218,17 @@ void run_langevin_block(const ValleyConfig& c, const ValleyCell& cell, RunArrays
     tally.histogram.assign(c.wall > 0 ? 40 : 0, 0.0);
     double *x = runs.x.data(), *y = runs.y.data(), *parked = runs.parked.data();
     tally.add_row(x, y, parked, begin, end, 0.0, 0.0);
+    const std::array<uint64_t*, 4> streams = runs.normals.state();
     for (long step = 1; step <= cell.steps; ++step) {
-        if (autodiff) (*autodiff)(x, y, runs.derivatives);
-        else valley_derivatives(c.lambda0, c.ell, x, y, begin, end, runs.derivatives);
-        runs.normals.next(runs.z1.data(), runs.z2.data(), begin, end);
-        langevin_step(cell.eta, sd_along, sd_across, begin, end, runs.derivatives.gx.data(), runs.derivatives.gy.data(),
-                      runs.z1.data(), runs.z2.data(), parked, x, y);
+        if (autodiff) {
+            (*autodiff)(x, y, runs.derivatives);
+            runs.normals.next(runs.z1.data(), runs.z2.data(), begin, end);
+            langevin_step(cell.eta, sd_along, sd_across, begin, end, runs.derivatives.gx.data(),
+                          runs.derivatives.gy.data(), runs.z1.data(), runs.z2.data(), parked, x, y);
+        } else {
+            closed_form_langevin_step(c, cell.eta, sd_along, sd_across, begin, end, streams[0], streams[1], streams[2],
+                                      streams[3], parked, x, y);
+        }
         after_step(c, 0.0, step, cell.steps, begin, end, x, y, parked, runs.mark, tally);
         if (trace_step(step, cell.steps, c)) tally.add_row(x, y, parked, begin, end, 0.0, 0.0);
     }
