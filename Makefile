@@ -8,7 +8,7 @@
 #   make sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       100,000 mutations per file loader under AddressSanitizer + UBSan
 #   make bench      timings and ratios against PyTorch (not a test: prints, never fails on speed)
-#   make gan-paper  the effective GAN model's figures (experiments/gan/README.md), 31 minutes on 2 idle cores (measured)
+#   make gan-paper  the effective GAN model's figures (experiments/gan/README.md), 27 minutes on 2 idle cores (measured)
 #   make mer-quick  continual learning (MER, ER, online) on a short rotations stream, < 5 minutes
 #   make mer-paper  the MER paper's table (online, ER, MER, EWC, GEM; seeds 1 and 2, MER-5120 seed 1) into experiments/mer/results
 #   make mer-rl-paper  continual RL: Catcher and Flappy Bird x DQN, DQN-ER, DQN-MER x 3 seeds (MER README), < 60 minutes on 2 idle cores
@@ -281,7 +281,7 @@ claims: $(BUILD)/awd
 
 # Every paper's results at default size, then the scorecard. Time on 2 idle cores, the sum of the
 # parts: experiments 26 min (1,572 s measured on the idle machine, issue 20), sgd-paper 2 min (117 s
-# measured, idle), gan-paper 31 min (measured, idle),
+# measured, idle), gan-paper 27 min (measured, idle),
 # mer-paper about 65 min (estimated from the CPU time of a loaded run, 124 min user), claims < 1 s:
 # about 2 hours. On the shared machine (load average 13-25) the first six MNIST sweeps alone
 # took 84 minutes of wall time for 12 minutes of CPU (experiments/aw/results/run.txt).
