@@ -8,7 +8,7 @@
 #
 # What may differ, and only that: timing fields in JSON (tests/same_bytes_compare.py names them:
 # seconds, stage_seconds, seconds_hessian, seconds_eigen, gemm_gflops, run_id), the `seconds`
-# column of CSV files, a manifest's size and checksum of a file that differs only in those, and
+# column of CSV files, a PDF's creation date, a manifest's size and checksum of a file that differs only in those, and
 # files that hold timings only (times.txt) or console output (a sweep's *.log). Exits non-zero naming every other differing file.
 #
 #   tests/same_bytes.sh [BASE]        or        make same-bytes BASE=...

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 
 # JSON keys that hold wall-clock measurements or a per-run random id, nothing computed, and the
@@ -19,6 +20,9 @@ TIMING_COLUMNS = {"seconds"}
 # absolute paths, process ids and stage timings; the values they print are in the run's JSON).
 TIMING_FILES = {"times.txt"}
 CONSOLE_LOG_SUFFIX = ".log"
+# The date cairo writes into every PDF (gnuplot's pdfcairo terminal; cairo here ignores
+# SOURCE_DATE_EPOCH): the moment the figure was drawn, nothing computed.
+PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:[0-9Z+'-]*\)")
 
 
 def strip_json(value):
@@ -63,6 +67,8 @@ def main(base, head):
         if f.endswith(".json") and strip_json(json.loads(x)) == strip_json(json.loads(y)):
             timing_only.add(f)
         elif f.endswith(".csv") and strip_csv(x) == strip_csv(y):
+            timing_only.add(f)
+        elif f.endswith(".pdf") and PDF_DATE.sub(b"", x) == PDF_DATE.sub(b"", y):
             timing_only.add(f)
         else:
             bad.append(f"differs: {f}")
