@@ -1,11 +1,11 @@
 // optimizer.cpp: the update rules, weight decay and learning-rate schedules.
 #include "optim/optimizer.h"
 
-#include "autodiff/product.h"
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+
+#include "autodiff/product.h"
 
 namespace awd {
 
@@ -81,7 +81,9 @@ void apply_weight_decay(Model& model, WeightDecay kind, double beta, double lr) 
             for (size_t k = begin; k < end; ++k) grad[k] += beta * theta[k];
         });
     } else if (kind == WeightDecay::Decoupled) {
-        for (size_t k = 0; k < p; ++k) theta[k] *= 1.0 - lr * beta;
+        for_entry_blocks(p, kEntriesPerThread, [=](size_t begin, size_t end) {
+            for (size_t k = begin; k < end; ++k) theta[k] *= 1.0 - lr * beta;
+        });
     } else {  // norm: beta |theta|_2 over every parameter together
         const double norm = frobenius_norm(model.theta());
         if (norm == 0.0) return;  // |theta| is not differentiable at 0; its subgradient 0 is used

@@ -326,7 +326,7 @@ TEST_CASE("large elementwise ops and the optimizer cut across threads give the o
     C(299, 499) = 0.0;
     CHECK_THROWS_WITH(log(square(constant(C))), doctest::Contains("non-finite entry -inf at [299,499]"));
 
-    // Adam with amsgrad and coupled weight decay on a 784-64-10 net (50,890 parameters): theta after
+    // Adam with amsgrad, coupled and decoupled weight decay on a 784-64-10 net (50,890 parameters): theta after
     // three steps, on one thread and on two
     auto train = [&] {
         Model net = make_mlp(MlpSpec::parse("784-64-10", Activation::Relu, true, Loss::MeanSquaredError));
@@ -338,6 +338,7 @@ TEST_CASE("large elementwise ops and the optimizer cut across threads give the o
         for (int s = 0; s < 3; ++s) {
             net.backward(sum(square(net.forward(constant(X)))));
             apply_weight_decay(net, WeightDecay::L2, 1e-4, 1e-3);
+            apply_weight_decay(net, WeightDecay::Decoupled, 1e-4, 1e-3);
             opt.step(1e-3);
         }
         return net.theta();

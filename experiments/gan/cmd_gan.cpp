@@ -7,8 +7,9 @@
 // parameters, the end state, every setting, and the energy distance at each record exactly),
 // trajectory.csv (order parameters over time), particles.npy
 // (final, (N, d)), particles_start.npy, and PNG figures: particles_stepT.png snapshots and
-// trajectory.png (not drawn with --trajectory-figure false, as gan-paper's grid runs ask). A run whose state becomes non-finite keeps its last good state, writes the
-// folder with the step that failed in summary.json, and exits 1 naming that step.
+// trajectory.png (not drawn with --trajectory-figure false, as gan-paper's grid runs ask). A run
+// whose state becomes non-finite keeps its last good state, writes the folder with the step that
+// failed in summary.json, and exits 1 naming that step.
 #include <unistd.h>
 
 #include <chrono>
