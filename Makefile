@@ -19,7 +19,8 @@
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
-# compiler from fusing a*b+c into one rounding, so results do not depend on the optimiser.
+# compiler from fusing a*b+c into one rounding, so results do not depend on the optimiser (a fused
+# multiply-add the source wants is written std::fma: docs/numerics.md).
 # -fno-math-errno: sqrt and friends need not set errno (nothing here reads it), so loops with a
 # square root vectorise (Adam's step: 3x faster); every result stays correctly rounded, unchanged.
 

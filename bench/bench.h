@@ -3,6 +3,8 @@
 // Is not: a test: nothing here fails on speed.
 #pragma once
 
+#include <sched.h>
+
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -38,6 +40,36 @@ inline double best_cpu_seconds(int repeats, const std::function<void()>& f) {
     }
     return best;
 }
+
+// While alive, this thread (and every peer process it starts: a child inherits the mask) runs on the one CPU it
+// was on; the old affinity comes back at the end. The CPUs of a virtual machine need not be equal: on this
+// project's 2-CPU VM the NumPy landscape peer ran 1.35x slower on one vCPU than on the other (22.5 against
+// 30.3 M valley run-steps per CPU second, pinned, three runs each) while awd's loop moved 1.05-1.2x, so a ratio
+// of times taken on different CPUs measured the placement.
+class PinnedToOneCpu {
+public:
+    PinnedToOneCpu() : cpu_(sched_getcpu()) {
+        CPU_ZERO(&old_);
+        pinned_ = cpu_ >= 0 && sched_getaffinity(0, sizeof old_, &old_) == 0;
+        if (!pinned_) return;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu_, &one);
+        pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
+    }
+    ~PinnedToOneCpu() {
+        if (pinned_) sched_setaffinity(0, sizeof old_, &old_);
+    }
+    PinnedToOneCpu(const PinnedToOneCpu&) = delete;
+    PinnedToOneCpu& operator=(const PinnedToOneCpu&) = delete;
+    // "CPU n", or "no CPU pinned" when the system refused
+    std::string label() const { return pinned_ ? "CPU " + std::to_string(cpu_) : "no CPU pinned"; }
+
+private:
+    int cpu_;
+    bool pinned_ = false;
+    cpu_set_t old_;
+};
 
 // Runs `/usr/bin/python3 <peers dir>/<script> <args>` and parses the key=value pairs of its
 // last line. Empty when the peer cannot run (no PyTorch); the caller prints that, not a ratio.

@@ -23,15 +23,15 @@ namespace awd::bench {
 namespace {
 
 // The machine's bound for a run-step: its counted floating-point operations (below; a division, a
-// square root, an add or a multiply each count 1) at the machine's dgemm rate on one thread. dgemm
-// fuses a multiply and an add into one instruction, which the project's -ffp-contract=off forbids,
-// so this bound is out of reach by design: it is about twice as fast as any unfused code can be.
-//  - one normal pair (nn/normal_streams.cpp): two 53-bit uniforms (7), ln (fdlibm: 40), sqrt(-2 ln u) (2),
-//    sin and cos of 2 pi v (reduction with Dekker's product 25, kernels 30), two products (2): about 106
-//  - two-valley derivatives (two_valley.cpp): exp_vectorisable (35 with -y / y_d), 1/(y + y_b), 1/(y + y_f) (5),
-//    q, v and their y-derivatives (17), u and its derivatives (9), loss (4), gradient (6), Hessian (17): 93
+// square root, an add or a multiply each count 1, a fused multiply-add 2) at the machine's dgemm rate on
+// one thread. dgemm does all its work in fused multiply-adds; here only the polynomials are fused
+// (std::fma), so this bound is out of reach by design.
+//  - one normal pair (nn/normal_pair.h): two 53-bit uniforms (7), ln (fdlibm's, its polynomial fused: 30),
+//    sqrt(-2 ln u) (2), sin and cos of 2 pi v (to the quarter turn 4, Taylor kernels 36), two products (2): 81
+//  - two-valley derivatives (two_valley.cpp): exp_vectorisable (38 with -y / y_d), 1/(y + y_b), 1/(y + y_f) (5),
+//    q, v and their y-derivatives (17), u and its derivatives (9), loss (4), gradient (6), Hessian (17): 96
 //  - (H+)^(1/2) (sqrt_clipped_closed_form): 22;  the noise and the update: 14
-//  - valley derivatives: exp (35 with x / ell), lambda (1), loss and gradient (4): 40;  the update: 8
+//  - valley derivatives: exp (38 with x / ell), lambda (1), loss and gradient (4): 43;  the update: 8
 // The rate is dgemm's per CPU second of this thread (n = 1000), like the run-steps it is compared with:
 // on the shared machine the wall-clock figure moves with the load and the CPU-time one does not.
 double dgemm_gflops_per_cpu_second() {
@@ -39,8 +39,8 @@ double dgemm_gflops_per_cpu_second() {
     Tensor A(n, n, 1.0), B(n, n, 0.5), C;
     return 2.0 * n * n * n / best_cpu_seconds(3, [&] { gemm(A, false, B, false, C); }) / 1e9;
 }
-constexpr double kNormalPairFlops = 106, kTwoValleyFlops = kNormalPairFlops + 93 + 22 + 14,
-                 kValleyFlops = kNormalPairFlops + 40 + 8;
+constexpr double kNormalPairFlops = 81, kTwoValleyFlops = kNormalPairFlops + 96 + 22 + 14,
+                 kValleyFlops = kNormalPairFlops + 43 + 8;
 
 // One row: awd's run-steps per CPU second, the NumPy peer's (CPU time too), and the bound's.
 void report_runs(const char* label, int R, double ours, const std::map<std::string, std::string>& peer,
@@ -103,12 +103,13 @@ void bench_landscape() {
         std::printf("  two-valley step, 2000 runs, Hessian noise   %8.3f ms   (no PyTorch peer: make deps-bench)\n",
                     ours * 1e3);
     }
+    const PinnedToOneCpu pinned;  // awd and its NumPy peers on the same CPU (bench.h says why)
     const double gflops = dgemm_gflops_per_cpu_second();
     std::printf(
-        "  run-steps per CPU second, one thread (machine dgemm %.1f GFLOP/s (wall) and %.1f GFLOP per CPU second on "
-        "this "
-        "thread, OpenBLAS %s kernels; shared machine: CPU time, best of 3)\n",
-        machine_dgemm_gflops(), gflops, openblas_get_corename());
+        "  run-steps per CPU second, one thread (machine dgemm %.1f GFLOP/s (wall) and %.1f GFLOP per CPU second "
+        "on this thread, OpenBLAS %s kernels; shared machine: CPU time, best of 3; awd and the NumPy peers on "
+        "%s)\n",
+        machine_dgemm_gflops(), gflops, openblas_get_corename(), pinned.label().c_str());
     TwoValleyConfig tv;
     tv.runs = 2000, tv.steps = 2000, tv.trace_every = 1000;
     const auto tv_peer = run_peer_script("bench/numpy_landscape.py two-valley 2000 200");

@@ -1,8 +1,10 @@
 // normal_pair.h: one lane's step of NormalPairStreams (nn/normal_streams.h): a xoshiro256++ step twice and the
 // branch-free Box-Muller pair, as inline functions, so that a loop over runs can draw its pair in the same pass that
-// uses it (experiments/sgd/valley.cpp) and every value stays in a register. The kernels are fdlibm's (e_log.c,
-// k_sin.c, k_cos.c: Sun Microsystems, freely distributable) with every branch turned into a select, so that g++ -O3
-// vectorises a loop over lanes.
+// uses it (experiments/sgd/valley.cpp) and every value stays in a register. ln is fdlibm's (e_log.c: Sun
+// Microsystems, freely distributable) with its branches turned into bit arithmetic; sin and cos of 2 pi v are
+// Taylor polynomials in the quarter turn itself. Polynomials are evaluated with explicit fused multiply-adds
+// (std::fma: one rounding each, the same in scalar and vector code), which halves their instructions and shortens the
+// dependency chains a loop over lanes waits on. g++ -O3 vectorises a loop over lanes of these kernels.
 // Is not: a general libm: log only on (0, 1] without subnormals, sincos only of 2 pi v for v in [0, 1).
 #pragma once
 
@@ -14,13 +16,6 @@ namespace awd::normal_pair_kernels {
 
 inline uint64_t bits_of(double x) { return std::bit_cast<uint64_t>(x); }
 inline double double_of(uint64_t b) { return std::bit_cast<double>(b); }
-// mask ? a : b bit by bit, for a mask of all ones or all zeros: g++ vectorises this where it turns some ternaries
-// into branches (with -march=haswell, for one)
-inline double select(uint64_t mask, double a, double b) {
-    return double_of((bits_of(a) & mask) | (bits_of(b) & ~mask));
-}
-// All ones when x < 0, else zero (C++20 defines >> of a negative number as arithmetic).
-inline uint64_t negative_mask(int64_t x) { return (uint64_t)(x >> 63); }
 
 // One xoshiro256++ step of one stream's state (a, b, c, d): returns 64 random bits.
 inline uint64_t xoshiro_next(uint64_t& a, uint64_t& b, uint64_t& c, uint64_t& d) {
@@ -40,7 +35,9 @@ inline double top53(uint64_t r) {
 }
 
 // ln u for normal u > 0 (fdlibm e_log.c): u = 2^k m with m in [sqrt(2)/2, sqrt(2)), f = m - 1,
-// s = f / (2 + f), ln(1 + f) = 2 atanh s = f - f^2/2 + s (f^2/2 + R(s^2)), R of degree 14.
+// s = f / (2 + f), ln(1 + f) = 2 atanh s = f - f^2/2 + s (f^2/2 + R(s^2)), R of degree 14. fdlibm picks between
+// this form and one without f^2/2 by the size of f; with fused multiply-adds this form alone stays within one ulp
+// (tests/test_normal_streams.cpp), so there is no select.
 inline double log_kernel(double u) {
     constexpr double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10,
                      Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01, Lg3 = 2.857142874366239149e-01,
@@ -52,54 +49,50 @@ inline double log_kernel(double u) {
     const double k = (double_of(0x4330000000000000ull | ((b >> 52) + up)) - 0x1p52) - 1023.0;  // exactly
     const double m = double_of(mantissa | ((0x3FFull - up) << 52));
     const double f = m - 1.0, s = f / (2.0 + f), z = s * s, w = z * z;
-    const double t1 = w * (Lg2 + w * (Lg4 + w * Lg6)), t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7))), R = t2 + t1;
-    // fdlibm's choice between two equally accurate forms: the one with f^2/2 for m near sqrt(2) (|f| largest)
-    const int64_t i = (int64_t)high20 - 0x6147a, j = 0x6b851 - (int64_t)high20;  // never both 0
-    const uint64_t near_sqrt2 = ~negative_mask(i | j);
+    const double t1 = w * std::fma(w, std::fma(w, Lg6, Lg4), Lg2);
+    const double t2 = z * std::fma(w, std::fma(w, std::fma(w, Lg7, Lg5), Lg3), Lg1);
     const double hfsq = 0.5 * f * f;
-    const double with_hfsq = k * ln2_hi - ((hfsq - (s * (hfsq + R) + k * ln2_lo)) - f);
-    const double without = k * ln2_hi - ((s * (f - R) - k * ln2_lo) - f);
-    return select(near_sqrt2, with_hfsq, without);
+    return std::fma(k, ln2_hi, f - (hfsq - std::fma(s, hfsq + (t2 + t1), k * ln2_lo)));
 }
 
-// sin(x + y) and cos(x + y) for |x + y| <= pi/4 (a little more is harmless), |y| <= ulp(x) / 2
-// (fdlibm k_sin.c and k_cos.c; the branch on |x| of k_cos.c becomes the select on qx).
-inline void sincos_kernel(double x, double y, double& sine, double& cosine) {
-    constexpr double S1 = -1.66666666666666324348e-01, S2 = 8.33333333332248946124e-03,
-                     S3 = -1.98412698298579493134e-04, S4 = 2.75573137070700676789e-06,
-                     S5 = -2.50507602534068634195e-08, S6 = 1.58969099521155010221e-10;
-    constexpr double C1 = 4.16666666666666019037e-02, C2 = -1.38888888888741095749e-03, C3 = 2.48015872894767294178e-05,
-                     C4 = -2.75573143513906633035e-07, C5 = 2.08757232129817482790e-09,
-                     C6 = -1.13596475577881948265e-11;
-    const double z = x * x, v = z * x;
-    const double rs = S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)));
-    sine = x - ((z * (0.5 * y - v * rs) - y) - v * S1);
-    const double rc = z * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6)))));
-    // cos = 1 - z/2 + ...: for |x| >= 0.3 fdlibm moves qx ~ x^2/8 out of 1 - z/2 so the subtraction is exact
-    const double ax = std::fabs(x);
-    const uint64_t below = negative_mask((int64_t)(bits_of(ax) - bits_of(0.3))),
-                   above = negative_mask((int64_t)(bits_of(0.78125) - bits_of(ax)));
-    const double qx = select(
-        below, 0.0, select(above, 0.28125, double_of((bits_of(ax) & 0xFFFFFFFF00000000ull) - 0x0020000000000000ull)));
-    cosine = (1.0 - qx) - ((0.5 * z - qx) - (z * rc - x * y));
+// (pi/2)^n / n! with the given sign, computed in long double and rounded once: the Taylor coefficients below.
+constexpr double half_pi_taylor(int n, int sign) {
+    constexpr long double half_pi = 1.570796326794896619231321691639751442L;
+    long double term = 1;
+    for (int i = 1; i <= n; ++i) term = term * half_pi / i;
+    return (double)(sign * term);
 }
 
-// sin(2 pi v), cos(2 pi v) for v in [0, 1): q = round(4 v), r = 4 v - q in [-1/2, 1/2] (both exact), the angle
-// r pi/2 as x + y to about 2^-106 by Dekker's exact product (no fused multiply-add: -ffp-contract=off), then
-// the quadrant q mod 4 swaps and negates the kernel's sin and cos.
+// sin(pi r / 2) and cos(pi r / 2) for |r| <= 1/2 (angles up to pi/4) by their Taylor series in r to r^17 and r^16
+// (the first terms left out are below 1e-19). pi/2 = s0 + s0_lo to 2^-106: the leading term r s0 is added last in
+// one fused multiply-add, so a tiny r keeps full relative accuracy.
+inline void sincos_half_pi_kernel(double r, double& sine, double& cosine) {
+    constexpr double s0 = half_pi_taylor(1, 1), s0_lo = (double)(1.570796326794896619231321691639751442L - s0),
+                     s1 = half_pi_taylor(3, -1), s2 = half_pi_taylor(5, 1), s3 = half_pi_taylor(7, -1),
+                     s4 = half_pi_taylor(9, 1), s5 = half_pi_taylor(11, -1), s6 = half_pi_taylor(13, 1),
+                     s7 = half_pi_taylor(15, -1), s8 = half_pi_taylor(17, 1);
+    constexpr double c1 = half_pi_taylor(2, -1), c2 = half_pi_taylor(4, 1), c3 = half_pi_taylor(6, -1),
+                     c4 = half_pi_taylor(8, 1), c5 = half_pi_taylor(10, -1), c6 = half_pi_taylor(12, 1),
+                     c7 = half_pi_taylor(14, -1), c8 = half_pi_taylor(16, 1);
+    const double z = r * r;
+    double ps = s8, pc = c8;  // Horner in z: ps = s1 + s2 z + ... + s8 z^7, pc = c1 + c2 z + ... + c8 z^7
+#pragma GCC unroll 7          // unrolled, g++ 12 vectorises the loop over lanes around it
+    for (double coefficient : {s7, s6, s5, s4, s3, s2, s1}) ps = std::fma(ps, z, coefficient);
+#pragma GCC unroll 7
+    for (double coefficient : {c7, c6, c5, c4, c3, c2, c1}) pc = std::fma(pc, z, coefficient);
+    sine = std::fma(r, s0, r * std::fma(ps, z, s0_lo));  // r (s0 + s0_lo + s1 z + ...)
+    cosine = std::fma(pc, z, 1.0);
+}
+
+// sin(2 pi v), cos(2 pi v) for v in [0, 1): q = round(4 v), r = 4 v - q in [-1/2, 1/2] (both exact), the kernel
+// at r, then the quadrant q mod 4 swaps and negates its sin and cos.
 inline void sincos_2pi_kernel(double v, double& sine, double& cosine) {
-    constexpr double pio2_hi = 1.57079632679489655800e+00, pio2_lo = 6.12323399573676603587e-17, split = 134217729.0;
     // q by adding and subtracting 1.5 2^52 (round to nearest even), not std::floor: g++ vectorises floor only
     // under -fno-trapping-math
     const double shifted = 4.0 * v + 0x1.8p52, q = shifted - 0x1.8p52, r = 4.0 * v - q;
     const uint64_t quadrant = bits_of(shifted) & 3;  // q mod 4: the low bits of the shifted sum are q's
-    const double p = r * pio2_hi;
-    const double rc = split * r, r_hi = rc - (rc - r), r_lo = r - r_hi;
-    const double pc = split * pio2_hi, p_hi = pc - (pc - pio2_hi), p_lo = pio2_hi - p_hi;
-    const double e = ((r_hi * p_hi - p) + r_hi * p_lo + r_lo * p_hi) + r_lo * p_lo + r * pio2_lo;
-    const double x = p + e, y = e - (x - p);
     double s, c;
-    sincos_kernel(x, y, s, c);
+    sincos_half_pi_kernel(r, s, c);
     // quadrants 1 and 3 swap sin and cos; 2 and 3 negate sin, 1 and 2 cos (integer masks: the vectoriser takes
     // them where it refuses some selects between booleans)
     const uint64_t swap = 0 - (quadrant & 1);  // all ones in quadrants 1 and 3

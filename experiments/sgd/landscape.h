@@ -16,6 +16,7 @@
 // DerivativeSource picks one of the two for a simulation; both step the same runs with the same noise.
 #pragma once
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -139,19 +140,27 @@ inline Sym2 sqrt_clipped_closed_form(const Sym2& H) {
 // exp(t) in plain double arithmetic without branches, so that a loop over runs vectorises (libm's exp
 // is a call, which stops it): t = k ln 2 + r with k = round(t / ln 2) (by the 1.5 2^52 shift) and
 // |r| <= ln(2) / 2 (Cody-Waite: ln 2 in two parts, k ln2_hi exact), exp(r) by its Taylor polynomial
-// to degree 13 (remainder below 2^-57 relative), times 2^k built in the exponent bits. Within 2 ulps
-// of libm's exp over [-708, 709] (tests/test_landscape_closed_form.cpp); below -708 it gives 0 (the
-// true value is a subnormal under 3e-308), above 709 inf, NaN for NaN.
+// to degree 13 (remainder below 2^-57 relative), times 2^k built in the exponent bits. The polynomial is
+// evaluated by Estrin's scheme in fused multiply-adds (std::fma: one rounding each): pairs c_n + c_n+1 r,
+// joined by r^2, then r^4, then r^8, a dependency chain of 4 operations where Horner's has 13 (a loop over
+// runs waits on it). Within 2 ulps of libm's exp over [-708, 709] (tests/test_landscape_closed_form.cpp);
+// below -708 it gives 0 (the true value is a subnormal under 3e-308), above 709 inf, NaN for NaN.
 inline double exp_vectorisable(double t) {
+    constexpr auto c = [] {  // c[n] = 1 / n!, rounded once (n! is exact in double)
+        std::array<double, 14> inverse_factorials{};
+        double factorial = 1;
+        for (int n = 0; n < 14; ++n) inverse_factorials[n] = 1.0 / (factorial *= n > 0 ? n : 1);
+        return inverse_factorials;
+    }();
     const double shift = 0x1.8p52, ln2_hi = 0x1.62e42fefa3800p-1, ln2_lo = 0x1.ef35793c76730p-45;
     const double clamped = t < -708.0 ? -708.0 : t > 709.0 ? 709.0 : t;
     const double shifted = clamped * 0x1.71547652b82fep0 + shift, k = shifted - shift;  // k = round(t / ln 2)
-    const double r = (clamped - k * ln2_hi) - k * ln2_lo;
-    double p = 1.0 / 6227020800.0;  // 1 / 13!
-    for (double inverse_factorial :
-         {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0,
-          1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
-        p = p * r + inverse_factorial;
+    const double r = std::fma(-k, ln2_lo, clamped - k * ln2_hi);
+    const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    const auto pair = [&](int n) { return std::fma(c[n + 1], r, c[n]); };                             // c_n + c_n+1 r
+    const double low = std::fma(std::fma(pair(6), r2, pair(4)), r4, std::fma(pair(2), r2, pair(0)));  // to r^7
+    const double high = std::fma(pair(12), r4, std::fma(pair(10), r2, pair(8)));                      // r^8 on
+    const double p = std::fma(high, r8, low);
     const int64_t ki = std::bit_cast<int64_t>(shifted) - std::bit_cast<int64_t>(shift);  // k as an integer
     const double value = p * std::bit_cast<double>((uint64_t)(ki + 1023) << 52);
     return t < -708.0 ? 0.0 : t > 709.0 ? INFINITY : t != t ? t : value;
