@@ -26,8 +26,8 @@ namespace {
 // square root, an add or a multiply each count 1, a fused multiply-add 2) at the machine's dgemm rate on
 // one thread. dgemm does all its work in fused multiply-adds; here only the polynomials are fused
 // (std::fma), so this bound is out of reach by design.
-//  - one normal pair (nn/normal_pair.h): two 53-bit uniforms (7), ln (fdlibm's, its polynomial fused: 30),
-//    sqrt(-2 ln u) (2), sin and cos of 2 pi v (to the quarter turn 4, Taylor kernels 36), two products (2): 81
+//  - one normal pair (nn/normal_pair.h): two 52-bit uniforms (2), ln (fdlibm's, its polynomial fused: 30),
+//    sqrt(-2 ln u) (2), sin and cos of 2 pi v (to the quarter turn 4, Taylor kernels 36), two products (2): 76
 //  - two-valley derivatives (two_valley.cpp): exp_vectorisable (38 with -y / y_d), 1/(y + y_b), 1/(y + y_f) (5),
 //    q, v and their y-derivatives (17), u and its derivatives (9), loss (4), gradient (6), Hessian (17): 96
 //  - (H+)^(1/2) (sqrt_clipped_closed_form): 22;  the noise and the update: 14
@@ -39,7 +39,7 @@ double dgemm_gflops_per_cpu_second() {
     Tensor A(n, n, 1.0), B(n, n, 0.5), C;
     return 2.0 * n * n * n / best_cpu_seconds(3, [&] { gemm(A, false, B, false, C); }) / 1e9;
 }
-constexpr double kNormalPairFlops = 81, kTwoValleyFlops = kNormalPairFlops + 96 + 22 + 14,
+constexpr double kNormalPairFlops = 76, kTwoValleyFlops = kNormalPairFlops + 96 + 22 + 14,
                  kValleyFlops = kNormalPairFlops + 43 + 8;
 
 // One row: awd's run-steps per CPU second, the NumPy peer's (CPU time too), and the bound's.

@@ -10,14 +10,15 @@
 // streams or on how the range is split between calls or threads.
 //
 // Normals: Box-Muller with both outputs, z1 = rho cos(2 pi v), z2 = rho sin(2 pi v), rho = sqrt(-2 ln u),
-// u = 1 - (53 random bits) 2^-53 in (0, 1] (never ln 0) and v = (53 random bits) 2^-53 in [0, 1), the uniforms
-// of Rng::uniform. ln and sincos are written (nn/normal_pair.h) in plain double arithmetic without branches (fdlibm's
-// ln; sin and cos by Taylor polynomials in r = 4 v - round(4 v), the angle's exact offset from the nearest quarter
-// turn; exponent and mantissa split by bit manipulation) so that the loop over lanes vectorises without
-// -ffast-math; both are within about one ulp of the correctly rounded value (tests/test_normal_streams.cpp
-// measures it). Every operation, fused multiply-adds included, is one IEEE rounding, so vector and scalar code give
-// the same bytes (compared: -O0, and -O3 for SSE2, AVX2 and AVX-512; without hardware FMA, std::fma is a library
-// call: the same numbers, far slower).
+// u = 1 - (52 random bits) 2^-52 in (0, 1] (never ln 0) and v = (52 random bits) 2^-52 in [0, 1): one bit fewer
+// than Rng::uniform, whose 53rd bit would cost 7% of a landscape's run-step (nn/normal_pair.h); the smallest u,
+// 2^-52, bounds |z| by 8.49 (53 bits: 8.57), a normal's tail beyond which has probability 2e-17. ln and sincos
+// are written (nn/normal_pair.h) in plain double arithmetic without branches (fdlibm's ln; sin and cos by Taylor
+// polynomials in r = 4 v - round(4 v), the angle's exact offset from the nearest quarter turn; exponent and
+// mantissa split by bit manipulation) so that the loop over lanes vectorises without -ffast-math; both are within
+// about one ulp of the correctly rounded value (tests/test_normal_streams.cpp measures it). Every operation, fused
+// multiply-adds included, is one IEEE rounding, so vector and scalar code give the same bytes (compared: -O0, and
+// -O3 for SSE2, AVX2 and AVX-512; without hardware FMA, std::fma is a library call: the same numbers, far slower).
 //
 // Is not: the project's general random number generator (that is Rng, nn/random.h); its numbers are not
 // Rng's numbers; not a cryptographic generator.
