@@ -15,7 +15,7 @@
 #   make sgd-paper  SGD on toy landscapes and real networks (experiments/sgd/README.md), about 2 minutes on 2 idle cores
 #   make claims     the claims scorecard: every paper's claims against its committed results, into experiments/CLAIMS.md
 #   make papers     every paper's results at default size, then the scorecard
-#   make same-bytes the same commands with the same seeds write the same bytes as BASE (default: 43bd4d0, the landscapes' noise streams)
+#   make same-bytes the same commands with the same seeds write the same bytes as BASE (default: 9a33dbe, the landscapes' fused kernels)
 #
 # Floating point: -O3 with -march=native (its vectoriser only widens elementwise loops; no
 # reduction is reordered without -ffast-math, which is never used); -ffp-contract=off keeps the
@@ -296,7 +296,7 @@ papers:
 # Behaviour unchanged: builds BASE (git archive) under build/same-bytes, runs a fixed list of short
 # commands with both programs and compares the output folders byte for byte, timing fields aside
 # (tests/same_bytes.sh names them). A few minutes on 2 cores once both builds are cached.
-BASE ?= 43bd4d0
+BASE ?= 9a33dbe
 same-bytes: deps-runtime data
 	CXX="$(CXX)" sh tests/same_bytes.sh $(BASE)
 
