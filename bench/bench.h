@@ -42,10 +42,10 @@ inline double best_cpu_seconds(int repeats, const std::function<void()>& f) {
 }
 
 // While alive, this thread (and every peer process it starts: a child inherits the mask) runs on the one CPU it
-// was on; the old affinity comes back at the end. The CPUs of a virtual machine need not be equal: on this
-// project's 2-CPU VM the NumPy landscape peer ran 1.35x slower on one vCPU than on the other (22.5 against
-// 30.3 M valley run-steps per CPU second, pinned, three runs each) while awd's loop moved 1.05-1.2x, so a ratio
-// of times taken on different CPUs measured the placement.
+// was on; the old affinity comes back at the end. The CPUs of a virtual machine need not be equal: on the
+// project's 2-CPU VM the NumPy landscape peer once ran 1.35x slower on one vCPU than on the other (22.2-22.8
+// against 30.3-30.4 M valley run-steps per CPU second, pinned, two runs each) while awd's loop moved 1.05-1.2x, so a
+// ratio of times taken on different CPUs measures the placement (bench/README.md).
 class PinnedToOneCpu {
 public:
     PinnedToOneCpu() : cpu_(sched_getcpu()) {
