@@ -108,11 +108,15 @@ struct Captured {
     std::string out, err;
 };
 
-// A Slurm command under `timeout`, its stdout and stderr kept apart in GRID/engine/.
+// A Slurm command under `timeout`, its stdout and stderr kept apart in GRID/engine/, in files named for this process
+// and call: a grid's report job and the `--wait` of the command that submitted it poll squeue in the same folder at
+// the same time, and with one name per tool either could read, or delete, the other's output.
 Captured slurm_command(const std::string& engine_dir, std::vector<std::string> args, int seconds) {
+    static std::atomic<long> calls{0};
     const std::string tool = args[0];
     args.insert(args.begin(), {"timeout", "-k", "5", std::to_string(seconds)});
-    const std::string out = engine_dir + "/." + tool + ".out", err = engine_dir + "/." + tool + ".err";
+    const std::string stem = engine_dir + "/." + tool + "." + std::to_string(getpid()) + "." + std::to_string(calls++);
+    const std::string out = stem + ".out", err = stem + ".err";
     Captured c{spawn_and_wait(args, out, err), "", ""};
     c.out = trim(read_file(out)), c.err = trim(read_file(err));
     std::filesystem::remove(out), std::filesystem::remove(err);
