@@ -113,7 +113,10 @@ void report(const char* label, double ours, const std::map<std::string, std::str
 
 void bench_steps() {
     set_threads(1);
-    std::printf("\n== per-step cost through grad(), 1 thread both, vs PyTorch float64 (bench/torch_steps.py) ==\n");
+    const PinnedToOneCpu pinned;  // awd and its PyTorch peer on the same CPU (bench.h says why)
+    std::printf(
+        "\n== per-step cost through grad(), 1 thread both on %s, vs PyTorch float64 (bench/torch_steps.py) ==\n",
+        pinned.label().c_str());
     std::printf("  %-44s %12s %12s %8s\n", "workload", "awd", "pytorch", "ratio");
     const auto toy_peer = run_peer_script("bench/torch_steps.py toy");
     report("two-parameter model, SGD steps/s", toy_steps_per_second(20000), toy_peer, "steps_per_s", true,
