@@ -50,11 +50,12 @@ inline double log_kernel(double u) {
     return std::fma(k, ln2_hi, f - (hfsq - std::fma(s, hfsq + (t2 + t1), k * ln2_lo)));
 }
 
+constexpr long double kHalfPi = 1.570796326794896619231321691639751442L;
+
 // (pi/2)^n / n! with the given sign, computed in long double and rounded once: the Taylor coefficients below.
 constexpr double half_pi_taylor(int n, int sign) {
-    constexpr long double half_pi = 1.570796326794896619231321691639751442L;
     long double term = 1;
-    for (int i = 1; i <= n; ++i) term = term * half_pi / i;
+    for (int i = 1; i <= n; ++i) term = term * kHalfPi / i;
     return (double)(sign * term);
 }
 
@@ -62,10 +63,10 @@ constexpr double half_pi_taylor(int n, int sign) {
 // (the first terms left out are at most 8e-20 and 2e-18, under 0.02 ulp). pi/2 = s0 + s0_lo to 2^-106: the leading
 // term r s0 is added last in one fused multiply-add, so a tiny r keeps full relative accuracy.
 inline void sincos_half_pi_kernel(double r, double& sine, double& cosine) {
-    constexpr double s0 = half_pi_taylor(1, 1), s0_lo = (double)(1.570796326794896619231321691639751442L - s0),
-                     s1 = half_pi_taylor(3, -1), s2 = half_pi_taylor(5, 1), s3 = half_pi_taylor(7, -1),
-                     s4 = half_pi_taylor(9, 1), s5 = half_pi_taylor(11, -1), s6 = half_pi_taylor(13, 1),
-                     s7 = half_pi_taylor(15, -1), s8 = half_pi_taylor(17, 1);
+    constexpr double s0 = half_pi_taylor(1, 1), s0_lo = (double)(kHalfPi - s0), s1 = half_pi_taylor(3, -1),
+                     s2 = half_pi_taylor(5, 1), s3 = half_pi_taylor(7, -1), s4 = half_pi_taylor(9, 1),
+                     s5 = half_pi_taylor(11, -1), s6 = half_pi_taylor(13, 1), s7 = half_pi_taylor(15, -1),
+                     s8 = half_pi_taylor(17, 1);
     constexpr double c1 = half_pi_taylor(2, -1), c2 = half_pi_taylor(4, 1), c3 = half_pi_taylor(6, -1),
                      c4 = half_pi_taylor(8, 1), c5 = half_pi_taylor(10, -1), c6 = half_pi_taylor(12, 1),
                      c7 = half_pi_taylor(14, -1), c8 = half_pi_taylor(16, 1);

@@ -183,9 +183,10 @@ void langevin_step(double eta, double sd_along, double sd_across, int begin, int
 // One step of runs [begin, end) with the closed-form gradient: the gradient, the normal pair and the update in one
 // pass over the runs, every value in a register (the same operations per run as valley_closed_form,
 // NormalPairStreams::next and langevin_step one after the other, so the same bytes). s0..s3: the runs' noise
-// streams (NormalPairStreams::state()). The arrivals stay a pass of their own (after_step): joined to this loop,
-// g++ 12 no longer vectorises it. Each run's values go through locals: with the arrays' entries passed by
-// reference to the kernels, g++ 12 vectorises the loop only when it is not inlined.
+// streams (NormalPairStreams::state()). The arrivals stay a pass of their own (after_step): joined to this loop
+// (vectorised once the escape count is an integer mask) they were no faster (bench/README.md). Each run's values go
+// through locals: with the arrays' entries passed by reference to the kernels, g++ 12 vectorises the loop only when
+// it is not inlined.
 void closed_form_langevin_step(const ValleyConfig& c, double eta, double sd_along, double sd_across, int begin, int end,
                                uint64_t* __restrict s0, uint64_t* __restrict s1, uint64_t* __restrict s2,
                                uint64_t* __restrict s3, const double* __restrict parked, double* __restrict x,
